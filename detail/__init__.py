@@ -1,0 +1,100 @@
+"""Oscar Mike: executive-protection detail coordination.
+
+create_app only wires things together: it writes nothing, fetches nothing, migrates nothing.
+"""
+
+import os
+
+import sqlalchemy as sa
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from . import config as config_module
+from .extensions import csrf, db, login_manager, migrate, rest, socketio
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment, or from the given mapping (tests)."""
+    app = Flask(__name__.split(".")[0], instance_relative_config=True, root_path=_project_root(),
+                template_folder="templates", static_folder="static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_module.STATIC)
+    app.config.update(config if config is not None else config_module.from_environment(app.instance_path))
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def _project_root() -> str:
+    # templates/ and static/ sit beside the packages, at the top of the project.
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    socketio.init_app(
+        app,
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
+    )
+
+
+def _async_mode() -> str:
+    # gevent only where wsgi.py (or gunicorn's gevent worker) has patched the standard library.
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import admin, auth, pages
+    from .api import register_api
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    register_api(app)
+
+    import intel
+
+    intel.init_app(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if request.path.startswith("/api/"):
+            return rest.handle_http_exception(error)
+        template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
+        return render_template(template, error=error), error.code
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .timefmt import local_time
+
+    app.jinja_env.filters["local"] = local_time
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, connection_record):
+    # SQLite ignores foreign keys unless asked on every connection.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,128 @@
+"""Who is asking: session sign-in for pages, bearer tokens for phones and scripts, and role checks."""
+
+import functools
+import secrets
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Email
+
+from .extensions import db, login_manager
+from .models import ApiToken, User, utcnow
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def home_for(user: User) -> str:
+    """Where each role lands after signing in."""
+    if user.is_staff:
+        return url_for("admin.details")
+    if user.role == "agent":
+        return url_for("pages.my_assignments")
+    return url_for("pages.portal")
+
+
+def roles_required(*roles: str):
+    """Pages: anonymous users go to sign-in, signed-in users without one of the roles get 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+staff_required = roles_required("admin", "coordinator")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: an absolute URL here would make sign-in an open redirect.
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == form.email.data.strip().lower()))
+        if user is None or not user.check_password(form.password.data) or not user.active:
+            flash("Wrong email or password.", "error")
+            return render_template("auth/login.html", form=form), 401
+        login_user(user, remember=form.remember.data)
+        return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def issue_token(user: User, name: str = "") -> str:
+    """Create a token for the user and return it; only its hash is kept, so this is the one chance to see it."""
+    token = "om_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, name=name, token_hash=ApiToken.hash(token)))
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a live token belongs to, or None. Revocation takes effect on the next request."""
+    row = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = utcnow()
+    g.api_token = row
+    return row.user
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()

@@ -1,0 +1,114 @@
+"""Configuration from environment variables.
+
+Development (the default) needs none: SQLite in the instance folder and a secret key
+generated once and kept there. Production (OSCARMIKE_ENV=production) refuses to start
+without SECRET_KEY and sets secure cookie flags.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration the app can run with."""
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL: DATABASE_URL with the psycopg 3 driver, or SQLite in the instance folder."""
+    if not raw:
+        return "sqlite:///" + str(Path(instance_path) / "oscarmike.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def development_secret_key(instance_path: str) -> str:
+    """A key generated on first start and kept in instance/secret_key, so sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    value = env.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def from_environment(instance_path: str, env: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ if env is None else env
+    mode = env.get("OSCARMIKE_ENV", "development")
+    if mode not in ("development", "production"):
+        raise ConfigError(f"OSCARMIKE_ENV must be development or production, got {mode!r}")
+    production = mode == "production"
+
+    secret_key = env.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when OSCARMIKE_ENV=production")
+        secret_key = development_secret_key(instance_path)
+
+    timezone = env.get("DEFAULT_TIMEZONE", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DEFAULT_TIMEZONE {timezone!r} is not an IANA time zone") from None
+
+    smtp_security = env.get("SMTP_SECURITY", "none")
+    if smtp_security not in ("none", "starttls", "tls"):
+        raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
+
+    return {
+        "OSCARMIKE_ENV": mode,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SMTP_HOST": env.get("SMTP_HOST") or None,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 465 if smtp_security == "tls" else 587 if smtp_security == "starttls" else 25),
+        "SMTP_USER": env.get("SMTP_USER") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_SECURITY": smtp_security,
+        "MAIL_FROM": env.get("MAIL_FROM", "Oscar Mike <oscarmike@localhost>"),
+        "DEFAULT_TIMEZONE": timezone,
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+    }
+
+
+# Settings that are not the user's to choose: the API document and its paths.
+STATIC = {
+    "API_TITLE": "Oscar Mike",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def testing(instance_path: str, **overrides) -> dict:
+    """A config for tests: SQLite in the given folder unless DATABASE_URL is overridden."""
+    config = from_environment(instance_path, env={"SECRET_KEY": "test-secret"})
+    config.update(TESTING=True, SOCKETIO_ASYNC_MODE="threading")
+    config.update(overrides)
+    return config

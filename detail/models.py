@@ -1,0 +1,488 @@
+"""The detail domain's tables.
+
+Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
+each venue's time zone. Rules that must hold whatever code writes the rows live in the
+database as foreign keys, unique keys and check constraints.
+"""
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite drops the zone otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC time is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _latlon_checks(prefix: str = "") -> tuple:
+    lat, lon = f"{prefix}latitude", f"{prefix}longitude"
+    return (
+        sa.CheckConstraint(f"{lat} >= -90 AND {lat} <= 90", name=f"{prefix}latitude_range"),
+        sa.CheckConstraint(f"{lon} >= -180 AND {lon} <= 180", name=f"{prefix}longitude_range"),
+    )
+
+
+ROLES = ("admin", "coordinator", "agent", "client")
+STAFF_ROLES = ("admin", "coordinator")
+DETAIL_STATES = ("planned", "hot", "complete")
+CODE_KINDS = ("routine", "attention", "emergency")
+ASSIGNMENT_ROLES = ("detail_lead", "shift_leader", "advance", "driver", "agent")
+ASSIGNMENT_ROLE_LABELS = {
+    "detail_lead": "Detail lead",
+    "shift_leader": "Shift leader",
+    "advance": "Advance",
+    "driver": "Driver",
+    "agent": "Agent",
+}
+
+
+def _in(column: str, values: tuple) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Organisation(db.Model):
+    """The protection firm: users, clients, venues and status codes belong to it."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    """Anyone who signs in: admin, coordinator, agent, or a client's contact."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", ROLES), name="role_known"),
+        # A client contact belongs to exactly one client; nobody else belongs to any.
+        sa.CheckConstraint("(role = 'client') = (client_id IS NOT NULL)", name="client_contact_has_client"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16))
+    client_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("client.id"), index=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: so.Mapped[Organisation] = so.relationship()
+    client: so.Mapped["Client | None"] = so.relationship(back_populates="contacts")
+    agent: so.Mapped["Agent | None"] = so.relationship(back_populates="user")
+
+    def set_password(self, password: str) -> None:
+        # Werkzeug's default is scrypt, a memory-hard KDF.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class ApiToken(db.Model):
+    """A revocable token for phones and scripts; only its SHA-256 is stored."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
+
+    @staticmethod
+    def hash(token: str) -> str:
+        # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Client(db.Model):
+    """The customer company whose principal the team protects."""
+
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: so.Mapped[Organisation] = so.relationship()
+    contacts: so.Mapped[list[User]] = so.relationship(back_populates="client")
+    principals: so.Mapped[list["Principal"]] = so.relationship(back_populates="client")
+
+    def __repr__(self) -> str:
+        return f"<Client {self.name}>"
+
+
+class Principal(db.Model):
+    """The protectee; boards and radio use the code name, not the real one."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("client_id", "code_name"),
+        # Lets Detail refer to (principal, client) so a detail's principal is its client's.
+        sa.UniqueConstraint("id", "client_id", name="uq_principal_id_client"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    code_name: so.Mapped[str] = so.mapped_column(sa.String(60))
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    client: so.Mapped[Client] = so.relationship(back_populates="principals")
+
+    def __repr__(self) -> str:
+        return f"<Principal {self.code_name}>"
+
+
+class Site(db.Model):
+    """A venue, kept in the organisation's catalogue so later details can reuse it."""
+
+    __table_args__ = (
+        *_latlon_checks(),
+        sa.CheckConstraint("arrival_radius_m > 0", name="arrival_radius_positive"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    address: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    latitude: so.Mapped[float]
+    longitude: so.Mapped[float]
+    arrival_radius_m: so.Mapped[int] = so.mapped_column(default=150)
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+
+    organisation: so.Mapped[Organisation] = so.relationship()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def __repr__(self) -> str:
+        return f"<Site {self.name}>"
+
+
+class Detail(db.Model):
+    """One protective operation for a client's principal, from start to end."""
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint(_in("state", DETAIL_STATES), name="state_known"),
+        sa.ForeignKeyConstraint(
+            ["principal_id", "client_id"],
+            ["principal.id", "principal.client_id"],
+            name="fk_detail_principal_of_client",
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id"), index=True)
+    principal_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    state: so.Mapped[str] = so.mapped_column(sa.String(16), default="planned")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")  # internal: never shown to clients
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    client: so.Mapped[Client] = so.relationship()
+    # Joined on principal_id alone so that setting the principal never rewrites client_id;
+    # the composite foreign key above is what keeps the pair consistent.
+    principal: so.Mapped[Principal | None] = so.relationship(
+        primaryjoin="Detail.principal_id == Principal.id", foreign_keys=[principal_id]
+    )
+    visits: so.Mapped[list["Visit"]] = so.relationship(
+        back_populates="detail", cascade="all, delete-orphan", order_by="Visit.arrives_at"
+    )
+    movements: so.Mapped[list["Movement"]] = so.relationship(
+        back_populates="detail", cascade="all, delete-orphan", order_by="Movement.departs_at"
+    )
+    assignments: so.Mapped[list["Assignment"]] = so.relationship(
+        back_populates="detail", cascade="all, delete-orphan", order_by="Assignment.report_at"
+    )
+
+    @property
+    def organisation_id(self) -> int:
+        return self.client.organisation_id
+
+    @property
+    def lead(self) -> "Agent | None":
+        """The detail lead is the agent assigned in that role (at most one, by a unique index)."""
+        return next((a.agent for a in self.assignments if a.role == "detail_lead"), None)
+
+    @property
+    def sites(self) -> list[Site]:
+        """Every venue of the detail: where the principal stays and where movements start or end."""
+        seen: dict[int, Site] = {}
+        for visit in self.visits:
+            seen.setdefault(visit.site_id, visit.site)
+        for movement in self.movements:
+            seen.setdefault(movement.from_site_id, movement.from_site)
+            seen.setdefault(movement.to_site_id, movement.to_site)
+        return list(seen.values())
+
+    def __repr__(self) -> str:
+        return f"<Detail {self.name}>"
+
+
+class Visit(db.Model):
+    """The principal's planned presence at a venue during a detail."""
+
+    __table_args__ = (sa.CheckConstraint("departs_at > arrives_at", name="departs_after_arrival"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
+    arrives_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    departs_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    purpose: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+
+    detail: so.Mapped[Detail] = so.relationship(back_populates="visits")
+    site: so.Mapped[Site] = so.relationship()
+
+
+class Movement(db.Model):
+    """The principal's move from one venue to another."""
+
+    __table_args__ = (
+        sa.CheckConstraint("arrives_at > departs_at", name="arrives_after_departure"),
+        sa.CheckConstraint("from_site_id <> to_site_id", name="between_two_sites"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    from_site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
+    to_site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
+    departs_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    arrives_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    detail: so.Mapped[Detail] = so.relationship(back_populates="movements")
+    from_site: so.Mapped[Site] = so.relationship(foreign_keys=[from_site_id])
+    to_site: so.Mapped[Site] = so.relationship(foreign_keys=[to_site_id])
+
+
+class Agent(db.Model):
+    """A protection agent: the field profile of a user with the agent role."""
+
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "call_sign"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), unique=True)
+    call_sign: so.Mapped[str] = so.mapped_column(sa.String(40))
+
+    organisation: so.Mapped[Organisation] = so.relationship()
+    user: so.Mapped[User] = so.relationship(back_populates="agent")
+    assignments: so.Mapped[list["Assignment"]] = so.relationship(back_populates="agent")
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.call_sign}>"
+
+
+class Assignment(db.Model):
+    """An agent's place on a detail: role, where and when to report, and the shift."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("detail_id", "agent_id"),
+        sa.CheckConstraint(_in("role", ASSIGNMENT_ROLES), name="role_known"),
+        sa.CheckConstraint("shift_ends_at > shift_starts_at", name="shift_ends_after_start"),
+        sa.CheckConstraint("report_at <= shift_ends_at", name="report_within_shift"),
+        sa.Index(
+            "uq_assignment_one_lead",
+            "detail_id",
+            unique=True,
+            sqlite_where=sa.text("role = 'detail_lead'"),
+            postgresql_where=sa.text("role = 'detail_lead'"),
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    role: so.Mapped[str] = so.mapped_column(sa.String(20), default="agent")
+    site_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("site.id"), index=True)  # where to report
+    report_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    shift_starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    shift_ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+    detail: so.Mapped[Detail] = so.relationship(back_populates="assignments")
+    agent: so.Mapped[Agent] = so.relationship(back_populates="assignments")
+    site: so.Mapped[Site | None] = so.relationship()
+
+    @property
+    def role_label(self) -> str:
+        return ASSIGNMENT_ROLE_LABELS[self.role]
+
+
+class StatusCode(db.Model):
+    """A code an agent can send. Data, not constants: "Code 4" means different things to different firms."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("organisation_id", "code"),
+        sa.CheckConstraint(_in("kind", CODE_KINDS), name="kind_known"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    code: so.Mapped[str] = so.mapped_column(sa.String(16))
+    spoken_name: so.Mapped[str] = so.mapped_column(sa.String(60))
+    meaning: so.Mapped[str] = so.mapped_column(sa.String(200))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="routine")
+    colour: so.Mapped[str] = so.mapped_column(sa.String(7), default="#607d8b")
+    sort_order: so.Mapped[int] = so.mapped_column(default=0)
+    needs_position: so.Mapped[bool] = so.mapped_column(default=False)
+
+    organisation: so.Mapped[Organisation] = so.relationship(back_populates="status_codes")
+
+
+DEFAULT_STATUS_CODES = (
+    # code, spoken name, meaning, kind, colour, needs position
+    ("OM", "Oscar Mike", "On the move, en route", "routine", "#1e88e5", True),
+    ("OS", "On station", "In position at the assigned post", "routine", "#43a047", True),
+    ("HOT", "Hot", "Detail live: principal in our care", "attention", "#e53935", False),
+    ("RTB", "Return to base", "Returning from the detail", "routine", "#8e24aa", False),
+    ("CLR", "Clear", "Clear, off detail", "routine", "#757575", False),
+    ("DUR", "Duress", "Agent under duress: covert alarm", "emergency", "#b71c1c", True),
+)
+
+
+def seed_status_codes(organisation: Organisation) -> list[StatusCode]:
+    """Give a new organisation the default codes; it can edit them afterwards."""
+    codes = [
+        StatusCode(
+            organisation=organisation,
+            code=code,
+            spoken_name=spoken,
+            meaning=meaning,
+            kind=kind,
+            colour=colour,
+            sort_order=order,
+            needs_position=needs_position,
+        )
+        for order, (code, spoken, meaning, kind, colour, needs_position) in enumerate(DEFAULT_STATUS_CODES)
+    ]
+    db.session.add_all(codes)
+    return codes
+
+
+SOURCES = ("phone", "text", "api", "automatic", "owntracks", "osmand", "gpslogger", "sms")
+
+
+class StatusReport(db.Model):
+    """A status an agent sent. (agent, client_id) is unique so a phone's retry is stored once."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("agent_id", "client_id"),
+        *_latlon_checks(),
+        sa.CheckConstraint(_in("source", SOURCES), name="source_known"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id"), index=True)
+    status_code_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("status_code.id"))
+    client_id: so.Mapped[str] = so.mapped_column(sa.String(64))
+    source: so.Mapped[str] = so.mapped_column(sa.String(16), default="phone")
+    note: so.Mapped[str] = so.mapped_column(sa.String(280), default="")
+    eta: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    latitude: so.Mapped[float | None]
+    longitude: so.Mapped[float | None]
+    accuracy_m: so.Mapped[float | None]
+    reported_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)  # the device's clock
+    received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)  # ours
+    late_upload: so.Mapped[bool] = so.mapped_column(default=False)
+
+    agent: so.Mapped[Agent] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    status_code: so.Mapped[StatusCode] = so.relationship()
+
+
+class Position(db.Model):
+    """Where an agent's device was, by its own clock and by ours."""
+
+    __table_args__ = (*_latlon_checks(), sa.CheckConstraint(_in("source", SOURCES), name="source_known"))
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    source: so.Mapped[str] = so.mapped_column(sa.String(16), default="phone")
+    latitude: so.Mapped[float]
+    longitude: so.Mapped[float]
+    accuracy_m: so.Mapped[float | None]
+    altitude_m: so.Mapped[float | None]
+    speed_kmh: so.Mapped[float | None]
+    heading_deg: so.Mapped[float | None]
+    battery_pct: so.Mapped[float | None]
+    reported_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    agent: so.Mapped[Agent] = so.relationship()
+
+
+class Event(db.Model):
+    """Append-only log of everything a board must see; its id orders delivery and catch-up."""
+
+    __table_args__ = (sa.Index("ix_event_organisation_id_id", "organisation_id", "id"),)
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"))
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="SET NULL"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,220 @@
+"""Fixtures: a fresh database per test, a small world of two organisations, and real services.
+
+Tests that need PostgreSQL or Redis skip with the reason where the service is absent,
+except under CI=true, where a missing service fails the run.
+"""
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from detail import create_app
+from detail.config import testing
+from detail.extensions import db
+from detail.models import (
+    Agent,
+    Assignment,
+    Client,
+    Detail,
+    Movement,
+    Organisation,
+    Principal,
+    Site,
+    User,
+    Visit,
+    seed_status_codes,
+)
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct horse battery staple"
+
+
+def service_missing(name: str, reason: str):
+    """Skip, or fail under CI=true where every service must be there."""
+    message = f"{name} is not reachable: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true requires it)")
+    pytest.skip(message)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    url = sa.make_url(POSTGRES_URL)
+    if not _port_open(url.host or "127.0.0.1", url.port or 5432):
+        service_missing("PostgreSQL", f"nothing listens at {url.host}:{url.port}")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        service_missing("PostgreSQL", str(exc.orig))
+    yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_url():
+    url = sa.make_url(REDIS_URL.replace("redis://", "redis+x://", 1))
+    if not _port_open(url.host or "127.0.0.1", url.port or 6379):
+        service_missing("Redis", f"nothing listens at {url.host}:{url.port}")
+    return REDIS_URL
+
+
+def make_app(tmp_path, **overrides):
+    config = testing(str(tmp_path), SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'test.db'}")
+    config.update(WTF_CSRF_ENABLED=False)
+    config.update(overrides)
+    app = create_app(config)
+    app.instance_path = str(tmp_path)
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class World:
+    """Two organisations; the first has two clients so that client scoping can be seen."""
+
+    org: Organisation
+    other_org: Organisation
+    client: Client
+    other_client: Client
+    principal: Principal
+    detail: Detail
+    other_client_detail: Detail
+    other_org_detail: Detail
+    hotel: Site
+    venue: Site
+    admin: User
+    coordinator: User
+    agent_user: User
+    agent: Agent
+    idle_agent_user: User
+    contact: User
+    other_contact: User
+    other_org_coordinator: User
+    assignment: Assignment
+
+    def user(self, role: str) -> User | None:
+        return {
+            "admin": self.admin,
+            "coordinator": self.coordinator,
+            "agent": self.agent_user,
+            "client": self.contact,
+            "other_client": self.other_contact,
+            "other_org": self.other_org_coordinator,
+            "anonymous": None,
+        }[role]
+
+
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+
+
+def _user(org, email, role, client=None, name=None):
+    user = User(organisation=org, email=email, name=name or email.split("@")[0].title(), role=role, client=client)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    return user
+
+
+def build_world() -> World:
+    org = Organisation(name="Aegis Protective", timezone="Europe/London")
+    other_org = Organisation(name="Rival Security", timezone="UTC")
+    db.session.add_all([org, other_org])
+    seed_status_codes(org)
+    seed_status_codes(other_org)
+    client = Client(organisation=org, name="Northwind plc")
+    other_client = Client(organisation=org, name="Contoso AG")
+    rival_client = Client(organisation=other_org, name="Fabrikam Inc")
+    principal = Principal(client=client, name="Jane Doe", code_name="KESTREL")
+    hotel = Site(organisation=org, name="Grand Hotel", latitude=51.5101, longitude=-0.1340, timezone="Europe/London")
+    venue = Site(organisation=org, name="ExCeL London", latitude=51.5081, longitude=0.0295, timezone="Europe/London")
+    rival_site = Site(organisation=other_org, name="Rival HQ", latitude=40.7, longitude=-74.0, timezone="America/New_York")
+    detail = Detail(client=client, principal=principal, name="Northwind CEO London", starts_at=T0, ends_at=T0 + timedelta(hours=12))
+    other_client_detail = Detail(client=other_client, name="Contoso board visit", starts_at=T0, ends_at=T0 + timedelta(hours=6))
+    other_org_detail = Detail(client=rival_client, name="Fabrikam NYC", starts_at=T0, ends_at=T0 + timedelta(hours=6))
+    db.session.add_all([client, other_client, rival_client, principal, hotel, venue, rival_site, detail, other_client_detail, other_org_detail])
+    detail.visits.append(Visit(site=hotel, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
+    detail.movements.append(Movement(from_site=hotel, to_site=venue, departs_at=T0 + timedelta(hours=2), arrives_at=T0 + timedelta(hours=3)))
+    other_org_detail.visits.append(Visit(site=rival_site, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
+
+    admin = _user(org, "admin@aegis.example", "admin")
+    coordinator = _user(org, "coord@aegis.example", "coordinator")
+    agent_user = _user(org, "agent@aegis.example", "agent", name="Sam Carter")
+    idle_agent_user = _user(org, "idle@aegis.example", "agent", name="Idle Agent")
+    contact = _user(org, "security@northwind.example", "client", client=client)
+    other_contact = _user(org, "security@contoso.example", "client", client=other_client)
+    other_org_coordinator = _user(other_org, "coord@rival.example", "coordinator")
+    agent = Agent(organisation=org, user=agent_user, call_sign="Bravo 1")
+    idle_agent = Agent(organisation=org, user=idle_agent_user, call_sign="Bravo 9")
+    db.session.add_all([agent, idle_agent])
+    assignment = Assignment(
+        detail=detail, agent=agent, role="detail_lead", site=hotel,
+        report_at=T0 - timedelta(minutes=30), shift_starts_at=T0 - timedelta(hours=1), shift_ends_at=T0 + timedelta(hours=12),
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return World(org, other_org, client, other_client, principal, detail, other_client_detail, other_org_detail, hotel, venue,
+                 admin, coordinator, agent_user, agent, idle_agent_user, contact, other_contact, other_org_coordinator, assignment)
+
+
+@pytest.fixture
+def world(app) -> World:
+    return build_world()
+
+
+def sign_in(client, user: User | None) -> None:
+    """Put the user in the test client's session, as Flask-Login would after a sign-in."""
+    if user is None:
+        return
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def as_user(client):
+    """as_user(user) signs the test client in and returns it."""
+
+    def _as(user):
+        sign_in(client, user)
+        return client
+
+    return _as
