@@ -35,7 +35,7 @@ def _project_root() -> str:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True, render_item=_render_migration_item)
     login_manager.init_app(app)
     csrf.init_app(app)
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
@@ -45,6 +45,16 @@ def register_extensions(app: Flask) -> None:
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
     )
+
+
+def _render_migration_item(type_, obj, autogen_context):
+    # Migrations spell UTCDateTime as the column type it is in the database, so they never
+    # import application code that may change after they are written.
+    from .models import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _async_mode() -> str:

@@ -2,7 +2,7 @@
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 
 from .auth import issue_token
 from .extensions import db
@@ -83,6 +83,9 @@ def issue_token_command(email, name):
 def demo():
     """Load the demo organisation (idempotent: a second run changes nothing)."""
     from .demo import load_demo
+
+    if current_app.config["OSCARMIKE_ENV"] == "production":
+        raise click.UsageError("the demo has well-known passwords: it is not loaded in production")
 
     sign_ins = load_demo()
     db.session.commit()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
 from detail import create_app
 from detail.config import testing
@@ -33,6 +34,8 @@ from detail.models import (
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"
+# Hashed once: scrypt is slow on purpose, and the world has seven users per test.
+PASSWORD_HASH = generate_password_hash(PASSWORD)
 
 
 def service_missing(name: str, reason: str):
@@ -149,7 +152,7 @@ T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 
 def _user(org, email, role, client=None, name=None):
     user = User(organisation=org, email=email, name=name or email.split("@")[0].title(), role=role, client=client)
-    user.set_password(PASSWORD)
+    user.password_hash = PASSWORD_HASH
     db.session.add(user)
     return user
 
