@@ -15,8 +15,13 @@ from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment, or from the given mapping (tests)."""
-    app = Flask(__name__.split(".")[0], instance_relative_config=True, root_path=_project_root(),
-                template_folder="templates", static_folder="static")
+    app = Flask(
+        __name__.split(".")[0],
+        instance_relative_config=True,
+        root_path=_project_root(),
+        template_folder="templates",
+        static_folder="static",
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(config_module.STATIC)
     app.config.update(config if config is not None else config_module.from_environment(app.instance_path))
@@ -40,11 +45,26 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    register_socket_namespaces()
+    # The SocketIO object outlives one app (tests build many): a queue chosen for an earlier app
+    # must not leak into this one.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
     )
+
+
+def register_socket_namespaces() -> None:
+    from .board import BoardNamespace
+
+    # Registered once on the shared SocketIO object; each init_app hands them to its new server.
+    if not any(isinstance(handler, BoardNamespace) for handler in socketio.namespace_handlers):
+        from .live import NAMESPACE
+
+        socketio.namespace_handlers.append(BoardNamespace(NAMESPACE))
+        socketio.namespace_handlers[-1]._set_socketio(socketio)
 
 
 def _render_migration_item(type_, obj, autogen_context):
@@ -67,12 +87,14 @@ def _async_mode() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, pages
+    from . import admin, auth, board_views, pages, phone
     from .api import register_api
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(board_views.bp)
+    app.register_blueprint(phone.bp)
     register_api(app)
 
     import intel
@@ -83,7 +105,11 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if request.path.startswith("/api/"):
+        if error.response is not None:
+            return error.response
+        if request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json":
+            if not (getattr(error, "data", None) or {}).get("message"):
+                error.data = {**(getattr(error, "data", None) or {}), "message": error.description}
             return rest.handle_http_exception(error)
         template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
         return render_template(template, error=error), error.code

@@ -21,6 +21,15 @@ login_manager.login_message = "Please sign in to see that page."
 login_manager.login_message_category = "info"
 
 
+@login_manager.unauthorized_handler
+def unauthorized():
+    # Scripts and the phone page want a status they can act on, not a redirect to a form.
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return {"code": 401, "status": "Unauthorized", "message": "sign in first"}, 401
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id))
@@ -29,9 +38,9 @@ def load_user(user_id: str) -> User | None:
 def home_for(user: User) -> str:
     """Where each role lands after signing in."""
     if user.is_staff:
-        return url_for("admin.details")
+        return url_for("board.organisation")
     if user.role == "agent":
-        return url_for("pages.my_assignments")
+        return url_for("phone.page")
     return url_for("pages.portal")
 
 

@@ -75,7 +75,9 @@ def issue_token_command(email, name):
         raise click.BadParameter(f"no user with email {email}", param_hint="EMAIL")
     token = issue_token(user, name)
     db.session.commit()
-    click.echo(f"Token for {user.email} ({user.role}){' on ' + name if name else ''}; keep it secret, it is not shown again:")
+    click.echo(
+        f"Token for {user.email} ({user.role}){' on ' + name if name else ''}; keep it secret, it is not shown again:"
+    )
     click.echo(token)
 
 

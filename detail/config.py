@@ -65,7 +65,7 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
     timezone = env.get("DEFAULT_TIMEZONE", "UTC")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder: IsADirectoryError
         raise ConfigError(f"DEFAULT_TIMEZONE {timezone!r} is not an IANA time zone") from None
 
     smtp_security = env.get("SMTP_SECURITY", "none")
@@ -78,12 +78,16 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
         "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SMTP_HOST": env.get("SMTP_HOST") or None,
-        "SMTP_PORT": _int(env, "SMTP_PORT", 465 if smtp_security == "tls" else 587 if smtp_security == "starttls" else 25),
+        "SMTP_PORT": _int(
+            env, "SMTP_PORT", 465 if smtp_security == "tls" else 587 if smtp_security == "starttls" else 25
+        ),
         "SMTP_USER": env.get("SMTP_USER") or None,
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
         "SMTP_SECURITY": smtp_security,
         "MAIL_FROM": env.get("MAIL_FROM", "Oscar Mike <oscarmike@localhost>"),
         "DEFAULT_TIMEZONE": timezone,
+        "MAP_TILE_URL": env.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,

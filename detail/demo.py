@@ -4,7 +4,7 @@ Loading is idempotent: the organisation's name is the key, and a second run chan
 Report times are relative to the day the demo is first loaded, in the venue's time zone.
 """
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -61,7 +61,9 @@ def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     db.session.add(org)
     seed_status_codes(org)
     client = Client(organisation=org, name="Northwind Energy plc", notes="Annual investor summit, London.")
-    principal = Principal(client=client, name="Eleanor Marsh", code_name="KESTREL", notes="CEO. Prefers rear entrances.")
+    principal = Principal(
+        client=client, name="Eleanor Marsh", code_name="KESTREL", notes="CEO. Prefers rear entrances."
+    )
     db.session.add_all([client, principal])
 
     agents: dict[str, Agent] = {}
@@ -76,8 +78,15 @@ def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             db.session.add(agents[email])
 
     sites = {
-        key: Site(organisation=org, name=name, address=address, latitude=lat, longitude=lon,
-                  arrival_radius_m=radius, timezone="Europe/London")
+        key: Site(
+            organisation=org,
+            name=name,
+            address=address,
+            latitude=lat,
+            longitude=lon,
+            arrival_radius_m=radius,
+            timezone="Europe/London",
+        )
         for key, (name, address, lat, lon, radius) in VENUES.items()
     }
     db.session.add_all(sites.values())
@@ -94,14 +103,34 @@ def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     detail.visits.extend(
         [
             Visit(site=sites["lcy"], arrives_at=_at(today, 8, 30), departs_at=_at(today, 9, 0), purpose="Arrival"),
-            Visit(site=sites["excel"], arrives_at=_at(today, 9, 20), departs_at=_at(today, 17, 30), purpose="Summit keynote"),
-            Visit(site=sites["savoy"], arrives_at=_at(today, 18, 15), departs_at=_at(today, 22, 0), purpose="Dinner, overnight"),
+            Visit(
+                site=sites["excel"],
+                arrives_at=_at(today, 9, 20),
+                departs_at=_at(today, 17, 30),
+                purpose="Summit keynote",
+            ),
+            Visit(
+                site=sites["savoy"],
+                arrives_at=_at(today, 18, 15),
+                departs_at=_at(today, 22, 0),
+                purpose="Dinner, overnight",
+            ),
         ]
     )
     detail.movements.extend(
         [
-            Movement(from_site=sites["lcy"], to_site=sites["excel"], departs_at=_at(today, 9, 0), arrives_at=_at(today, 9, 20)),
-            Movement(from_site=sites["excel"], to_site=sites["savoy"], departs_at=_at(today, 17, 30), arrives_at=_at(today, 18, 15)),
+            Movement(
+                from_site=sites["lcy"],
+                to_site=sites["excel"],
+                departs_at=_at(today, 9, 0),
+                arrives_at=_at(today, 9, 20),
+            ),
+            Movement(
+                from_site=sites["excel"],
+                to_site=sites["savoy"],
+                departs_at=_at(today, 17, 30),
+                arrives_at=_at(today, 18, 15),
+            ),
         ]
     )
     team = (

@@ -91,7 +91,9 @@ def check_assignment(assignment: Assignment) -> None:
     if agent is None or agent.organisation_id != detail.client.organisation_id:
         errors["agent_id"] = "no such agent in your organisation"
     _site_of(detail, assignment.site_id, "site_id", errors)
-    _after(errors, assignment.shift_ends_at, assignment.shift_starts_at, "shift_ends_at", "must be after the shift start")
+    _after(
+        errors, assignment.shift_ends_at, assignment.shift_starts_at, "shift_ends_at", "must be after the shift start"
+    )
     if assignment.report_at and assignment.shift_ends_at and assignment.report_at > assignment.shift_ends_at:
         errors["report_at"] = "must be before the end of the shift"
     others = sa.select(Assignment).where(Assignment.detail_id == detail.id)

@@ -56,6 +56,8 @@ ROLES = ("admin", "coordinator", "agent", "client")
 STAFF_ROLES = ("admin", "coordinator")
 DETAIL_STATES = ("planned", "hot", "complete")
 CODE_KINDS = ("routine", "attention", "emergency")
+# What the alert rules read a code as; codes themselves are the organisation's to name.
+CODE_SIGNALS = ("moving", "on_station", "hot", "returning", "clear", "duress")
 ASSIGNMENT_ROLES = ("detail_lead", "shift_leader", "advance", "driver", "agent")
 ASSIGNMENT_ROLE_LABELS = {
     "detail_lead": "Detail lead",
@@ -76,6 +78,9 @@ class Organisation(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    # Alert rules: late when no OM this long before report time; silent after this long without a word.
+    om_lead_minutes: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
+    silent_after_minutes: so.Mapped[int] = so.mapped_column(default=10, server_default="10")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")
@@ -377,6 +382,7 @@ class StatusCode(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("organisation_id", "code"),
         sa.CheckConstraint(_in("kind", CODE_KINDS), name="kind_known"),
+        sa.CheckConstraint(f"signal IS NULL OR {_in('signal', CODE_SIGNALS)}", name="signal_known"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -388,18 +394,33 @@ class StatusCode(db.Model):
     colour: so.Mapped[str] = so.mapped_column(sa.String(7), default="#607d8b")
     sort_order: so.Mapped[int] = so.mapped_column(default=0)
     needs_position: so.Mapped[bool] = so.mapped_column(default=False)
+    signal: so.Mapped[str | None] = so.mapped_column(sa.String(16))
 
     organisation: so.Mapped[Organisation] = so.relationship(back_populates="status_codes")
 
+    @property
+    def is_duress(self) -> bool:
+        return self.kind == "emergency"
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "spoken_name": self.spoken_name,
+            "meaning": self.meaning,
+            "kind": self.kind,
+            "colour": self.colour,
+            "signal": self.signal,
+        }
+
 
 DEFAULT_STATUS_CODES = (
-    # code, spoken name, meaning, kind, colour, needs position
-    ("OM", "Oscar Mike", "On the move, en route", "routine", "#1e88e5", True),
-    ("OS", "On station", "In position at the assigned post", "routine", "#43a047", True),
-    ("HOT", "Hot", "Detail live: principal in our care", "attention", "#e53935", False),
-    ("RTB", "Return to base", "Returning from the detail", "routine", "#8e24aa", False),
-    ("CLR", "Clear", "Clear, off detail", "routine", "#757575", False),
-    ("DUR", "Duress", "Agent under duress: covert alarm", "emergency", "#b71c1c", True),
+    # code, spoken name, meaning, kind, colour, needs position, signal
+    ("OM", "Oscar Mike", "On the move, en route", "routine", "#1e88e5", True, "moving"),
+    ("OS", "On station", "In position at the assigned post", "routine", "#43a047", True, "on_station"),
+    ("HOT", "Hot", "Detail live: principal in our care", "attention", "#e53935", False, "hot"),
+    ("RTB", "Return to base", "Returning from the detail", "routine", "#8e24aa", False, "returning"),
+    ("CLR", "Clear", "Clear, off detail", "routine", "#757575", False, "clear"),
+    ("DUR", "Duress", "Agent under duress: covert alarm", "emergency", "#b71c1c", True, "duress"),
 )
 
 
@@ -415,8 +436,9 @@ def seed_status_codes(organisation: Organisation) -> list[StatusCode]:
             colour=colour,
             sort_order=order,
             needs_position=needs_position,
+            signal=signal,
         )
-        for order, (code, spoken, meaning, kind, colour, needs_position) in enumerate(DEFAULT_STATUS_CODES)
+        for order, (code, spoken, meaning, kind, colour, needs_position, signal) in enumerate(DEFAULT_STATUS_CODES)
     ]
     db.session.add_all(codes)
     return codes
@@ -486,3 +508,45 @@ class Event(db.Model):
     kind: so.Mapped[str] = so.mapped_column(sa.String(40))
     payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+ALERT_KINDS = ("late_om", "late_station", "silent", "duress")
+
+
+class Alert(db.Model):
+    """Something a coordinator must see: late, silent, or duress. Raised by rules, acknowledged by people."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", ALERT_KINDS), name="kind_known"),
+        # One open alert of a kind per agent and detail, however many schedulers evaluate the rules.
+        sa.Index(
+            "uq_alert_open",
+            "agent_id",
+            "detail_id",
+            "kind",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+        sa.Index("ix_alert_organisation_id_resolved_at", "organisation_id", "resolved_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"))
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    message: so.Mapped[str] = so.mapped_column(sa.String(300))
+    status_report_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("status_report.id"))
+    latitude: so.Mapped[float | None]
+    longitude: so.Mapped[float | None]
+    raised_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    acknowledged_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    acknowledgement_note: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    muted_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    agent: so.Mapped[Agent] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    acknowledged_by: so.Mapped[User | None] = so.relationship()

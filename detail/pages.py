@@ -1,4 +1,4 @@
-"""Pages every role reaches: the landing redirect, health, an agent's assignments, a client's portal."""
+"""Pages every role reaches: the landing redirect, health, and a client contact's portal."""
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, url_for
@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from .auth import home_for, roles_required
 from .extensions import db
-from .models import Agent, Assignment, Detail
+from .models import Detail
 
 bp = Blueprint("pages", __name__)
 
@@ -26,21 +26,6 @@ def healthz():
         db.session.rollback()
         return {"status": "unavailable", "database": "unreachable"}, 503
     return {"status": "ok", "database": "ok"}
-
-
-@bp.route("/me/assignments")
-@roles_required("agent")
-def my_assignments():
-    agent = db.session.scalar(sa.select(Agent).where(Agent.user_id == current_user.id))
-    assignments = []
-    if agent is not None:
-        assignments = db.session.scalars(
-            sa.select(Assignment)
-            .join(Detail)
-            .where(Assignment.agent_id == agent.id, Detail.state != "complete")
-            .order_by(Assignment.report_at)
-        ).all()
-    return render_template("detail/my_assignments.html", agent=agent, assignments=assignments)
 
 
 @bp.route("/portal")

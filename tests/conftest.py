@@ -12,11 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from detail import create_app
 from detail.config import testing
-from detail.extensions import db
+from detail.extensions import db, socketio
 from detail.models import (
     Agent,
     Assignment,
@@ -82,12 +83,45 @@ def redis_url():
     return REDIS_URL
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    The fixtures keep an app context pushed for the test's own queries; without this, requests
+    would share its `g` (and Flask-Login's cached user) and its database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+class FreshContextSocket:
+    """Flask-SocketIO's test client with each call in its own app context, like FreshContextClient."""
+
+    def __init__(self, app, **kwargs):
+        self.app = app
+        with app.app_context():
+            self.client = socketio.test_client(app, **kwargs)
+
+    def __getattr__(self, name):
+        attribute = getattr(self.client, name)
+        if name not in ("connect", "disconnect", "emit", "send"):
+            return attribute
+
+        def in_fresh_context(*args, **kwargs):
+            with self.app.app_context():
+                return attribute(*args, **kwargs)
+
+        return in_fresh_context
+
+
 def make_app(tmp_path, **overrides):
     config = testing(str(tmp_path), SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'test.db'}")
     config.update(WTF_CSRF_ENABLED=False)
     config.update(overrides)
     app = create_app(config)
     app.instance_path = str(tmp_path)
+    app.test_client_class = FreshContextClient
     return app
 
 
@@ -169,13 +203,34 @@ def build_world() -> World:
     principal = Principal(client=client, name="Jane Doe", code_name="KESTREL")
     hotel = Site(organisation=org, name="Grand Hotel", latitude=51.5101, longitude=-0.1340, timezone="Europe/London")
     venue = Site(organisation=org, name="ExCeL London", latitude=51.5081, longitude=0.0295, timezone="Europe/London")
-    rival_site = Site(organisation=other_org, name="Rival HQ", latitude=40.7, longitude=-74.0, timezone="America/New_York")
-    detail = Detail(client=client, principal=principal, name="Northwind CEO London", starts_at=T0, ends_at=T0 + timedelta(hours=12))
-    other_client_detail = Detail(client=other_client, name="Contoso board visit", starts_at=T0, ends_at=T0 + timedelta(hours=6))
+    rival_site = Site(
+        organisation=other_org, name="Rival HQ", latitude=40.7, longitude=-74.0, timezone="America/New_York"
+    )
+    detail = Detail(
+        client=client, principal=principal, name="Northwind CEO London", starts_at=T0, ends_at=T0 + timedelta(hours=12)
+    )
+    other_client_detail = Detail(
+        client=other_client, name="Contoso board visit", starts_at=T0, ends_at=T0 + timedelta(hours=6)
+    )
     other_org_detail = Detail(client=rival_client, name="Fabrikam NYC", starts_at=T0, ends_at=T0 + timedelta(hours=6))
-    db.session.add_all([client, other_client, rival_client, principal, hotel, venue, rival_site, detail, other_client_detail, other_org_detail])
+    db.session.add_all(
+        [
+            client,
+            other_client,
+            rival_client,
+            principal,
+            hotel,
+            venue,
+            rival_site,
+            detail,
+            other_client_detail,
+            other_org_detail,
+        ]
+    )
     detail.visits.append(Visit(site=hotel, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
-    detail.movements.append(Movement(from_site=hotel, to_site=venue, departs_at=T0 + timedelta(hours=2), arrives_at=T0 + timedelta(hours=3)))
+    detail.movements.append(
+        Movement(from_site=hotel, to_site=venue, departs_at=T0 + timedelta(hours=2), arrives_at=T0 + timedelta(hours=3))
+    )
     other_org_detail.visits.append(Visit(site=rival_site, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
 
     admin = _user(org, "admin@aegis.example", "admin")
@@ -189,13 +244,37 @@ def build_world() -> World:
     idle_agent = Agent(organisation=org, user=idle_agent_user, call_sign="Bravo 9")
     db.session.add_all([agent, idle_agent])
     assignment = Assignment(
-        detail=detail, agent=agent, role="detail_lead", site=hotel,
-        report_at=T0 - timedelta(minutes=30), shift_starts_at=T0 - timedelta(hours=1), shift_ends_at=T0 + timedelta(hours=12),
+        detail=detail,
+        agent=agent,
+        role="detail_lead",
+        site=hotel,
+        report_at=T0 - timedelta(minutes=30),
+        shift_starts_at=T0 - timedelta(hours=1),
+        shift_ends_at=T0 + timedelta(hours=12),
     )
     db.session.add(assignment)
     db.session.commit()
-    return World(org, other_org, client, other_client, principal, detail, other_client_detail, other_org_detail, hotel, venue,
-                 admin, coordinator, agent_user, agent, idle_agent_user, contact, other_contact, other_org_coordinator, assignment)
+    return World(
+        org,
+        other_org,
+        client,
+        other_client,
+        principal,
+        detail,
+        other_client_detail,
+        other_org_detail,
+        hotel,
+        venue,
+        admin,
+        coordinator,
+        agent_user,
+        agent,
+        idle_agent_user,
+        contact,
+        other_contact,
+        other_org_coordinator,
+        assignment,
+    )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def _login(client, email, password, **extra):
 
 
 def test_sign_in_lands_on_the_role_home(client, world):
-    cases = {world.coordinator: "/admin/", world.agent_user: "/me/assignments", world.contact: "/portal"}
+    cases = {world.coordinator: "/board/", world.agent_user: "/phone/", world.contact: "/portal"}
     for user, home in cases.items():
         response = _login(client, user.email, PASSWORD)
         assert response.status_code == 302
@@ -32,7 +32,7 @@ def test_wrong_password_is_refused(client, world):
     response = _login(client, world.coordinator.email, "not the password")
     assert response.status_code == 401
     assert b"Wrong email or password" in response.data
-    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/details").status_code == 302
 
 
 def test_inactive_user_cannot_sign_in(client, world):
@@ -43,18 +43,20 @@ def test_inactive_user_cannot_sign_in(client, world):
 
 def test_sign_out_ends_the_session(client, world):
     _login(client, world.coordinator.email, PASSWORD)
-    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/details").status_code == 200
     response = client.post("/logout")
     assert response.status_code == 302
-    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/details").status_code == 302
 
 
 def test_next_parameter_is_followed_only_on_this_site(client, world):
     response = client.post("/login?next=/admin/sites", data={"email": world.coordinator.email, "password": PASSWORD})
     assert response.headers["Location"] == "/admin/sites"
     client.post("/logout")
-    response = client.post("/login?next=https://evil.example/", data={"email": world.coordinator.email, "password": PASSWORD})
-    assert response.headers["Location"] == "/admin/"
+    response = client.post(
+        "/login?next=https://evil.example/", data={"email": world.coordinator.email, "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/board/"
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def test_forms_with_csrf_token_are_accepted(csrf_client):
     assert response.status_code == 302
     # Signing out is a form too: without the token it is refused and the session stays.
     assert client.post("/logout").status_code == 400
-    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/details").status_code == 200
 
 
 def test_token_is_stored_only_as_a_hash(app, world):

@@ -8,14 +8,59 @@ from detail.models import Agent, Assignment, Client, Detail, Organisation, Site,
 
 
 def test_create_user_of_each_role(runner, app):
-    result = runner.invoke(args=["create-user", "--role", "coordinator", "--email", "c@x.example", "--name", "Cee", "--password", "long enough pw"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--role",
+            "coordinator",
+            "--email",
+            "c@x.example",
+            "--name",
+            "Cee",
+            "--password",
+            "long enough pw",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["create-user", "--role", "agent", "--email", "a@x.example", "--name", "Ay", "--password", "long enough pw", "--call-sign", "Echo 4"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--role",
+            "agent",
+            "--email",
+            "a@x.example",
+            "--name",
+            "Ay",
+            "--password",
+            "long enough pw",
+            "--call-sign",
+            "Echo 4",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["create-user", "--role", "client", "--email", "k@x.example", "--name", "Kay", "--password", "long enough pw", "--client", "Acme"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--role",
+            "client",
+            "--email",
+            "k@x.example",
+            "--name",
+            "Kay",
+            "--password",
+            "long enough pw",
+            "--client",
+            "Acme",
+        ]
+    )
     assert result.exit_code == 0, result.output
     org = db.session.scalars(sa.select(Organisation)).one()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(StatusCode).where(StatusCode.organisation_id == org.id)) == 6
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(StatusCode).where(StatusCode.organisation_id == org.id)
+        )
+        == 6
+    )
     agent = db.session.scalars(sa.select(Agent)).one()
     assert agent.call_sign == "Echo 4" and agent.user.email == "a@x.example"
     contact = db.session.scalar(sa.select(User).where(User.email == "k@x.example"))
@@ -26,9 +71,26 @@ def test_create_user_of_each_role(runner, app):
 def test_create_user_refuses_bad_input(runner, app, world):
     base = ["create-user", "--email", "n@x.example", "--name", "N", "--password", "long enough pw"]
     assert "needs --client" in runner.invoke(args=[*base, "--role", "client", "--organisation", world.org.name]).output
-    assert "already has an account" in runner.invoke(args=["create-user", "--role", "admin", "--email", world.coordinator.email, "--name", "x", "--password", "long enough pw"]).output
+    assert (
+        "already has an account"
+        in runner.invoke(
+            args=[
+                "create-user",
+                "--role",
+                "admin",
+                "--email",
+                world.coordinator.email,
+                "--name",
+                "x",
+                "--password",
+                "long enough pw",
+            ]
+        ).output
+    )
     assert "several organisations" in runner.invoke(args=[*base, "--role", "admin"]).output
-    short = runner.invoke(args=["create-user", "--role", "admin", "--email", "s@x.example", "--name", "s", "--password", "short"])
+    short = runner.invoke(
+        args=["create-user", "--role", "admin", "--email", "s@x.example", "--name", "s", "--password", "short"]
+    )
     assert short.exit_code != 0 and "10 characters" in short.output
 
 

@@ -37,6 +37,7 @@ def test_database_url_defaults_to_sqlite_in_instance(tmp_path):
     [
         ({"OSCARMIKE_ENV": "staging"}, "OSCARMIKE_ENV"),
         ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE"),
+        ({"DEFAULT_TIMEZONE": "Europe"}, "DEFAULT_TIMEZONE"),
         ({"SMTP_SECURITY": "ssl3"}, "SMTP_SECURITY"),
         ({"SMTP_PORT": "twenty-five"}, "SMTP_PORT"),
     ],

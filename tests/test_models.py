@@ -40,8 +40,14 @@ def backend(request, tmp_path):
 
 
 def _lead(w, **overrides):
-    values = dict(detail=w.detail, agent=w.agent, role="agent", report_at=T0,
-                  shift_starts_at=T0 - timedelta(hours=1), shift_ends_at=T0 + timedelta(hours=1))
+    values = dict(
+        detail=w.detail,
+        agent=w.agent,
+        role="agent",
+        report_at=T0,
+        shift_starts_at=T0 - timedelta(hours=1),
+        shift_ends_at=T0 + timedelta(hours=1),
+    )
     values.update(overrides)
     return Assignment(**values)
 
@@ -50,10 +56,18 @@ REFUSED = {
     "site latitude over 90": lambda w: Site(organisation=w.org, name="x", latitude=90.5, longitude=0),
     "site longitude under -180": lambda w: Site(organisation=w.org, name="x", latitude=0, longitude=-180.1),
     "site radius zero": lambda w: Site(organisation=w.org, name="x", latitude=0, longitude=0, arrival_radius_m=0),
-    "detail ends before start": lambda w: Detail(client=w.client, name="x", starts_at=T0, ends_at=T0 - timedelta(minutes=1)),
-    "detail unknown state": lambda w: Detail(client=w.client, name="x", starts_at=T0, ends_at=T0 + timedelta(hours=1), state="lost"),
+    "detail ends before start": lambda w: Detail(
+        client=w.client, name="x", starts_at=T0, ends_at=T0 - timedelta(minutes=1)
+    ),
+    "detail unknown state": lambda w: Detail(
+        client=w.client, name="x", starts_at=T0, ends_at=T0 + timedelta(hours=1), state="lost"
+    ),
     "detail with another client's principal": lambda w: Detail(
-        client_id=w.other_client.id, principal_id=w.principal.id, name="x", starts_at=T0, ends_at=T0 + timedelta(hours=1)
+        client_id=w.other_client.id,
+        principal_id=w.principal.id,
+        name="x",
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=1),
     ),
     "detail of a client that does not exist": lambda w: Detail(
         client_id=999999, name="x", starts_at=T0, ends_at=T0 + timedelta(hours=1)
@@ -74,10 +88,16 @@ REFUSED = {
     ),
     "agent twice on a detail": lambda w: _lead(w),
     "second detail lead": lambda w: Assignment(
-        detail=w.detail, agent=w.idle_agent_user.agent, role="detail_lead", report_at=T0,
-        shift_starts_at=T0 - timedelta(hours=1), shift_ends_at=T0 + timedelta(hours=1),
+        detail=w.detail,
+        agent=w.idle_agent_user.agent,
+        role="detail_lead",
+        report_at=T0,
+        shift_starts_at=T0 - timedelta(hours=1),
+        shift_ends_at=T0 + timedelta(hours=1),
     ),
-    "shift ends before it starts": lambda w: _lead(w, detail=w.other_client_detail, shift_ends_at=T0 - timedelta(hours=2)),
+    "shift ends before it starts": lambda w: _lead(
+        w, detail=w.other_client_detail, shift_ends_at=T0 - timedelta(hours=2)
+    ),
     "report after the shift": lambda w: _lead(w, detail=w.other_client_detail, report_at=T0 + timedelta(hours=2)),
     "unknown assignment role": lambda w: _lead(w, detail=w.other_client_detail, role="sniper"),
     "visit leaves before it arrives": lambda w: Visit(detail=w.detail, site=w.venue, arrives_at=T0, departs_at=T0),
@@ -127,7 +147,9 @@ def test_times_come_back_as_utc(backend):
 
 
 def test_naive_times_are_refused(backend):
-    db.session.add(Detail(client=backend.client, name="naive", starts_at=datetime(2026, 1, 1), ends_at=datetime(2026, 1, 2)))
+    db.session.add(
+        Detail(client=backend.client, name="naive", starts_at=datetime(2026, 1, 1), ends_at=datetime(2026, 1, 2))
+    )
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         db.session.flush()
 

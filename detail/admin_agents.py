@@ -1,0 +1,117 @@
+"""Coordinator pages for agents: a user with the agent role and its field profile, made together."""
+
+import sqlalchemy as sa
+from flask import render_template, url_for
+from sqlalchemy import orm as so
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from .admin import EditingForm, bp, done, email_in_use, form_page, org_id, other_than, owned_or_404, save, strip
+from .auth import staff_required
+from .extensions import db
+from .models import Agent, User
+from .scoping import owned
+
+FORM_PAGE = "detail/admin/form_page.html"
+
+
+def _call_sign_in_use(call_sign: str, agent: Agent | None) -> bool:
+    # Case-insensitive although the database is not: "Bravo 1" and "bravo 1" sound the same on the radio.
+    query = owned(Agent, org_id()).where(sa.func.lower(Agent.call_sign) == call_sign.lower())
+    return db.session.scalar(other_than(query, Agent, agent)) is not None
+
+
+class AgentForm(EditingForm):
+    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    email = EmailField("Email", [DataRequired(), Email(), Length(max=254)], filters=[strip])
+    call_sign = StringField("Call sign", [DataRequired(), Length(max=40)], filters=[strip])
+    phone = StringField("Phone", [Length(max=40)], filters=[strip])
+    password = PasswordField(
+        "Password (optional)", [Optional(), Length(min=10, max=256, message="Use at least 10 characters.")]
+    )
+
+    def validate_email(self, field):
+        if email_in_use(field.data):
+            raise ValidationError("Another account already uses this email.")
+
+    def validate_call_sign(self, field):
+        if _call_sign_in_use(field.data, self.editing):
+            raise ValidationError("Another agent already has this call sign.")
+
+
+class AgentEditForm(EditingForm):
+    name = AgentForm.name
+    call_sign = AgentForm.call_sign
+    phone = AgentForm.phone
+    active = BooleanField("Active (can sign in and use tokens)")
+    validate_call_sign = AgentForm.validate_call_sign
+
+
+@bp.route("/agents")
+@staff_required
+def agents():
+    """The organisation's agents."""
+    rows = db.session.scalars(
+        owned(Agent, org_id())
+        .join(User, Agent.user_id == User.id)
+        .options(so.contains_eager(Agent.user))
+        .order_by(User.active.desc(), Agent.call_sign)
+    ).all()
+    return render_template("detail/admin/agents.html", agents=rows)
+
+
+@bp.route("/agents/new", methods=["GET", "POST"])
+@staff_required
+def new_agent():
+    """Create an agent's account and profile; without a password the agent signs in only with tokens."""
+    form = AgentForm()
+    if form.validate_on_submit():
+        user = User(
+            organisation_id=org_id(),
+            role="agent",
+            email=form.email.data,
+            name=form.name.data,
+            phone=form.phone.data or "",
+        )
+        if form.password.data:
+            user.set_password(form.password.data)
+        agent = Agent(organisation_id=org_id(), user=user, call_sign=form.call_sign.data)
+        db.session.add(agent)  # the user comes with it, in the same commit
+        if save(form):
+            return done(f"Agent {agent.call_sign} added.", "admin.agents")
+    return form_page(
+        form,
+        FORM_PAGE,
+        title="New agent",
+        submit="Add agent",
+        back=url_for("admin.agents"),
+        back_label="Agents",
+        hints={"password": "leave blank for an agent who signs in only with a token issued to their phone"},
+        attrs={"password": {"autocomplete": "new-password"}},
+    )
+
+
+@bp.route("/agents/<int:agent_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_agent(agent_id: int):
+    """Change an agent's name, call sign or phone, or deactivate them."""
+    agent = owned_or_404(Agent, agent_id)
+    user = agent.user
+    form = AgentEditForm(
+        data={"name": user.name, "call_sign": agent.call_sign, "phone": user.phone, "active": user.active},
+        editing=agent,
+    )
+    if form.validate_on_submit():
+        user.name, user.phone, user.active = form.name.data, form.phone.data or "", form.active.data
+        agent.call_sign = form.call_sign.data
+        if save(form):
+            return done(f"Agent {agent.call_sign} saved.", "admin.agents")
+    return form_page(
+        form,
+        FORM_PAGE,
+        title=f"Edit agent {agent.call_sign}",
+        submit="Save agent",
+        back=url_for("admin.agents"),
+        back_label="Agents",
+        hints={"active": "a deactivated agent can no longer sign in, and their tokens stop working"},
+    )

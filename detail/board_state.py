@@ -1,0 +1,135 @@
+"""The board's current state: each detail of the day, each agent's code, position and punctuality.
+
+Served as JSON (the API and the board pages' first paint); afterwards the pages apply events.
+"""
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from . import alerts, live
+from .extensions import db
+from .models import Assignment, Client, Detail, StatusCode, StatusReport, utcnow
+from .status import latest_position, latest_report
+from .timefmt import local_time
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def punctuality(assignment: Assignment) -> dict | None:
+    """When the agent first reported on station against the report time, in minutes (negative: early)."""
+    first = db.session.scalar(
+        sa.select(sa.func.min(StatusReport.reported_at))
+        .join(StatusCode)
+        .where(
+            StatusReport.agent_id == assignment.agent_id,
+            StatusReport.detail_id == assignment.detail_id,
+            StatusCode.signal.in_(("on_station", "hot")),
+        )
+    )
+    if first is None:
+        return None
+    minutes = round((first - assignment.report_at).total_seconds() / 60)
+    if minutes < 0:
+        text = f"on station {-minutes} min before report time"
+    elif minutes == 0:
+        text = "on station at report time"
+    else:
+        text = f"on station {minutes} min late"
+    return {"on_station_at": first.isoformat(), "minutes": minutes, "text": text}
+
+
+def _position(agent_id: int, now: datetime) -> dict | None:
+    p = latest_position(agent_id)
+    return live.position_payload(p, now) if p else None
+
+
+def agent_row(assignment: Assignment, now: datetime) -> dict:
+    tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
+    report = latest_report(assignment.agent_id, assignment.detail_id)
+    return {
+        "agent_id": assignment.agent_id,
+        "call_sign": assignment.agent.call_sign,
+        "name": assignment.agent.name,
+        "role": assignment.role,
+        "role_label": assignment.role_label,
+        "site": assignment.site.name if assignment.site else None,
+        "timezone": tz,
+        "report_at": assignment.report_at.isoformat(),
+        "report_at_local": local_time(assignment.report_at, tz, "%H:%M"),
+        "status": live.status_payload(report) if report else None,
+        "position": _position(assignment.agent_id, now),
+        "punctuality": punctuality(assignment),
+    }
+
+
+def detail_board(detail: Detail, now: datetime | None = None) -> dict:
+    """One detail as its board shows it."""
+    now = now or utcnow()
+    tz = detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
+    return {
+        "id": detail.id,
+        "name": detail.name,
+        "client": detail.client.name,
+        "principal": detail.principal.code_name if detail.principal else None,
+        "state": detail.state,
+        "timezone": tz,
+        "starts_at": _iso(detail.starts_at),
+        "ends_at": _iso(detail.ends_at),
+        "sites": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "latitude": s.latitude,
+                "longitude": s.longitude,
+                "radius_m": s.arrival_radius_m,
+                "timezone": s.timezone,
+            }
+            for s in detail.sites
+        ],
+        "movements": [
+            {
+                "from": m.from_site.name,
+                "to": m.to_site.name,
+                "departs_at": _iso(m.departs_at),
+                "arrives_at": _iso(m.arrives_at),
+                "path": [[m.from_site.latitude, m.from_site.longitude], [m.to_site.latitude, m.to_site.longitude]],
+            }
+            for m in detail.movements
+        ],
+        "agents": [agent_row(a, now) for a in detail.assignments],
+        "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(detail.client.organisation_id, detail.id)],
+    }
+
+
+def todays_details(organisation_id: int, now: datetime | None = None) -> list[Detail]:
+    """Details live now or within the day around now, and any detail that is hot."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            sa.select(Detail)
+            .join(Client)
+            .where(
+                Client.organisation_id == organisation_id,
+                sa.or_(
+                    Detail.state == "hot",
+                    sa.and_(Detail.starts_at <= now + timedelta(hours=24), Detail.ends_at >= now - timedelta(hours=12)),
+                ),
+            )
+            .order_by(Detail.starts_at)
+        )
+    )
+
+
+def organisation_board(organisation_id: int, now: datetime | None = None) -> dict:
+    """The organisation's board: the day's details, open alerts, and the event id it is current to."""
+    now = now or utcnow()
+    # Read the event id first: anything committed after this is delivered again, never missed.
+    last_id = live.last_event_id(organisation_id)
+    return {
+        "last_event_id": last_id,
+        "details": [detail_board(d, now) for d in todays_details(organisation_id, now)],
+        "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(organisation_id)],
+    }

@@ -1,0 +1,163 @@
+"""The one publisher: the event log and what goes out over Socket.IO.
+
+The database is the truth and websockets are notifications. Domain code appends an Event row
+in the same transaction as the change (append_event); after commit the caller hands those rows
+to publish(), which emits them to the rooms allowed to see them. A board that reconnects asks
+for the events after the last id it saw (events_after) and gets exactly what it missed.
+
+Positions are the exception: they are not events. Boards get the latest position per agent,
+coalesced to at most one every POSITION_INTERVAL seconds, so a flood of positions never delays
+a status.
+"""
+
+import threading
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from .extensions import db, socketio
+from .models import Event, Position, StatusReport, utcnow
+
+NAMESPACE = "/board"
+POSITION_INTERVAL = 0.5
+# pg_advisory_xact_lock(class, organisation): the first key keeps our locks apart from anyone else's.
+EVENT_LOCK_CLASS = 0x4F4D  # "OM"
+
+
+def org_room(organisation_id: int) -> str:
+    return f"org:{organisation_id}"
+
+
+def detail_room(detail_id: int) -> str:
+    return f"detail:{detail_id}"
+
+
+def append_event(organisation_id: int, detail_id: int | None, kind: str, payload: dict) -> Event:
+    """Add an event to the log in the current transaction (flushes, never commits)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Ids come from a sequence, but transactions commit in any order: without this lock a
+        # board could see event 11 commit before 10 and, catching up "after 11", miss 10 for good.
+        # Held to commit, it makes each organisation's events commit in id order.
+        db.session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:cls, :org)"), {"cls": EVENT_LOCK_CLASS, "org": organisation_id}
+        )
+    event = Event(organisation_id=organisation_id, detail_id=detail_id, kind=kind, payload=payload)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def event_message(event: Event) -> dict:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "detail_id": event.detail_id,
+        "created_at": event.created_at.isoformat(),
+        "payload": event.payload,
+    }
+
+
+def publish(events: list[Event]) -> None:
+    """Emit committed events to the organisation's coordinators and the detail's room."""
+    for event in events:
+        rooms = [org_room(event.organisation_id)]
+        if event.detail_id is not None:
+            rooms.append(detail_room(event.detail_id))
+        # A list of rooms reaches a socket in both only once.
+        socketio.emit("event", event_message(event), namespace=NAMESPACE, to=rooms)
+
+
+def events_after(organisation_id: int, after_id: int, detail_id: int | None = None, limit: int = 500) -> list[dict]:
+    """The organisation's events with id > after_id, in order: what a reconnecting board missed."""
+    query = sa.select(Event).where(Event.organisation_id == organisation_id, Event.id > after_id)
+    if detail_id is not None:
+        query = query.where(Event.detail_id == detail_id)
+    return [event_message(e) for e in db.session.scalars(query.order_by(Event.id).limit(limit))]
+
+
+def recent_events(organisation_id: int, detail_id: int, count: int = 200) -> list[dict]:
+    """The detail's newest events, oldest first: its timeline."""
+    query = (
+        sa.select(Event)
+        .where(Event.organisation_id == organisation_id, Event.detail_id == detail_id)
+        .order_by(Event.id.desc())
+        .limit(count)
+    )
+    return [event_message(e) for e in reversed(db.session.scalars(query).all())]
+
+
+def last_event_id(organisation_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.max(Event.id)).where(Event.organisation_id == organisation_id)) or 0
+
+
+def status_payload(report: StatusReport) -> dict:
+    """What a board shows for a status: enough to redraw the agent's row without asking."""
+    agent = report.agent
+    return {
+        "report_id": report.id,
+        "agent_id": agent.id,
+        "call_sign": agent.call_sign,
+        "agent_name": agent.name,
+        "detail_id": report.detail_id,
+        "code": report.status_code.as_dict(),
+        "note": report.note,
+        "eta": report.eta.isoformat() if report.eta else None,
+        "latitude": report.latitude,
+        "longitude": report.longitude,
+        "accuracy_m": report.accuracy_m,
+        "source": report.source,
+        "reported_at": report.reported_at.isoformat(),
+        "received_at": report.received_at.isoformat(),
+        "late_upload": report.late_upload,
+    }
+
+
+def position_payload(p: Position, now: datetime | None = None) -> dict:
+    """What a board shows of a position; age_s is as of now."""
+    now = now or utcnow()
+    return {
+        "agent_id": p.agent_id,
+        "call_sign": p.agent.call_sign,
+        "latitude": p.latitude,
+        "longitude": p.longitude,
+        "accuracy_m": p.accuracy_m,
+        "source": p.source,
+        "reported_at": p.reported_at.isoformat(),
+        "age_s": max(0, int((now - p.reported_at).total_seconds())),
+    }
+
+
+class PositionCoalescer:
+    """Keeps the newest position per agent and emits them together every POSITION_INTERVAL seconds."""
+
+    def __init__(self):
+        self._pending: dict[int, tuple[list[str], dict]] = {}
+        self._lock = threading.Lock()
+        self._started = False
+
+    def add(self, agent_id: int, rooms: list[str], payload: dict) -> None:
+        with self._lock:
+            self._pending[agent_id] = (rooms, payload)
+            if not self._started:
+                self._started = True
+                socketio.start_background_task(self._run)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for rooms, payload in pending.values():
+            socketio.emit("position", payload, namespace=NAMESPACE, to=rooms)
+
+    def _run(self) -> None:
+        while True:
+            socketio.sleep(POSITION_INTERVAL)
+            self.flush()
+
+
+positions = PositionCoalescer()
+
+
+def publish_position(organisation_id: int, detail_ids: list[int], payload: dict) -> None:
+    """Queue the agent's newest position for the boards of the organisation and its details."""
+    rooms = [org_room(organisation_id)] + [detail_room(d) for d in detail_ids]
+    positions.add(payload["agent_id"], rooms, payload)

@@ -1,0 +1,154 @@
+"""The agent's phone page: assignments, one button per code, an offline queue; installable.
+
+The page posts JSON with the session cookie and the CSRF token in a header; it shares its
+validation (status_schemas) and recording (status.submit_status) with the token API.
+"""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+from flask_login import current_user
+
+from . import live
+from .auth import roles_required
+from .extensions import db
+from .models import Assignment, Detail, utcnow
+from .responses import load_json, refused
+from .status import (
+    Refused,
+    agent_of,
+    latest_report,
+    organisation_codes,
+    publish_position,
+    record_position,
+    submit_status,
+)
+from .status_schemas import PositionIn, StatusIn
+from .timefmt import local_time
+
+bp = Blueprint("phone", __name__, url_prefix="/phone")
+
+
+@bp.route("/")
+@roles_required("agent")
+def page():
+    return render_template("detail/phone.html")
+
+
+@bp.route("/manifest.webmanifest")
+def manifest():
+    body = {
+        "name": "Oscar Mike",
+        "short_name": "Oscar Mike",
+        "start_url": url_for("phone.page"),
+        "scope": url_for("phone.page"),
+        "display": "standalone",
+        "background_color": "#14202e",
+        "theme_color": "#14202e",
+        "icons": [{"src": url_for("static", filename="icons/om.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    return current_app.response_class(current_app.json.dumps(body), mimetype="application/manifest+json")
+
+
+@bp.route("/sw.js")
+def service_worker():
+    # Served from /phone/ so that its scope covers the phone page.
+    response = send_from_directory(current_app.static_folder, "js/phone-sw.js", mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _cover_code(codes):
+    """What the phone shows after a covert duress: the organisation's clear code, as if that was sent."""
+    return next((c for c in codes if c.signal == "clear"), None) or next(c for c in codes if not c.is_duress)
+
+
+@bp.route("/state")
+@roles_required("agent")
+def state():
+    """The agent's assignments of today and ahead, the codes, and the current code per detail."""
+    try:
+        agent = agent_of(current_user)
+    except Refused as exc:
+        return refused(exc)
+    now = utcnow()
+    codes = organisation_codes(agent.organisation_id)
+    cover = _cover_code(codes)
+    assignments = db.session.scalars(
+        sa.select(Assignment)
+        .join(Detail)
+        .where(
+            Assignment.agent_id == agent.id,
+            Detail.state != "complete",
+            Assignment.shift_ends_at >= now - timedelta(hours=6),
+        )
+        .order_by(Assignment.report_at)
+    ).all()
+    rows = []
+    for a in assignments:
+        tz = a.site.timezone if a.site else a.detail.client.organisation.timezone
+        report = latest_report(agent.id, a.detail_id)
+        code = report.status_code if report else None
+        if code is not None and code.is_duress:
+            code = cover  # the phone must never show that duress was sent
+        rows.append(
+            {
+                "detail_id": a.detail_id,
+                "detail": a.detail.name,
+                "detail_state": a.detail.state,
+                "is_lead": a.role == "detail_lead",
+                "role": a.role_label,
+                "site": a.site.name if a.site else None,
+                "address": a.site.address if a.site else None,
+                "report_at": a.report_at.isoformat(),
+                "report_at_local": local_time(a.report_at, tz, "%a %d %b %H:%M %Z"),
+                "shift_ends_at": a.shift_ends_at.isoformat(),
+                "current_code": code.code if code else None,
+                "since": report.reported_at.isoformat() if report else None,
+            }
+        )
+    return {
+        "agent": {"call_sign": agent.call_sign, "name": agent.name},
+        "codes": [c.as_dict() for c in codes if not c.is_duress],
+        "cover_code": cover.code,
+        "assignments": rows,
+    }
+
+
+@bp.route("/status", methods=["POST"])
+@roles_required("agent")
+def post_status():
+    """One tap: store the report once (a retry with the same client_id gets the same answer)."""
+    data = load_json(StatusIn())
+    try:
+        recorded = submit_status(current_user, data, source="phone")
+    except Refused as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    live.publish(recorded.events)
+    # The answer names no code: a duress report reads exactly like any other.
+    body = {
+        "id": recorded.report.id,
+        "client_id": recorded.report.client_id,
+        "stored": True,
+        "late_upload": recorded.report.late_upload,
+    }
+    return body, 201 if recorded.created else 200
+
+
+@bp.route("/position", methods=["POST"])
+@roles_required("agent")
+def post_position():
+    data = load_json(PositionIn())
+    try:
+        agent = agent_of(current_user)
+        position, events = record_position(agent, source="phone", **data)
+    except Refused as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    live.publish(events)
+    publish_position(agent, position)
+    return {"id": position.id, "stored": True}, 201

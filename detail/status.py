@@ -1,0 +1,400 @@
+"""Agents' status reports and positions: parsing, validation, idempotent recording.
+
+Plain functions that flush but never commit: the caller (a route, an ingest endpoint) commits
+once per unit of work and then publishes the events these functions appended.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from . import alerts, live
+from .extensions import db
+from .models import Agent, Assignment, Detail, Position, StatusCode, StatusReport, utcnow
+
+# A device clock this far ahead of ours is wrong, not early: refuse rather than store a future status.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+# A report older than this when it reaches us was queued offline; it is stored and flagged.
+LATE_UPLOAD_AFTER = timedelta(minutes=10)
+# Reports may be for an assignment whose shift is this close (the agent travels before, clears after).
+SHIFT_GRACE = timedelta(hours=6)
+
+
+class Refused(ValueError):
+    """The report cannot be accepted; status is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 422, field: str | None = None, **extra):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class ShortBurst:
+    """One line of text read as a status: the code, an optional ETA (HH:MM local) and a note."""
+
+    code: StatusCode
+    eta: time | None
+    note: str
+
+
+_ETA = re.compile(r"^eta\s*(\d{1,2}):?(\d{2})\b\s*", re.IGNORECASE)
+
+
+def organisation_codes(organisation_id: int) -> list[StatusCode]:
+    return list(
+        db.session.scalars(
+            sa.select(StatusCode).where(StatusCode.organisation_id == organisation_id).order_by(StatusCode.sort_order)
+        )
+    )
+
+
+def _valid_codes_text(codes: list[StatusCode]) -> str:
+    return ", ".join(f"{c.code} ({c.spoken_name})" for c in codes if not c.is_duress)
+
+
+def parse_short_burst(text: str, codes: list[StatusCode]) -> ShortBurst:
+    """Read 'OM', 'om eta 0615', 'oscar mike', 'OS running late' against the organisation's codes."""
+    words = " ".join(text.split())
+    lowered = words.lower()
+    # Longest name first, so "oscar mike" wins over a code "oscar" and "RTB" over "R".
+    candidates = sorted(
+        ((name.lower(), code) for code in codes for name in (code.code, code.spoken_name) if name),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
+    for name, code in candidates:
+        if lowered == name or lowered.startswith(name + " "):
+            rest = words[len(name) :].strip()
+            eta = None
+            match = _ETA.match(rest)
+            if match:
+                hours, minutes = int(match.group(1)), int(match.group(2))
+                if hours > 23 or minutes > 59:
+                    raise Refused(f"ETA {match.group(0).strip()} is not a time of day (use HHMM)", field="text")
+                eta = time(hours, minutes)
+                rest = rest[match.end() :]
+            return ShortBurst(code=code, eta=eta, note=rest.strip())
+    shown = words if len(words) <= 40 else words[:40] + "…"
+    raise Refused(
+        f"unknown status code {shown!r}; valid codes: {_valid_codes_text(codes)}",
+        field="text",
+        valid_codes=[c.code for c in codes if not c.is_duress],
+    )
+
+
+def find_code(organisation_id: int, code: str) -> StatusCode:
+    """The organisation's code by its code or spoken name, case-insensitively."""
+    codes = organisation_codes(organisation_id)
+    wanted = code.strip().lower()
+    for candidate in codes:
+        if wanted in (candidate.code.lower(), candidate.spoken_name.lower()):
+            return candidate
+    raise Refused(
+        f"unknown status code {code!r}; valid codes: {_valid_codes_text(codes)}",
+        field="code",
+        valid_codes=[c.code for c in codes if not c.is_duress],
+    )
+
+
+def check_position(latitude, longitude, accuracy=None) -> None:
+    """Latitude and longitude both or neither, finite and in range."""
+    if (latitude is None) != (longitude is None):
+        raise Refused("send latitude and longitude together", field="latitude" if latitude is None else "longitude")
+    if latitude is None:
+        return
+    for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if not math.isfinite(value) or not -bound <= value <= bound:
+            raise Refused(f"{name} must be a number from {-bound} to {bound}, got {value}", field=name)
+    if accuracy is not None and (not math.isfinite(accuracy) or accuracy < 0):
+        raise Refused("accuracy must be a distance in metres, zero or more", field="accuracy")
+
+
+def check_device_time(reported_at: datetime, now: datetime) -> bool:
+    """Refuse a device clock far ahead; return whether the report is a late upload."""
+    if reported_at.tzinfo is None:
+        raise Refused("reported_at needs a UTC offset, such as 2026-11-24T07:45:00Z", field="reported_at")
+    if reported_at - now > MAX_CLOCK_AHEAD:
+        raise Refused(
+            f"reported_at is {(reported_at - now).total_seconds() / 60:.0f} minutes ahead of the server; "
+            "check the phone's clock",
+            field="reported_at",
+        )
+    return now - reported_at > LATE_UPLOAD_AFTER
+
+
+def current_assignment(agent: Agent, at: datetime, detail_id: int | None = None) -> Assignment:
+    """The agent's own assignment the report is for: the one named, or the one whose shift is nearest."""
+    query = sa.select(Assignment).join(Detail).where(Assignment.agent_id == agent.id)
+    if detail_id is not None:
+        assignment = db.session.scalar(query.where(Assignment.detail_id == detail_id))
+        if assignment is None:
+            raise Refused(f"you are not assigned to detail {detail_id}", status=403, field="detail_id")
+        return assignment
+    near = db.session.scalars(
+        query.where(
+            Detail.state != "complete",
+            Assignment.shift_starts_at <= at + SHIFT_GRACE,
+            Assignment.shift_ends_at >= at - SHIFT_GRACE,
+        )
+    ).all()
+    if not near:
+        raise Refused("you have no assignment around this time; a coordinator must assign you first", status=403)
+
+    def distance(a: Assignment) -> timedelta:
+        if a.shift_starts_at <= at <= a.shift_ends_at:
+            return timedelta(0)
+        return min(abs(a.shift_starts_at - at), abs(a.shift_ends_at - at))
+
+    return min(near, key=lambda a: (distance(a), a.report_at))
+
+
+def eta_to_utc(eta: time, tz: str, now: datetime) -> datetime:
+    """The next occurrence of a local time of day, in UTC (an ETA of 00:10 at 23:50 is tomorrow)."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    candidate = datetime.combine(local_now.date(), eta, tzinfo=zone)
+    if candidate < local_now - timedelta(hours=1):
+        candidate += timedelta(days=1)
+    return candidate.astimezone(timezone.utc)
+
+
+@dataclass
+class Recorded:
+    report: StatusReport
+    created: bool
+    events: list
+
+
+def record_status(
+    agent: Agent,
+    code: StatusCode,
+    *,
+    client_id: str,
+    reported_at: datetime | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    accuracy: float | None = None,
+    note: str = "",
+    eta: datetime | time | None = None,
+    source: str = "phone",
+    detail_id: int | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Store one status report exactly once per (agent, client_id); a retry returns the stored one.
+
+    Appends the board events in the same transaction and raises a duress alert for an emergency code.
+    """
+    now = now or utcnow()
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > 64:
+        raise Refused("client_id is required: a unique id per report, at most 64 characters", field="client_id")
+    existing = db.session.scalar(
+        sa.select(StatusReport).where(StatusReport.agent_id == agent.id, StatusReport.client_id == client_id)
+    )
+    if existing is not None:
+        return Recorded(existing, created=False, events=[])
+    if code.organisation_id != agent.organisation_id:
+        raise Refused("unknown status code for your organisation", field="code")
+    reported_at = reported_at or now
+    late = check_device_time(reported_at, now)
+    check_position(latitude, longitude, accuracy)
+    if len(note) > 280:
+        raise Refused("note is at most 280 characters", field="note")
+    assignment = current_assignment(agent, reported_at, detail_id)
+    if isinstance(eta, time):
+        tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
+        eta = eta_to_utc(eta, tz, now)
+
+    report = StatusReport(
+        agent=agent,
+        detail_id=assignment.detail_id,
+        status_code=code,
+        client_id=client_id,
+        source=source,
+        note=note,
+        eta=eta,
+        latitude=latitude,
+        longitude=longitude,
+        accuracy_m=accuracy,
+        reported_at=reported_at,
+        received_at=now,
+        late_upload=late,
+    )
+    try:
+        # Two copies of one report can race past the lookup above; the unique key picks one.
+        with db.session.begin_nested():
+            db.session.add(report)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        existing = db.session.scalar(
+            sa.select(StatusReport).where(StatusReport.agent_id == agent.id, StatusReport.client_id == client_id)
+        )
+        if existing is None:
+            raise
+        return Recorded(existing, created=False, events=[])
+    if latitude is not None:
+        db.session.add(
+            Position(
+                agent=agent,
+                source=source,
+                latitude=latitude,
+                longitude=longitude,
+                accuracy_m=accuracy,
+                reported_at=reported_at,
+                received_at=now,
+            )
+        )
+        db.session.flush()
+    events = [live.append_event(agent.organisation_id, assignment.detail_id, "status", live.status_payload(report))]
+    if code.is_duress:
+        events.append(raise_duress(report))
+    else:
+        events.extend(alerts.resolve_cleared_alerts(report))
+    return Recorded(report, created=True, events=events)
+
+
+def raise_duress(report: StatusReport):
+    """A duress alarm that stays raised until a coordinator acknowledges it."""
+    last = report if report.latitude is not None else latest_position(report.agent_id)
+    return alerts.raise_alert(
+        kind="duress",
+        agent=report.agent,
+        detail_id=report.detail_id,
+        message=f"DURESS: {report.agent.call_sign} ({report.agent.name})",
+        status_report=report,
+        latitude=last.latitude if last else None,
+        longitude=last.longitude if last else None,
+        raised_at=report.received_at,
+        allow_existing=True,
+    )
+
+
+def latest_position(agent_id: int) -> Position | None:
+    return db.session.scalar(
+        sa.select(Position)
+        .where(Position.agent_id == agent_id)
+        .order_by(Position.reported_at.desc(), Position.id.desc())
+    )
+
+
+def record_position(
+    agent: Agent,
+    *,
+    latitude: float,
+    longitude: float,
+    reported_at: datetime | None = None,
+    accuracy: float | None = None,
+    altitude: float | None = None,
+    speed_kmh: float | None = None,
+    heading: float | None = None,
+    battery: float | None = None,
+    source: str = "phone",
+    now: datetime | None = None,
+) -> tuple[Position, list]:
+    """Store a position; return it and the events of the silence it ends.
+
+    Positions are not events themselves: after commit, publish_position sends the newest per agent.
+    """
+    now = now or utcnow()
+    if latitude is None or longitude is None:
+        raise Refused("latitude and longitude are required", field="latitude" if latitude is None else "longitude")
+    check_position(latitude, longitude, accuracy)
+    reported_at = reported_at or now
+    check_device_time(reported_at, now)
+    position = Position(
+        agent=agent,
+        source=source,
+        latitude=latitude,
+        longitude=longitude,
+        accuracy_m=accuracy,
+        altitude_m=altitude,
+        speed_kmh=speed_kmh,
+        heading_deg=heading,
+        battery_pct=battery,
+        reported_at=reported_at,
+        received_at=now,
+    )
+    db.session.add(position)
+    db.session.flush()
+    return position, alerts.resolve_silence(agent, now)
+
+
+def publish_position(agent: Agent, position: Position) -> None:
+    """After commit: hand the position to the boards of the agent's organisation and active details."""
+    detail_ids = active_detail_ids(agent, position.received_at)
+    live.publish_position(agent.organisation_id, detail_ids, live.position_payload(position, position.received_at))
+
+
+def latest_report(agent_id: int, detail_id: int | None) -> StatusReport | None:
+    return db.session.scalar(
+        sa.select(StatusReport)
+        .where(StatusReport.agent_id == agent_id, StatusReport.detail_id == detail_id)
+        .order_by(StatusReport.reported_at.desc(), StatusReport.id.desc())
+    )
+
+
+def agent_of(user) -> Agent:
+    """The agent profile of the signed-in user; only agents report status."""
+    agent = db.session.scalar(sa.select(Agent).where(Agent.user_id == user.id)) if user.role == "agent" else None
+    if agent is None:
+        raise Refused("only agents send status reports and positions", status=403)
+    return agent
+
+
+def duress_code(organisation_id: int) -> StatusCode:
+    code = next((c for c in organisation_codes(organisation_id) if c.is_duress), None)
+    if code is None:
+        raise Refused("your organisation has no duress code; a coordinator must add one", status=409)
+    return code
+
+
+def submit_status(user, data: dict, source: str, now: datetime | None = None) -> Recorded:
+    """Record a status from validated input (see status_schemas.StatusIn): code, text, or covert duress."""
+    agent = agent_of(user)
+    note, eta = data.get("note") or "", None
+    if data.get("duress"):
+        code = duress_code(agent.organisation_id)
+    elif data.get("text"):
+        burst = parse_short_burst(data["text"], organisation_codes(agent.organisation_id))
+        code, eta = burst.code, burst.eta
+        note = " ".join(part for part in (burst.note, note) if part)
+        source = "text" if source == "api" else source
+    else:
+        code = find_code(agent.organisation_id, data["code"])
+    return record_status(
+        agent,
+        code,
+        client_id=data["client_id"],
+        reported_at=data.get("reported_at"),
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+        accuracy=data.get("accuracy"),
+        note=note,
+        eta=eta,
+        source=source,
+        detail_id=data.get("detail_id"),
+        now=now,
+    )
+
+
+def active_detail_ids(agent: Agent, at: datetime) -> list[int]:
+    """The details whose boards should see the agent's position now."""
+    return list(
+        db.session.scalars(
+            sa.select(Assignment.detail_id)
+            .join(Detail)
+            .where(
+                Assignment.agent_id == agent.id,
+                Detail.state != "complete",
+                Assignment.shift_starts_at <= at + SHIFT_GRACE,
+                Assignment.shift_ends_at >= at - SHIFT_GRACE,
+            )
+        )
+    )

@@ -1,0 +1,321 @@
+// Coordinators' board: first paint from the state URL, then events over Socket.IO.
+// Events are applied by id, so a catch-up after a reconnect and live events may arrive in any
+// order and none is applied twice. All text goes in through textContent: feed, note and name
+// fields are other people's input.
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("board-config").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const seen = new Set();
+  let lastId = 0;
+  let details = new Map(); // detail id -> detail board
+  let alerts = new Map(); // alert id -> alert
+  let timeline = [];
+  let map = null;
+  const agentMarkers = new Map();
+  let audio = null;
+
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "style") node.style.cssText = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  const localTime = (iso, tz, withDay) => {
+    if (!iso) return "";
+    const options = { hour: "2-digit", minute: "2-digit", timeZone: tz || "UTC", hour12: false };
+    if (withDay) Object.assign(options, { weekday: "short", day: "2-digit", month: "short" });
+    return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
+  };
+  const ago = (iso) => {
+    if (!iso) return "";
+    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    return Math.round(s / 3600) + " h ago";
+  };
+
+  function setConnection(state, text) {
+    const node = document.getElementById("connection");
+    node.dataset.state = state;
+    node.textContent = text;
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      body: JSON.stringify(body),
+    }).then((r) => r.json().then((data) => {
+      if (!r.ok) throw new Error(data.message || r.statusText);
+      return data;
+    }));
+  }
+
+  // ---- rendering ------------------------------------------------------------------------
+
+  function codeChip(status) {
+    if (!status) return el("span", { class: "code code-none" }, "—");
+    return el("span", { class: "code", style: "background:" + status.code.colour, title: status.code.meaning },
+      status.code.code);
+  }
+
+  function agentRow(detail, agent) {
+    const s = agent.status;
+    const p = agent.position;
+    return el("tr", { class: "agent-row", "data-agent": agent.agent_id },
+      el("td", null, el("strong", null, agent.call_sign), el("div", { class: "small muted" }, agent.name)),
+      el("td", null, agent.role_label, agent.site ? el("div", { class: "small muted" }, agent.site) : null),
+      el("td", null, codeChip(s),
+        s && s.note ? el("div", { class: "small" }, s.note) : null,
+        s && s.eta ? el("div", { class: "small" }, "ETA " + localTime(s.eta, agent.timezone)) : null),
+      el("td", { class: "small" },
+        s ? [localTime(s.reported_at, agent.timezone), el("div", { class: "muted" }, ago(s.reported_at))] : "no report",
+        s && s.late_upload ? el("div", { class: "badge badge-queued" }, "late upload") : null),
+      el("td", { class: "small" }, s ? (s.source === "automatic" ? "automatic" : s.source) : ""),
+      el("td", { class: "small" },
+        p ? [p.latitude.toFixed(5) + ", " + p.longitude.toFixed(5), el("div", { class: "muted" }, ago(p.reported_at))]
+          : "no position"),
+      el("td", { class: "small" }, "report " + agent.report_at_local,
+        agent.punctuality ? el("div", { class: "muted" }, agent.punctuality.text) : null),
+    );
+  }
+
+  function detailCard(detail) {
+    const rows = detail.agents.map((agent) => agentRow(detail, agent));
+    const title = config.detail_id
+      ? el("h2", null, detail.name)
+      : el("h2", null, el("a", { href: config.board_url + "details/" + detail.id }, detail.name));
+    const next = detail.state === "planned" ? "hot" : detail.state === "hot" ? "complete" : null;
+    return el("section", { class: "card", "data-detail": detail.id },
+      el("div", { class: "actions" }, title,
+        el("span", { class: "state state-" + detail.state }, detail.state),
+        el("span", { class: "muted" }, detail.client + (detail.principal ? " · " + detail.principal : "")),
+        el("span", { class: "muted small" },
+          localTime(detail.starts_at, detail.timezone, true) + " – " + localTime(detail.ends_at, detail.timezone)),
+        next ? el("button", {
+          type: "button", class: next === "hot" ? "danger" : "",
+          onclick: () => post(config.board_url + "details/" + detail.id + "/state", { state: next })
+            .catch((e) => alert(e.message)),
+        }, next === "hot" ? "Go hot" : "Complete") : null),
+      el("div", { class: "table-wrap" },
+        el("table", null,
+          el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Report"]
+            .map((h) => el("th", null, h)))),
+          el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 7 }, "No agents assigned."))))));
+  }
+
+  function renderDetails() {
+    const root = document.getElementById("details");
+    const cards = [...details.values()].map(detailCard);
+    root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")]));
+  }
+
+  function renderAlerts() {
+    const open = [...alerts.values()].filter((a) => !a.resolved_at);
+    const duress = open.filter((a) => a.kind === "duress");
+    const others = open.filter((a) => a.kind !== "duress");
+    const duressBox = document.getElementById("duress");
+    duressBox.hidden = duress.length === 0;
+    duressBox.replaceChildren(...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
+      const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
+      return el("div", { class: "alarm", "data-alert": a.alert_id },
+        el("strong", null, a.message),
+        el("span", null, "raised " + localTime(a.raised_at, "UTC", true) + " UTC"),
+        a.latitude !== null ? el("a", { href: "https://www.openstreetmap.org/?mlat=" + a.latitude + "&mlon=" + a.longitude,
+          target: "_blank", rel: "noopener" }, "last position " + a.latitude.toFixed(5) + ", " + a.longitude.toFixed(5))
+          : el("span", null, "no position"),
+        note,
+        el("button", { type: "button", onclick: () => {
+          if (!note.value.trim()) { note.focus(); return; }
+          post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
+        } }, "Acknowledge"));
+    }));
+    alarm(duress.length > 0);
+    const now = Date.now();
+    document.getElementById("alerts").replaceChildren(...others.map((a) => {
+      const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
+      return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
+        el("span", { class: "msg" }, a.message),
+        a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
+        muted ? el("span", { class: "small muted" }, "muted until " + localTime(a.muted_until, "UTC") + " UTC") : null,
+        a.acknowledged_at ? null : el("button", { type: "button", onclick: () =>
+          post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
+        "Acknowledge"),
+        el("button", { type: "button", onclick: () =>
+          post(config.board_url + "alerts/" + a.alert_id + "/mute", { minutes: 15 }).catch((e) => alert(e.message)) },
+        "Mute 15 min"));
+    }));
+  }
+
+  // A repeating two-tone alarm from WebAudio: no sound file to load, works offline.
+  function alarm(on) {
+    if (!on) { if (audio) { clearInterval(audio.timer); audio.ctx.close(); audio = null; } return; }
+    if (audio) return;
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const beep = () => {
+        [880, 660].forEach((freq, i) => {
+          const osc = ctx.createOscillator();
+          const gain = ctx.createGain();
+          osc.frequency.value = freq;
+          gain.gain.value = 0.2;
+          osc.connect(gain).connect(ctx.destination);
+          osc.start(ctx.currentTime + i * 0.25);
+          osc.stop(ctx.currentTime + i * 0.25 + 0.22);
+        });
+      };
+      beep();
+      audio = { ctx, timer: setInterval(beep, 1500) };
+    } catch (e) { /* no audio: the banner still shows */ }
+  }
+
+  function describe(ev) {
+    const p = ev.payload;
+    switch (ev.kind) {
+      case "status": return p.call_sign + " " + p.code.code + (p.note ? " – " + p.note : "") + " (" + p.source + ")";
+      case "alert": return "Alert: " + p.message;
+      case "alert_acknowledged": return "Acknowledged: " + p.message + " by " + p.acknowledged_by +
+        (p.acknowledgement_note ? " – " + p.acknowledgement_note : "");
+      case "alert_muted": return "Muted: " + p.message;
+      case "alert_resolved": return "Resolved: " + p.message;
+      case "detail_state": return "Detail " + p.state + " (by " + p.by + ")";
+      default: return ev.kind;
+    }
+  }
+
+  function renderTimeline() {
+    const list = document.getElementById("timeline");
+    if (!list) return;
+    const tz = details.get(config.detail_id)?.timezone || "UTC";
+    list.replaceChildren(...timeline.slice().reverse().slice(0, 200).map((ev) =>
+      el("li", { "data-event": ev.id }, el("span", { class: "muted small" }, localTime(ev.created_at, tz) + " "), describe(ev))));
+  }
+
+  // ---- map ------------------------------------------------------------------------------
+
+  function drawMap() {
+    if (!config.detail_id || typeof L === "undefined") return;
+    const detail = details.get(config.detail_id);
+    if (!detail) return;
+    if (!map) {
+      map = L.map("map");
+      // Tiles are decoration: venues, routes and agents are vector layers and draw without them.
+      L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
+    }
+    const bounds = [];
+    for (const site of detail.sites) {
+      L.circle([site.latitude, site.longitude], { radius: site.radius_m, color: "#1e5aa8" }).addTo(map)
+        .bindTooltip(site.name, { permanent: true, direction: "top" });
+      bounds.push([site.latitude, site.longitude]);
+    }
+    for (const m of detail.movements) L.polyline(m.path, { color: "#8e24aa", dashArray: "6 6" }).addTo(map);
+    for (const agent of detail.agents) if (agent.position) placeAgent(agent.agent_id, agent.call_sign, agent.position);
+    if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+    else map.setView([51.5, -0.12], 10);
+  }
+
+  function placeAgent(agentId, callSign, position) {
+    if (!map) return;
+    const at = [position.latitude, position.longitude];
+    let marker = agentMarkers.get(agentId);
+    if (!marker) {
+      marker = L.circleMarker(at, { radius: 8, color: "#14202e", fillColor: "#ffca28", fillOpacity: 1 })
+        .bindTooltip(callSign, { permanent: true, direction: "right", className: "agent-label" }).addTo(map);
+      agentMarkers.set(agentId, marker);
+    } else marker.setLatLng(at);
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+
+  function findAgent(detailId, agentId) {
+    const detail = details.get(detailId);
+    return detail ? detail.agents.find((a) => a.agent_id === agentId) : null;
+  }
+
+  function apply(ev) {
+    if (seen.has(ev.id)) return false;
+    seen.add(ev.id);
+    lastId = Math.max(lastId, ev.id);
+    const p = ev.payload;
+    if (ev.kind === "status") {
+      const agent = findAgent(ev.detail_id, p.agent_id);
+      // A late upload of an older report never hides a newer one.
+      if (agent && (!agent.status || agent.status.reported_at <= p.reported_at)) agent.status = p;
+      if (agent && p.latitude !== null) {
+        agent.position = { latitude: p.latitude, longitude: p.longitude, reported_at: p.reported_at };
+        placeAgent(p.agent_id, p.call_sign, agent.position);
+      }
+    } else if (ev.kind.startsWith("alert")) {
+      alerts.set(p.alert_id, p);
+    } else if (ev.kind === "detail_state") {
+      const detail = details.get(ev.detail_id);
+      if (detail) detail.state = p.state;
+    }
+    if (config.detail_id && ev.detail_id === config.detail_id) {
+      timeline.push(ev);
+      timeline.sort((a, b) => a.id - b.id);
+    }
+    return true;
+  }
+
+  function applyAll(events) {
+    let changed = false;
+    for (const ev of events) changed = apply(ev) || changed;
+    if (changed) { renderDetails(); renderAlerts(); renderTimeline(); }
+  }
+
+  function load() {
+    return fetch(config.state_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => { if (!r.ok) throw new Error("board state: " + r.status); return r.json(); })
+      .then((state) => {
+        lastId = Math.max(lastId, state.last_event_id);
+        const list = state.detail ? [state.detail] : state.details;
+        details = new Map(list.map((d) => [d.id, d]));
+        alerts = new Map((state.alerts || (state.detail ? state.detail.alerts : [])).map((a) => [a.alert_id, a]));
+        if (state.timeline) { timeline = state.timeline; state.timeline.forEach((ev) => seen.add(ev.id)); }
+        renderDetails(); renderAlerts(); renderTimeline(); drawMap();
+      });
+  }
+
+  function connect() {
+    const socket = io("/board", { transports: ["websocket"] });
+    socket.on("connect", () => {
+      setConnection("live", "live");
+      const room = config.detail_id ? { detail_id: config.detail_id } : {};
+      socket.emit("join", room, (ack) => {
+        if (!ack || !ack.ok) { setConnection("offline", ack ? ack.error : "join refused"); return; }
+        socket.emit("catch_up", { after: lastId, detail_id: config.detail_id }, (reply) => {
+          if (reply && reply.ok) applyAll(reply.events);
+        });
+      });
+    });
+    socket.on("event", (ev) => applyAll([ev]));
+    socket.on("position", (p) => {
+      for (const detail of details.values()) {
+        const agent = detail.agents.find((a) => a.agent_id === p.agent_id);
+        if (agent) agent.position = p;
+      }
+      placeAgent(p.agent_id, p.call_sign, p);
+      renderDetails();
+    });
+    socket.on("disconnect", () => setConnection("offline", "reconnecting…"));
+    socket.on("connect_error", (err) => setConnection("offline", "offline: " + err.message));
+    window.boardSocket = socket;
+  }
+
+  // Ages ("4 min ago") and mute expiry move with the clock.
+  setInterval(() => { renderDetails(); renderAlerts(); }, 30000);
+  load().then(connect).catch((e) => setConnection("offline", e.message));
+})();

@@ -1,0 +1,237 @@
+// The agent's phone: one tap sends a code. Every report gets its id here, is kept in a queue in
+// localStorage, and is sent in order until the server has it; the server stores each id once,
+// so sending again after a lost answer is safe.
+//
+// Duress is covert: pressing and holding the clear button sends the duress code, and the phone
+// then looks exactly as if clear had been sent.
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("phone-config").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const QUEUE_KEY = "om-queue-" + config.user_id;
+  const STATE_KEY = "om-state-" + config.user_id;
+  const HOLD_MS = 2000;
+  let state = JSON.parse(localStorage.getItem(STATE_KEY) || "null");
+  let queue = JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
+  let position = null;
+  let sending = false;
+  let retryDelay = 1000;
+  let lastPositionSent = 0;
+
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "style") node.style.cssText = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  const newId = () => {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+
+  const untilText = (iso) => {
+    const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
+    if (Math.abs(minutes) < 1) return "now";
+    const text = Math.abs(minutes) >= 90 ? Math.round(Math.abs(minutes) / 60) + " h" : Math.abs(minutes) + " min";
+    return minutes > 0 ? "in " + text : text + " ago";
+  };
+
+  function save() { localStorage.setItem(QUEUE_KEY, JSON.stringify(queue.slice(-50))); }
+
+  function setNetwork() {
+    const badge = document.getElementById("network");
+    const waiting = queue.filter((r) => r.state === "queued").length;
+    badge.textContent = (navigator.onLine ? "online" : "offline") + (waiting ? " · " + waiting + " queued" : "");
+    badge.className = "badge " + (navigator.onLine && !waiting ? "badge-sent" : "badge-queued");
+  }
+
+  // ---- rendering ------------------------------------------------------------------------
+
+  function currentCode() {
+    // The newest report this phone made wins over the server's view until the server has it.
+    const mine = queue.filter((r) => r.state !== "refused");
+    if (mine.length) return mine[mine.length - 1].shown;
+    const first = (state && state.assignments.find((a) => a.current_code)) || null;
+    return first ? first.current_code : null;
+  }
+
+  function renderCodes() {
+    const root = document.getElementById("codes");
+    if (!state) { root.replaceChildren(el("p", { class: "muted" }, "Loading codes…")); return; }
+    const current = currentCode();
+    root.replaceChildren(...state.codes.map((code) => {
+      const button = el("button", {
+        type: "button", class: code.code === current ? "current" : "", style: "background:" + code.colour,
+        "data-code": code.code, "aria-pressed": code.code === current ? "true" : "false",
+      }, code.code, el("small", null, code.spoken_name));
+      if (code.code === state.cover_code) holdForDuress(button, code.code);
+      else button.addEventListener("click", () => send(code.code, false));
+      return button;
+    }));
+  }
+
+  function holdForDuress(button, code) {
+    let timer = null;
+    let held = false;
+    const start = (event) => {
+      held = false;
+      timer = setTimeout(() => { held = true; send(code, true); }, HOLD_MS);
+      if (event.type === "touchstart") event.preventDefault();
+    };
+    const end = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (!held) send(code, false);
+      held = false;
+    };
+    const cancel = () => { if (timer) clearTimeout(timer); timer = null; held = false; };
+    button.addEventListener("pointerdown", start);
+    button.addEventListener("pointerup", end);
+    button.addEventListener("pointerleave", cancel);
+    button.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); send(code, false); } });
+    button.addEventListener("contextmenu", (e) => e.preventDefault());
+  }
+
+  function renderAssignments() {
+    const root = document.getElementById("assignments");
+    if (!state) return;
+    if (!state.assignments.length) { root.replaceChildren(el("li", { class: "muted" }, "No current or upcoming assignments.")); return; }
+    root.replaceChildren(...state.assignments.map((a) => el("li", { class: "card" },
+      el("h2", null, a.detail),
+      el("p", null, el("strong", null, a.role), a.site ? " at " + a.site : ""),
+      el("p", null, "Report " + a.report_at_local + " (" + untilText(a.report_at) + ")"),
+      a.address ? el("p", { class: "muted small" }, a.address) : null,
+      a.is_lead ? leadButtons(a) : null)));
+  }
+
+  function leadButtons(a) {
+    const next = a.detail_state === "planned" ? "hot" : a.detail_state === "hot" ? "complete" : null;
+    if (!next) return null;
+    return el("button", { type: "button", class: next === "hot" ? "danger" : "", onclick: () => {
+      fetch(config.state_change_url + a.detail_id + "/state", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+        body: JSON.stringify({ state: next }),
+      }).then(refresh);
+    } }, next === "hot" ? "Detail goes hot" : "Complete detail");
+  }
+
+  function renderQueue() {
+    const root = document.getElementById("queue");
+    root.replaceChildren(...queue.slice().reverse().slice(0, 15).map((r) => el("li", null,
+      el("span", null, r.shown + " · " + new Date(r.body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+      el("span", { class: "badge badge-" + r.state, title: r.error || "" }, r.state === "refused" ? "refused: " + r.error : r.state))));
+    const last = queue.filter((r) => r.state === "sent").pop();
+    document.getElementById("last").textContent = last ? last.shown + " sent" : "";
+    setNetwork();
+  }
+
+  function render() { renderCodes(); renderAssignments(); renderQueue(); }
+
+  // ---- sending --------------------------------------------------------------------------
+
+  function send(code, duress) {
+    const body = { client_id: newId(), reported_at: new Date().toISOString() };
+    if (duress) body.duress = true; else body.code = code;
+    if (position) Object.assign(body, position);
+    queue.push({ body, shown: code, state: "queued" });
+    save();
+    if (navigator.vibrate) navigator.vibrate(60);
+    render();
+    flush();
+  }
+
+  async function flush() {
+    if (sending) return;
+    sending = true;
+    try {
+      for (const report of queue) {
+        if (report.state !== "queued") continue;
+        let response;
+        try {
+          response = await fetch(config.status_url, {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+            body: JSON.stringify(report.body),
+          });
+        } catch (e) {
+          scheduleRetry();
+          return;
+        }
+        if (response.ok && !response.redirected) {
+          report.state = "sent";
+          retryDelay = 1000;
+        } else if (response.status >= 500 || response.status === 429 || response.status === 408) {
+          scheduleRetry();
+          return;
+        } else if (response.redirected || response.status === 401 || (response.status === 400 &&
+            /CSRF/i.test(((await response.clone().json().catch(() => ({}))).message) || ""))) {
+          // Signed out or the page is stale (CSRF): keep the report and ask for a sign-in.
+          document.getElementById("last").textContent = "Sign in again: reports are kept and sent after.";
+          scheduleRetry();
+          return;
+        } else {
+          const data = await response.json().catch(() => ({}));
+          report.state = "refused";
+          report.error = data.message || response.statusText;
+        }
+        save();
+        renderQueue();
+      }
+    } finally {
+      sending = false;
+      save();
+      render();
+    }
+  }
+
+  function scheduleRetry() {
+    retryDelay = Math.min(retryDelay * 2, 30000);
+    setTimeout(flush, retryDelay);
+    renderQueue();
+  }
+
+  // ---- position -------------------------------------------------------------------------
+
+  function watchPosition() {
+    if (!navigator.geolocation) return;
+    navigator.geolocation.watchPosition((fix) => {
+      position = { latitude: fix.coords.latitude, longitude: fix.coords.longitude, accuracy: fix.coords.accuracy };
+      document.getElementById("gps").textContent = "±" + Math.round(fix.coords.accuracy) + " m";
+      if (Date.now() - lastPositionSent > 30000 && navigator.onLine) {
+        lastPositionSent = Date.now();
+        fetch(config.position_url, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+          body: JSON.stringify({ ...position, reported_at: new Date(fix.timestamp).toISOString() }),
+        }).catch(() => {});
+      }
+    }, () => { document.getElementById("gps").textContent = "no position"; },
+    { enableHighAccuracy: true, maximumAge: 15000, timeout: 20000 });
+  }
+
+  function refresh() {
+    return fetch(config.state_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((data) => { state = data; localStorage.setItem(STATE_KEY, JSON.stringify(data)); render(); })
+      .catch(() => render());
+  }
+
+  window.addEventListener("online", () => { setNetwork(); flush(); });
+  window.addEventListener("offline", setNetwork);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register(config.sw_url, { scope: "/phone/" }).catch(() => {});
+  setInterval(() => { renderAssignments(); flush(); }, 30000);
+  render();
+  refresh().then(flush);
+  watchPosition();
+})();
