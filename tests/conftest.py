@@ -6,6 +6,7 @@ except under CI=true, where a missing service fails the run.
 
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 from detail import create_app
 from detail.config import testing
@@ -191,7 +193,8 @@ def _user(org, email, role, client=None, name=None):
     return user
 
 
-def build_world() -> World:
+def build_world(start: datetime = T0) -> World:
+    """The world with its detail starting at `start` (tomorrow 08:00 UTC unless a test needs now)."""
     org = Organisation(name="Aegis Protective", timezone="Europe/London")
     other_org = Organisation(name="Rival Security", timezone="UTC")
     db.session.add_all([org, other_org])
@@ -207,12 +210,12 @@ def build_world() -> World:
         organisation=other_org, name="Rival HQ", latitude=40.7, longitude=-74.0, timezone="America/New_York"
     )
     detail = Detail(
-        client=client, principal=principal, name="Northwind CEO London", starts_at=T0, ends_at=T0 + timedelta(hours=12)
+        client=client, principal=principal, name="Northwind CEO London", starts_at=start, ends_at=start + timedelta(hours=12)
     )
     other_client_detail = Detail(
-        client=other_client, name="Contoso board visit", starts_at=T0, ends_at=T0 + timedelta(hours=6)
+        client=other_client, name="Contoso board visit", starts_at=start, ends_at=start + timedelta(hours=6)
     )
-    other_org_detail = Detail(client=rival_client, name="Fabrikam NYC", starts_at=T0, ends_at=T0 + timedelta(hours=6))
+    other_org_detail = Detail(client=rival_client, name="Fabrikam NYC", starts_at=start, ends_at=start + timedelta(hours=6))
     db.session.add_all(
         [
             client,
@@ -227,11 +230,11 @@ def build_world() -> World:
             other_org_detail,
         ]
     )
-    detail.visits.append(Visit(site=hotel, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
+    detail.visits.append(Visit(site=hotel, arrives_at=start, departs_at=start + timedelta(hours=2)))
     detail.movements.append(
-        Movement(from_site=hotel, to_site=venue, departs_at=T0 + timedelta(hours=2), arrives_at=T0 + timedelta(hours=3))
+        Movement(from_site=hotel, to_site=venue, departs_at=start + timedelta(hours=2), arrives_at=start + timedelta(hours=3))
     )
-    other_org_detail.visits.append(Visit(site=rival_site, arrives_at=T0, departs_at=T0 + timedelta(hours=2)))
+    other_org_detail.visits.append(Visit(site=rival_site, arrives_at=start, departs_at=start + timedelta(hours=2)))
 
     admin = _user(org, "admin@aegis.example", "admin")
     coordinator = _user(org, "coord@aegis.example", "coordinator")
@@ -248,9 +251,9 @@ def build_world() -> World:
         agent=agent,
         role="detail_lead",
         site=hotel,
-        report_at=T0 - timedelta(minutes=30),
-        shift_starts_at=T0 - timedelta(hours=1),
-        shift_ends_at=T0 + timedelta(hours=12),
+        report_at=start - timedelta(minutes=30),
+        shift_starts_at=start - timedelta(hours=1),
+        shift_ends_at=start + timedelta(hours=12),
     )
     db.session.add(assignment)
     db.session.commit()
@@ -300,3 +303,18 @@ def as_user(client):
         return client
 
     return _as
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a loopback port by a real server (Werkzeug, threads) for real clients.
+
+    Yields its base URL. Requests are handled in the server's threads, each with its own app
+    context and database session, as in production.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

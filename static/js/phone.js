@@ -65,39 +65,54 @@
     return first ? first.current_code : null;
   }
 
+  let drawnCodes = null;
+
   function renderCodes() {
     const root = document.getElementById("codes");
     if (!state) { root.replaceChildren(el("p", { class: "muted" }, "Loading codes…")); return; }
     const current = currentCode();
-    root.replaceChildren(...state.codes.map((code) => {
-      const button = el("button", {
-        type: "button", class: code.code === current ? "current" : "", style: "background:" + code.colour,
-        "data-code": code.code, "aria-pressed": code.code === current ? "true" : "false",
-      }, code.code, el("small", null, code.spoken_name));
-      if (code.code === state.cover_code) holdForDuress(button, code.code);
-      else button.addEventListener("click", () => send(code.code, false));
-      return button;
-    }));
+    // Buttons are built once per set of codes and only restyled after: rebuilding one under a
+    // finger that is still pressing would turn the end of a press into a tap on the new button.
+    const signature = JSON.stringify(state.codes) + state.cover_code;
+    if (signature !== drawnCodes) {
+      drawnCodes = signature;
+      root.replaceChildren(...state.codes.map((code) => {
+        const button = el("button", { type: "button", style: "background:" + code.colour, "data-code": code.code },
+          code.code, el("small", null, code.spoken_name));
+        if (code.code === state.cover_code) holdForDuress(button, code.code);
+        else button.addEventListener("click", () => send(code.code, false));
+        return button;
+      }));
+    }
+    for (const button of root.querySelectorAll("button[data-code]")) {
+      const on = button.dataset.code === current;
+      button.classList.toggle("current", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
   }
 
   function holdForDuress(button, code) {
     let timer = null;
+    let pressed = false;
     let held = false;
     const start = (event) => {
+      pressed = true;
       held = false;
       timer = setTimeout(() => { held = true; send(code, true); }, HOLD_MS);
-      if (event.type === "touchstart") event.preventDefault();
+      if (event.pointerType === "touch") event.preventDefault();
     };
     const end = () => {
       if (timer) clearTimeout(timer);
+      if (pressed && !held) send(code, false);
       timer = null;
-      if (!held) send(code, false);
+      pressed = false;
       held = false;
     };
-    const cancel = () => { if (timer) clearTimeout(timer); timer = null; held = false; };
+    const cancel = () => { if (timer) clearTimeout(timer); timer = null; pressed = false; held = false; };
     button.addEventListener("pointerdown", start);
     button.addEventListener("pointerup", end);
     button.addEventListener("pointerleave", cancel);
+    button.addEventListener("pointercancel", cancel);
     button.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); send(code, false); } });
     button.addEventListener("contextmenu", (e) => e.preventDefault());
   }

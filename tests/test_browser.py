@@ -1,0 +1,149 @@
+"""The pages in a real headless Chromium (Debian's chromium, driven by Playwright): phone to board.
+
+CSRF protection is on here, as in production, so the pages' own tokens are what get tested.
+"""
+
+import os
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from detail.extensions import db
+
+from .conftest import PASSWORD, build_world, make_app, service_missing
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True, MAP_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png")
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def world_now(app):
+    return build_world(datetime.now(timezone.utc) + timedelta(minutes=20))
+
+
+@pytest.fixture
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_missing("Playwright", "the playwright package is not installed (make test installs it)")
+    if not shutil.which(CHROMIUM):
+        service_missing("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+def _signed_in_page(browser, base_url, email, **context_options):
+    context = browser.new_context(base_url=base_url, **context_options)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def _shot(page, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("SCREENSHOT_DIR"):
+        shutil.copy(path, os.path.join(os.environ["SCREENSHOT_DIR"], f"{name}.png"))
+
+
+def test_agent_taps_om_and_the_board_shows_it(browser, live_server, world_now, tmp_path):
+    w = world_now
+    board = _signed_in_page(browser, live_server, w.coordinator.email)
+    board.goto(f"/board/details/{w.detail.id}")
+    board.wait_for_selector("#connection[data-state=live]")
+    row = board.locator(f'tr[data-agent="{w.agent.id}"]')
+    assert row.locator(".code").inner_text() == "—"
+
+    phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844},
+                            has_touch=True, is_mobile=True)
+    assert phone.url.endswith("/phone/")
+    phone.wait_for_selector("button[data-code=OM]")
+    phone.click("button[data-code=OM]")
+    phone.wait_for_selector(".queue .badge-sent")
+    assert phone.locator("button[data-code=OM]").get_attribute("aria-pressed") == "true"
+
+    board.wait_for_function(
+        f"document.querySelector('tr[data-agent=\"{w.agent.id}\"] .code')?.textContent === 'OM'", timeout=5000
+    )
+    assert "OM" in board.locator("#timeline").inner_text()
+    _shot(phone, tmp_path, "phone")
+    _shot(board, tmp_path, "board-detail")
+
+
+def test_covert_duress_alarms_the_board_and_not_the_phone(browser, live_server, world_now, tmp_path):
+    w = world_now
+    board = _signed_in_page(browser, live_server, w.coordinator.email)
+    board.goto("/board/")
+    board.wait_for_selector("#connection[data-state=live]")
+    assert board.locator("#duress").is_hidden()
+
+    phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844})
+    button = phone.locator("button[data-code=CLR]")
+    button.wait_for()
+    box = button.bounding_box()
+    phone.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    phone.mouse.down()
+    phone.wait_for_timeout(2300)
+    phone.mouse.up()
+    phone.wait_for_selector(".queue .badge-sent")
+    phone.wait_for_timeout(300)
+    assert phone.locator(".queue li").count() == 1  # the end of the press sent nothing more
+
+    # The phone looks exactly as if clear had been sent.
+    assert button.get_attribute("aria-pressed") == "true"
+    text = phone.locator("body").inner_text().lower()
+    assert "dur" not in text and "alarm" not in text and "emergency" not in text
+    assert phone.locator("#last").inner_text() == "CLR sent"
+
+    board.wait_for_selector("#duress:not([hidden])", timeout=5000)
+    assert "Bravo 1" in board.locator("#duress").inner_text()
+    assert board.locator(f'tr[data-agent="{w.agent.id}"] .code').inner_text() == "DUR"
+    _shot(board, tmp_path, "board-duress")
+    board.reload()
+    board.wait_for_selector("#duress:not([hidden])", timeout=5000)  # still raised after a reload
+    board.fill("#duress input", "Called Bravo 1: safe, pressed by mistake")
+    board.click("#duress button")
+    board.wait_for_selector("#duress", state="hidden", timeout=5000)
+    _shot(phone, tmp_path, "phone-after-duress")
+
+
+def test_phone_queues_offline_and_sends_when_back(browser, live_server, world_now):
+    w = world_now
+    phone = _signed_in_page(browser, live_server, w.agent_user.email)
+    phone.wait_for_selector("button[data-code=OM]")
+    phone.context.set_offline(True)
+    phone.click("button[data-code=OM]")
+    phone.click("button[data-code=OS]")
+    phone.wait_for_selector(".queue .badge-queued")
+    assert phone.locator(".queue .badge-queued").count() == 2
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    phone.wait_for_function("document.querySelectorAll('.queue .badge-sent').length === 2", timeout=10000)
+
+    from detail.models import StatusReport
+
+    db.session.expire_all()
+    codes = [r.status_code.code for r in db.session.scalars(db.select(StatusReport).order_by(StatusReport.id))]
+    assert codes == ["OM", "OS"]
