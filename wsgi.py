@@ -17,6 +17,10 @@ from detail.extensions import socketio  # noqa: E402
 app = create_app()
 
 if __name__ == "__main__":
+    from detail import jobs
+
+    # The embedded default: the periodic jobs run inside this one process.
+    socketio.start_background_task(jobs.loop, app)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     print(f"Oscar Mike on http://{host}:{port}/", flush=True)

@@ -13,6 +13,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(issue_token_command)
     app.cli.add_command(demo)
+    from .jobs import jobs_command
+
+    app.cli.add_command(jobs_command)
 
 
 def default_organisation(name: str | None = None) -> Organisation:

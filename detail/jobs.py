@@ -1,0 +1,93 @@
+"""Periodic work, declared in one list: each job runs in its own app context and unit of work.
+
+In the embedded default the loop runs as a background task of the web process (wsgi.py); in
+production it is its own process, `flask --app wsgi jobs --loop`, emitting through the message
+queue. Several loops may run at once: each job takes care that its work is done once.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from . import alerts, live
+from .extensions import db, socketio
+from .models import Organisation
+
+log = logging.getLogger(__name__)
+JOB_LOCK_CLASS = 0x4A42  # "JB": keeps these advisory locks apart from the event log's
+
+
+def evaluate_alerts() -> int:
+    """Raise and resolve late and silent alerts for every organisation; returns the events published."""
+    published = 0
+    for organisation_id in db.session.scalars(sa.select(Organisation.id)).all():
+        if not _claim(organisation_id):
+            continue  # another process is evaluating this organisation right now
+        events = alerts.evaluate(db.session.get(Organisation, organisation_id))
+        db.session.commit()
+        live.publish(events)
+        published += len(events)
+    return published
+
+
+def _claim(organisation_id: int) -> bool:
+    # On PostgreSQL a transaction-scoped lock lets one process evaluate an organisation at a time;
+    # SQLite has one writer anyway.
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        db.session.scalar(
+            sa.text("SELECT pg_try_advisory_xact_lock(:cls, :org)"), {"cls": JOB_LOCK_CLASS, "org": organisation_id}
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: float
+    run: Callable[[], int]
+
+
+JOBS = (Job("alerts", 15, evaluate_alerts),)
+
+
+def run_due(app: Flask, last_run: dict[str, float], now: float) -> None:
+    """Run each job whose interval has passed, each in its own app context; a failure is logged, not fatal."""
+    for job in JOBS:
+        if now - last_run.get(job.name, 0) < job.every_seconds:
+            continue
+        last_run[job.name] = now
+        with app.app_context():
+            try:
+                job.run()
+            except Exception:
+                db.session.rollback()
+                log.exception("job %s failed", job.name)
+
+
+def loop(app: Flask) -> None:
+    """Run the jobs for ever, sleeping cooperatively (gevent or threads)."""
+    last_run: dict[str, float] = {}
+    while True:
+        run_due(app, last_run, time.monotonic())
+        socketio.sleep(1)
+
+
+@click.command("jobs")
+@click.option("--loop", "forever", is_flag=True, help="Keep running the jobs on their schedule.")
+@with_appcontext
+def jobs_command(forever: bool) -> None:
+    """Run the periodic jobs (alert rules) once, or for ever with --loop."""
+    app = current_app._get_current_object()
+    if forever:
+        click.echo(f"running jobs: {', '.join(f'{j.name} every {j.every_seconds:g}s' for j in JOBS)}")
+        loop(app)
+    for job in JOBS:
+        click.echo(f"{job.name}: {job.run()} events")
