@@ -1,4 +1,4 @@
-"""Coordinator pages: clients, contacts, principals, details, venues, movements, agents, assignments, tokens.
+"""Coordinator pages: clients, contacts, principals, details, itineraries, agents, tokens, settings, status codes.
 
 This module holds the `admin` blueprint and what its pages share: organisation scoping, form
 fields for times typed in a venue's zone, and the one way a page saves (checks, one commit,
@@ -219,4 +219,12 @@ def index():
 
 
 # The pages register on bp when imported; they import the helpers above, so they come last.
-from . import admin_agents, admin_clients, admin_details, admin_itinerary, admin_sites, admin_tokens  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    admin_agents,
+    admin_clients,
+    admin_details,
+    admin_itinerary,
+    admin_settings,
+    admin_sites,
+    admin_tokens,
+)
