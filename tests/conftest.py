@@ -86,15 +86,19 @@ def redis_url():
 
 
 class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production.
+    """Each request in its own app context and database session, as in production.
 
     The fixtures keep an app context pushed for the test's own queries; without this, requests
-    would share its `g` (and Flask-Login's cached user) and its database session.
+    would share its `g` (and Flask-Login's cached user) and its database session. After each
+    request the test's own session forgets what it had loaded, so it reads what was stored.
     """
 
     def open(self, *args, **kwargs):
         with self.application.app_context():
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+        # What the request wrote is seen here only once the test's stale copies are expired.
+        db.session.expire_all()
+        return response
 
 
 class FreshContextSocket:
@@ -210,12 +214,18 @@ def build_world(start: datetime = T0) -> World:
         organisation=other_org, name="Rival HQ", latitude=40.7, longitude=-74.0, timezone="America/New_York"
     )
     detail = Detail(
-        client=client, principal=principal, name="Northwind CEO London", starts_at=start, ends_at=start + timedelta(hours=12)
+        client=client,
+        principal=principal,
+        name="Northwind CEO London",
+        starts_at=start,
+        ends_at=start + timedelta(hours=12),
     )
     other_client_detail = Detail(
         client=other_client, name="Contoso board visit", starts_at=start, ends_at=start + timedelta(hours=6)
     )
-    other_org_detail = Detail(client=rival_client, name="Fabrikam NYC", starts_at=start, ends_at=start + timedelta(hours=6))
+    other_org_detail = Detail(
+        client=rival_client, name="Fabrikam NYC", starts_at=start, ends_at=start + timedelta(hours=6)
+    )
     db.session.add_all(
         [
             client,
@@ -232,7 +242,9 @@ def build_world(start: datetime = T0) -> World:
     )
     detail.visits.append(Visit(site=hotel, arrives_at=start, departs_at=start + timedelta(hours=2)))
     detail.movements.append(
-        Movement(from_site=hotel, to_site=venue, departs_at=start + timedelta(hours=2), arrives_at=start + timedelta(hours=3))
+        Movement(
+            from_site=hotel, to_site=venue, departs_at=start + timedelta(hours=2), arrives_at=start + timedelta(hours=3)
+        )
     )
     other_org_detail.visits.append(Visit(site=rival_site, arrives_at=start, departs_at=start + timedelta(hours=2)))
 

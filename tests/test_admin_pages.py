@@ -33,31 +33,9 @@ def path_of(response) -> str:
     return urlsplit(response.headers["Location"]).path
 
 
-class Browser:
-    """The test client, after each request forgetting the rows this test's session had loaded.
-
-    Each request runs in its own app context and so its own database session; what it wrote
-    is only seen here once the stale copies in this session are expired.
-    """
-
-    def __init__(self, client):
-        self.client = client
-
-    def get(self, *args, **kwargs):
-        return self._fresh(self.client.get(*args, **kwargs))
-
-    def post(self, *args, **kwargs):
-        return self._fresh(self.client.post(*args, **kwargs))
-
-    @staticmethod
-    def _fresh(response):
-        db.session.expire_all()
-        return response
-
-
 @pytest.fixture
 def coordinator(world, as_user):
-    return Browser(as_user(world.coordinator))
+    return as_user(world.coordinator)
 
 
 @pytest.fixture

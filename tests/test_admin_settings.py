@@ -20,32 +20,14 @@ def path_of(response) -> str:
     return urlsplit(response.headers["Location"]).path
 
 
-class Browser:
-    """The test client, expiring this test's loaded rows after each request (see test_admin_pages)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def get(self, *args, **kwargs):
-        return self._fresh(self.client.get(*args, **kwargs))
-
-    def post(self, *args, **kwargs):
-        return self._fresh(self.client.post(*args, **kwargs))
-
-    @staticmethod
-    def _fresh(response):
-        db.session.expire_all()
-        return response
-
-
 @pytest.fixture
 def coordinator(world, as_user):
-    return Browser(as_user(world.coordinator))
+    return as_user(world.coordinator)
 
 
 @pytest.fixture
 def admin(world, as_user):
-    return Browser(as_user(world.admin))
+    return as_user(world.admin)
 
 
 def code(world, letters: str, org=None) -> StatusCode:
@@ -172,7 +154,7 @@ def test_an_admin_cannot_take_another_organisations_name(world, admin):
 
 
 def test_settings_are_the_signed_in_users_organisation(world, as_user):
-    browser = Browser(as_user(world.other_org_coordinator))
+    browser = as_user(world.other_org_coordinator)
     assert "Rival Security" in text(browser.get("/admin/settings"))
     assert browser.post("/admin/settings", data=settings_data(timezone="Asia/Tokyo")).status_code == 302
     assert db.session.get(Organisation, world.other_org.id).timezone == "Asia/Tokyo"

@@ -43,8 +43,15 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield browser
         browser.close()
@@ -76,8 +83,9 @@ def test_agent_taps_om_and_the_board_shows_it(browser, live_server, world_now, t
     row = board.locator(f'tr[data-agent="{w.agent.id}"]')
     assert row.locator(".code").inner_text() == "—"
 
-    phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844},
-                            has_touch=True, is_mobile=True)
+    phone = _signed_in_page(
+        browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
     assert phone.url.endswith("/phone/")
     phone.wait_for_selector("button[data-code=OM]")
     phone.click("button[data-code=OM]")

@@ -35,8 +35,13 @@ class Board:
         self.client = sio_client.Client(reconnection=False)
         self.client.on("event", self._on_event, namespace="/board")
         self.client.on("position", self._on_position, namespace="/board")
-        self.client.connect(url, namespaces=["/board"], transports=["websocket"], auth={"token": token} if token else None,
-                            wait_timeout=5)
+        self.client.connect(
+            url,
+            namespaces=["/board"],
+            transports=["websocket"],
+            auth={"token": token} if token else None,
+            wait_timeout=5,
+        )
         room = {"detail_id": detail_id} if detail_id else {}
         self.join = self.client.call("join", room, namespace="/board", timeout=5)
 
@@ -97,8 +102,12 @@ def test_positions_are_pushed_coalesced(live_server, now_world):
     board = Board(live_server, _token(w.coordinator))
     try:
         for n in range(5):
-            response = requests.post(f"{live_server}/api/v1/positions", headers=agent, timeout=5,
-                                     json={"latitude": 51.5 + n / 1000, "longitude": -0.12})
+            response = requests.post(
+                f"{live_server}/api/v1/positions",
+                headers=agent,
+                timeout=5,
+                json={"latitude": 51.5 + n / 1000, "longitude": -0.12},
+            )
             assert response.status_code == 201
         # The newest arrives; the ones it superseded within an interval never do.
         with board.arrived:

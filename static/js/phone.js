@@ -18,20 +18,7 @@
   let retryDelay = 1000;
   let lastPositionSent = 0;
 
-  const el = (tag, attrs, ...children) => {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "style") node.style.cssText = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  };
+  const el = window.OM.el;
 
   const newId = () => {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
