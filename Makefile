@@ -31,7 +31,7 @@ run: demo
 	$(BIN)/python wsgi.py
 
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: install-dev
 	$(BIN)/ruff check .

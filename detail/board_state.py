@@ -3,6 +3,7 @@
 Served as JSON (the API and the board pages' first paint); afterwards the pages apply events.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -65,11 +66,20 @@ def agent_row(assignment: Assignment, now: datetime) -> dict:
     }
 
 
+# Other packages (intel) add sections to each detail's board without detail importing them.
+DETAIL_SECTIONS: list[Callable[[Detail], dict]] = []
+
+
+def register_detail_section(section: Callable[[Detail], dict]) -> None:
+    if section not in DETAIL_SECTIONS:
+        DETAIL_SECTIONS.append(section)
+
+
 def detail_board(detail: Detail, now: datetime | None = None) -> dict:
     """One detail as its board shows it."""
     now = now or utcnow()
     tz = detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
-    return {
+    board = {
         "id": detail.id,
         "name": detail.name,
         "client": detail.client.name,
@@ -102,6 +112,9 @@ def detail_board(detail: Detail, now: datetime | None = None) -> dict:
         "agents": [agent_row(a, now) for a in detail.assignments],
         "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(detail.client.organisation_id, detail.id)],
     }
+    for section in DETAIL_SECTIONS:
+        board.update(section(detail))
+    return board
 
 
 def todays_details(organisation_id: int, now: datetime | None = None) -> list[Detail]:

@@ -86,6 +86,7 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_SECURITY": smtp_security,
         "MAIL_FROM": env.get("MAIL_FROM", "Oscar Mike <oscarmike@localhost>"),
         "DEFAULT_TIMEZONE": timezone,
+        "PUBLIC_URL": env.get("PUBLIC_URL") or f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}",
         "MAP_TILE_URL": env.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),

@@ -4,6 +4,7 @@ Loading is idempotent: the organisation's name is the key, and a second run chan
 Report times are relative to the day the demo is first loaded, in the venue's time zone.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -50,12 +51,28 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), tzinfo=LONDON).astimezone(timezone.utc)
 
 
+# Other packages add their part of the demo (intel: sample feeds); each step must be idempotent.
+DEMO_STEPS: list[Callable[[Organisation], None]] = []
+
+
+def register_demo_step(step: Callable[[Organisation], None]) -> None:
+    if step not in DEMO_STEPS:
+        DEMO_STEPS.append(step)
+
+
 def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
-    """Create the demo organisation unless it exists; return (role, email, password) sign-ins."""
+    """Create the demo organisation unless it exists, then the registered steps; return the sign-ins."""
     sign_ins = [(role, email, password) for role, email, _, password, _ in SIGN_INS]
-    if db.session.scalar(sa.select(Organisation).where(Organisation.name == DEMO_ORGANISATION)):
-        return sign_ins
-    today = today or datetime.now(LONDON).date()
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == DEMO_ORGANISATION))
+    if org is None:
+        org = _create_demo_organisation(today or datetime.now(LONDON).date())
+    for step in DEMO_STEPS:
+        step(org)
+    db.session.flush()
+    return sign_ins
+
+
+def _create_demo_organisation(today: date) -> Organisation:
 
     org = Organisation(name=DEMO_ORGANISATION, timezone="Europe/London")
     db.session.add(org)
@@ -151,4 +168,4 @@ def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             )
         )
     db.session.flush()
-    return sign_ins
+    return org

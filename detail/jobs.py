@@ -1,4 +1,4 @@
-"""Periodic work, declared in one list: each job runs in its own app context and unit of work.
+"""Periodic work, declared in one list (JOBS): each job runs in its own app context and unit of work.
 
 In the embedded default the loop runs as a background task of the web process (wsgi.py); in
 production it is its own process, `flask --app wsgi jobs --loop`, emitting through the message
@@ -55,7 +55,13 @@ class Job:
     run: Callable[[], int]
 
 
-JOBS = (Job("alerts", 15, evaluate_alerts),)
+JOBS: list[Job] = [Job("alerts", 15, evaluate_alerts)]
+
+
+def register_job(job: Job) -> None:
+    """Add a periodic job (packages such as intel add theirs when they are registered); once per name."""
+    if all(existing.name != job.name for existing in JOBS):
+        JOBS.append(job)
 
 
 def run_due(app: Flask, last_run: dict[str, float], now: float) -> None:

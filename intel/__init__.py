@@ -6,5 +6,60 @@ bp = Blueprint("intel", __name__, url_prefix="/intel")
 
 
 def init_app(app: Flask) -> None:
-    """Register the intel blueprint; later parts add feeds, advisories and digests to it."""
+    """Register the intel tables, pages, API and commands."""
+    from detail import board_state
+    from detail.demo import register_demo_step
+    from detail.jobs import Job, register_job
+
+    from . import models, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
+    from .board import advisories_section
+    from .cli import intel_cli
+
     app.register_blueprint(bp)
+    board_state.register_detail_section(advisories_section)
+    register_demo_step(add_demo_feeds)
+    app.cli.add_command(intel_cli)
+    register_api()
+    register_job(Job("feeds", 15, _poll_due_feeds))
+
+
+def _poll_due_feeds() -> int:
+    from flask import current_app
+
+    from .poller import poll_due
+
+    return len(poll_due(current_app._get_current_object()))
+
+
+def register_api() -> None:
+    from detail.extensions import csrf, rest
+
+    from .api import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        csrf.exempt(blueprint)  # bearer tokens, not cookies
+        rest.register_blueprint(blueprint)
+
+
+def add_demo_feeds(organisation) -> None:
+    """The demo's sample feeds, served by this app at PUBLIC_URL (idempotent)."""
+    import sqlalchemy as sa
+    from flask import current_app
+
+    from detail.extensions import db
+
+    from .models import Feed
+    from .samples import sample_feed_urls
+
+    for name, url in sample_feed_urls(current_app.config["PUBLIC_URL"]):
+        if db.session.scalar(sa.select(Feed).where(Feed.organisation_id == organisation.id, Feed.url == url)) is None:
+            db.session.add(
+                Feed(
+                    organisation=organisation,
+                    url=url,
+                    name=name,
+                    region="London",
+                    country_code="GB",
+                    poll_interval_s=300,
+                )
+            )

@@ -5,7 +5,9 @@ except under CI=true, where a missing service fails the run.
 """
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -121,10 +123,35 @@ class FreshContextSocket:
         return in_fresh_context
 
 
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record):
+    # Tests throw their databases away: waiting for the disk on every commit buys nothing here.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+_schema_template: list[str] = []
+
+
+def _copy_schema(target) -> None:
+    """Give a test an SQLite file with the schema already created (copied: create_all is slow on disk)."""
+    if not _schema_template:
+        folder = tempfile.mkdtemp(prefix="om-schema-")
+        template = os.path.join(folder, "template.db")
+        app = create_app(testing(folder, SQLALCHEMY_DATABASE_URI=f"sqlite:///{template}"))
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        _schema_template.append(template)
+    shutil.copyfile(_schema_template[0], target)
+
+
 def make_app(tmp_path, **overrides):
     config = testing(str(tmp_path), SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'test.db'}")
     config.update(WTF_CSRF_ENABLED=False)
     config.update(overrides)
+    if config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'test.db'}" and not (tmp_path / "test.db").exists():
+        _copy_schema(tmp_path / "test.db")
     app = create_app(config)
     app.instance_path = str(tmp_path)
     app.test_client_class = FreshContextClient

@@ -823,6 +823,11 @@ def test_openapi_documents_every_operation_with_bearer_security(client, world):
         f"{PREFIX}/positions": {"post"},
         f"{PREFIX}/events": {"get"},
         f"{PREFIX}/details/{{detail_id}}/board": {"get"},
+        f"{PREFIX}/feeds": {"get", "post"},
+        f"{PREFIX}/items": {"get"},
+        f"{PREFIX}/advisories": {"get"},
+        f"{PREFIX}/advisories/{{advisory_id}}/publish": {"post"},
+        f"{PREFIX}/advisories/{{advisory_id}}/dismiss": {"post"},
     }
     assert {path: {m for m in ops if m != "parameters"} for path, ops in paths.items()} == expected
 

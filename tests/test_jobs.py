@@ -23,7 +23,7 @@ def test_evaluate_alerts_raises_and_publishes(app, world):
 
 def test_run_due_respects_intervals_and_logs_failures(app, world, monkeypatch, caplog):
     calls = []
-    monkeypatch.setattr(jobs, "JOBS", (jobs.Job("boom", 10, lambda: calls.append(1) or 1 / 0),))
+    monkeypatch.setattr(jobs, "JOBS", [jobs.Job("boom", 10, lambda: calls.append(1) or 1 / 0)])
     last: dict[str, float] = {}
     jobs.run_due(app, last, now=100.0)
     jobs.run_due(app, last, now=105.0)

@@ -99,7 +99,35 @@
         el("table", null,
           el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Report"]
             .map((h) => el("th", null, h)))),
-          el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 7 }, "No agents assigned."))))));
+          el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 7 }, "No agents assigned."))))),
+      intelList(detail));
+  }
+
+  const SEVERITY_ORDER = ["info", "low", "moderate", "high", "critical"];
+
+  function intelList(detail) {
+    const advisories = (detail.advisories || []).slice()
+      .sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity));
+    if (!advisories.length) return el("p", { class: "small muted" }, "No intel near this detail's venues.");
+    return el("div", null, el("h3", null, "Intel ",
+      el("a", { class: "small", href: "/intel/advisories?detail=" + detail.id }, "review")),
+    el("ul", { class: "intel-list" }, advisories.map((a) => el("li", { "data-advisory": a.advisory_id },
+      el("span", { class: "severity sev-" + a.severity }, a.severity), " ",
+      el("strong", null, a.title), a.status === "candidate" ? el("span", { class: "badge" }, " to review") : null,
+      el("div", { class: "small muted" }, a.reason)))));
+  }
+
+  function applyAdvisory(ev) {
+    const detail = details.get(ev.detail_id);
+    if (!detail) return;
+    const p = ev.payload;
+    const list = (detail.advisories || []).filter((a) => a.advisory_id !== p.advisory_id);
+    if (p.status === "candidate" || p.status === "published") list.push(p);
+    if (ev.kind === "advisory_merged") {
+      const folded = list.findIndex((a) => a.advisory_id === p.merged_from);
+      if (folded >= 0) list.splice(folded, 1);
+    }
+    detail.advisories = list;
   }
 
   function renderDetails() {
@@ -177,6 +205,11 @@
       case "alert_muted": return "Muted: " + p.message;
       case "alert_resolved": return "Resolved: " + p.message;
       case "detail_state": return "Detail " + p.state + " (by " + p.by + ")";
+      case "advisory_candidate": return "Intel to review (" + p.severity + "): " + p.title;
+      case "advisory_published": return "Advisory published (" + p.severity + "): " + p.title;
+      case "advisory_dismissed": return "Advisory dismissed: " + p.title;
+      case "advisory_merged": return "Advisories merged: " + p.title;
+      case "advisory_source_added": return "Another source for: " + p.title;
       default: return ev.kind;
     }
   }
@@ -245,6 +278,8 @@
       }
     } else if (ev.kind.startsWith("alert")) {
       alerts.set(p.alert_id, p);
+    } else if (ev.kind.startsWith("advisory")) {
+      applyAdvisory(ev);
     } else if (ev.kind === "detail_state") {
       const detail = details.get(ev.detail_id);
       if (detail) detail.state = p.state;

@@ -1,0 +1,77 @@
+"""flask intel poll [--loop], flask intel add-feed URL."""
+
+import time
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from detail.cli import default_organisation
+from detail.extensions import db, socketio
+
+from . import poller
+from .models import CATEGORIES, Feed
+
+intel_cli = AppGroup("intel", help="Feeds and advisories.")
+
+
+@intel_cli.command("poll")
+@click.option("--loop", "forever", is_flag=True, help="Keep polling due feeds (a production process).")
+@click.option("--every", default=15.0, show_default=True, help="Seconds between looks for due feeds, with --loop.")
+def poll_command(forever: bool, every: float) -> None:
+    """Poll every due feed once and report, or keep polling with --loop."""
+    app = current_app._get_current_object()
+    while True:
+        results = poller.poll_due(app, progress=not forever)
+        for result in results:
+            with app.app_context():
+                feed = db.session.get(Feed, result.feed_id)
+                name = feed.name if feed else result.feed_id
+            line = f"{name}: {result.status}"
+            if result.status == "ok":
+                line += f", {result.new_items} new items"
+            if result.error:
+                line += f" ({result.error})"
+            click.echo(line)
+        if not forever:
+            if not results:
+                click.echo("no feed is due")
+            return
+        socketio.sleep(every) if socketio.server else time.sleep(every)
+
+
+@intel_cli.command("add-feed")
+@click.argument("url")
+@click.option("--name", help="Defaults to the URL's host.")
+@click.option("--region", default="")
+@click.option("--country", "country_code", default="", help="ISO 3166 code: resolves ambiguous place names.")
+@click.option("--category", "default_category", type=click.Choice(CATEGORIES), default=None)
+@click.option("--interval", "poll_interval_s", default=600, show_default=True, help="Seconds between polls (60+).")
+@click.option("--organisation", help="The organisation's name, where there are several.")
+def add_feed_command(url, name, region, country_code, default_category, poll_interval_s, organisation) -> None:
+    """Add a feed to the registry; it is polled on the next round."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter("use an http:// or https:// URL", param_hint="URL")
+    if poll_interval_s < 60:
+        raise click.BadParameter("poll at most once a minute", param_hint="--interval")
+    if len(country_code) not in (0, 2):
+        raise click.BadParameter("a two-letter ISO country code", param_hint="--country")
+    org = default_organisation(organisation)
+    if db.session.scalar(sa.select(Feed).where(Feed.organisation_id == org.id, Feed.url == url)) if org.id else None:
+        raise click.BadParameter("this feed is already in the registry", param_hint="URL")
+    feed = Feed(
+        organisation=org,
+        url=url,
+        name=name or parts.netloc,
+        region=region,
+        country_code=country_code.upper(),
+        default_category=default_category,
+        poll_interval_s=poll_interval_s,
+    )
+    db.session.add(feed)
+    db.session.commit()
+    click.echo(f"Added feed {feed.id}: {feed.name} <{feed.url}>, polled every {feed.poll_interval_s} s.")

@@ -1,0 +1,763 @@
+"""Access matrix: every route of the app, called by every kind of caller.
+
+What it guarantees
+------------------
+* Every rule x method of ``app.url_map`` (HEAD and OPTIONS aside) is classified below, by an entry in
+  ROUTES or a prefix in PREFIXES. An unclassified rule fails its cases and
+  test_every_route_is_classified, so a new route cannot ship without a decision on who may use it.
+* Each rule x method is called by each role of ROLES, with the ids of the own organisation's rows
+  (world.org, world.client) in the URL, and gives exactly the expected outcome:
+
+  allowed       2xx; a 3xx that does not go to the sign-in page; or, for a write sent with an empty
+                body, 400/422 (validation refused it, so access was granted)
+  sign-in       a redirect to /login (pages, anonymous)
+  401           JSON speakers (API, phone and board JSON) called anonymously or without a token
+  403           signed in with the wrong role (checked before any lookup: it says nothing of the row)
+  404           the row is another organisation's or another client's: never 403, never the data
+
+* test_foreign_ids_are_not_found: every route with ids, called by every role that may use it with
+  another organisation's ids (agents and client contacts also with ids of rows that are not theirs),
+  answers 404; a nested route with our parent and another client's child answers 404 too. Another
+  organisation's ids in query strings are not found, or filter a list down to nothing.
+* No answer carries the names of an organisation or a client the caller does not belong to, and no
+  answer to an agent, a client contact or an anonymous caller carries a detail's internal notes.
+* The API never takes a session instead of a bearer token; a deactivated account is shut out.
+* The Socket.IO namespace /board: only admins and coordinators connect (session or token); joining or
+  catching up on another organisation's detail is refused, and catch-up never returns its events.
+
+The HTTP cases share one world, built once per module; the database is restored from a snapshot
+before each case, so a case that deletes or revokes something cannot affect the next.
+"""
+
+import html
+import json
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from detail import live
+from detail.auth import issue_token
+from detail.extensions import db
+from detail.models import Agent, Alert, ApiToken, Assignment, Movement, Principal, Site, StatusCode, User, Visit
+
+from .conftest import FreshContextSocket, build_world, make_app, sign_in
+
+# --- outcomes and roles -------------------------------------------------------------------------
+
+ALLOWED, SIGN_IN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND = "allowed", "sign-in", "401", "403", "404"
+
+ROLES = ("admin", "coordinator", "agent", "client", "other_client", "other_org", "anonymous")
+# The account role behind each caller. The "other_" callers are outsiders to the ids in the URLs:
+# other_client is a contact of another client of world.org, other_org a coordinator of another firm.
+ACCOUNT_ROLE = {
+    "admin": "admin",
+    "coordinator": "coordinator",
+    "agent": "agent",
+    "client": "client",
+    "other_client": "client",
+    "other_org": "coordinator",
+    "anonymous": None,
+}
+OUTSIDERS = {"other_client", "other_org"}
+STAFF = frozenset({"admin", "coordinator"})
+
+# A detail's internal notes: only the organisation's staff may ever see them.
+NOTES = "INTERNAL-NOTE-5z9 principal allergic to penicillin"
+
+
+# --- who may use what ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a route, how callers authenticate, and how the route refuses."""
+
+    roles: frozenset[str] = frozenset()  # account roles let in; anyone else signed in gets 403
+    token: bool = False  # bearer token (the API), never the session
+    json: bool = False  # speaks JSON: anonymous callers get 401, not a redirect to sign-in
+    public: bool = False  # nobody needs to sign in
+    anonymous: str = ALLOWED  # a public route's answer to anonymous callers
+    everyone: str | None = None  # one answer whoever calls
+
+
+PUBLIC = Access(public=True)
+LANDING = Access(public=True, anonymous=SIGN_IN)  # each role to its home, anonymous to sign-in
+SIGN_OUT = Access(public=True, everyone=SIGN_IN)  # signing out always lands on the sign-in page
+STAFF_PAGE = Access(STAFF)
+STAFF_JSON = Access(STAFF, json=True)
+LEAD_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only as the detail's lead (world.agent_user is)
+AGENT_PAGE = Access(frozenset({"agent"}))
+AGENT_JSON = Access(frozenset({"agent"}), json=True)
+CLIENT_PAGE = Access(frozenset({"client"}))
+API_STAFF = Access(STAFF, token=True)
+API_AGENT = Access(frozenset({"agent"}), token=True)
+API_STAFF_AND_AGENT = Access(STAFF | {"agent"}, token=True)  # an agent only his own assignments
+
+ROUTES: dict[tuple[str, str], Access] = {
+    ("GET", "/"): LANDING,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): SIGN_OUT,
+    ("GET", "/static/<path:filename>"): PUBLIC,
+    # The API's description, not its data: every operation it lists still needs a token.
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    # client contacts
+    ("GET", "/portal"): CLIENT_PAGE,
+    ("GET", "/portal/details/<int:detail_id>"): CLIENT_PAGE,
+    # agents' phone page; its manifest and service worker are fetched before any sign-in
+    ("GET", "/phone/"): AGENT_PAGE,
+    ("GET", "/phone/manifest.webmanifest"): PUBLIC,
+    ("GET", "/phone/sw.js"): PUBLIC,
+    ("GET", "/phone/state"): AGENT_JSON,
+    ("POST", "/phone/status"): AGENT_JSON,
+    ("POST", "/phone/position"): AGENT_JSON,
+    # coordinators' board
+    ("GET", "/board/"): STAFF_PAGE,
+    ("GET", "/board/details/<int:detail_id>"): STAFF_PAGE,
+    ("GET", "/board/state"): STAFF_JSON,
+    ("GET", "/board/details/<int:detail_id>/state"): STAFF_JSON,
+    ("POST", "/board/details/<int:detail_id>/state"): LEAD_JSON,
+    ("POST", "/board/alerts/<int:alert_id>/acknowledge"): STAFF_JSON,
+    ("POST", "/board/alerts/<int:alert_id>/mute"): STAFF_JSON,
+    # the API's exceptions to "staff only"
+    ("POST", "/api/v1/status"): API_AGENT,
+    ("POST", "/api/v1/positions"): API_AGENT,
+    ("GET", "/api/v1/assignments"): API_STAFF_AND_AGENT,
+    ("GET", "/api/v1/assignments/<int:assignment_id>"): API_STAFF_AND_AGENT,
+    # intel: made-up demo items, served so that the demo's feeds need no internet
+    ("GET", "/intel/samples/<name>.xml"): PUBLIC,
+}
+# Whole areas, for rules not listed above: coordinators' pages, and the API's default.
+PREFIXES: tuple[tuple[str, Access], ...] = (
+    ("/admin/", STAFF_PAGE),
+    ("/intel/", STAFF_PAGE),
+    ("/api/v1/", API_STAFF),
+)
+
+# What a call sends beyond an empty body, where that is needed to reach the access checks:
+# a query string a list cannot do without, or a body validated before the row is looked up
+# (else a foreign id would get 422 before it could get its 404).
+QUERIES = {("GET", "/api/v1/items"): "?near=51.5101,-0.1340"}
+BODIES = {
+    ("POST", "/api/v1/advisories/<int:advisory_id>/publish"): {"summary": "Expect crowds", "recommendation": "Delay"},
+    ("POST", "/api/v1/advisories/<int:advisory_id>/dismiss"): {"reason": "Not near the route"},
+}
+
+# Access bugs found by this matrix, as {(method, rule, role[, variant]): reason}; each case is xfail(strict).
+KNOWN_BUGS: dict[tuple[str, ...], str] = {}
+
+
+def classify(rule: str, method: str) -> Access | None:
+    if (method, rule) in ROUTES:
+        return ROUTES[method, rule]
+    return next((access for prefix, access in PREFIXES if rule.startswith(prefix)), None)
+
+
+def expected(access: Access, role: str, with_ids: bool) -> str:
+    """The one outcome the role must get from a route with this access (ids of world.org's rows)."""
+    if access.everyone:
+        return access.everyone
+    if role == "anonymous":
+        if access.public:
+            return access.anonymous
+        return UNAUTHORIZED if access.token or access.json else SIGN_IN
+    if access.public:
+        return ALLOWED
+    if ACCOUNT_ROLE[role] not in access.roles:
+        return FORBIDDEN
+    return NOT_FOUND if with_ids and role in OUTSIDERS else ALLOWED
+
+
+# --- the routes ---------------------------------------------------------------------------------
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+PARAMETER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def app_routes(app: Flask) -> list[tuple[str, str]]:
+    """(rule, method) for every rule of the app."""
+    return sorted(
+        {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - IGNORED_METHODS}
+    )
+
+
+def _collect_routes() -> tuple[list[tuple[str, str]], Exception | None]:
+    # Parametrizing needs the rules at collection time: an app built only to read its url_map
+    # (create_app writes nothing and opens no database). An app that does not build is reported
+    # by test_every_route_is_classified rather than as a collection error that stops the whole run.
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            return app_routes(make_app(Path(folder))), None
+    except Exception as exc:
+        return [], exc
+
+
+RULES, RULES_ERROR = _collect_routes()
+
+
+def id_params(rule: str) -> list[str]:
+    """The rule's parameters that name rows (the int ones), in order."""
+    return [name for converter, name in PARAMETER.findall(rule) if converter == "int"]
+
+
+def url_for_rule(rule: str, values: dict) -> str:
+    def fill(match):
+        name = match.group(2)
+        if name not in values:
+            pytest.fail(f"no value for <{name}> in {rule}: add one to the ids built in _populate()")
+        return str(values[name])
+
+    return PARAMETER.sub(fill, rule)
+
+
+def pretty(rule: str) -> str:
+    return PARAMETER.sub(r"<\2>", rule)
+
+
+def _marks(key: tuple[str, ...]) -> list:
+    reason = KNOWN_BUGS.get(key)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+# --- the world, built once and restored before each case -----------------------------------------
+
+
+@dataclass
+class Matrix:
+    app: Flask
+    database: Path
+    snapshot: Path
+    users: dict[str, int]  # role -> user id
+    tokens: dict[str, str]  # role -> bearer token
+    ids: dict[str, dict]  # "own", "other_client", "other_org" -> {url parameter: value}
+    names: dict[str, tuple[str, ...]]  # "org", "client", "other_client", "other_org" -> names of their rows
+
+    def restore(self) -> None:
+        """Put the database back as it was after _populate (a case may have deleted or revoked rows)."""
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        source, target = sqlite3.connect(self.snapshot), sqlite3.connect(self.database)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+
+
+def _token_row(plaintext: str) -> ApiToken:
+    return db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(plaintext)))
+
+
+def _intel_rows(world) -> dict[str, tuple[dict, tuple[str, ...]]]:
+    """Per organisation, a feed, a classification rule and an advisory: {key: (ids, names)}."""
+    from intel.models import Advisory, ClassificationRule, Feed
+
+    rows = {}
+    for key, organisation, detail in (
+        ("own", world.org, world.detail),
+        ("other_org", world.other_org, world.other_org_detail),
+    ):
+        label = "Aegis" if key == "own" else "Fabrikam"
+        feed = Feed(organisation_id=organisation.id, url=f"https://feeds.example/{key}.xml", name=f"{label} Wire")
+        rule = ClassificationRule(organisation_id=organisation.id, category="protest", pattern="march")
+        advisory = Advisory(
+            organisation_id=organisation.id,
+            detail_id=detail.id,
+            title=f"{label} march on the route",
+            category="protest",
+            severity="moderate",
+            reason="within 300 m of the venue",
+            starts_at=detail.starts_at,
+            ends_at=detail.ends_at,
+        )
+        db.session.add_all([feed, rule, advisory])
+        db.session.flush()
+        ids = {"feed_id": feed.id, "rule_id": rule.id, "advisory_id": advisory.id}
+        rows[key] = (ids, (feed.name, advisory.title))
+    return rows
+
+
+def _populate(world) -> dict:
+    """Add to the conftest world what every route needs: notes, an alert, a token, and rows of the
+    other client and of the other organisation for each kind of id; return ids, tokens and names."""
+    # Rows are added together at the end: no autoflush may catch one half-attached to the world.
+    with db.session.no_autoflush:
+        world.detail.notes = NOTES
+        idle_agent = world.idle_agent_user.agent
+        alert = Alert(
+            organisation_id=world.org.id, detail=world.detail, agent=world.agent, kind="late_om", message="No OM yet"
+        )
+        revocable = issue_token(world.agent_user, "revocable")
+
+        # Another client of the same organisation: its principal and itinerary, and an agent who is not ours.
+        other = world.other_client_detail
+        oc_principal = Principal(client=world.other_client, name="Carl Contoso", code_name="FALCON")
+        oc_visit = Visit(
+            detail=other, site=world.hotel, arrives_at=other.starts_at, departs_at=other.starts_at + timedelta(hours=1)
+        )
+        oc_movement = Movement(
+            detail=other,
+            from_site=world.hotel,
+            to_site=world.venue,
+            departs_at=other.starts_at + timedelta(hours=1),
+            arrives_at=other.starts_at + timedelta(hours=2),
+        )
+        oc_assignment = Assignment(
+            detail=other,
+            agent=idle_agent,
+            role="agent",
+            report_at=other.starts_at,
+            shift_starts_at=other.starts_at,
+            shift_ends_at=other.ends_at,
+        )
+
+        # The other organisation: one row of every kind.
+        rival = world.other_org_detail
+        rival_org, rival_client, rival_site = world.other_org, rival.client, rival.visits[0].site
+        rival_annex = Site(organisation=rival_org, name="Rival Annex", latitude=40.71, longitude=-74.01)
+        rival_principal = Principal(client=rival_client, name="Rita Fabrikam", code_name="MAGPIE")
+        rival_user = User(organisation=rival_org, email="agent@rival.example", name="Rex Rival", role="agent")
+        rival_agent = Agent(organisation=rival_org, user=rival_user, call_sign="Tango 7")
+        rival_contact = User(
+            organisation=rival_org,
+            email="security@fabrikam.example",
+            name="Fay Fabrikam",
+            role="client",
+            client=rival_client,
+        )
+        rival_movement = Movement(
+            detail=rival,
+            from_site=rival_site,
+            to_site=rival_annex,
+            departs_at=rival.starts_at + timedelta(hours=2),
+            arrives_at=rival.starts_at + timedelta(hours=3),
+        )
+        rival_assignment = Assignment(
+            detail=rival,
+            agent=rival_agent,
+            role="detail_lead",
+            site=rival_site,
+            report_at=rival.starts_at - timedelta(minutes=30),
+            shift_starts_at=rival.starts_at - timedelta(hours=1),
+            shift_ends_at=rival.ends_at,
+        )
+        rival_alert = Alert(
+            organisation_id=rival_org.id, detail=rival, agent=rival_agent, kind="late_om", message="Late"
+        )
+        rival_token = issue_token(world.other_org_coordinator, "rival laptop")
+        db.session.add_all(
+            [alert, oc_principal, oc_visit, oc_movement, oc_assignment, rival_annex, rival_principal, rival_agent]
+        )
+        db.session.add_all([rival_contact, rival_movement, rival_assignment, rival_alert])
+    db.session.flush()
+
+    intel = _intel_rows(world)
+
+    def first_code(organisation):
+        return db.session.scalar(sa.select(StatusCode).where(StatusCode.organisation_id == organisation.id).limit(1))
+
+    own = {
+        "detail_id": world.detail.id,
+        "client_id": world.client.id,
+        "principal_id": world.principal.id,
+        "site_id": world.hotel.id,
+        "venue_id": world.hotel.id,
+        "visit_id": world.detail.visits[0].id,
+        "movement_id": world.detail.movements[0].id,
+        "assignment_id": world.assignment.id,
+        "agent_id": world.agent.id,
+        "user_id": world.contact.id,
+        "token_id": _token_row(revocable).id,
+        "alert_id": alert.id,
+        "code_id": first_code(world.org).id,
+        "filename": "css/app.css",
+        "name": "london-protests",
+        **intel["own"][0],
+    }
+    other_client = {
+        "detail_id": other.id,
+        "client_id": world.other_client.id,
+        "principal_id": oc_principal.id,
+        "visit_id": oc_visit.id,
+        "movement_id": oc_movement.id,
+        "assignment_id": oc_assignment.id,
+        "user_id": world.other_contact.id,
+        "agent_id": idle_agent.id,
+    }
+    other_org = {
+        "detail_id": rival.id,
+        "client_id": rival_client.id,
+        "principal_id": rival_principal.id,
+        "site_id": rival_site.id,
+        "venue_id": rival_site.id,
+        "visit_id": rival.visits[0].id,
+        "movement_id": rival_movement.id,
+        "assignment_id": rival_assignment.id,
+        "agent_id": rival_agent.id,
+        "user_id": rival_contact.id,
+        "token_id": _token_row(rival_token).id,
+        "alert_id": rival_alert.id,
+        "code_id": first_code(rival_org).id,
+        **intel["other_org"][0],
+    }
+    names = {
+        # Not our venues' names: they are public places, which public pages (sample feeds) may mention.
+        "org": (world.org.name, world.agent_user.name, intel["own"][1][0]),
+        "client": (
+            world.client.name,
+            world.detail.name,
+            world.principal.name,
+            world.principal.code_name,
+            intel["own"][1][1],  # an advisory on the client's detail
+        ),
+        "other_client": (world.other_client.name, other.name, oc_principal.name, oc_principal.code_name),
+        "other_org": (
+            rival_org.name,
+            rival_client.name,
+            rival.name,
+            rival_site.name,
+            rival_annex.name,
+            rival_principal.name,
+            rival_principal.code_name,
+            rival_user.name,
+            *intel["other_org"][1],
+        ),
+    }
+    users = {role: world.user(role).id for role in ROLES if role != "anonymous"}
+    tokens = {role: issue_token(world.user(role), "matrix") for role in users}
+    db.session.commit()
+    return {
+        "users": users,
+        "tokens": tokens,
+        "ids": {"own": own, "other_client": other_client, "other_org": other_org},
+        "names": names,
+    }
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("access_matrix")
+    app = make_app(folder)
+    with app.app_context():
+        db.create_all()
+        built = _populate(build_world())
+        db.session.remove()
+        db.engine.dispose()
+    database, snapshot = folder / "test.db", folder / "snapshot.db"
+    source, target = sqlite3.connect(database), sqlite3.connect(snapshot)
+    source.backup(target)
+    source.close()
+    target.close()
+    yield Matrix(app, database, snapshot, **built)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def http(matrix):
+    """A fresh test client on the database as _populate left it, with an app context pushed for
+    the test's own queries (as conftest's app fixture does; each request still gets its own)."""
+    matrix.restore()
+    with matrix.app.app_context():
+        yield matrix.app.test_client()
+        db.session.remove()
+
+
+# --- calling and judging ------------------------------------------------------------------------
+
+
+def call(matrix: Matrix, client, role: str, access: Access, method: str, rule: str, values: dict):
+    """Call the route as the role: a bearer token for the API, the session elsewhere; an empty body for writes."""
+    url = url_for_rule(rule, values) + QUERIES.get((method, rule), "")
+    headers, body = {}, {}
+    if access.token:
+        if role != "anonymous":
+            headers["Authorization"] = f"Bearer {matrix.tokens[role]}"
+    elif role != "anonymous":
+        sign_in(client, SimpleNamespace(id=matrix.users[role]))  # sign_in needs only the id
+    if access.token or access.json:
+        headers["Accept"] = "application/json"
+        if method in BODY_METHODS:
+            body["json"] = BODIES.get((method, rule), {})
+    elif method in BODY_METHODS:
+        body["data"] = {}
+    return client.open(url, method=method, headers=headers, **body)
+
+
+def outcome(response, method: str) -> str:
+    status = response.status_code
+    if 300 <= status < 400:
+        return SIGN_IN if urlsplit(response.headers.get("Location", "")).path == "/login" else ALLOWED
+    if 200 <= status < 300 or (status in (400, 422) and method != "GET"):
+        return ALLOWED
+    return {401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND}.get(status, f"HTTP {status}")
+
+
+def describe(response) -> str:
+    text = response.get_data(as_text=True)
+    return f"{response.status_code} Location={response.headers.get('Location')!r} body={text[:300]!r}"
+
+
+def foreign_texts(matrix: Matrix, role: str) -> list[str]:
+    """What must never appear in any answer to the role: others' names, and internal notes."""
+    others = {
+        "admin": ("other_org",),
+        "coordinator": ("other_org",),
+        "agent": ("other_client", "other_org"),  # world.agent_user is on world.detail only
+        "client": ("other_client", "other_org"),
+        "other_client": ("client", "other_org"),
+        "other_org": ("org", "client", "other_client"),
+        "anonymous": ("org", "client", "other_client", "other_org"),
+    }[role]
+    texts = [name for owner in others for name in matrix.names[owner]]
+    return texts if role in STAFF else [*texts, NOTES]
+
+
+def assert_no_leak(matrix: Matrix, role: str, response) -> None:
+    body = response.get_data(as_text=True)
+    for text in foreign_texts(matrix, role):
+        for form in {text, html.escape(text), json.dumps(text)[1:-1]}:
+            assert form not in body, f"{role} was shown {text!r}: {describe(response)}"
+
+
+def assert_outcome(response, method: str, want: str) -> None:
+    assert outcome(response, method) == want, f"expected {want}, got {describe(response)}"
+    if want == UNAUTHORIZED:
+        assert response.is_json, describe(response)
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+
+def test_every_route_is_classified():
+    assert RULES_ERROR is None, f"the app could not be built to list its routes: {RULES_ERROR!r}"
+    unclassified = [f"{method} {rule}" for rule, method in RULES if classify(rule, method) is None]
+    assert not unclassified, f"classify these in ROUTES or PREFIXES of {__name__}: {unclassified}"
+    stale = [f"{method} {rule}" for method, rule in ROUTES if (rule, method) not in RULES]
+    assert not stale, f"ROUTES lists rules the app no longer has: {stale}"
+
+
+MATRIX_CASES = [
+    pytest.param(rule, method, role, id=f"{method} {pretty(rule)} as {role}", marks=_marks((method, rule, role)))
+    for rule, method in RULES
+    for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("rule", "method", "role"), MATRIX_CASES)
+def test_access(matrix, http, rule, method, role):
+    access = classify(rule, method)
+    if access is None:
+        pytest.fail(f"{method} {rule} is not classified: add it to ROUTES or PREFIXES")
+    response = call(matrix, http, role, access, method, rule, matrix.ids["own"])
+    assert_outcome(response, method, expected(access, role, bool(id_params(rule))))
+    assert_no_leak(matrix, role, response)
+
+
+def _foreign_cases():
+    """Each route with ids x each role allowed on it x ids of rows that are not the role's."""
+    for rule, method in RULES:
+        access, params = classify(rule, method), id_params(rule)
+        if access is None or access.public or not params:
+            continue
+        for role in ("admin", "coordinator", "agent", "client"):
+            if ACCOUNT_ROLE[role] not in access.roles:
+                continue
+            variants = ["other_org"]
+            if role in ("agent", "client"):
+                variants.append("other_client")  # same organisation, but not the agent's or the contact's
+            elif len(params) > 1:
+                variants.append("nested")  # our parent with another client's child
+            for variant in variants:
+                key = (method, rule, role, variant)
+                yield pytest.param(
+                    rule,
+                    method,
+                    role,
+                    variant,
+                    id=f"{method} {pretty(rule)} as {role} with {variant}",
+                    marks=_marks(key),
+                )
+
+
+@pytest.mark.parametrize(("rule", "method", "role", "variant"), list(_foreign_cases()))
+def test_foreign_ids_are_not_found(matrix, http, rule, method, role, variant):
+    params = id_params(rule)
+    if variant == "nested":
+        children = {name: matrix.ids["other_client"][name] for name in params[1:]}
+        values = {**matrix.ids["own"], **children}
+    else:
+        missing = [name for name in params if name not in matrix.ids[variant]]
+        assert not missing, f"add ids for {missing} to the {variant} ids in _populate()"
+        values = {**matrix.ids["own"], **{name: matrix.ids[variant][name] for name in params}}
+    response = call(matrix, http, role, classify(rule, method), method, rule, values)
+    assert_outcome(response, method, NOT_FOUND)
+    assert_no_leak(matrix, role, response)
+
+
+API_RULES = [(rule, method) for rule, method in RULES if (a := classify(rule, method)) and a.token]
+
+
+@pytest.mark.parametrize("credentials", ["session only", "unknown token"])
+@pytest.mark.parametrize(("rule", "method"), API_RULES, ids=[f"{m} {pretty(r)}" for r, m in API_RULES])
+def test_api_takes_only_live_bearer_tokens(matrix, http, rule, method, credentials):
+    sign_in(http, SimpleNamespace(id=matrix.users["coordinator"]))
+    headers = {"Authorization": "Bearer om_not_a_token"} if credentials == "unknown token" else {}
+    body = {"json": BODIES.get((method, rule), {})} if method in BODY_METHODS else {}
+    url = url_for_rule(rule, matrix.ids["own"]) + QUERIES.get((method, rule), "")
+    response = http.open(url, method=method, headers=headers, **body)
+    assert_outcome(response, method, UNAUTHORIZED)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+# Ids of the other organisation passed in query strings: not found, or filtered down to nothing.
+FOREIGN_QUERIES = [
+    ("/api/v1/events?detail_id={detail_id}", NOT_FOUND),
+    ("/api/v1/advisories?detail={detail_id}", NOT_FOUND),
+    ("/intel/advisories?detail={detail_id}", NOT_FOUND),
+    ("/api/v1/details?client_id={client_id}", "[]"),
+    ("/api/v1/principals?client_id={client_id}", "[]"),
+    ("/api/v1/visits?detail_id={detail_id}", "[]"),
+    ("/api/v1/movements?detail_id={detail_id}", "[]"),
+    ("/api/v1/assignments?detail_id={detail_id}", "[]"),
+    ("/intel/near?venue={site_id}", "HTTP 400"),  # "No such venue."
+]
+
+
+@pytest.mark.parametrize(("template", "want"), FOREIGN_QUERIES, ids=[t for t, _ in FOREIGN_QUERIES])
+def test_foreign_ids_in_query_strings(matrix, http, template, want):
+    url = template.format(**matrix.ids["other_org"])
+    headers = {}
+    if url.startswith("/api/"):
+        headers["Authorization"] = f"Bearer {matrix.tokens['coordinator']}"
+    else:
+        sign_in(http, SimpleNamespace(id=matrix.users["coordinator"]))
+    response = http.get(url, headers=headers)
+    if want == "[]":
+        assert response.status_code == 200 and response.json == [], describe(response)
+    else:
+        assert outcome(response, "GET") == want, describe(response)
+    assert_no_leak(matrix, "coordinator", response)
+
+
+def test_deactivated_account_is_shut_out(matrix, http):
+    db.session.get(User, matrix.users["coordinator"]).active = False
+    db.session.commit()
+    sign_in(http, SimpleNamespace(id=matrix.users["coordinator"]))
+    assert outcome(http.get("/admin/details"), "GET") == SIGN_IN
+    response = http.get("/api/v1/details", headers={"Authorization": f"Bearer {matrix.tokens['coordinator']}"})
+    assert outcome(response, "GET") == UNAUTHORIZED
+
+
+# --- what pages show ----------------------------------------------------------------------------
+
+
+PORTAL_VIEWS = [
+    # role, the ids of its own detail, the names that are its, the names that are not
+    ("client", "own", "client", "other_client"),
+    ("other_client", "other_client", "other_client", "client"),
+]
+
+
+@pytest.mark.parametrize(("role", "ids", "mine", "theirs"), PORTAL_VIEWS)
+def test_portal_shows_only_the_contacts_own_details(matrix, http, role, ids, mine, theirs):
+    sign_in(http, SimpleNamespace(id=matrix.users[role]))
+    detail_name = matrix.names[mine][1]  # (client name, detail name, ...)
+    for url in ("/portal", f"/portal/details/{matrix.ids[ids]['detail_id']}"):
+        page = http.get(url)
+        assert page.status_code == 200, describe(page)
+        text = page.get_data(as_text=True)
+        assert detail_name in text  # else the checks below would pass on an empty page
+        assert not [name for name in matrix.names[theirs] if name in text]
+        assert NOTES not in text
+
+
+@pytest.mark.parametrize("query", ["", "?agent_id={agent}", "?detail_id={detail}"])
+def test_agent_token_lists_only_his_own_assignments(matrix, http, query):
+    own, other = matrix.ids["own"], matrix.ids["other_client"]
+    url = "/api/v1/assignments" + query.format(agent=other["agent_id"], detail=other["detail_id"])
+    response = http.get(url, headers={"Authorization": f"Bearer {matrix.tokens['agent']}"})
+    assert response.status_code == 200, describe(response)
+    assert {row["agent_id"] for row in response.json} <= {own["agent_id"]}
+    assert other["assignment_id"] not in {row["id"] for row in response.json}
+
+
+def test_internal_notes_are_there_for_staff(matrix, http):
+    """The notes the leak checks look for are stored, and shown to the organisation's staff."""
+    response = http.get(
+        f"/api/v1/details/{matrix.ids['own']['detail_id']}",
+        headers={"Authorization": f"Bearer {matrix.tokens['coordinator']}"},
+    )
+    assert response.status_code == 200 and response.json["notes"] == NOTES
+
+
+# --- the board's Socket.IO namespace ------------------------------------------------------------
+
+NAMESPACE = live.NAMESPACE
+MAY_WATCH_THE_BOARD = {"admin", "coordinator", "other_org"}
+
+
+def _socket(app, client=None, auth=None):
+    return FreshContextSocket(app, namespace=NAMESPACE, flask_test_client=client, auth=auth)
+
+
+def _token(user) -> str:
+    token = issue_token(user, "board")
+    db.session.commit()
+    return token
+
+
+@pytest.mark.parametrize("how", ["session", "token"])
+@pytest.mark.parametrize("role", ROLES)
+def test_board_socket_connect(app, client, world, role, how):
+    user = world.user(role)
+    auth = None
+    if how == "session":
+        sign_in(client, user)
+    else:
+        auth = {"token": _token(user) if user is not None else "om_not_a_token"}
+    sock = _socket(app, client, auth)
+    assert sock.is_connected(NAMESPACE) is (role in MAY_WATCH_THE_BOARD)
+
+
+@pytest.mark.parametrize("event", ["join", "catch_up"])
+@pytest.mark.parametrize("viewer", ["coordinator", "other_org"])
+def test_board_socket_refuses_another_organisations_detail(app, client, world, viewer, event):
+    sign_in(client, world.user(viewer))
+    sock = _socket(app, client)
+    theirs, ours = (
+        (world.other_org_detail, world.detail) if viewer == "coordinator" else (world.detail, world.other_org_detail)
+    )
+    assert sock.emit(event, {"detail_id": ours.id, "after": 0}, namespace=NAMESPACE, callback=True)["ok"] is True
+    ack = sock.emit(event, {"detail_id": theirs.id, "after": 0}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False and "events" not in ack
+
+
+@pytest.mark.parametrize("viewer", ["coordinator", "other_org"])
+def test_board_catch_up_returns_only_the_viewers_organisation_events(app, world, viewer):
+    ids = {}
+    for organisation, detail in ((world.org, world.detail), (world.other_org, world.other_org_detail)):
+        events = [
+            live.append_event(organisation.id, detail.id, "detail_state", {"detail_id": detail.id, "state": "hot"}),
+            live.append_event(organisation.id, None, "alert", {"message": "organisation-wide"}),
+        ]
+        ids[organisation.id] = {e.id for e in events}
+    db.session.commit()
+    user = world.user(viewer)
+    sock = _socket(app, auth={"token": _token(user)})
+    ack = sock.emit("catch_up", {"after": 0}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is True
+    assert {e["id"] for e in ack["events"]} == ids[user.organisation_id]

@@ -1,0 +1,172 @@
+"""Items matched to details' venues, routes and times, with severity in context and reasons in words."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from geopy.distance import distance as geodesic_distance
+
+from detail.extensions import db
+from intel import advisories
+from intel.models import Advisory, AdvisorySource, Feed, FeedItem
+
+from .conftest import T0
+
+# The world's detail: the principal at the Grand Hotel T0..T0+2h (08:00-10:00 London), then a
+# movement to ExCeL London T0+2h..T0+3h; the detail runs T0..T0+12h.
+
+
+@pytest.fixture
+def feed(world):
+    feed = Feed(organisation=world.org, url="http://127.0.0.1:1/a.xml", name="Protest monitor", country_code="GB")
+    db.session.add(feed)
+    db.session.commit()
+    return feed
+
+
+def _away(site, metres, bearing=90):
+    point = geodesic_distance(meters=metres).destination((site.latitude, site.longitude), bearing)
+    return point.latitude, point.longitude
+
+
+_guid = iter(range(10_000))
+
+
+def _item(feed, lat, lon, start, hours=1, category="protest", title="March on the square", **extra):
+    item = FeedItem(
+        feed=feed,
+        guid=f"g{next(_guid)}",
+        title=title,
+        category=category,
+        latitude=lat,
+        longitude=lon,
+        located_by="feed" if lat is not None else None,
+        starts_at=start,
+        ends_at=start + timedelta(hours=hours),
+        **extra,
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def _match(world, item):
+    matches = advisories.match_items([item], advisories.active_details(world.org.id, T0))
+    return {m.detail_id: m for m in matches}.get(world.detail.id)
+
+
+def test_march_500_m_away_during_arrival_is_critical(world, feed):
+    item = _item(feed, *_away(world.hotel, 500), T0 - timedelta(minutes=15))
+    match = _match(world, item)
+    assert match.severity == "critical"
+    assert match.reason == "500 m from Grand Hotel, during arrival Tue 24 Nov 07:30–08:30 local"
+    assert match.distance_m == pytest.approx(500, abs=1)
+
+
+def test_the_same_march_40_km_away_or_the_day_after_is_low(world, feed):
+    far = _match(world, _item(feed, *_away(world.hotel, 40_000, bearing=0), T0 - timedelta(minutes=15)))
+    assert far.severity == "low"
+    assert far.reason.startswith("40.0 km from Grand Hotel, during arrival")
+    day_after = _match(world, _item(feed, *_away(world.hotel, 500), T0 + timedelta(hours=20)))
+    assert day_after.severity == "low"
+    assert day_after.reason.endswith("8 h after the detail")
+    noise = _match(world, _item(feed, *_away(world.hotel, 40_000, bearing=0), T0 + timedelta(hours=20)))
+    assert noise.severity == "info"
+
+
+def test_point_0_85_km_away_matches_and_the_wrong_axis_order_does_not(world, feed):
+    lat, lon = _away(world.hotel, 850, bearing=200)
+    assert _match(world, _item(feed, lat, lon, T0)).distance_m == pytest.approx(850, abs=1)
+    # The same numbers read as (longitude, latitude) land in the Southern Ocean, thousands of km away.
+    assert _match(world, _item(feed, lon, lat, T0)) is None
+
+
+def test_out_of_time_and_out_of_reach_items_do_not_match(world, feed):
+    assert _match(world, _item(feed, *_away(world.hotel, 500), T0 + timedelta(days=3))) is None
+    assert _match(world, _item(feed, *_away(world.hotel, 60_000, bearing=270), T0)) is None  # beyond 50 km
+    assert _match(world, _item(feed, None, None, T0)) is None  # unlocated items are kept, not matched
+
+
+def test_an_area_around_the_venue_counts_even_when_its_centre_is_far(world, feed):
+    h = world.hotel
+    # A long thin cordon whose middle is 25 km east of the hotel but which covers it.
+    polygon = [
+        (h.latitude - 0.01, h.longitude - 0.01),
+        (h.latitude - 0.01, h.longitude + 0.7),
+        (h.latitude + 0.01, h.longitude + 0.7),
+        (h.latitude + 0.01, h.longitude - 0.01),
+    ]
+    centre = (h.latitude, h.longitude + 0.345)
+    item = _item(
+        feed,
+        *centre,
+        T0 - timedelta(minutes=10),
+        category="crime",
+        title="Police cordon",
+        geometry={"type": "polygon", "coordinates": polygon},
+    )
+    match = _match(world, item)
+    assert match is not None and match.distance_m == 0
+    assert match.reason.startswith("inside the area of the alert, covering Grand Hotel")
+
+
+def test_route_exposure_during_the_movement(world, feed):
+    h, v = world.hotel, world.venue
+    middle = ((h.latitude + v.latitude) / 2 + 0.002, (h.longitude + v.longitude) / 2)
+    match = _match(
+        world, _item(feed, *middle, T0 + timedelta(hours=2, minutes=10), category="transport", title="Road closed")
+    )
+    assert "from the route Grand Hotel → ExCeL London, during the movement" in match.reason
+
+
+def test_candidates_are_recorded_once_and_near_duplicates_merge(world, feed):
+    other_feed = Feed(organisation=world.org, url="http://127.0.0.1:1/b.xml", name="Embassy alerts")
+    db.session.add(other_feed)
+    first = _item(feed, *_away(world.hotel, 400), T0, title="Climate march at Trafalgar Square")
+    events = advisories.record_candidates(world.org.id, [first], T0)
+    assert [e.kind for e in events] == ["advisory_candidate"]
+    assert advisories.record_candidates(world.org.id, [first], T0) == []  # stored once
+    twin = _item(other_feed, *_away(world.hotel, 600), T0 + timedelta(hours=1), title="Climate march, Trafalgar Sq")
+    unrelated = _item(other_feed, *_away(world.hotel, 700), T0, title="Taxi drivers block the Strand")
+    events = advisories.record_candidates(world.org.id, [twin, unrelated], T0)
+    assert sorted(e.kind for e in events) == ["advisory_candidate", "advisory_source_added"]
+    rows = db.session.scalars(sa.select(Advisory).order_by(Advisory.id)).all()
+    assert len(rows) == 2
+    assert [s.item.feed.name for s in rows[0].sources] == ["Protest monitor", "Embassy alerts"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AdvisorySource)) == 3
+
+
+def test_another_organisations_details_get_nothing(world, feed):
+    rival_site = world.other_org_detail.visits[0].site
+    item = _item(feed, rival_site.latitude, rival_site.longitude, world.other_org_detail.starts_at)
+    assert advisories.record_candidates(world.org.id, [item], T0) == []
+
+
+def test_review_publish_dismiss_merge(world, feed):
+    a = _item(feed, *_away(world.hotel, 400), T0, title="Rally at the hotel")
+    b = _item(feed, *_away(world.venue, 300), T0 + timedelta(hours=3), title="Strike at the docks")
+    c = _item(feed, *_away(world.venue, 350), T0 + timedelta(hours=3), category="crime", title="Pickpockets")
+    advisories.record_candidates(world.org.id, [a, b, c], T0)
+    first, second, third = db.session.scalars(sa.select(Advisory).order_by(Advisory.id)).all()
+    with pytest.raises(advisories.ReviewError, match="summary and a recommendation"):
+        advisories.publish(first, world.coordinator, "", "")
+    event = advisories.publish(first, world.coordinator, "A rally outside the hotel", "Use the rear entrance")
+    assert event.kind == "advisory_published" and first.status == "published" and first.published_at
+    with pytest.raises(advisories.ReviewError):
+        advisories.dismiss(first, world.coordinator, "no")
+    advisories.dismiss(second, world.coordinator, "Ended before our arrival")
+    assert second.status == "dismissed" and second.dismiss_reason == "Ended before our arrival"
+    advisories.merge(third, first, world.coordinator)
+    assert third.status == "merged" and third.merged_into_id == first.id
+    assert [s.item.title for s in first.sources] == ["Rally at the hotel", "Pickpockets"]
+
+
+def test_near_answers_with_distances(world, feed):
+    close = _item(feed, *_away(world.hotel, 1_200), T0, title="Close")
+    _item(feed, *_away(world.hotel, 30_000), T0, title="Far")
+    found = advisories.near(world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000)
+    assert [(item.id, round(d)) for item, d in found] == [(close.id, 1200)]
+    later = advisories.near(
+        world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000, starts_at=T0 + timedelta(days=2)
+    )
+    assert later == []

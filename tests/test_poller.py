@@ -1,0 +1,173 @@
+"""The poller: due feeds claimed once, items stored once, placed, classified and matched; failures back off."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from detail.extensions import db
+from detail.models import Organisation
+from intel import poller
+from intel.models import Advisory, Feed, FeedItem
+
+from .conftest import make_app
+from .test_feeds import FeedServer
+
+
+@pytest.fixture
+def feed_server():
+    server = FeedServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.stop.set()
+    server.shutdown()
+
+
+def _feed(org, url, **extra):
+    feed = Feed(organisation=org, url=url, name=extra.pop("name", url.rsplit("/", 1)[-1]), **extra)
+    db.session.add(feed)
+    db.session.commit()
+    return feed
+
+
+def _items(feed):
+    return db.session.scalars(sa.select(FeedItem).where(FeedItem.feed_id == feed.id).order_by(FeedItem.id)).all()
+
+
+def test_poll_stores_items_placed_and_classified_then_asks_conditionally(app, world, feed_server):
+    feed = _feed(world.org, feed_server.url("/feeds/rss_georss_point.xml"), country_code="GB")
+    results = poller.poll_due(app)
+    assert [(r.status, r.new_items > 0) for r in results] == [("ok", True)]
+    db.session.expire_all()
+    items = _items(feed)
+    march = next(i for i in items if i.guid == "bulletin-4411")
+    assert (march.latitude, march.longitude) == (51.5101, -0.1340)
+    assert march.located_by == "feed" and march.category == "protest"
+    assert "<b>2,000</b>" in march.summary_html and "<script" not in march.summary_html
+    assert feed.last_success_at is not None and feed.items_seen == len(items) and feed.etag
+
+    # Due again: the stored ETag makes it a conditional GET, answered 304, storing nothing.
+    feed.next_poll_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    db.session.commit()
+    assert [r.status for r in poller.poll_due(app)] == ["not_modified"]
+    assert feed_server.seen[-1][1].get("If-None-Match") == feed.etag
+    db.session.expire_all()
+    assert len(_items(feed)) == len(items)
+
+
+def test_items_without_coordinates_are_placed_from_their_text_or_kept_unlocated(app, world, feed_server):
+    feed = _feed(world.org, feed_server.url("/feeds/script_injection.xml"))
+    poller.poll_due(app)
+    db.session.expire_all()
+    items = _items(feed)
+    assert items, "the feed's items are stored"
+    for item in items:
+        assert "<script" not in item.title.lower() and "<script" not in item.summary_html.lower()
+        assert item.link is None or item.link.startswith(("http://", "https://"))
+        assert item.located or (item.latitude is None and item.longitude is None)
+
+
+def test_failures_are_recorded_back_off_and_do_not_stop_other_feeds(app, world, feed_server):
+    broken = _feed(world.org, feed_server.url("/server-error"), poll_interval_s=60)
+    html = _feed(world.org, feed_server.url("/feeds/html_error_page.html"))
+    good = _feed(world.org, feed_server.url("/feeds/w3c_geo.xml"))
+    now = datetime.now(timezone.utc)
+    results = {r.feed_id: r for r in poller.poll_due(app, now=now)}
+    assert results[broken.id].status == "error" and "500" in results[broken.id].error
+    assert results[html.id].status == "error" and "unusable" in results[html.id].error
+    assert results[good.id].status == "ok"
+    db.session.expire_all()
+    assert broken.consecutive_failures == 1 and "500" in broken.last_error
+    assert broken.next_poll_at - now == timedelta(seconds=120)  # backs off: twice the interval
+    poller.poll_due(app, now=broken.next_poll_at)
+    db.session.expire_all()
+    assert broken.consecutive_failures == 2
+    assert good.last_error is None and good.items_seen > 0
+
+
+def test_a_claimed_feed_is_not_claimed_again_in_its_period(app, world, feed_server):
+    _feed(world.org, feed_server.url("/feeds/w3c_geo.xml"))
+    now = datetime.now(timezone.utc)
+    first = poller.claim_due_feeds(now)
+    assert len(first) == 1
+    assert poller.claim_due_feeds(now) == []
+    assert poller.claim_due_feeds(now + timedelta(seconds=599)) == []
+    assert poller.claim_due_feeds(now + timedelta(seconds=600)) == first
+
+
+@pytest.mark.postgres
+def test_concurrent_pollers_on_postgresql_claim_disjoint_feeds(tmp_path, postgres_url):
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
+    with app.app_context():
+        db.create_all()
+        org = Organisation(name="Pollers")
+        db.session.add(org)
+        db.session.add_all(Feed(organisation=org, url=f"http://127.0.0.1:1/{n}.xml", name=str(n)) for n in range(40))
+        db.session.commit()
+    claimed: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def claim():
+        with app.app_context():
+            barrier.wait()
+            claimed.append(poller.claim_due_feeds(limit=15))
+            db.session.remove()
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = [feed_id for batch in claimed for feed_id in batch]
+    assert len(everything) == len(set(everything)) == 40
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_items_are_stored_once_even_when_two_pollers_fetch(app, world, feed_server):
+    feed = _feed(world.org, feed_server.url("/feeds/gdacs.xml"))
+    poller.poll_feed(feed.id)
+    db.session.expire_all()
+    count = len(_items(feed))
+    feed.etag = None  # a second poller without the ETag fetches the whole feed again
+    db.session.commit()
+    assert poller.poll_feed(feed.id).new_items == 0
+    db.session.expire_all()
+    assert len(_items(feed)) == count
+
+
+def test_cli_add_feed_and_poll(app, world, runner, feed_server):
+    url = feed_server.url("/feeds/cap_atom.xml")
+    result = runner.invoke(
+        args=["intel", "add-feed", url, "--name", "CAP", "--country", "us", "--organisation", world.org.name]
+    )
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(args=["intel", "add-feed", url, "--organisation", world.org.name])
+    assert again.exit_code != 0 and "already" in again.output
+    bad = runner.invoke(args=["intel", "add-feed", "ftp://example.org/x", "--organisation", world.org.name])
+    assert bad.exit_code != 0 and "http" in bad.output
+    result = runner.invoke(args=["intel", "poll"])
+    assert result.exit_code == 0, result.output
+    assert "CAP: ok" in result.output
+    assert runner.invoke(args=["intel", "poll"]).output.strip() == "no feed is due"
+
+
+def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server):
+    app.config["PUBLIC_URL"] = live_server
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    results = poller.poll_due(app)
+    assert sorted(r.status for r in results) == ["ok", "ok", "ok"], [r.error for r in results]
+    db.session.expire_all()
+    advisories = db.session.scalars(sa.select(Advisory)).all()
+    by_title = {a.title: a for a in advisories}
+    march = by_title["Climate march from Trafalgar Square to Parliament Square"]
+    assert march.severity in ("high", "critical") and "from The Savoy" in march.reason
+    rally = by_title["Union rally at the ExCeL London western entrance"]
+    assert rally.severity == "critical" and "ExCeL London" in rally.reason and "arrival" in rally.reason
+    assert "Rally in Manchester city centre" not in by_title
+    embassy = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: London, Westminster"))
+    assert embassy.located_by == "gazetteer"
+    paris = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: Paris"))
+    assert paris.located and paris.latitude == pytest.approx(48.85, abs=0.1)
