@@ -57,14 +57,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_socket_namespaces() -> None:
-    from .board import BoardNamespace
+    from .board import BoardNamespace, PhoneNamespace
+    from .live import NAMESPACE, PHONE_NAMESPACE
 
     # Registered once on the shared SocketIO object; each init_app hands them to its new server.
-    if not any(isinstance(handler, BoardNamespace) for handler in socketio.namespace_handlers):
-        from .live import NAMESPACE
-
-        socketio.namespace_handlers.append(BoardNamespace(NAMESPACE))
-        socketio.namespace_handlers[-1]._set_socketio(socketio)
+    for handler_class, namespace in ((BoardNamespace, NAMESPACE), (PhoneNamespace, PHONE_NAMESPACE)):
+        if not any(isinstance(handler, handler_class) for handler in socketio.namespace_handlers):
+            handler = handler_class(namespace)
+            handler._set_socketio(socketio)
+            socketio.namespace_handlers.append(handler)
 
 
 def _render_migration_item(type_, obj, autogen_context):

@@ -1,4 +1,6 @@
-"""The /board Socket.IO namespace: who may connect, which rooms they may join, and catch-up.
+"""Socket.IO namespaces: /board for coordinators, /phone for agents.
+
+/board: who may connect, which rooms they may join, and catch-up.
 
 Connecting needs a signed-in coordinator (the session cookie) or a coordinator's token in the
 connect auth ({"token": TOKEN}); agents and client contacts are refused. Rooms are joined only
@@ -12,8 +14,9 @@ from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_r
 from . import live
 from .auth import user_for_token
 from .extensions import db
-from .models import Detail, User
+from .models import Detail, User, utcnow
 from .scoping import get_owned
+from .status import Refused, active_detail_ids, agent_of
 
 
 def _connecting_user(auth) -> User | None:
@@ -82,3 +85,21 @@ class BoardNamespace(Namespace):
             return {"ok": False, "error": f"no detail {detail_id} on your board"}
         events = live.events_after(organisation_id, after, detail_id)
         return {"ok": True, "events": events}
+
+
+class PhoneNamespace(Namespace):
+    """Agents' phones: told of published intel and state changes on their own details only."""
+
+    def on_connect(self, auth=None):
+        user = _connecting_user(auth)
+        if user is None:
+            raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
+        if user.role != "agent":
+            raise ConnectionRefusedError("only agents connect here")
+        try:
+            agent = agent_of(user)
+        except Refused as exc:
+            raise ConnectionRefusedError(exc.message) from None
+        # Rooms of the details the agent is on now: the server picks them, the phone asks for nothing.
+        for detail_id in active_detail_ids(agent, utcnow()):
+            join_room(live.agents_room(detail_id))

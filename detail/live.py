@@ -19,6 +19,9 @@ from .extensions import db, socketio
 from .models import Event, Position, StatusReport, utcnow
 
 NAMESPACE = "/board"
+PHONE_NAMESPACE = "/phone"
+# What agents' phones are told, on their details: published intel and the detail going hot or complete.
+AGENT_EVENT_KINDS = ("advisory_published", "detail_state")
 POSITION_INTERVAL = 0.5
 # pg_advisory_xact_lock(class, organisation): the first key keeps our locks apart from anyone else's.
 EVENT_LOCK_CLASS = 0x4F4D  # "OM"
@@ -30,6 +33,11 @@ def org_room(organisation_id: int) -> str:
 
 def detail_room(detail_id: int) -> str:
     return f"detail:{detail_id}"
+
+
+def agents_room(detail_id: int) -> str:
+    """The phones of a detail's agents (in the /phone namespace)."""
+    return f"agents:{detail_id}"
 
 
 def append_event(organisation_id: int, detail_id: int | None, kind: str, payload: dict) -> Event:
@@ -65,6 +73,8 @@ def publish(events: list[Event]) -> None:
             rooms.append(detail_room(event.detail_id))
         # A list of rooms reaches a socket in both only once.
         socketio.emit("event", event_message(event), namespace=NAMESPACE, to=rooms)
+        if event.kind in AGENT_EVENT_KINDS and event.detail_id is not None:
+            socketio.emit("event", event_message(event), namespace=PHONE_NAMESPACE, to=agents_room(event.detail_id))
 
 
 def events_after(organisation_id: int, after_id: int, detail_id: int | None = None, limit: int = 500) -> list[dict]:

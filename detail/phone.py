@@ -4,6 +4,7 @@ The page posts JSON with the session cookie and the CSRF token in a header; it s
 validation (status_schemas) and recording (status.submit_status) with the token API.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -28,6 +29,14 @@ from .status_schemas import PositionIn, StatusIn
 from .timefmt import local_time
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
+
+# Other packages (intel: published advisories) add to each assignment the phone shows.
+ASSIGNMENT_SECTIONS: list[Callable[[Detail], dict]] = []
+
+
+def register_assignment_section(section: Callable[[Detail], dict]) -> None:
+    if section not in ASSIGNMENT_SECTIONS:
+        ASSIGNMENT_SECTIONS.append(section)
 
 
 @bp.route("/")
@@ -108,6 +117,8 @@ def state():
                 "since": report.reported_at.isoformat() if report else None,
             }
         )
+        for section in ASSIGNMENT_SECTIONS:
+            rows[-1].update(section(a.detail))
     return {
         "agent": {"call_sign": agent.call_sign, "name": agent.name},
         "codes": [c.as_dict() for c in codes if not c.is_duress],

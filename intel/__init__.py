@@ -10,13 +10,15 @@ def init_app(app: Flask) -> None:
     from detail import board_state
     from detail.demo import register_demo_step
     from detail.jobs import Job, register_job
+    from detail.phone import register_assignment_section
 
     from . import models, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
-    from .board import advisories_section
+    from .board import advisories_section, published_section
     from .cli import intel_cli
 
     app.register_blueprint(bp)
     board_state.register_detail_section(advisories_section)
+    register_assignment_section(published_section)
     register_demo_step(add_demo_feeds)
     app.cli.add_command(intel_cli)
     register_api()

@@ -1,4 +1,4 @@
-"""What intel adds to a detail's board: its open and published advisories, most severe first."""
+"""What intel adds to a detail's board (open and published advisories) and to agents' phones (published ones)."""
 
 import sqlalchemy as sa
 
@@ -9,9 +9,18 @@ from .advisories import advisory_payload
 from .models import SEVERITIES, Advisory
 
 
-def advisories_section(detail: Detail) -> dict:
+def _advisories(detail: Detail, statuses: tuple[str, ...]) -> list[Advisory]:
     rows = db.session.scalars(
-        sa.select(Advisory).where(Advisory.detail_id == detail.id, Advisory.status.in_(("candidate", "published")))
+        sa.select(Advisory).where(Advisory.detail_id == detail.id, Advisory.status.in_(statuses))
     ).all()
-    rows.sort(key=lambda a: (-SEVERITIES.index(a.severity), a.starts_at))
-    return {"advisories": [advisory_payload(a) for a in rows]}
+    return sorted(rows, key=lambda a: (-SEVERITIES.index(a.severity), a.starts_at))
+
+
+def advisories_section(detail: Detail) -> dict:
+    """For the board: candidates to review and published advisories, most severe first."""
+    return {"advisories": [advisory_payload(a) for a in _advisories(detail, ("candidate", "published"))]}
+
+
+def published_section(detail: Detail) -> dict:
+    """For the detail's agents: published advisories only, as written for the client."""
+    return {"advisories": [advisory_payload(a, for_client=True) for a in _advisories(detail, ("published",))]}

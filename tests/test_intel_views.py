@@ -172,3 +172,39 @@ def test_api_feeds_items_advisories(client, world, candidate):
 def test_board_shows_advisories(as_user, world, candidate):
     state = as_user(world.coordinator).get(f"/board/details/{world.detail.id}/state").json
     assert [a["title"] for a in state["detail"]["advisories"]] == ["<b>March</b> near the hotel"]
+
+
+def test_published_advisories_reach_the_details_agents_phones_and_only_them(app, client, world, candidate):
+    import time_machine
+
+    from detail import live
+    from detail.live import PHONE_NAMESPACE
+
+    from .conftest import FreshContextSocket, sign_in
+
+    with time_machine.travel(T0, tick=False):  # the agent is on shift
+        sign_in(client, world.agent_user)
+        phone = FreshContextSocket(app, namespace=PHONE_NAMESPACE, flask_test_client=client)
+        assert phone.is_connected(PHONE_NAMESPACE)
+        idle = app.test_client()
+        sign_in(idle, world.idle_agent_user)
+        idle_phone = FreshContextSocket(app, namespace=PHONE_NAMESPACE, flask_test_client=idle)
+        coordinator = app.test_client()
+        sign_in(coordinator, world.coordinator)
+        assert not FreshContextSocket(app, namespace=PHONE_NAMESPACE, flask_test_client=coordinator).is_connected(
+            PHONE_NAMESPACE
+        )
+        state = client.get("/phone/state").json
+        assert state["assignments"][0]["advisories"] == []  # a candidate is not the agents' yet
+
+        event = advisories.publish(candidate, world.coordinator, "A march near the hotel", "Rear entrance")
+        db.session.commit()
+        live.publish([event])
+        received = [r["args"][0]["kind"] for r in phone.get_received(PHONE_NAMESPACE) if r["name"] == "event"]
+        assert received == ["advisory_published"]
+        assert [r for r in idle_phone.get_received(PHONE_NAMESPACE) if r["name"] == "event"] == []
+        shown = client.get("/phone/state").json["assignments"][0]["advisories"]
+        assert [(a["title"], a["summary"]) for a in shown] == [
+            ("<b>March</b> near the hotel", "A march near the hotel")
+        ]
+        assert "site" not in shown[0]

@@ -113,7 +113,12 @@
       el("p", null, el("strong", null, a.role), a.site ? " at " + a.site : ""),
       el("p", null, "Report " + a.report_at_local + " (" + untilText(a.report_at) + ")"),
       a.address ? el("p", { class: "muted small" }, a.address) : null,
-      a.is_lead ? leadButtons(a) : null)));
+      a.is_lead ? leadButtons(a) : null,
+      (a.advisories || []).length ? el("ul", { class: "intel-list" }, a.advisories.map((adv) => el("li", null,
+        el("span", { class: "severity sev-" + adv.severity }, adv.severity), " ", el("strong", null, adv.title),
+        el("div", { class: "small" }, adv.summary),
+        adv.recommendation ? el("div", { class: "small" }, "Recommendation: " + adv.recommendation) : null,
+        el("div", { class: "small muted" }, adv.reason)))) : null)));
   }
 
   function leadButtons(a) {
@@ -229,6 +234,14 @@
       .catch(() => render());
   }
 
+  // Published intel and a detail going hot reach the phone at once; the page then reloads its state.
+  function listen() {
+    if (typeof io === "undefined") return;
+    const socket = io("/phone", { transports: ["websocket"] });
+    socket.on("event", () => refresh());
+    socket.on("connect", () => refresh());
+  }
+
   window.addEventListener("online", () => { setNetwork(); flush(); });
   window.addEventListener("offline", setNetwork);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(config.sw_url, { scope: "/phone/" }).catch(() => {});
@@ -236,4 +249,5 @@
   render();
   refresh().then(flush);
   watchPosition();
+  listen();
 })();
