@@ -118,11 +118,15 @@ class Advisory(db.Model):
         sa.CheckConstraint(_in("severity", SEVERITIES), name="severity_known"),
         sa.CheckConstraint(_in("category", CATEGORIES), name="category_known"),
         sa.Index("ix_advisory_organisation_id_status", "organisation_id", "status"),
+        sa.CheckConstraint("(detail_id IS NULL) <> (watch_area_id IS NULL)", name="for_detail_or_watch_area"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"))
-    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    watch_area_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("watch_area.id", ondelete="CASCADE"), index=True
+    )
     site_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("site.id"))
     title: so.Mapped[str] = so.mapped_column(sa.String(500))
     category: so.Mapped[str] = so.mapped_column(sa.String(20))
@@ -141,7 +145,8 @@ class Advisory(db.Model):
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
-    detail: so.Mapped[Detail] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    watch_area: so.Mapped["WatchArea | None"] = so.relationship()
     site: so.Mapped[Site | None] = so.relationship()
     reviewed_by: so.Mapped[User | None] = so.relationship()
     sources: so.Mapped[list["AdvisorySource"]] = so.relationship(
@@ -150,14 +155,112 @@ class Advisory(db.Model):
 
 
 class AdvisorySource(db.Model):
-    """An item behind an advisory; an item counts once per detail, however many feeds carried it."""
+    """An item behind an advisory; an item counts once per detail (or watch area), however many feeds carried it."""
 
-    __table_args__ = (sa.UniqueConstraint("detail_id", "item_id"),)
+    __table_args__ = (sa.UniqueConstraint("detail_id", "item_id"), sa.UniqueConstraint("watch_area_id", "item_id"))
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     advisory_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("advisory.id", ondelete="CASCADE"), index=True)
-    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"))
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"))
+    watch_area_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("watch_area.id", ondelete="CASCADE"))
     item_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("feed_item.id", ondelete="CASCADE"), index=True)
 
     advisory: so.Mapped[Advisory] = so.relationship(back_populates="sources")
     item: so.Mapped[FeedItem] = so.relationship()
+
+
+CADENCES = ("immediate", "daily", "weekly")
+DIGEST_STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
+
+
+class ContactPreference(db.Model):
+    """How a client contact hears from the team: where, how often, from which severity, in which zone."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("cadence", CADENCES), name="cadence_known"),
+        sa.CheckConstraint(_in("min_severity", SEVERITIES), name="severity_known"),
+        sa.CheckConstraint("daily_at_minute >= 0 AND daily_at_minute < 1440", name="daily_at_in_day"),
+        sa.CheckConstraint("weekly_day >= 0 AND weekly_day <= 6", name="weekly_day_in_week"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    cadence: so.Mapped[str] = so.mapped_column(sa.String(10), default="daily")
+    daily_at_minute: so.Mapped[int] = so.mapped_column(default=7 * 60)  # local time of the daily digest
+    weekly_day: so.Mapped[int] = so.mapped_column(default=0)  # Monday, for the weekly digest
+    min_severity: so.Mapped[str] = so.mapped_column(sa.String(10), default="moderate")
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    all_quiet: so.Mapped[bool] = so.mapped_column(default=False)  # a daily note even with nothing new
+    paused: so.Mapped[bool] = so.mapped_column(default=False)  # set by List-Unsubscribe; the portal resumes
+    feed_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)  # Atom feed secret
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class WatchArea(db.Model):
+    """A place a client cares about with no detail scheduled: an office, a home city, a country."""
+
+    __table_args__ = (
+        *_latlon_checks(),
+        sa.CheckConstraint("radius_m > 0", name="radius_positive"),
+        sa.CheckConstraint(
+            "(country_code IS NOT NULL) OR (latitude IS NOT NULL AND longitude IS NOT NULL)", name="place_or_country"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    latitude: so.Mapped[float | None]
+    longitude: so.Mapped[float | None]
+    radius_m: so.Mapped[int] = so.mapped_column(default=25_000)
+    country_code: so.Mapped[str | None] = so.mapped_column(sa.String(2))  # a whole country, when set
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class Digest(db.Model):
+    """One message to one contact. Written (with its Message-ID) before sending, so a crash cannot send it twice."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", DIGEST_STATUSES), name="status_known"),
+        sa.CheckConstraint(_in("cadence", CADENCES), name="cadence_known"),
+        sa.Index("ix_digest_status_next_attempt_at", "status", "next_attempt_at"),
+        # One daily digest a day and one weekly a week per contact, however many senders run.
+        sa.UniqueConstraint("user_id", "cadence", "period_key"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    cadence: so.Mapped[str] = so.mapped_column(sa.String(10))
+    period_key: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # "2026-11-24", "2026-W48"; none: immediate
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(300))
+    message_id: so.Mapped[str] = so.mapped_column(sa.String(300), unique=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
+    all_quiet: so.Mapped[bool] = so.mapped_column(default=False)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
+    entries: so.Mapped[list["DigestEntry"]] = so.relationship(back_populates="digest", cascade="all, delete-orphan")
+
+
+class DigestEntry(db.Model):
+    """An advisory in a digest: unique per contact and cadence, so none is sent twice and each is accounted for."""
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "cadence", "advisory_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    digest_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("digest.id", ondelete="CASCADE"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    cadence: so.Mapped[str] = so.mapped_column(sa.String(10))
+    advisory_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("advisory.id", ondelete="CASCADE"), index=True)
+
+    digest: so.Mapped[Digest] = so.relationship(back_populates="entries")
+    advisory: so.Mapped[Advisory] = so.relationship()
