@@ -41,7 +41,7 @@ def home_for(user: User) -> str:
         return url_for("board.organisation")
     if user.role == "agent":
         return url_for("phone.page")
-    return url_for("pages.portal")
+    return url_for("portal.index")
 
 
 def roles_required(*roles: str):

@@ -1,12 +1,11 @@
-"""Pages every role reaches: the landing redirect, health, and a client contact's portal."""
+"""Pages outside any area: the landing redirect and health. (The client portal is intel.portal.)"""
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
-from .auth import home_for, roles_required
+from .auth import home_for
 from .extensions import db
-from .models import Detail
 
 bp = Blueprint("pages", __name__)
 
@@ -26,22 +25,3 @@ def healthz():
         db.session.rollback()
         return {"status": "unavailable", "database": "unreachable"}, 503
     return {"status": "ok", "database": "ok"}
-
-
-@bp.route("/portal")
-@roles_required("client")
-def portal():
-    details = db.session.scalars(
-        sa.select(Detail).where(Detail.client_id == current_user.client_id).order_by(Detail.starts_at)
-    ).all()
-    return render_template("detail/portal.html", details=details)
-
-
-@bp.route("/portal/details/<int:detail_id>")
-@roles_required("client")
-def portal_detail(detail_id: int):
-    detail = db.session.get(Detail, detail_id)
-    # Another client's detail is answered as if it did not exist.
-    if detail is None or detail.client_id != current_user.client_id:
-        abort(404)
-    return render_template("detail/portal_detail.html", detail=detail)

@@ -15,14 +15,17 @@ def init_app(app: Flask) -> None:
     from . import models, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
     from .board import advisories_section, published_section
     from .cli import intel_cli
+    from .portal import bp as portal_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(portal_bp)
     board_state.register_detail_section(advisories_section)
     register_assignment_section(published_section)
     register_demo_step(add_demo_feeds)
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))
+    register_job(Job("digests", 60, _send_due_digests))
 
 
 def _poll_due_feeds() -> int:
@@ -31,6 +34,12 @@ def _poll_due_feeds() -> int:
     from .poller import poll_due
 
     return len(poll_due(current_app._get_current_object()))
+
+
+def _send_due_digests() -> int:
+    from .digest import send_due_digests
+
+    return send_due_digests()
 
 
 def register_api() -> None:

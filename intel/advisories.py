@@ -300,6 +300,69 @@ def _area_extent_m(item: FeedItem) -> float:
     return max(geo.fast_distance_m(item.latitude, item.longitude, lat, lon) for lat, lon in corners)
 
 
+def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
+    """Distance (or None for a whole country) and the place phrase, when the item lies in the watch area."""
+    if area.country_code:
+        if (item.details or {}).get("country_code") == area.country_code:
+            return None, f"in {area.name}"
+        return None
+    distance = geo.distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
+    if distance > area.radius_m:
+        return None
+    return distance, f"{_distance_text(distance)} from {area.name}"
+
+
+def record_watch_area_candidates(organisation_id: int, items: list[FeedItem]) -> list:
+    """Candidates for clients' watch areas: places they care about with no detail scheduled."""
+    from detail.models import Client
+
+    from .models import WatchArea
+
+    areas = db.session.scalars(
+        sa.select(WatchArea)
+        .join(Client, WatchArea.client_id == Client.id)
+        .where(Client.organisation_id == organisation_id)
+    ).all()
+    events = []
+    for item in items:
+        if not item.located:
+            continue
+        for area in areas:
+            found = _watch_area_match(item, area)
+            if found is None:
+                continue
+            distance, where = found
+            known = db.session.scalar(
+                sa.select(AdvisorySource).where(
+                    AdvisorySource.watch_area_id == area.id, AdvisorySource.item_id == item.id
+                )
+            )
+            if known is not None:
+                continue
+            reach = REACH.get(item.category, REACH["other"])
+            rank = _rank(item.source_severity or reach.usual_severity)
+            if distance is not None and distance <= reach.near_m:
+                rank += 1
+            rank = max(0, min(rank, len(SEVERITIES) - 1))
+            when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M local")
+            advisory = Advisory(
+                organisation_id=organisation_id,
+                watch_area_id=area.id,
+                title=item.title,
+                category=item.category,
+                severity=SEVERITIES[rank],
+                reason=f"{where} (watch area), from {when}",
+                distance_m=distance,
+                starts_at=item.starts_at,
+                ends_at=item.ends_at,
+            )
+            advisory.sources.append(AdvisorySource(watch_area_id=area.id, item=item))
+            db.session.add(advisory)
+            db.session.flush()
+            events.append(live.append_event(organisation_id, None, "advisory_candidate", advisory_payload(advisory)))
+    return events
+
+
 def active_details(organisation_id: int, now: datetime | None = None) -> list[Detail]:
     """Details that are not complete and not long over: the ones intel is weighed against."""
     now = now or utcnow()
@@ -343,10 +406,10 @@ def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
 
 def record_candidates(organisation_id: int, items: list[FeedItem], now: datetime | None = None) -> list:
     """Store candidate advisories for the items' matches; return the board events (flushes, never commits)."""
+    events = record_watch_area_candidates(organisation_id, items)
     details = active_details(organisation_id, now)
     if not details or not items:
-        return []
-    events = []
+        return events
     by_id = {item.id: item for item in items}
     for match in match_items(items, details):
         item = by_id[match.item_id]
@@ -389,6 +452,7 @@ def advisory_payload(advisory: Advisory, for_client: bool = False) -> dict:
     payload = {
         "advisory_id": advisory.id,
         "detail_id": advisory.detail_id,
+        "watch_area": advisory.watch_area.name if advisory.watch_area else None,
         "title": advisory.title,
         "category": advisory.category,
         "severity": advisory.severity,
@@ -444,8 +508,8 @@ def dismiss(advisory: Advisory, user, reason: str, now: datetime | None = None):
 
 def merge(advisory: Advisory, into: Advisory, user, now: datetime | None = None):
     """Fold a candidate into another advisory of the same detail: its sources move there."""
-    if advisory.id == into.id or advisory.detail_id != into.detail_id:
-        raise ReviewError("merge into another advisory of the same detail")
+    if advisory.id == into.id or (advisory.detail_id, advisory.watch_area_id) != (into.detail_id, into.watch_area_id):
+        raise ReviewError("merge into another advisory of the same detail or watch area")
     if advisory.status != "candidate" or into.status not in ("candidate", "published"):
         raise ReviewError("only a candidate can be merged, into a candidate or a published advisory")
     now = now or utcnow()

@@ -1,4 +1,4 @@
-"""flask intel poll [--loop], flask intel add-feed URL."""
+"""flask intel poll [--loop], flask intel add-feed URL, flask intel send-digests [--loop] [--dry-run]."""
 
 import time
 
@@ -9,8 +9,9 @@ from flask.cli import AppGroup
 
 from detail.cli import default_organisation
 from detail.extensions import db, socketio
+from detail.models import utcnow
 
-from . import poller
+from . import digest, poller
 from .models import CATEGORIES, Feed
 
 intel_cli = AppGroup("intel", help="Feeds and advisories.")
@@ -75,3 +76,52 @@ def add_feed_command(url, name, region, country_code, default_category, poll_int
     db.session.add(feed)
     db.session.commit()
     click.echo(f"Added feed {feed.id}: {feed.name} <{feed.url}>, polled every {feed.poll_interval_s} s.")
+
+
+@intel_cli.command("send-digests")
+@click.option("--loop", "forever", is_flag=True, help="Keep sending due digests every minute (a production process).")
+@click.option("--dry-run", is_flag=True, help="Show who would get what now; record and send nothing.")
+def send_digests_command(forever: bool, dry_run: bool) -> None:
+    """Send the client digests that are due once and report, or keep sending with --loop."""
+    if dry_run:
+        _print_dry_run()
+        return
+    app = current_app._get_current_object()
+    while True:
+        # Each round in its own app context, with its own database session.
+        with app.app_context():
+            try:
+                outcomes = digest.run_digests()
+            except Exception:
+                if not forever:
+                    raise
+                db.session.rollback()
+                current_app.logger.exception("sending digests failed; trying again in a minute")
+                outcomes = []
+        for outcome in outcomes:
+            line = f"{outcome.status}: #{outcome.digest_id} to {outcome.email}: {outcome.subject}"
+            if outcome.status != "sent" and outcome.error:
+                line += f" ({outcome.error})"
+            click.echo(line)
+        if not forever:
+            if not outcomes:
+                click.echo("no digest is due")
+            return
+        socketio.sleep(DIGEST_EVERY_S) if socketio.server else time.sleep(DIGEST_EVERY_S)
+
+
+DIGEST_EVERY_S = 60
+
+
+def _print_dry_run() -> None:
+    now = utcnow()
+    for user, preference, plan, why in digest.dry_run(now):
+        if plan is None:
+            click.echo(f"{preference.email} ({user.client.name}, {preference.cadence}): nothing to send: {why}")
+            continue
+        content = digest.build_content(user, preference.email, preference.timezone, plan.cadence, plan.advisories, now)
+        click.echo(f"{preference.email} ({user.client.name}, {preference.cadence}): {content.subject}")
+        for advisory in plan.advisories:
+            click.echo(f"  - [{advisory.severity}] {advisory.title}")
+    for waiting in digest.waiting_for_retry(now):
+        click.echo(f"to retry: #{waiting.id} to {waiting.email} ({waiting.status}): {waiting.subject}")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail.extensions import db
-from detail.models import Detail, Organisation, Site, User, UTCDateTime, _in, _latlon_checks, utcnow
+from detail.models import Client, Detail, Organisation, Site, User, UTCDateTime, _in, _latlon_checks, utcnow
 
 from .classify import CATEGORIES, FIELDS, SEVERITIES
 
@@ -219,6 +219,8 @@ class WatchArea(db.Model):
     country_code: so.Mapped[str | None] = so.mapped_column(sa.String(2))  # a whole country, when set
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    client: so.Mapped[Client] = so.relationship()
 
 
 class Digest(db.Model):

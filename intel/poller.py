@@ -128,7 +128,7 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
     published = parsed.published or parsed.updated or now
     starts_at, ends_at = _window(parsed, published)
     latitude = longitude = None
-    located_by, place_name = None, ""
+    located_by, place_name, country = None, "", feed.country_code or None
     if parsed.geometry:
         latitude, longitude = representative_point(parsed.geometry)
         located_by = "feed"
@@ -136,7 +136,10 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         place = geo.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
         if place is not None:
             latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
+            country = place.country_code
     details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
+    if country:
+        details["country_code"] = country  # for watch areas that cover a whole country
     return FeedItem(
         feed=feed,
         guid=parsed.guid[:500],

@@ -17,11 +17,21 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from detail import live
 from detail.auth import staff_required
 from detail.extensions import db
-from detail.models import Detail, Site
+from detail.models import Client, Detail, Site, User
 from detail.scoping import get_owned, owned
 
 from . import advisories, bp, geo
-from .models import ADVISORY_STATUSES, CATEGORIES, RULE_FIELDS, SEVERITIES, Advisory, ClassificationRule, Feed
+from .models import (
+    ADVISORY_STATUSES,
+    CATEGORIES,
+    RULE_FIELDS,
+    SEVERITIES,
+    Advisory,
+    ClassificationRule,
+    Digest,
+    Feed,
+    WatchArea,
+)
 
 CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
 
@@ -325,3 +335,138 @@ def toggle_rule(rule_id: int):
         rule.enabled = not rule.enabled
         db.session.commit()
     return redirect(url_for("intel.rules"))
+
+
+# --- watch areas --------------------------------------------------------------------------------
+
+
+class WatchAreaForm(FlaskForm):
+    place = StringField("Place (a city, or a country)", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name shown to the client (optional)", validators=[Optional(), Length(max=120)])
+    radius_km = IntegerField("Radius (km), for a city", default=25, validators=[InputRequired(), NumberRange(1, 500)])
+
+
+def _client_or_404(client_id: int):
+    client = get_owned(Client, client_id, _org())
+    if client is None:
+        abort(404)
+    return client
+
+
+@bp.route("/clients/<int:client_id>/watch-areas", methods=["GET", "POST"])
+@staff_required
+def watch_areas(client_id: int):
+    """Places a client cares about with no detail scheduled; intel there becomes candidates like a venue's."""
+    client = _client_or_404(client_id)
+    form = WatchAreaForm()
+    status = 200
+    if form.validate_on_submit():
+        place = geo.geocode(form.place.data)
+        if place is None:
+            form.place.errors.append(f"No place called {form.place.data!r} in the gazetteer.")
+        else:
+            area = WatchArea(
+                client_id=client.id,
+                name=(form.name.data or geo.place_label(place)).strip(),
+                timezone=place.timezone or "UTC",
+            )
+            if place.kind == "country":
+                area.country_code = place.country_code
+            else:
+                area.latitude, area.longitude = place.latitude, place.longitude
+                area.radius_m = form.radius_km.data * 1000
+            db.session.add(area)
+            db.session.commit()
+            flash(f"Watching {area.name}.", "success")
+            return redirect(url_for("intel.watch_areas", client_id=client.id))
+    if form.is_submitted():
+        status = 400
+    areas = db.session.scalars(sa.select(WatchArea).where(WatchArea.client_id == client.id).order_by(WatchArea.name))
+    return render_template(
+        "intel/watch_areas.html", client=client, areas=list(areas), form=form, action=FlaskForm()
+    ), status
+
+
+@bp.route("/clients/<int:client_id>/watch-areas/<int:area_id>/delete", methods=["POST"])
+@staff_required
+def delete_watch_area(client_id: int, area_id: int):
+    client = _client_or_404(client_id)
+    area = db.session.get(WatchArea, area_id)
+    if area is None or area.client_id != client.id:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        db.session.delete(area)
+        db.session.commit()
+        flash(f"No longer watching {area.name}.", "success")
+    return redirect(url_for("intel.watch_areas", client_id=client.id))
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+
+def _contact_or_404(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None or user.role != "client" or user.organisation_id != _org():
+        abort(404)
+    return user
+
+
+@bp.route("/digests")
+@staff_required
+def digests():
+    """Every client contact with their preferences, and the organisation's recent digests."""
+    contacts = db.session.scalars(
+        sa.select(User).where(User.organisation_id == _org(), User.role == "client").order_by(User.client_id, User.name)
+    ).all()
+    recent = db.session.scalars(
+        sa.select(Digest)
+        .join(User, Digest.user_id == User.id)
+        .where(User.organisation_id == _org())
+        .order_by(Digest.created_at.desc())
+        .limit(100)
+    ).all()
+    return render_template("intel/digests.html", contacts=contacts, recent=recent, action=FlaskForm())
+
+
+@bp.route("/digests/<int:user_id>/preview")
+@staff_required
+def digest_preview(user_id: int):
+    """The contact's next digest as it would be sent now; nothing is recorded."""
+    from . import digest
+
+    user = _contact_or_404(user_id)
+    rendered = digest.preview(user, datetime.now(timezone.utc))
+    return render_template("intel/digest_preview.html", user=user, rendered=rendered, action=FlaskForm())
+
+
+@bp.route("/digests/<int:user_id>/send", methods=["POST"])
+@staff_required
+def digest_send_now(user_id: int):
+    from . import digest
+
+    user = _contact_or_404(user_id)
+    if FlaskForm().validate_on_submit():
+        sent = digest.send_now(user, datetime.now(timezone.utc))
+        if sent is None:
+            flash(f"Nothing new to send to {user.name}.", "info")
+        else:
+            flash(f"Digest to {sent.email}: {sent.status}.", "success" if sent.status == "sent" else "error")
+    return redirect(url_for("intel.digests"))
+
+
+@bp.route("/digests/resend/<int:digest_id>", methods=["POST"])
+@staff_required
+def digest_resend(digest_id: int):
+    """Send an uncertain or failed digest again, on purpose (it may arrive twice if the first did arrive)."""
+    from . import digest
+
+    row = db.session.get(Digest, digest_id)
+    if row is None or db.session.get(User, row.user_id).organisation_id != _org():
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        status = digest.resend(row.id)
+        if status == "sent":
+            flash(f"Digest #{row.id} sent again.", "success")
+        else:
+            flash(f"Digest #{row.id} not sent: {status or 'it was already sent or is being sent'}.", "error")
+    return redirect(url_for("intel.digests"))

@@ -101,6 +101,7 @@ CLIENT_PAGE = Access(frozenset({"client"}))
 API_STAFF = Access(STAFF, token=True)
 API_AGENT = Access(frozenset({"agent"}), token=True)
 API_STAFF_AND_AGENT = Access(STAFF | {"agent"}, token=True)  # an agent only his own assignments
+BY_SECRET = Access(public=True, everyone=NOT_FOUND)  # the matrix holds no valid secret (test_portal does)
 
 ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/"): LANDING,
@@ -114,6 +115,16 @@ ROUTES: dict[tuple[str, str], Access] = {
     # client contacts
     ("GET", "/portal"): CLIENT_PAGE,
     ("GET", "/portal/details/<int:detail_id>"): CLIENT_PAGE,
+    ("GET", "/portal/advisories"): CLIENT_PAGE,
+    ("GET", "/portal/digests"): CLIENT_PAGE,
+    ("GET", "/portal/preferences"): CLIENT_PAGE,
+    ("POST", "/portal/preferences"): CLIENT_PAGE,
+    ("POST", "/portal/preferences/feed"): CLIENT_PAGE,
+    ("POST", "/portal/preferences/feed/revoke"): CLIENT_PAGE,
+    # the secret in the URL is the credential: a wrong one is "not found" for everyone
+    ("GET", "/portal/feed/<secret>.atom"): BY_SECRET,
+    ("GET", "/portal/unsubscribe/<token>"): BY_SECRET,
+    ("POST", "/portal/unsubscribe/<token>"): BY_SECRET,
     # agents' phone page; its manifest and service worker are fetched before any sign-in
     ("GET", "/phone/"): AGENT_PAGE,
     ("GET", "/phone/manifest.webmanifest"): PUBLIC,
@@ -262,7 +273,7 @@ def _token_row(plaintext: str) -> ApiToken:
 
 def _intel_rows(world) -> dict[str, tuple[dict, tuple[str, ...]]]:
     """Per organisation, a feed, a classification rule and an advisory: {key: (ids, names)}."""
-    from intel.models import Advisory, ClassificationRule, Feed
+    from intel.models import Advisory, ClassificationRule, Digest, Feed, WatchArea
 
     rows = {}
     for key, organisation, detail in (
@@ -282,9 +293,25 @@ def _intel_rows(world) -> dict[str, tuple[dict, tuple[str, ...]]]:
             starts_at=detail.starts_at,
             ends_at=detail.ends_at,
         )
-        db.session.add_all([feed, rule, advisory])
+        area = WatchArea(client_id=detail.client_id, name=f"{label} office", latitude=51.5, longitude=-0.1)
+        contact = db.session.scalar(sa.select(User).where(User.client_id == detail.client_id).limit(1))
+        digest = (
+            Digest(
+                user=contact,
+                cadence="daily",
+                email=contact.email,
+                subject=f"{label} digest",
+                message_id=f"<{key}@matrix.example>",
+                status="uncertain",
+            )
+            if contact
+            else None
+        )
+        db.session.add_all([feed, rule, advisory, area, *([digest] if digest else [])])
         db.session.flush()
-        ids = {"feed_id": feed.id, "rule_id": rule.id, "advisory_id": advisory.id}
+        ids = {"feed_id": feed.id, "rule_id": rule.id, "advisory_id": advisory.id, "area_id": area.id}
+        if digest is not None:
+            ids["digest_id"] = digest.id
         rows[key] = (ids, (feed.name, advisory.title))
     return rows
 
@@ -364,6 +391,11 @@ def _populate(world) -> dict:
     db.session.flush()
 
     intel = _intel_rows(world)
+    from intel.models import WatchArea
+
+    oc_area = WatchArea(client_id=world.other_client.id, name="Contoso office", latitude=47.37, longitude=8.54)
+    db.session.add(oc_area)
+    db.session.flush()
 
     def first_code(organisation):
         return db.session.scalar(sa.select(StatusCode).where(StatusCode.organisation_id == organisation.id).limit(1))
@@ -384,6 +416,8 @@ def _populate(world) -> dict:
         "code_id": first_code(world.org).id,
         "filename": "css/app.css",
         "name": "london-protests",
+        "secret": "not-a-feed-secret",
+        "token": "not-an-unsubscribe-token",
         **intel["own"][0],
     }
     other_client = {
@@ -395,6 +429,7 @@ def _populate(world) -> dict:
         "assignment_id": oc_assignment.id,
         "user_id": world.other_contact.id,
         "agent_id": idle_agent.id,
+        "area_id": oc_area.id,
     }
     other_org = {
         "detail_id": rival.id,

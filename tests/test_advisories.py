@@ -170,3 +170,33 @@ def test_near_answers_with_distances(world, feed):
         world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000, starts_at=T0 + timedelta(days=2)
     )
     assert later == []
+
+
+def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
+    from intel.models import WatchArea
+
+    office = WatchArea(
+        client_id=world.client.id,
+        name="Northwind HQ, London",
+        latitude=51.515,
+        longitude=-0.09,
+        radius_m=10_000,
+        timezone="Europe/London",
+    )
+    france = WatchArea(client_id=world.client.id, name="France", country_code="FR", timezone="Europe/Paris")
+    db.session.add_all([office, france])
+    near_office = _item(feed, 51.52, -0.10, T0 + timedelta(days=5), title="Strike at the bank")
+    in_paris = _item(
+        feed, 48.8566, 2.3522, T0 + timedelta(days=5), title="Manifestation à Paris", details={"country_code": "FR"}
+    )
+    far = _item(feed, 53.48, -2.24, T0 + timedelta(days=5), title="Rally in Manchester")
+    advisories.record_candidates(world.org.id, [near_office, in_paris, far], T0)
+    rows = {a.title: a for a in db.session.scalars(sa.select(Advisory).where(Advisory.watch_area_id.is_not(None)))}
+    assert set(rows) == {"Strike at the bank", "Manifestation à Paris"}
+    assert (
+        rows["Strike at the bank"].reason == "890 m from Northwind HQ, London (watch area), from Sun 29 Nov 08:00 local"
+    )
+    assert rows["Manifestation à Paris"].reason.startswith("in France (watch area)")
+    assert rows["Strike at the bank"].detail_id is None
+    advisories.record_candidates(world.org.id, [near_office], T0)  # once per watch area
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Advisory)) == 2

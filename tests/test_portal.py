@@ -1,0 +1,188 @@
+"""The client portal, its Atom feed and unsubscribe link; coordinators' digest preview and watch areas."""
+
+import re
+from datetime import timedelta
+
+import feedparser
+import pytest
+import sqlalchemy as sa
+
+from detail.extensions import db
+from intel import advisories
+from intel.models import Advisory, ContactPreference, Feed, FeedItem, WatchArea
+
+from .conftest import T0
+
+
+@pytest.fixture
+def published(world):
+    """One published advisory for the world's detail, one candidate, and one published for another client."""
+    world.detail.notes = "INTERNAL-NOTE-7731"
+    feed = Feed(organisation=world.org, url="http://127.0.0.1:1/f.xml", name="Monitor")
+    items = [
+        FeedItem(
+            feed=feed,
+            guid=f"p{n}",
+            title=title,
+            category="protest",
+            latitude=lat,
+            longitude=lon,
+            located_by="feed",
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=2),
+        )
+        for n, (title, lat, lon) in enumerate(
+            [
+                ("March past the hotel", world.hotel.latitude + 0.002, world.hotel.longitude),
+                ("Candidate only", world.venue.latitude + 0.002, world.venue.longitude),
+            ]
+        )
+    ]
+    db.session.add_all([feed, *items])
+    db.session.flush()
+    advisories.record_candidates(world.org.id, items, T0)
+    first = db.session.scalar(sa.select(Advisory).where(Advisory.title == "March past the hotel"))
+    advisories.publish(first, world.coordinator, "A march passes the hotel at arrival", "Use the rear entrance")
+    other = Advisory(
+        organisation_id=world.org.id,
+        detail_id=world.other_client_detail.id,
+        title="CONTOSO-ONLY",
+        category="crime",
+        severity="high",
+        reason="x",
+        starts_at=T0,
+        ends_at=T0,
+        status="published",
+        summary="s",
+        recommendation="r",
+        published_at=T0,
+    )
+    db.session.add(other)
+    db.session.commit()
+    return first
+
+
+def test_portal_shows_own_details_and_published_advisories_only(as_user, world, published):
+    client = as_user(world.contact)
+    pages = [client.get(url) for url in ("/portal", f"/portal/details/{world.detail.id}", "/portal/advisories")]
+    assert all(p.status_code == 200 for p in pages)
+    text = " ".join(p.get_data(as_text=True) for p in pages)
+    assert "Northwind CEO London" in text and "A march passes the hotel at arrival" in text
+    assert "Use the rear entrance" in text
+    for secret in ("Candidate only", "CONTOSO-ONLY", "Contoso board visit", "INTERNAL-NOTE-7731", "Bravo 1"):
+        assert secret not in text
+    assert client.get(f"/portal/details/{world.other_client_detail.id}").status_code == 404
+    other = as_user(world.other_contact)
+    assert "March past the hotel" not in other.get("/portal/advisories").get_data(as_text=True)
+
+
+def test_preferences_are_saved_and_checked(as_user, world):
+    client = as_user(world.contact)
+    assert client.get("/portal/preferences").status_code == 200
+    pref = db.session.scalar(sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id))
+    assert pref.cadence == "daily" and pref.email == world.contact.email
+    bad = client.post(
+        "/portal/preferences",
+        data={
+            "email": "x@y.example",
+            "cadence": "daily",
+            "daily_at": "25:00",
+            "weekly_day": "0",
+            "min_severity": "low",
+            "timezone": "Mars/Base",
+        },
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        "/portal/preferences",
+        data={
+            "email": "hos@northwind.example",
+            "cadence": "weekly",
+            "daily_at": "06:30",
+            "weekly_day": "4",
+            "min_severity": "high",
+            "timezone": "America/New_York",
+            "all_quiet": "y",
+        },
+    )
+    assert ok.status_code == 302
+    db.session.refresh(pref)
+    assert (
+        pref.email,
+        pref.cadence,
+        pref.daily_at_minute,
+        pref.weekly_day,
+        pref.min_severity,
+        pref.timezone,
+        pref.all_quiet,
+    ) == ("hos@northwind.example", "weekly", 390, 4, "high", "America/New_York", True)
+
+
+def test_atom_feed_at_a_secret_revocable_url(app, as_user, world, published):
+    client = as_user(world.contact)
+    page = client.post("/portal/preferences/feed").get_data(as_text=True)
+    url = re.search(r'<p class="token">([^<]+)</p>', page).group(1)
+    path = url.split("localhost", 1)[1]
+    anonymous = app.test_client()
+    response = anonymous.get(path)
+    assert response.status_code == 200 and response.content_type.startswith("application/atom+xml")
+    parsed = feedparser.parse(response.data)
+    assert [e.title for e in parsed.entries] == ["[high] March past the hotel"] or [
+        e.title for e in parsed.entries
+    ] == [f"[{published.severity}] March past the hotel"]
+    assert "CONTOSO-ONLY" not in response.get_data(as_text=True)
+    assert anonymous.get("/portal/feed/not-the-secret.atom").status_code == 404
+    client.post("/portal/preferences/feed/revoke")
+    assert anonymous.get(path).status_code == 404
+
+
+def test_unsubscribe_link_pauses_digests(app, world):
+    from intel.digest import unsubscribe_token
+
+    anonymous = app.test_client()
+    token = unsubscribe_token(world.contact.id)
+    assert anonymous.get(f"/portal/unsubscribe/{token}").status_code == 200
+    response = anonymous.post(f"/portal/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    pref = db.session.scalar(sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id))
+    assert pref.paused
+    assert anonymous.post("/portal/unsubscribe/forged-token").status_code == 404
+    assert anonymous.post(f"/portal/unsubscribe/{unsubscribe_token(world.coordinator.id)}").status_code == 404
+
+
+def test_coordinator_previews_and_sends_a_digest(app, as_user, world, published):
+    client = as_user(world.coordinator)
+    assert client.get("/intel/digests").status_code == 200
+    preview = client.get(f"/intel/digests/{world.contact.id}/preview")
+    assert preview.status_code == 200 and b"March past the hotel" in preview.data
+    assert client.get(f"/intel/digests/{world.other_org_coordinator.id}/preview").status_code == 404
+    rival = as_user(world.other_org_coordinator)
+    assert rival.get(f"/intel/digests/{world.contact.id}/preview").status_code == 404
+
+
+def test_watch_areas_page(as_user, world):
+    client = as_user(world.coordinator)
+    assert (
+        client.post(
+            f"/intel/clients/{world.client.id}/watch-areas", data={"place": "Qqxyzzy Nowhere", "radius_km": 10}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            f"/intel/clients/{world.client.id}/watch-areas",
+            data={"place": "Paris, France", "name": "Paris office", "radius_km": 15},
+        ).status_code
+        == 302
+    )
+    assert (
+        client.post(
+            f"/intel/clients/{world.client.id}/watch-areas", data={"place": "France", "radius_km": 1}
+        ).status_code
+        == 302
+    )
+    areas = {a.name: a for a in db.session.scalars(sa.select(WatchArea))}
+    assert areas["Paris office"].radius_m == 15_000 and areas["Paris office"].latitude == pytest.approx(48.85, abs=0.1)
+    country = next(a for a in areas.values() if a.country_code)
+    assert country.country_code == "FR" and country.latitude is None
+    assert as_user(world.other_org_coordinator).get(f"/intel/clients/{world.client.id}/watch-areas").status_code == 404
