@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     board_state.register_detail_section(advisories_section)
     register_assignment_section(published_section)
     register_demo_step(add_demo_feeds)
+    register_demo_step(add_demo_preferences)
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))
@@ -73,4 +74,28 @@ def add_demo_feeds(organisation) -> None:
                     country_code="GB",
                     poll_interval_s=300,
                 )
+            )
+
+
+def add_demo_preferences(organisation) -> None:
+    """The demo's client contacts: the head of security hears at once of high and critical advisories,
+    the event manager gets a daily digest at 07:00 London time with an all-quiet note (idempotent)."""
+    import sqlalchemy as sa
+
+    from detail.extensions import db
+    from detail.models import User
+
+    from .models import ContactPreference
+
+    wishes = {
+        "security@northwind.example": dict(cadence="immediate", min_severity="high"),
+        "events@northwind.example": dict(cadence="daily", daily_at_minute=7 * 60, all_quiet=True, min_severity="low"),
+    }
+    for user in db.session.scalars(
+        sa.select(User).where(User.organisation_id == organisation.id, User.role == "client")
+    ):
+        exists = db.session.scalar(sa.select(ContactPreference).where(ContactPreference.user_id == user.id))
+        if exists is None and user.email in wishes:
+            db.session.add(
+                ContactPreference(user=user, email=user.email, timezone="Europe/London", **wishes[user.email])
             )

@@ -5,7 +5,7 @@ CSRF protection is on here, as in production, so the pages' own tokens are what 
 
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone  # noqa: F401
 
 import pytest
 
@@ -155,3 +155,55 @@ def test_phone_queues_offline_and_sends_when_back(browser, live_server, world_no
     db.session.expire_all()
     codes = [r.status_code.code for r in db.session.scalars(db.select(StatusReport).order_by(StatusReport.id))]
     assert codes == ["OM", "OS"]
+
+
+def _publish_one(world):
+    from intel import advisories
+    from intel.models import Advisory, Feed, FeedItem
+
+    feed = Feed(organisation=world.org, url="http://127.0.0.1:9/x.xml", name="Monitor")
+    start = world.detail.starts_at
+    item = FeedItem(
+        feed=feed,
+        guid="b1",
+        title="Climate march at Trafalgar Square",
+        category="protest",
+        latitude=world.hotel.latitude + 0.003,
+        longitude=world.hotel.longitude,
+        located_by="feed",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
+    db.session.add_all([feed, item])
+    db.session.flush()
+    advisories.record_candidates(world.org.id, [item], start)
+    advisory = db.session.scalars(db.select(Advisory)).one()
+    advisories.publish(
+        advisory,
+        world.coordinator,
+        "A large march passes the hotel at arrival",
+        "Arrive by the rear entrance on Carting Lane",
+    )
+    db.session.commit()
+    return advisory
+
+
+def test_portal_and_digest_preview(browser, live_server, world_now, tmp_path):
+    w = world_now
+    advisory = _publish_one(w)
+    coordinator = _signed_in_page(browser, live_server, w.coordinator.email)
+    coordinator.goto(f"/intel/digests/{w.contact.id}/preview")
+    frame = coordinator.frame_locator("iframe.mail-preview")
+    assert "Climate march at Trafalgar Square" in frame.locator("body").inner_text()
+    assert "Arrive by the rear entrance" in frame.locator("body").inner_text()
+    _shot(coordinator, tmp_path, "digest-preview")
+
+    contact = _signed_in_page(browser, live_server, w.contact.email, viewport={"width": 390, "height": 844})
+    assert contact.url.endswith("/portal")
+    text = contact.locator("main").inner_text()
+    assert "A large march passes the hotel at arrival" in text and advisory.reason in text
+    assert "Bravo 1" not in text and w.other_client_detail.name not in text
+    _shot(contact, tmp_path, "portal")
+
+    other = _signed_in_page(browser, live_server, w.other_contact.email)
+    assert "Climate march" not in other.locator("main").inner_text()
