@@ -185,12 +185,19 @@ def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, det
     """Severity rank and reason for an item against one exposure."""
     reach = REACH.get(item.category, REACH["other"])
     rank = _rank(item.source_severity or reach.usual_severity)
-    if inside or distance <= reach.near_m / 2:
+    # Placed from a city name, an item is only as close as "in that city": no bonus for nearness.
+    city_level = item.located_by == "gazetteer"
+    if inside:
+        # A cordon around the venue is pointed; a warning area over a region already carries its severity.
+        rank += 2 if _area_extent_m(item) <= reach.near_m else 0
+    elif distance > reach.radius_m / 4:
+        rank -= 2
+    elif city_level:
+        pass
+    elif distance <= reach.near_m / 2:
         rank += 2
     elif distance <= reach.near_m:
         rank += 1
-    elif distance > reach.radius_m / 4:
-        rank -= 2
     if _overlaps(item.starts_at, item.ends_at, exposure.starts_at, exposure.ends_at):
         rank += exposure.weight
         when = f"{exposure.moment} {_window_text(exposure)}"
@@ -202,11 +209,12 @@ def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, det
         gap = min(abs(item.starts_at - detail.ends_at), abs(detail.starts_at - item.ends_at))
         side = "after" if item.starts_at > detail.ends_at else "before"
         when = f"{gap.total_seconds() / 3600:.0f} h {side} the detail"
-    where = (
-        f"inside the area of the alert, covering {exposure.label}"
-        if inside
-        else (f"{_distance_text(distance)} from {exposure.label}")
-    )
+    if inside:
+        where = f"inside the area of the alert, covering {exposure.label}"
+    elif city_level:
+        where = f"in {item.place_name or 'the same city'}, about {_distance_text(distance)} from {exposure.label} (placed from its text)"
+    else:
+        where = f"{_distance_text(distance)} from {exposure.label}"
     return max(0, min(rank, len(SEVERITIES) - 1)), f"{where}, {when}"
 
 

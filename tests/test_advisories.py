@@ -200,3 +200,38 @@ def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     assert rows["Strike at the bank"].detail_id is None
     advisories.record_candidates(world.org.id, [near_office], T0)  # once per watch area
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Advisory)) == 2
+
+
+def test_items_placed_from_a_city_name_get_no_nearness_bonus(world, feed):
+    lat, lon = _away(world.hotel, 400)
+    precise = _match(world, _item(feed, lat, lon, T0 - timedelta(minutes=15)))
+    city = _item(feed, lat, lon, T0 - timedelta(minutes=15), title="Demonstration alert: London")
+    city.located_by, city.place_name = "gazetteer", "London"
+    vague = _match(world, city)
+    assert precise.severity == "critical" and vague.severity == "high"
+    assert vague.reason.startswith("in London, about 400 m from Grand Hotel (placed from its text), during arrival")
+
+
+def test_a_wide_warning_area_is_not_raised_by_covering_the_venue(world, feed):
+    h = world.hotel
+    region = [
+        (h.latitude - 0.1, h.longitude - 0.2),
+        (h.latitude - 0.1, h.longitude + 0.2),
+        (h.latitude + 0.1, h.longitude + 0.2),
+        (h.latitude + 0.1, h.longitude - 0.2),
+    ]
+    item = _item(
+        feed,
+        h.latitude,
+        h.longitude,
+        T0 + timedelta(minutes=30),
+        category="weather",
+        hours=1,
+        title="Yellow warning of thunderstorms",
+        source_severity="moderate",
+        geometry={"type": "polygon", "coordinates": region},
+    )
+    match = _match(world, item)
+    assert match.reason.startswith("inside the area of the alert, covering Grand Hotel, during arrival")
+    # Its own severity, raised one step by the arrival only: covering the venue adds nothing.
+    assert match.severity == "high"
