@@ -172,13 +172,16 @@ def poll_feed_now(feed_id: int):
 @staff_required
 def review():
     """Candidates to review and what has been published, most severe first."""
-    status = request.args.get("status", "candidate")
+    return _review_page(request.args.get("status", "candidate"), request.args.get("detail", type=int))
+
+
+def _review_page(status: str, detail_id: int | None):
     if status not in ADVISORY_STATUSES:
         status = "candidate"
     query = sa.select(Advisory).where(Advisory.organisation_id == _org(), Advisory.status == status)
     detail = None
-    if request.args.get("detail", type=int):
-        detail = get_owned(Detail, request.args.get("detail", type=int), _org())
+    if detail_id:
+        detail = get_owned(Detail, detail_id, _org())
         if detail is None:
             abort(404)
         query = query.where(Advisory.detail_id == detail.id)
@@ -201,13 +204,13 @@ def _review_step(advisory_id: int, form: FlaskForm, step):
     if not form.validate_on_submit():
         messages = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
         flash(f"Not saved: {messages}", "error")
-        return redirect(request.referrer or url_for("intel.review")), 400
+        return _review_page(advisory.status, advisory.detail_id), 400
     try:
         event = step(advisory)
     except advisories.ReviewError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc}", "error")
-        return redirect(url_for("intel.review", detail=advisory.detail_id, status=advisory.status)), 409
+        return _review_page(advisory.status, advisory.detail_id), 409
     db.session.commit()
     live.publish([event])
     flash(f"Advisory #{advisory.id} {advisory.status}.", "success")
