@@ -14,6 +14,7 @@ Matching goes through a grid prefilter (intel.geo.GridIndex) before exact geodes
 so it does not put every item-venue pair through geodesic.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -181,8 +182,18 @@ def _inside(item: FeedItem, point: tuple[float, float]) -> bool:
     return False
 
 
-def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, detail: Detail) -> tuple[int, str]:
-    """Severity rank and reason for an item against one exposure."""
+def _timing(item: FeedItem, exposure: Exposure, detail: Detail) -> int:
+    """How the item's time meets the exposure: 1 during it, 0 elsewhere in the detail, -1 outside the detail."""
+    if _overlaps(item.starts_at, item.ends_at, exposure.starts_at, exposure.ends_at):
+        return 1
+    if _overlaps(item.starts_at, item.ends_at, detail.starts_at, detail.ends_at):
+        return 0
+    return -1
+
+
+def severity_rank(item: FeedItem, exposure: Exposure, distance: float, inside: bool, timing: int) -> int:
+    """The severity rank of an item against one exposure: the source's (or the category's), moved by
+    distance and timing."""
     reach = REACH.get(item.category, REACH["other"])
     rank = _rank(item.source_severity or reach.usual_severity)
     # Placed from a city name, an item is only as close as "in that city": no bonus for nearness.
@@ -198,24 +209,38 @@ def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, det
         rank += 2
     elif distance <= reach.near_m:
         rank += 1
-    if _overlaps(item.starts_at, item.ends_at, exposure.starts_at, exposure.ends_at):
-        rank += exposure.weight
+    rank += {1: exposure.weight, 0: -1, -1: -3}[timing]
+    return max(0, min(rank, len(SEVERITIES) - 1))
+
+
+def reason(item: FeedItem, exposure: Exposure, distance: float, inside: bool, detail: Detail, timing: int) -> str:
+    """Why, in words: where the item is against the exposure, and when."""
+    if timing == 1:
         when = f"{exposure.moment} {_window_text(exposure)}"
-    elif _overlaps(item.starts_at, item.ends_at, detail.starts_at, detail.ends_at):
-        rank -= 1
+    elif timing == 0:
         when = "during the detail, while the principal is elsewhere"
     else:
-        rank -= 3
         gap = min(abs(item.starts_at - detail.ends_at), abs(detail.starts_at - item.ends_at))
         side = "after" if item.starts_at > detail.ends_at else "before"
         when = f"{gap.total_seconds() / 3600:.0f} h {side} the detail"
     if inside:
         where = f"inside the area of the alert, covering {exposure.label}"
-    elif city_level:
-        where = f"in {item.place_name or 'the same city'}, about {_distance_text(distance)} from {exposure.label} (placed from its text)"
+    elif item.located_by == "gazetteer":
+        where = (
+            f"in {item.place_name or 'the same city'}, about {_distance_text(distance)} from {exposure.label} "
+            "(placed from its text)"
+        )
     else:
         where = f"{_distance_text(distance)} from {exposure.label}"
-    return max(0, min(rank, len(SEVERITIES) - 1)), f"{where}, {when}"
+    return f"{where}, {when}"
+
+
+def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, detail: Detail) -> tuple[int, str]:
+    """Severity rank and reason for an item against one exposure."""
+    timing = _timing(item, exposure, detail)
+    return severity_rank(item, exposure, distance, inside, timing), reason(
+        item, exposure, distance, inside, detail, timing
+    )
 
 
 class DetailIndex:
@@ -228,12 +253,13 @@ class DetailIndex:
         self.points = geo.GridIndex(points, cell_km=25) if points else None
         self.segments = [(i, e) for i, e in enumerate(self.exposures) if e.segment]
 
-    def candidates(self, item: FeedItem, radius_m: float) -> list[int]:
+    def candidates(self, item: FeedItem, radius_m: float) -> set[int]:
+        """Exposures worth an exact look: a superset of those within the radius."""
         found: set[int] = set()
         if self.points is not None:
-            found.update(self.points.near(item.latitude, item.longitude, radius_m))
-            for lat, lon in _area_corners(item):
-                found.update(self.points.near(lat, lon, radius_m))
+            # Haversine only here: the exact geodesic is measured later, for what passes the time window.
+            for lat, lon in [(item.latitude, item.longitude), *_area_corners(item)]:
+                found.update(self.points.near_candidates(lat, lon, radius_m))
         for i, exposure in self.segments:
             (lat1, lon1), (lat2, lon2) = exposure.segment
             # Cheap box test before the exact distance to the segment.
@@ -242,12 +268,10 @@ class DetailIndex:
                 item.longitude, lon1, lon2, margin / max(0.05, _cos_lat(item.latitude))
             ):
                 found.add(i)
-        return sorted(found)
+        return found
 
 
 def _cos_lat(lat: float) -> float:
-    import math
-
     return math.cos(math.radians(lat))
 
 
@@ -274,10 +298,11 @@ def match_items(items: list[FeedItem], details: list[Detail]) -> list[Match]:
         if not item.located:
             continue
         reach = REACH.get(item.category, REACH["other"])
-        best: dict[int, tuple[tuple, Match]] = {}
-        for i in index.candidates(item, reach.radius_m + _area_extent_m(item)):
+        best: dict[int, tuple[tuple, Exposure, float, bool, int]] = {}
+        for i in sorted(index.candidates(item, reach.radius_m + _area_extent_m(item))):
             exposure = index.exposures[i]
             detail = index.details[exposure.detail_id]
+            # The time window is the cheapest test: before any distance.
             if not _overlaps(item.starts_at, item.ends_at, detail.starts_at - MARGIN, detail.ends_at + MARGIN):
                 continue
             if exposure.point:
@@ -288,16 +313,19 @@ def match_items(items: list[FeedItem], details: list[Detail]) -> list[Match]:
                 inside = False
             if distance > reach.radius_m and not inside:
                 continue
-            rank, reason = weigh(item, exposure, 0.0 if inside else distance, inside, detail)
-            match = Match(
-                item.id, detail.id, exposure.site_id, SEVERITIES[rank], reason, 0.0 if inside else distance, rank
-            )
-            current = best.get(detail.id)
+            distance = 0.0 if inside else distance
+            timing = _timing(item, exposure, detail)
+            rank = severity_rank(item, exposure, distance, inside, timing)
             # At equal severity a venue says more than a route: "during arrival at the hotel".
-            key = (match.rank, exposure.point is not None, -match.distance_m)
+            key = (rank, exposure.point is not None, -distance)
+            current = best.get(detail.id)
             if current is None or key > current[0]:
-                best[detail.id] = (key, match)
-        matches.extend(match for _, match in best.values())
+                best[detail.id] = (key, exposure, distance, inside, timing)
+        # Reasons are written for the winners only: formatting times is the costly part of weighing.
+        for detail_id, (key, exposure, distance, inside, timing) in best.items():
+            detail = index.details[detail_id]
+            text = reason(item, exposure, distance, inside, detail, timing)
+            matches.append(Match(item.id, detail_id, exposure.site_id, SEVERITIES[key[0]], text, distance, key[0]))
     return matches
 
 

