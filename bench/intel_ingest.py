@@ -1,0 +1,491 @@
+"""Benchmark: ingest a 10,000-item RSS feed, end to end and stage by stage.
+
+Generates an RSS 2.0 feed (GeoRSS points on some items, only place names in the text of the
+others), serves it from a small threading HTTP server on 127.0.0.1, registers it as a Feed of an
+organisation with the matching benchmark's venues and details, and
+
+- polls it end to end with intel.poller.poll_feed (fetch, parse, classify, place, store, match,
+  commit, publish): once with the poller's defaults, once with only the 5 MB fetch cap raised,
+  and once with both the fetch cap and feeds.MAX_ITEMS (1,000 entries) raised, each on a fresh
+  copy of the database;
+- then times the stages one by one on another fresh copy, calling intel.feeds.fetch / parse,
+  intel.poller.build_item (and, inside it, classify and the gazetteer), the poller's store loop,
+  and advisories.record_candidates (with match_items' share of it).
+
+    .venv/bin/python bench/intel_ingest.py
+    .venv/bin/python bench/intel_ingest.py --part breakdown --items 2000 --json
+"""
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+from datetime import timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+if __package__ in (None, ""):  # run as a file: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from bench import world as bw
+from detail import live
+from detail.extensions import db
+from intel import advisories, classify, feeds, geo, poller
+from intel.models import Advisory, Feed, FeedItem
+
+DEFAULT_FETCH_CAP = 5_000_000  # intel.feeds.fetch's max_bytes default
+
+# Titles and summaries by category: what regional security feeds say. {place} is a city's name.
+TEMPLATES = {
+    "protest": (
+        "Protesters march on city hall in {place}",
+        "Rally planned outside parliament in {place} on Saturday",
+        "Thousands join demonstration in central {place}",
+        "Dock workers picket port gates in {place}",
+    ),
+    "civil_unrest": (
+        "Riot police use tear gas on crowds in {place}",
+        "Curfew declared in {place} after overnight clashes",
+        "Looting reported in {place} as unrest spreads",
+    ),
+    "crime": (
+        "Armed robbery near shopping district in {place}",
+        "Shooting in {place} suburb, police operation under way",
+        "Spate of phone snatching and mugging in {place} tourist areas",
+    ),
+    "terrorism": (
+        "Suspicious package prompts evacuation of station in {place}",
+        "Security alert after bomb threat at {place} airport terminal",
+    ),
+    "weather": (
+        "Severe thunderstorm warning for {place} this evening",
+        "Flash flood warning issued for {place} and surroundings",
+        "Heavy snow expected in {place}, travel disruption likely",
+    ),
+    "natural_hazard": (
+        "Magnitude 5.1 earthquake felt in {place}",
+        "Wildfire near {place} forces evacuations",
+        "Landslide blocks roads north of {place}",
+    ),
+    "transport": (
+        "Road closures in central {place} for state visit motorcade",
+        "Flights cancelled at {place} airport after system outage",
+        "Metro line suspended in {place} after signal failure, long delays",
+    ),
+    "health": (
+        "Measles outbreak reported in {place}",
+        "Air quality alert issued for {place}",
+    ),
+    "other": (
+        "Street festival in {place} this weekend draws large crowds",
+        "Public holiday in {place}: government offices closed",
+    ),
+}
+SENTENCES = (
+    "Local authorities advise avoiding the area and allowing extra time for journeys.",
+    "The situation is developing; further updates will follow as information is confirmed.",
+    "Police have set up a cordon and diversions are in place on surrounding streets.",
+    "Organisers expect several thousand participants during the afternoon.",
+    "Travellers should monitor local media and follow the instructions of the authorities.",
+    "Public transport services nearby are running with reduced frequency.",
+)
+# Cities the gazetteer knows beyond the benchmark's fifty: items about places no detail is near.
+OTHER_PLACES = (
+    "Lyon",
+    "Manchester",
+    "Osaka",
+    "Marseille",
+    "Hamburg",
+    "Naples",
+    "Porto",
+    "Rotterdam",
+    "Seville",
+    "Valencia",
+    "Glasgow",
+    "Nagoya",
+    "Busan",
+    "Chennai",
+    "Karachi",
+    "Casablanca",
+    "Monterrey",
+    "Medellín",
+    "Lima",
+    "Santiago",
+)
+UNPLACED_TITLES = (
+    "Advisory: travel situation update for the region",
+    "Weekly security summary for corporate travellers",
+    "Reminder: check entry requirements before departure",
+)
+
+
+def make_feed(n: int, seed: int = bw.SEED, text_share: float = 0.4, unplaced_share: float = 0.03) -> bytes:
+    """An RSS 2.0 document of `n` items: `text_share` of them placed only by the names in their text,
+    `unplaced_share` with no place at all, the rest with a georss:point near the city they name."""
+    rng = random.Random(seed)
+    city_list = bw.cities()
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:georss="http://www.georss.org/georss">\n<channel>\n'
+        "<title>Bench regional security feed</title>\n<link>https://news.example.org/</link>\n"
+        "<description>Synthetic items for the ingest benchmark</description>\n"
+    ]
+    for i in range(n):
+        category = bw.pick_category(rng)
+        city = rng.choice(city_list)
+        roll = rng.random()
+        point = None
+        if roll < unplaced_share:
+            title, place = rng.choice(UNPLACED_TITLES), None
+        else:
+            place = city.name
+            if roll < unplaced_share + text_share and rng.random() < 0.2:
+                place = rng.choice(OTHER_PLACES)
+            title = rng.choice(TEMPLATES[category]).format(place=place)
+            if roll >= unplaced_share + text_share:
+                point = bw.near(rng, city.latitude, city.longitude, 12_000)
+        sentences = rng.sample(SENTENCES, rng.randint(2, 3))
+        where = f" in <b>{escape(place)}</b>" if place else ""
+        summary = f"<p>Reported{where} at {rng.randint(6, 22)}:{rng.choice(('00', '15', '30', '45'))} local time. "
+        summary += " ".join(sentences) + "</p>"
+        published = bw.WEEK_START + timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
+        parts.append(
+            "<item>"
+            f"<title>{escape(title)}</title>"
+            f"<link>https://news.example.org/bench/{i}</link>"
+            f'<guid isPermaLink="false">urn:bench:item:{i}</guid>'
+            f"<pubDate>{format_datetime(published)}</pubDate>"
+            + (f"<category>{category.replace('_', ' ')}</category>" if rng.random() < 0.3 else "")
+            + f"<description>{escape(summary)}</description>"
+            + (f"<georss:point>{point[0]} {point[1]}</georss:point>" if point else "")
+            + "</item>\n"
+        )
+    parts.append("</channel>\n</rss>\n")
+    return "".join(parts).encode("utf-8")
+
+
+class FeedServer(ThreadingHTTPServer):
+    """Serves one body at any path on 127.0.0.1, with an ETag; stops with close()."""
+
+    daemon_threads = True
+
+    def __init__(self, body: bytes):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.body = body
+        self.etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        self.requests = 0
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/feed.xml") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FeedServer
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.requests += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.send_header("ETag", self.server.etag)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(self.server.body)
+
+
+@contextlib.contextmanager
+def raised_caps(fetch_bytes: int | None = None, items: int | None = None):
+    """Raise intel.feeds' fetch cap (poll_feed passes none) and MAX_ITEMS for a while, in this process only."""
+    original_fetch, original_items = feeds.fetch, feeds.MAX_ITEMS
+    try:
+        if fetch_bytes is not None:
+            feeds.fetch = functools.partial(original_fetch, max_bytes=fetch_bytes)
+        if items is not None:
+            feeds.MAX_ITEMS = items
+        yield
+    finally:
+        feeds.fetch, feeds.MAX_ITEMS = original_fetch, original_items
+
+
+@contextlib.contextmanager
+def clocked_match_items(into: list[float]):
+    """Time each call of advisories.match_items (record_candidates calls it) into `into`."""
+    original = advisories.match_items
+
+    def clocked(*args, **kwargs):
+        elapsed, result = bw.timed(original, *args, **kwargs)
+        into.append(elapsed)
+        return result
+
+    advisories.match_items = clocked
+    try:
+        yield
+    finally:
+        advisories.match_items = original
+
+
+def _counts(feed_id: int) -> dict:
+    items = db.session.scalar(sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id))
+    placed = db.session.scalar(
+        sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id, FeedItem.latitude.is_not(None))
+    )
+    by_gazetteer = db.session.scalar(
+        sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id, FeedItem.located_by == "gazetteer")
+    )
+    candidates = db.session.scalar(sa.select(sa.func.count(Advisory.id)))
+    return {"stored": items, "placed": placed, "placed_by_gazetteer": by_gazetteer, "advisories": candidates}
+
+
+def _register(organisation_id: int, url: str) -> int:
+    feed = Feed(organisation_id=organisation_id, url=url, name="Bench ingest feed")
+    db.session.add(feed)
+    db.session.commit()
+    return feed.id
+
+
+def end_to_end(world_db: str, folder: str, name: str, url: str, organisation_id: int, **caps) -> dict:
+    """One poll_feed on a fresh copy of the world's database, with the caps given (see raised_caps)."""
+    path = os.path.join(folder, f"{name}.db")
+    shutil.copyfile(world_db, path)
+    app = bw.app_for(folder, f"sqlite:///{path}")
+    match_seconds: list[float] = []
+    with app.app_context():
+        feed_id = _register(organisation_id, url)
+        with raised_caps(**caps), clocked_match_items(match_seconds):
+            elapsed, result = bw.timed(poller.poll_feed, feed_id, now=bw.WEEK_START)
+        db.session.expire_all()
+        feed = db.session.get(Feed, feed_id)
+        out = {
+            "seconds": elapsed,
+            "status": result.status,
+            "error": result.error,
+            "new_items": result.new_items,
+            "problems": len(result.problems),
+            "first_problems": [p for p in result.problems if "entries" in p][:1] or result.problems[:1],
+            "match_items_seconds": sum(match_seconds),
+            "items_per_s": result.new_items / elapsed if result.new_items else 0.0,
+            "feed_consecutive_failures": feed.consecutive_failures,
+            "feed_next_poll_in_s": (feed.next_poll_at - bw.WEEK_START).total_seconds(),
+            **_counts(feed_id),
+            "peak_rss_mb_after": bw.peak_rss_mb(),
+        }
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def breakdown(world_db: str, folder: str, url: str, organisation_id: int, body_size: int, n: int) -> dict:
+    """The poller's stages one at a time, on a fresh copy of the world's database."""
+    path = os.path.join(folder, "breakdown.db")
+    shutil.copyfile(world_db, path)
+    app = bw.app_for(folder, f"sqlite:///{path}")
+    stages: dict[str, float] = {}
+    out: dict = {"stages_s": stages}
+    with app.app_context():
+        feed_id = _register(organisation_id, url)
+        feed = db.session.get(Feed, feed_id)
+        now = bw.WEEK_START
+
+        seconds, default_fetch = bw.timed(feeds.fetch, url)
+        out["fetch_with_default_cap"] = {"status": default_fetch.status, "error": default_fetch.error, "s": seconds}
+        cap = max(DEFAULT_FETCH_CAP, 2 * body_size)
+        stages["fetch"], fetched = bw.timed(feeds.fetch, url, max_bytes=cap)
+        out["fetch"] = {"status": fetched.status, "bytes": len(fetched.body or b""), "max_bytes": cap}
+
+        seconds, parsed_default = bw.timed(feeds.parse, fetched.body, default_category=feed.default_category)
+        out["parse_with_default_item_cap"] = {
+            "s": seconds,
+            "items": len(parsed_default.items),
+            "problems": [p for p in parsed_default.problems if "entries" in p],
+        }
+        del parsed_default
+        with raised_caps(items=max(n, feeds.MAX_ITEMS)):
+            stages["parse"], parsed = bw.timed(feeds.parse, fetched.body, default_category=feed.default_category)
+        out["parsed_items"] = len(parsed.items)
+
+        rules = poller.rules_for(organisation_id)
+        db.session.commit()
+        stages["build_items"], built = bw.timed(lambda: [poller.build_item(feed, e, rules, now) for e in parsed.items])
+        out["within_build"] = {
+            "classify_s": bw.timed(
+                lambda: [classify.classify(e, rules, default_category=feed.default_category) for e in parsed.items]
+            )[0],
+            "gazetteer_s": bw.timed(
+                lambda: [geo.place_from_text(f"{e.title}. {e.summary_text}") for e in parsed.items if not e.geometry]
+            )[0],
+            "items_without_geometry": sum(1 for e in parsed.items if not e.geometry),
+        }
+
+        def store() -> list[FeedItem]:
+            """poll_feed's loop: known guids, then a savepoint and a flush per item.
+
+            As in poll_feed, the feed is changed first, so the query's autoflush opens the transaction the
+            savepoints nest in. (On SQLite, a savepoint opened outside a transaction is one: its RELEASE
+            commits, and syncs the file, item by item.)
+            """
+            feed.last_polled_at = now
+            known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed_id)))
+            stored = []
+            for item in built:
+                if item.guid in known:
+                    continue
+                known.add(item.guid)
+                with db.session.begin_nested():
+                    db.session.add(item)
+                    db.session.flush()
+                stored.append(item)
+            return stored
+
+        stages["store"], new_items = bw.timed(store)
+        match_seconds: list[float] = []
+        with clocked_match_items(match_seconds):
+            stages["match_and_record"], events = bw.timed(advisories.record_candidates, organisation_id, new_items, now)
+        out["match_items_s"] = sum(match_seconds)
+        out["record_s"] = stages["match_and_record"] - out["match_items_s"]
+        stages["commit"], _ = bw.timed(db.session.commit)
+        stages["publish"], _ = bw.timed(live.publish, events)
+        out["events"] = len(events)
+        out["total_s"] = sum(stages.values())
+        out["items_per_s"] = len(new_items) / out["total_s"]
+        out.update(_counts(feed_id))
+        out["peak_rss_mb_after"] = bw.peak_rss_mb()
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    tmp = bw.workdir(args.workdir)
+    folder = args.workdir or tmp.name
+    world_db = os.path.join(folder, "world.db")
+    results: dict = {"seed": args.seed}
+    server = None
+    try:
+        app = bw.app_for(folder, f"sqlite:///{world_db}")
+        with app.app_context():
+            world = bw.build_world(venues=args.venues, details=args.details, items=0, seed=args.seed)
+            db.session.remove()
+            db.engine.dispose()
+        results["world"] = {"venues": world.venue_count, "details": world.detail_count, "cities": len(world.cities)}
+        results["gazetteer_load_s"] = geo.gazetteer_stats().get("load_seconds")
+        results["peak_rss_mb_before"] = bw.peak_rss_mb()
+        results["generate_s"], body = bw.timed(make_feed, args.items, args.seed, args.text_share)
+        results["feed"] = {
+            "items": args.items,
+            "bytes": len(body),
+            "over_default_fetch_cap": len(body) > DEFAULT_FETCH_CAP,
+            "over_max_items": args.items > feeds.MAX_ITEMS,
+        }
+        server = FeedServer(body)
+        cap = max(DEFAULT_FETCH_CAP, 2 * len(body))
+        if args.part in ("both", "e2e"):
+            results["end_to_end"] = {
+                "defaults": end_to_end(world_db, folder, "defaults", server.url("/a.xml"), world.organisation_id),
+                "fetch_cap_raised": end_to_end(
+                    world_db, folder, "fetch_cap", server.url("/b.xml"), world.organisation_id, fetch_bytes=cap
+                ),
+                "both_caps_raised": end_to_end(
+                    world_db,
+                    folder,
+                    "both_caps",
+                    server.url("/c.xml"),
+                    world.organisation_id,
+                    fetch_bytes=cap,
+                    items=max(args.items, feeds.MAX_ITEMS),
+                ),
+            }
+        if args.part in ("both", "breakdown"):
+            results["breakdown"] = breakdown(
+                world_db, folder, server.url("/d.xml"), world.organisation_id, len(body), args.items
+            )
+        results["peak_rss_mb"] = bw.peak_rss_mb()
+        results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        if server is not None:
+            server.close()
+        if tmp is not None:
+            tmp.cleanup()
+    return results
+
+
+def report(results: dict) -> str:
+    f, w = results["feed"], results["world"]
+    lines = [
+        f"world: {w['venues']} venues, {w['details']} details around {w['cities']} cities; gazetteer loaded in "
+        f"{results['gazetteer_load_s']:.2f} s; peak RSS before the feed {results['peak_rss_mb_before']:.0f} MB",
+        f"feed: {f['items']} items, {f['bytes']:,} bytes (over fetch's 5,000,000-byte default: "
+        f"{f['over_default_fetch_cap']}; over feeds.MAX_ITEMS {feeds.MAX_ITEMS}: {f['over_max_items']}); "
+        f"generated in {results['generate_s']:.2f} s",
+    ]
+    for name, e in results.get("end_to_end", {}).items():
+        lines.append(
+            f"poll_feed, {name.replace('_', ' ')}: {e['status']} in {e['seconds']:.2f} s, {e['new_items']} new items "
+            f"({e['placed']} placed, {e['placed_by_gazetteer']} by the gazetteer), {e['advisories']} advisories, "
+            f"match_items {e['match_items_seconds']:.2f} s, {e['items_per_s']:.0f} items/s, "
+            f"peak RSS {e['peak_rss_mb_after']:.0f} MB"
+            + (f"; error: {e['error']}" if e["error"] else "")
+            + (f"; {e['first_problems'][0]}" if e["first_problems"] else "")
+        )
+    b = results.get("breakdown")
+    if b:
+        fetch_default = b["fetch_with_default_cap"]
+        lines.append(
+            f"breakdown: fetch with the default cap: {fetch_default['status']} ({fetch_default['error']}); "
+            f"parse with the default item cap: {b['parse_with_default_item_cap']['items']} items in "
+            f"{b['parse_with_default_item_cap']['s']:.2f} s"
+        )
+        stage_text = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in b["stages_s"].items())
+        lines.append(
+            f"breakdown ({b['parsed_items']} items, {b['stored']} stored, {b['advisories']} advisories): {stage_text}; "
+            f"total {b['total_s']:.2f} s, {b['items_per_s']:.0f} items/s; match_items {b['match_items_s']:.2f} s of "
+            f"match_and_record; within build: classify {b['within_build']['classify_s']:.2f} s, gazetteer "
+            f"{b['within_build']['gazetteer_s']:.2f} s for {b['within_build']['items_without_geometry']} items "
+            f"without geometry; peak RSS {b['peak_rss_mb_after']:.0f} MB"
+        )
+    lines.append(f"peak RSS {results['peak_rss_mb']:.0f} MB; load average at the end {results['load_average']}")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--items", type=int, default=10_000, help="items in the feed (default 10,000)")
+    p.add_argument("--venues", type=int, default=1_000, help="venues of the organisation (default 1,000)")
+    p.add_argument("--details", type=int, default=300, help="details matched against (default 300)")
+    p.add_argument("--text-share", type=float, default=0.4, help="items placed only by names in their text (0.4)")
+    p.add_argument("--part", choices=("both", "e2e", "breakdown"), default="both")
+    p.add_argument("--seed", type=int, default=bw.SEED)
+    p.add_argument("--workdir", help="keep the SQLite databases here instead of a temporary folder")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser().parse_args(argv)
+    results = run(args)
+    print(json.dumps(results, indent=2, default=str) if args.json else report(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The hand-run benchmarks keep working: each one's main at tiny sizes. No timing is asserted here;
+bench/README.md says how to run them at full size and what they measured."""
+
+from bench import intel_ingest, intel_matching
+
+
+def test_matching_benchmark_runs_and_its_baselines_agree_with_match_items(tmp_path, capsys):
+    results = intel_matching.main(
+        [
+            "--items=50",
+            "--venues=20",
+            "--details=6",
+            "--naive-sample=10",
+            "--repeat=1",
+            "--what-if",
+            "--counts=10",
+            f"--workdir={tmp_path}",
+        ]
+    )
+    assert results["sizes"]["items"] == 50 and results["sizes"]["details"] > 0
+    assert results["match_items"]["matches"] >= 0
+    assert results["naive"]["sample_items"] == 10 and results["naive"]["same_matches_on_sample"]
+    assert results["what_if"]["same_matches_as_match_items"]
+    assert results["what_if_haversine"]["pairs_with_another_severity"] >= 0
+    assert results["counts"]["items"] > 0
+    assert "match_items: median" in capsys.readouterr().out
+
+
+def test_ingest_benchmark_polls_end_to_end_and_stage_by_stage(tmp_path, capsys):
+    results = intel_ingest.main(["--items=50", "--venues=20", "--details=4", f"--workdir={tmp_path}"])
+    assert results["feed"]["items"] == 50 and not results["feed"]["over_default_fetch_cap"]
+    for variant in ("defaults", "fetch_cap_raised", "both_caps_raised"):
+        poll = results["end_to_end"][variant]
+        assert poll["status"] == "ok" and poll["new_items"] == 50 and poll["stored"] == 50
+        assert poll["placed"] > 0 and poll["placed_by_gazetteer"] > 0
+    stages = results["breakdown"]
+    names = ["fetch", "parse", "build_items", "store", "match_and_record", "commit", "publish"]
+    assert list(stages["stages_s"]) == names
+    assert stages["parsed_items"] == stages["stored"] == 50
+    assert "poll_feed, both caps raised: ok" in capsys.readouterr().out
+
+
+def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):
+    from intel import feeds
+
+    parsed = feeds.parse(intel_ingest.make_feed(40, text_share=0.5))
+    assert parsed.usable and len(parsed.items) == 40 and not parsed.problems
+    with_points = [item for item in parsed.items if item.geometry]
+    assert 0 < len(with_points) < 40 and all(item.geometry["type"] == "point" for item in with_points)
