@@ -251,7 +251,9 @@ class DetailIndex:
         self.exposures: list[Exposure] = [e for d in details for e in exposures(d)]
         points = [(i, e.point[0], e.point[1]) for i, e in enumerate(self.exposures) if e.point]
         self.points = geo.GridIndex(points, cell_km=25) if points else None
+        # Each route's bounds come from its geodesic, not its ends: a long flight bulges poleward.
         self.segments = [(i, e) for i, e in enumerate(self.exposures) if e.segment]
+        self.route_bounds = {i: geo.route_bounds(*e.segment) for i, e in self.segments}
 
     def candidates(self, item: FeedItem, radius_m: float) -> set[int]:
         """Exposures worth an exact look: a superset of those within the radius."""
@@ -260,13 +262,16 @@ class DetailIndex:
             # Haversine only here: the exact geodesic is measured later, for what passes the time window.
             for lat, lon in [(item.latitude, item.longitude), *_area_corners(item)]:
                 found.update(self.points.near_candidates(lat, lon, radius_m))
-        for i, exposure in self.segments:
-            (lat1, lon1), (lat2, lon2) = exposure.segment
+        margin = radius_m / 111_000 + 0.01
+        lon_margin = margin / max(0.05, _cos_lat(item.latitude))
+        for i, _ in self.segments:
+            bounds = self.route_bounds[i]
+            if bounds is None:  # across the antimeridian: measured exactly, no box
+                found.add(i)
+                continue
+            south, west, north, east = bounds
             # Cheap box test before the exact distance to the segment.
-            margin = radius_m / 111_000 + 0.01
-            if min(lat1, lat2) - margin <= item.latitude <= max(lat1, lat2) + margin and _lon_near(
-                item.longitude, lon1, lon2, margin / max(0.05, _cos_lat(item.latitude))
-            ):
+            if south - margin <= item.latitude <= north + margin and _lon_near(item.longitude, west, east, lon_margin):
                 found.add(i)
         return found
 

@@ -1155,7 +1155,18 @@ def distance_to_segment_m(lat: float, lon: float, start: tuple[float, float], en
     return Geodesic.WGS84.Inverse(lat, lon, c_lat, c_lon, Geodesic.DISTANCE)["s12"]
 
 
-@functools.lru_cache(maxsize=4096)
+def route_bounds(start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float, float, float] | None:
+    """(south, west, north, east) of the route's geodesic (which bulges poleward between its ends), or None
+    when it crosses the antimeridian and no plain longitude band holds it."""
+    vertices = _route_vertices(check_point(*start), check_point(*end))
+    lons = [lon for _, lon in vertices]
+    if any(abs(b - a) > 180.0 for a, b in zip(lons, lons[1:], strict=False)):
+        return None
+    lats = [lat for lat, _ in vertices]
+    return min(lats), min(lons), max(lats), max(lons)
+
+
+@functools.lru_cache(maxsize=65536)
 def _route_vertices(start: tuple[float, float], end: tuple[float, float]) -> tuple[tuple[float, float], ...]:
     # A route is cut once and reused: matching asks about the same few routes for thousands of items.
     line = Geodesic.WGS84.InverseLine(start[0], start[1], end[0], end[1])
