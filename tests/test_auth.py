@@ -115,3 +115,24 @@ def test_token_of_inactive_user_is_refused(app, world):
     db.session.commit()
     assert user_for_token(token) is None
     assert user_for_token("om_made_up") is None
+
+
+def test_token_use_is_stamped_at_most_once_a_minute(app, world):
+    from datetime import timedelta
+
+    import time_machine
+
+    from detail.models import utcnow
+
+    token = issue_token(world.agent_user, "phone")
+    db.session.commit()
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        user_for_token(token)
+    stored = db.session.scalars(db.select(ApiToken)).one()
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        user_for_token(token)
+    assert stored.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        user_for_token(token)
+    assert stored.last_used_at == start + timedelta(seconds=61)
