@@ -7,7 +7,7 @@ import os
 
 import sqlalchemy as sa
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from . import config as config_module
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
@@ -88,9 +88,12 @@ def _async_mode() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, board_views, pages, phone
+    from . import admin, auth, board_views, calendar, ingest, pages, phone
     from .api import register_api
 
+    csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
@@ -104,6 +107,26 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_unavailable(error):
+        # A fault of ours, not the sender's: 503 so phones and apps keep the report and send it again.
+        app.logger.error("database unavailable: %s", error.__class__.__name__)
+        db.session.rollback()
+        return _unavailable()
+
+    def _unavailable():
+        message = "the service is briefly unavailable; send again shortly"
+        error = ServiceUnavailable(message)
+        if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
+            response = app.make_response({"code": 503, "status": "Service Unavailable", "message": message})
+            response.status_code = 503
+        else:
+            response = app.make_response((render_template("errors/generic.html", error=error), 503))
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if error.response is not None:

@@ -223,6 +223,7 @@ from . import (  # noqa: E402,F401
     admin_agents,
     admin_clients,
     admin_details,
+    admin_devices,
     admin_itinerary,
     admin_settings,
     admin_sites,

@@ -46,6 +46,8 @@ CODE_FORM = "detail/admin/code_form.html"
 
 OM_LEAD_RANGE = (0, 240)
 SILENT_AFTER_RANGE = (1, 240)
+DWELL_RANGE = (0, 1800)
+MANUAL_RANGE = (0, 240)
 SORT_ORDER_RANGE = (0, 999)
 
 # Letters and digits are ASCII on purpose: codes are typed on phone keyboards and sent by SMS.
@@ -105,6 +107,15 @@ class SettingsForm(FlaskForm):
     timezone = StringField("Time zone", [DataRequired(), valid_time_zone], filters=[strip])
     om_lead_minutes = _minutes("OM lead (minutes before report time)", OM_LEAD_RANGE)
     silent_after_minutes = _minutes("Silent after (minutes)", SILENT_AFTER_RANGE)
+    geofence_dwell_seconds = IntegerField(
+        "Geofence dwell (seconds inside or outside a venue before it counts)",
+        [InputRequired(), NumberRange(*DWELL_RANGE, f"Must be between {DWELL_RANGE[0]} and {DWELL_RANGE[1]} seconds.")],
+    )
+    geofence_leave_signal = SelectField(
+        "Leaving a venue sets",
+        choices=[SelectChoice("moving", "On the move (OM)"), SelectChoice("clear", "Clear")],
+    )
+    manual_precedence_minutes = _minutes("A status set by hand outranks automatic ones for (minutes)", MANUAL_RANGE)
 
     def validate_name(self, field):
         # The name is unique across organisations (it is how people tell firms apart on sign-in pages).
@@ -128,11 +139,15 @@ def _settings_page() -> dict:
             "timezone": "IANA name such as Europe/London",
             "om_lead_minutes": f"{OM_LEAD_RANGE[0]} to {OM_LEAD_RANGE[1]}",
             "silent_after_minutes": f"{SILENT_AFTER_RANGE[0]} to {SILENT_AFTER_RANGE[1]}",
+            "geofence_dwell_seconds": f"{DWELL_RANGE[0]} to {DWELL_RANGE[1]}; long enough to ignore GPS drift",
+            "manual_precedence_minutes": f"{MANUAL_RANGE[0]} to {MANUAL_RANGE[1]}",
         },
         "attrs": {
             "timezone": {"list": "zones", "autocomplete": "off"},
             "om_lead_minutes": {"min": OM_LEAD_RANGE[0], "max": OM_LEAD_RANGE[1]},
             "silent_after_minutes": {"min": SILENT_AFTER_RANGE[0], "max": SILENT_AFTER_RANGE[1]},
+            "geofence_dwell_seconds": {"min": DWELL_RANGE[0], "max": DWELL_RANGE[1]},
+            "manual_precedence_minutes": {"min": MANUAL_RANGE[0], "max": MANUAL_RANGE[1]},
         },
         "zones": time_zone_names(),
         "is_admin": current_user.role == "admin",

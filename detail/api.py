@@ -21,9 +21,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import schemas
 from .auth import bearer_token, user_for_token
+from .devices import BindingError, bind
 from .extensions import csrf, db, rest
 from .itinerary import Invalid, check_assignment, check_detail, check_movement, check_visit
-from .models import STAFF_ROLES, Agent, Assignment, Client, Detail, Movement, Principal, Site, User, Visit
+from .models import STAFF_ROLES, Agent, Assignment, Client, Detail, Device, Movement, Principal, Site, User, Visit
 from .scoping import get_owned, owned
 
 PREFIX = "/api/v1"
@@ -37,6 +38,7 @@ NOUNS = {
     Movement: "movement",
     Agent: "agent",
     Assignment: "assignment",
+    Device: "device binding",
 }
 
 # Body fields that name another row, and the table they name: each is looked up in the caller's organisation.
@@ -576,9 +578,64 @@ class AssignmentItem(MethodView):
         delete(found(Assignment, assignment_id))
 
 
+# --- device and number bindings -----------------------------------------------------------------
+
+devices = ApiBlueprint(
+    "devices",
+    "Tracking apps' device ids (Traccar Client, GPSLogger) and texting numbers, bound to agents.",
+)
+
+
+@devices.route("")
+class DeviceList(MethodView):
+    @devices.response(200, schemas.DeviceSchema(many=True))
+    def get(self):
+        """List bindings"""
+        return listed(Device, {}, Device.identifier)
+
+    @devices.arguments(schemas.DeviceSchema)
+    @devices.response(201, schemas.DeviceSchema)
+    def post(self, data):
+        """Bind a device id or phone number (+ and digits) to an agent"""
+        check_references(data)
+        agent = found(Agent, data["agent_id"])
+        try:
+            device = bind(agent, data["identifier"], data.get("kind"), data.get("label", ""))
+        except BindingError as exc:
+            refuse(409 if "already bound" in str(exc) else 422, str(exc), {"identifier": [str(exc)]})
+        db.session.commit()
+        return device
+
+
+@devices.route("/<int:device_id>")
+class DeviceItem(MethodView):
+    @devices.response(200, schemas.DeviceSchema)
+    def get(self, device_id):
+        """Read a binding"""
+        return found(Device, device_id)
+
+    @devices.response(204)
+    def delete(self, device_id):
+        """Unbind: the device or number is refused from now on"""
+        delete(found(Device, device_id))
+
+
 from .api_status import events, positions, status  # noqa: E402  (they build on the helpers above)
 
-BLUEPRINTS = (clients, principals, venues, details, visits, movements, agents, assignments, status, positions, events)
+BLUEPRINTS = (
+    clients,
+    principals,
+    venues,
+    details,
+    visits,
+    movements,
+    agents,
+    assignments,
+    devices,
+    status,
+    positions,
+    events,
+)
 
 
 def register_api(app: Flask) -> None:

@@ -65,17 +65,19 @@ positions = ApiBlueprint(
 class Positions(MethodView):
     @positions.arguments(PositionIn)
     @positions.response(201, PositionOut)
+    @positions.alt_response(200, schema=PositionOut, description="A point sent again: the one stored earlier")
     def post(self, data):
-        """Send a position"""
+        """Send a position (stored once per device time)"""
         try:
             agent = agent_of(g.user)
-            position, events = record_position(agent, source="api", **data)
+            recorded = record_position(agent, source="api", **data)
         except Refused as exc:
             _refused(exc)
         db.session.commit()
-        live.publish(events)
-        publish_position(agent, position)
-        return position
+        live.publish(recorded.events)
+        if recorded.created:
+            publish_position(agent, recorded.position)
+        return recorded.position, 201 if recorded.created else 200
 
 
 class EventOut(ma.Schema):

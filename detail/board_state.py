@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import alerts, live
+from . import alerts, geofence, live
 from .extensions import db
-from .models import Assignment, Client, Detail, StatusCode, StatusReport, utcnow
+from .models import Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
 from .status import latest_position, latest_report
 from .timefmt import local_time
 
@@ -42,14 +42,45 @@ def punctuality(assignment: Assignment) -> dict | None:
     return {"on_station_at": first.isoformat(), "minutes": minutes, "text": text}
 
 
-def _position(agent_id: int, now: datetime) -> dict | None:
-    p = latest_position(agent_id)
-    return live.position_payload(p, now) if p else None
+# A rough arrival estimate: roads are longer than the straight line, and town traffic is slow.
+ROUTE_FACTOR = 1.3
+TOWN_SPEED_KMH = 30.0
+MOVING_KMH = 10.0
+
+
+def next_site(assignment: Assignment, report: StatusReport | None, now: datetime) -> Site | None:
+    """Where the agent is due next: the post until on station there, then the detail's next stop."""
+    signal = report.status_code.signal if report else None
+    if assignment.site and signal not in geofence.AT_VENUE and now <= assignment.report_at + timedelta(hours=1):
+        return assignment.site
+    detail = assignment.detail
+    stops = [(v.arrives_at, v.site) for v in detail.visits if v.departs_at > now]
+    stops += [(m.arrives_at, m.to_site) for m in detail.movements if m.arrives_at > now]
+    return min(stops, key=lambda stop: stop[0])[1] if stops else assignment.site
+
+
+def arrival_estimate(site: Site | None, position: Position | None, now: datetime) -> dict | None:
+    """Distance to the site and a rough arrival time, from the last position (its speed if moving)."""
+    if site is None:
+        return None
+    estimate = {"site_id": site.id, "name": site.name, "latitude": site.latitude, "longitude": site.longitude}
+    if position is None:
+        return estimate
+    distance = geofence.distance_m(position.latitude, position.longitude, site.latitude, site.longitude)
+    speed = position.speed_kmh if position.speed_kmh and position.speed_kmh >= MOVING_KMH else TOWN_SPEED_KMH
+    minutes = 0 if distance <= site.arrival_radius_m else round(distance * ROUTE_FACTOR / 1000 / speed * 60)
+    return {
+        **estimate,
+        "distance_m": round(distance),
+        "eta_minutes": minutes,
+        "eta": (max(now, position.reported_at) + timedelta(minutes=minutes)).isoformat(),
+    }
 
 
 def agent_row(assignment: Assignment, now: datetime) -> dict:
     tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
     report = latest_report(assignment.agent_id, assignment.detail_id)
+    position = latest_position(assignment.agent_id)
     return {
         "agent_id": assignment.agent_id,
         "call_sign": assignment.agent.call_sign,
@@ -61,7 +92,8 @@ def agent_row(assignment: Assignment, now: datetime) -> dict:
         "report_at": assignment.report_at.isoformat(),
         "report_at_local": local_time(assignment.report_at, tz, "%H:%M"),
         "status": live.status_payload(report) if report else None,
-        "position": _position(assignment.agent_id, now),
+        "position": live.position_payload(position, now) if position else None,
+        "next_site": arrival_estimate(next_site(assignment, report, now), position, now),
         "punctuality": punctuality(assignment),
     }
 

@@ -13,6 +13,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(issue_token_command)
     app.cli.add_command(demo)
+    app.cli.add_command(bind_device)
+    app.cli.add_command(prune_positions_command)
     from .jobs import jobs_command
 
     app.cli.add_command(jobs_command)
@@ -97,3 +99,36 @@ def demo():
     click.echo("Demo loaded. Sign in at /login with:")
     for role, email, password in sign_ins:
         click.echo(f"  {role:<12} {email:<34} {password}")
+
+
+@click.command("bind-device")
+@click.argument("agent_email")
+@click.argument("identifier")
+@click.option("--phone", "is_phone", is_flag=True, help="A texting phone number (default: when it has a +).")
+@click.option("--label", default="", help="What the device is, such as 'Traccar on the work phone'.")
+def bind_device(agent_email, identifier, is_phone, label):
+    """Bind a tracking app's device id, or a phone number, to an agent."""
+    from .devices import BindingError, bind
+
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == agent_email.lower()))
+    if user is None or user.agent is None:
+        raise click.BadParameter(f"no agent with email {agent_email}", param_hint="AGENT_EMAIL")
+    try:
+        device = bind(user.agent, identifier, "phone" if is_phone else None, label)
+    except BindingError as exc:
+        raise click.BadParameter(str(exc), param_hint="IDENTIFIER") from None
+    db.session.commit()
+    what = "phone number" if device.kind == "phone" else "device id"
+    click.echo(f"Bound {what} {device.identifier} to {user.agent.call_sign} ({user.email}).")
+
+
+@click.command("prune-positions")
+@click.option("--days", type=click.IntRange(min=1), help="Keep this many days (default: POSITION_RETENTION_DAYS).")
+def prune_positions_command(days):
+    """Delete stored positions older than the retention period (statuses are kept)."""
+    from .jobs import prune_positions
+
+    if days is not None:
+        current_app.config["POSITION_RETENTION_DAYS"] = days
+    deleted = prune_positions()
+    click.echo(f"Deleted {deleted} positions older than {current_app.config['POSITION_RETENTION_DAYS']} days.")

@@ -48,6 +48,13 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _positive(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 def from_environment(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -90,6 +97,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "MAP_TILE_URL": env.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
+        "POSITION_RETENTION_DAYS": _positive(env, "POSITION_RETENTION_DAYS", 90),
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -9,15 +9,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import alerts, live
+from . import alerts, geofence, live
 from .extensions import db, socketio
-from .models import Organisation
+from .models import Organisation, Position, utcnow
 
 log = logging.getLogger(__name__)
 JOB_LOCK_CLASS = 0x4A42  # "JB": keeps these advisory locks apart from the event log's
@@ -25,11 +26,31 @@ JOB_LOCK_CLASS = 0x4A42  # "JB": keeps these advisory locks apart from the event
 
 def evaluate_alerts() -> int:
     """Raise and resolve late and silent alerts for every organisation; returns the events published."""
+    return _for_each_organisation(alerts.evaluate)
+
+
+def evaluate_geofences() -> int:
+    """Complete arrivals and departures whose dwell ran out since the agent's last position."""
+    return _for_each_organisation(geofence.evaluate)
+
+
+def prune_positions() -> int:
+    """Delete positions older than the configured retention; returns how many went."""
+    days = current_app.config["POSITION_RETENTION_DAYS"]
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = db.session.execute(sa.delete(Position).where(Position.received_at < cutoff)).rowcount
+    db.session.commit()
+    if deleted:
+        log.info("deleted %d positions older than %d days", deleted, days)
+    return deleted
+
+
+def _for_each_organisation(evaluate: Callable[[Organisation], list]) -> int:
     published = 0
     for organisation_id in db.session.scalars(sa.select(Organisation.id)).all():
         if not _claim(organisation_id):
             continue  # another process is evaluating this organisation right now
-        events = alerts.evaluate(db.session.get(Organisation, organisation_id))
+        events = evaluate(db.session.get(Organisation, organisation_id))
         db.session.commit()
         live.publish(events)
         published += len(events)
@@ -55,7 +76,11 @@ class Job:
     run: Callable[[], int]
 
 
-JOBS: list[Job] = [Job("alerts", 15, evaluate_alerts)]
+JOBS: list[Job] = [
+    Job("alerts", 15, evaluate_alerts),
+    Job("geofence", 15, evaluate_geofences),
+    Job("position-retention", 3600, prune_positions),
+]
 
 
 def register_job(job: Job) -> None:

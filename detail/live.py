@@ -116,9 +116,11 @@ def status_payload(report: StatusReport) -> dict:
         "longitude": report.longitude,
         "accuracy_m": report.accuracy_m,
         "source": report.source,
+        "automatic": report.automatic,
         "reported_at": report.reported_at.isoformat(),
         "received_at": report.received_at.isoformat(),
         "late_upload": report.late_upload,
+        "clock_offset_s": report.clock_offset_s,
     }
 
 
@@ -132,8 +134,11 @@ def position_payload(p: Position, now: datetime | None = None) -> dict:
         "longitude": p.longitude,
         "accuracy_m": p.accuracy_m,
         "source": p.source,
+        "speed_kmh": p.speed_kmh,
+        "battery_pct": p.battery_pct,
         "reported_at": p.reported_at.isoformat(),
         "age_s": max(0, int((now - p.reported_at).total_seconds())),
+        "clock_offset_s": p.clock_offset_s,
     }
 
 

@@ -58,6 +58,8 @@ DETAIL_STATES = ("planned", "hot", "complete")
 CODE_KINDS = ("routine", "attention", "emergency")
 # What the alert rules read a code as; codes themselves are the organisation's to name.
 CODE_SIGNALS = ("moving", "on_station", "hot", "returning", "clear", "duress")
+# What an agent leaving a venue becomes: on the move again, or done.
+GEOFENCE_LEAVE_SIGNALS = ("moving", "clear")
 ASSIGNMENT_ROLES = ("detail_lead", "shift_leader", "advance", "driver", "agent")
 ASSIGNMENT_ROLE_LABELS = {
     "detail_lead": "Detail lead",
@@ -75,12 +77,21 @@ def _in(column: str, values: tuple) -> str:
 class Organisation(db.Model):
     """The protection firm: users, clients, venues and status codes belong to it."""
 
+    __table_args__ = (
+        sa.CheckConstraint(_in("geofence_leave_signal", GEOFENCE_LEAVE_SIGNALS), name="geofence_leave_signal_known"),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
     # Alert rules: late when no OM this long before report time; silent after this long without a word.
     om_lead_minutes: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
     silent_after_minutes: so.Mapped[int] = so.mapped_column(default=10, server_default="10")
+    # Arrival by geofence: inside a venue this long sets on station, outside this long after it the leave
+    # signal; a status set by hand holds off automatic ones for manual_precedence_minutes.
+    geofence_dwell_seconds: so.Mapped[int] = so.mapped_column(default=120, server_default="120")
+    geofence_leave_signal: so.Mapped[str] = so.mapped_column(sa.String(16), default="moving", server_default="moving")
+    manual_precedence_minutes: so.Mapped[int] = so.mapped_column(default=10, server_default="10")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")
@@ -328,6 +339,11 @@ class Agent(db.Model):
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), unique=True)
     call_sign: so.Mapped[str] = so.mapped_column(sa.String(40))
+    # The private calendar URL's secret, kept as a hash like API tokens; None when there is no link.
+    calendar_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    # What OwnTracks was last told to watch, so the waypoints are sent again only when they change.
+    owntracks_waypoints_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    owntracks_waypoints_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     organisation: so.Mapped[Organisation] = so.relationship()
     user: so.Mapped[User] = so.relationship(back_populates="agent")
@@ -470,6 +486,10 @@ class StatusReport(db.Model):
     reported_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)  # the device's clock
     received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)  # ours
     late_upload: so.Mapped[bool] = so.mapped_column(default=False)
+    # Set by the server (geofence) or by the phone app's own region detection, not by a tap.
+    automatic: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # Device clock minus ours, in seconds, when the device was far ahead (reported_at is then our time).
+    clock_offset_s: so.Mapped[float | None]
 
     agent: so.Mapped[Agent] = so.relationship()
     detail: so.Mapped[Detail | None] = so.relationship()
@@ -477,12 +497,21 @@ class StatusReport(db.Model):
 
 
 class Position(db.Model):
-    """Where an agent's device was, by its own clock and by ours."""
+    """Where an agent's device was, by its own clock and by ours.
 
-    __table_args__ = (*_latlon_checks(), sa.CheckConstraint(_in("source", SOURCES), name="source_known"))
+    (agent, source, reported_at) is unique: apps that buffer points send them again until they see a 200.
+    """
+
+    __table_args__ = (
+        *_latlon_checks(),
+        sa.CheckConstraint(_in("source", SOURCES), name="source_known"),
+        sa.UniqueConstraint("agent_id", "source", "reported_at"),
+        sa.Index("ix_position_agent_id_reported_at", "agent_id", "reported_at"),
+        sa.Index("ix_position_received_at", "received_at"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"))
     source: so.Mapped[str] = so.mapped_column(sa.String(16), default="phone")
     latitude: so.Mapped[float]
     longitude: so.Mapped[float]
@@ -493,6 +522,10 @@ class Position(db.Model):
     battery_pct: so.Mapped[float | None]
     reported_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Device clock minus ours, in seconds, when the device was far ahead (reported_at is then our time).
+    clock_offset_s: so.Mapped[float | None]
+    # OwnTracks' iOS tag, which stays set until cleared: a status is recorded when it changes.
+    tag: so.Mapped[str | None] = so.mapped_column(sa.String(40))
 
     agent: so.Mapped[Agent] = so.relationship()
 
@@ -550,3 +583,26 @@ class Alert(db.Model):
     agent: so.Mapped[Agent] = so.relationship()
     detail: so.Mapped[Detail | None] = so.relationship()
     acknowledged_by: so.Mapped[User | None] = so.relationship()
+
+
+DEVICE_KINDS = ("device", "phone")
+
+
+class Device(db.Model):
+    """A tracking app's device id or a phone number, bound to an agent by a coordinator.
+
+    Identifiers are unique across organisations: a request from an app carries nothing else.
+    """
+
+    __table_args__ = (sa.CheckConstraint(_in("kind", DEVICE_KINDS), name="kind_known"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(8))
+    identifier: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    label: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    agent: so.Mapped[Agent] = so.relationship()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 
 from . import live
@@ -149,17 +149,43 @@ def post_status():
     return body, 201 if recorded.created else 200
 
 
+@bp.route("/calendar", methods=["POST"])
+@roles_required("agent")
+def calendar_link():
+    """A new private calendar link for the signed-in agent, shown once (the old one stops working)."""
+    from .calendar import issue_link
+
+    try:
+        agent = agent_of(current_user)
+    except Refused:
+        abort(403)
+    path = issue_link(agent)
+    db.session.commit()
+    response = make_response(
+        render_template(
+            "detail/admin/calendar_issued.html",
+            agent=agent,
+            url=request.host_url.rstrip("/") + path,
+            back=url_for("phone.page"),
+        ),
+        201,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/position", methods=["POST"])
 @roles_required("agent")
 def post_position():
     data = load_json(PositionIn())
     try:
         agent = agent_of(current_user)
-        position, events = record_position(agent, source="phone", **data)
+        recorded = record_position(agent, source="phone", **data)
     except Refused as exc:
         db.session.rollback()
         return refused(exc)
     db.session.commit()
-    live.publish(events)
-    publish_position(agent, position)
-    return {"id": position.id, "stored": True}, 201
+    live.publish(recorded.events)
+    if recorded.created:
+        publish_position(agent, recorded.position)
+    return {"id": recorded.position.id, "stored": True}, 201 if recorded.created else 200

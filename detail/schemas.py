@@ -257,3 +257,18 @@ class ItineraryFilterSchema(Schema):
 class AssignmentFilterSchema(Schema):
     detail_id = _ref("Only this detail's assignments.", strict=False)
     agent_id = _ref("Only this agent's assignments.", strict=False)
+
+
+class DeviceSchema(Schema):
+    """A tracking app's device id or a texting phone number, bound to one agent."""
+
+    id = fields.Integer(dump_only=True)
+    agent_id = fields.Integer(required=True)
+    kind = fields.String(
+        validate=validate.OneOf(("device", "phone")),
+        metadata={"description": "device (Traccar Client, GPSLogger) or phone (texts); default: phone if it has a +"},
+    )
+    identifier = fields.String(required=True, validate=validate.Length(min=3, max=80))
+    label = fields.String(load_default="", validate=validate.Length(max=80))
+    created_at = fields.AwareDateTime(dump_only=True)
+    last_seen_at = fields.AwareDateTime(dump_only=True, allow_none=True)

@@ -7,13 +7,26 @@ see nor reference another firm's rows (they are answered as not found).
 import sqlalchemy as sa
 
 from .extensions import db
-from .models import Agent, ApiToken, Assignment, Client, Detail, Movement, Principal, Site, StatusCode, User, Visit
+from .models import (
+    Agent,
+    ApiToken,
+    Assignment,
+    Client,
+    Detail,
+    Device,
+    Movement,
+    Principal,
+    Site,
+    StatusCode,
+    User,
+    Visit,
+)
 
 
 def owned(model, organisation_id: int) -> sa.Select:
     """SELECT model rows that belong to the organisation."""
     query = sa.select(model)
-    if model in (Client, Site, Agent, User, StatusCode):
+    if model in (Client, Site, Agent, User, StatusCode, Device):
         return query.where(model.organisation_id == organisation_id)
     if model in (Principal, Detail):
         return query.join(Client, model.client_id == Client.id).where(Client.organisation_id == organisation_id)

@@ -129,6 +129,25 @@ def check_device_time(reported_at: datetime, now: datetime) -> bool:
     return now - reported_at > LATE_UPLOAD_AFTER
 
 
+@dataclass(frozen=True)
+class DeviceTime:
+    """When a report happened as best we know: the device's time, or ours when its clock is far ahead."""
+
+    at: datetime
+    clock_offset_s: float | None
+    late_upload: bool
+
+
+def device_time(reported_at: datetime | None, now: datetime, refuse_clock_ahead: bool) -> DeviceTime:
+    """Our API refuses a clock far ahead (the caller can fix it); third-party apps cannot be told, so
+    their report is taken at our time and the offset kept to flag the device's clock."""
+    if reported_at is None:
+        return DeviceTime(now, None, False)
+    if refuse_clock_ahead or reported_at.tzinfo is None or reported_at - now <= MAX_CLOCK_AHEAD:
+        return DeviceTime(reported_at, None, check_device_time(reported_at, now))
+    return DeviceTime(now, round((reported_at - now).total_seconds(), 1), False)
+
+
 def current_assignment(agent: Agent, at: datetime, detail_id: int | None = None) -> Assignment:
     """The agent's own assignment the report is for: the one named, or the one whose shift is nearest."""
     query = sa.select(Assignment).join(Detail).where(Assignment.agent_id == agent.id)
@@ -185,6 +204,8 @@ def record_status(
     eta: datetime | time | None = None,
     source: str = "phone",
     detail_id: int | None = None,
+    automatic: bool = False,
+    refuse_clock_ahead: bool = True,
     now: datetime | None = None,
 ) -> Recorded:
     """Store one status report exactly once per (agent, client_id); a retry returns the stored one.
@@ -202,8 +223,8 @@ def record_status(
         return Recorded(existing, created=False, events=[])
     if code.organisation_id != agent.organisation_id:
         raise Refused("unknown status code for your organisation", field="code")
-    reported_at = reported_at or now
-    late = check_device_time(reported_at, now)
+    when = device_time(reported_at, now, refuse_clock_ahead)
+    reported_at = when.at
     check_position(latitude, longitude, accuracy)
     if len(note) > 280:
         raise Refused("note is at most 280 characters", field="note")
@@ -225,7 +246,9 @@ def record_status(
         accuracy_m=accuracy,
         reported_at=reported_at,
         received_at=now,
-        late_upload=late,
+        late_upload=when.late_upload and not automatic,
+        automatic=automatic,
+        clock_offset_s=when.clock_offset_s,
     )
     try:
         # Two copies of one report can race past the lookup above; the unique key picks one.
@@ -239,8 +262,8 @@ def record_status(
         if existing is None:
             raise
         return Recorded(existing, created=False, events=[])
-    if latitude is not None:
-        db.session.add(
+    if latitude is not None and not automatic:
+        store_position(
             Position(
                 agent=agent,
                 source=source,
@@ -249,9 +272,9 @@ def record_status(
                 accuracy_m=accuracy,
                 reported_at=reported_at,
                 received_at=now,
+                clock_offset_s=when.clock_offset_s,
             )
         )
-        db.session.flush()
     events = [live.append_event(agent.organisation_id, assignment.detail_id, "status", live.status_payload(report))]
     if code.is_duress:
         events.append(raise_duress(report))
@@ -284,6 +307,35 @@ def latest_position(agent_id: int) -> Position | None:
     )
 
 
+@dataclass
+class PositionRecorded:
+    position: Position
+    created: bool
+    events: list
+
+
+def store_position(position: Position) -> tuple[Position, bool]:
+    """Add a position once per (agent, source, device time); a resent point returns the stored one."""
+    same = sa.select(Position).where(
+        Position.agent_id == position.agent.id,
+        Position.source == position.source,
+        Position.reported_at == position.reported_at,
+    )
+    existing = db.session.scalar(same)
+    if existing is not None:
+        return existing, False
+    try:
+        with db.session.begin_nested():
+            db.session.add(position)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        existing = db.session.scalar(same)
+        if existing is None:
+            raise
+        return existing, False
+    return position, True
+
+
 def record_position(
     agent: Agent,
     *,
@@ -295,35 +347,44 @@ def record_position(
     speed_kmh: float | None = None,
     heading: float | None = None,
     battery: float | None = None,
+    tag: str | None = None,
     source: str = "phone",
+    refuse_clock_ahead: bool = True,
     now: datetime | None = None,
-) -> tuple[Position, list]:
-    """Store a position; return it and the events of the silence it ends.
+) -> PositionRecorded:
+    """Store a position once; return it with the events it causes (silence ended, arrival by geofence).
 
     Positions are not events themselves: after commit, publish_position sends the newest per agent.
     """
+    from . import geofence
+
     now = now or utcnow()
     if latitude is None or longitude is None:
         raise Refused("latitude and longitude are required", field="latitude" if latitude is None else "longitude")
     check_position(latitude, longitude, accuracy)
-    reported_at = reported_at or now
-    check_device_time(reported_at, now)
-    position = Position(
-        agent=agent,
-        source=source,
-        latitude=latitude,
-        longitude=longitude,
-        accuracy_m=accuracy,
-        altitude_m=altitude,
-        speed_kmh=speed_kmh,
-        heading_deg=heading,
-        battery_pct=battery,
-        reported_at=reported_at,
-        received_at=now,
+    when = device_time(reported_at, now, refuse_clock_ahead)
+    position, created = store_position(
+        Position(
+            agent=agent,
+            source=source,
+            latitude=latitude,
+            longitude=longitude,
+            accuracy_m=accuracy,
+            altitude_m=altitude,
+            speed_kmh=speed_kmh,
+            heading_deg=heading,
+            battery_pct=battery,
+            tag=tag,
+            reported_at=when.at,
+            received_at=now,
+            clock_offset_s=when.clock_offset_s,
+        )
     )
-    db.session.add(position)
-    db.session.flush()
-    return position, alerts.resolve_silence(agent, now)
+    if not created:
+        return PositionRecorded(position, False, [])
+    events = alerts.resolve_silence(agent, now)
+    events.extend(geofence.evaluate_agent(agent, now))
+    return PositionRecorded(position, True, events)
 
 
 def publish_position(agent: Agent, position: Position) -> None:

@@ -47,7 +47,19 @@ from flask import Flask
 from detail import live
 from detail.auth import issue_token
 from detail.extensions import db
-from detail.models import Agent, Alert, ApiToken, Assignment, Movement, Principal, Site, StatusCode, User, Visit
+from detail.models import (
+    Agent,
+    Alert,
+    ApiToken,
+    Assignment,
+    Device,
+    Movement,
+    Principal,
+    Site,
+    StatusCode,
+    User,
+    Visit,
+)
 
 from .conftest import FreshContextSocket, build_world, make_app, sign_in
 
@@ -132,6 +144,18 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/phone/state"): AGENT_JSON,
     ("POST", "/phone/status"): AGENT_JSON,
     ("POST", "/phone/position"): AGENT_JSON,
+    ("POST", "/phone/calendar"): AGENT_PAGE,
+    # an agent's calendar: the secret in the URL is the credential
+    ("GET", "/calendar/<secret>.ics"): BY_SECRET,
+    # agents' own apps authenticate as those apps can, never with a session: OwnTracks with a token
+    # (none here: 401), Traccar Client and GPSLogger with a bound device id (this one is not: 403),
+    # the SMS gateway with its signature (none here: 403)
+    ("POST", "/ingest/owntracks"): Access(public=True, everyone=UNAUTHORIZED),
+    ("GET", "/ingest/osmand"): Access(public=True, everyone=FORBIDDEN),
+    ("POST", "/ingest/osmand"): Access(public=True, everyone=FORBIDDEN),
+    ("GET", "/ingest/gpslogger"): Access(public=True, everyone=FORBIDDEN),
+    ("POST", "/ingest/gpslogger"): Access(public=True, everyone=FORBIDDEN),
+    ("POST", "/ingest/sms"): Access(public=True, everyone=FORBIDDEN),
     # coordinators' board
     ("GET", "/board/"): STAFF_PAGE,
     ("GET", "/board/details/<int:detail_id>"): STAFF_PAGE,
@@ -158,7 +182,13 @@ PREFIXES: tuple[tuple[str, Access], ...] = (
 # What a call sends beyond an empty body, where that is needed to reach the access checks:
 # a query string a list cannot do without, or a body validated before the row is looked up
 # (else a foreign id would get 422 before it could get its 404).
-QUERIES = {("GET", "/api/v1/items"): "?near=51.5101,-0.1340"}
+QUERIES = {
+    ("GET", "/api/v1/items"): "?near=51.5101,-0.1340",
+    ("GET", "/ingest/osmand"): "?id=unbound-device&lat=51.5101&lon=-0.1340",
+    ("POST", "/ingest/osmand"): "?id=unbound-device&lat=51.5101&lon=-0.1340",
+    ("GET", "/ingest/gpslogger"): "?device=unbound-device&lat=51.5101&lon=-0.1340",
+    ("POST", "/ingest/gpslogger"): "?device=unbound-device&lat=51.5101&lon=-0.1340",
+}
 BODIES = {
     ("POST", "/api/v1/advisories/<int:advisory_id>/publish"): {"summary": "Expect crowds", "recommendation": "Delay"},
     ("POST", "/api/v1/advisories/<int:advisory_id>/dismiss"): {"reason": "Not near the route"},
@@ -384,10 +414,16 @@ def _populate(world) -> dict:
             organisation_id=rival_org.id, detail=rival, agent=rival_agent, kind="late_om", message="Late"
         )
         rival_token = issue_token(world.other_org_coordinator, "rival laptop")
+        own_device = Device(
+            organisation_id=world.org.id, agent=world.agent, kind="device", identifier="aegis-traccar-1"
+        )
+        rival_device = Device(
+            organisation_id=rival_org.id, agent=rival_agent, kind="device", identifier="rival-traccar-7"
+        )
         db.session.add_all(
             [alert, oc_principal, oc_visit, oc_movement, oc_assignment, rival_annex, rival_principal, rival_agent]
         )
-        db.session.add_all([rival_contact, rival_movement, rival_assignment, rival_alert])
+        db.session.add_all([rival_contact, rival_movement, rival_assignment, rival_alert, own_device, rival_device])
     db.session.flush()
 
     intel = _intel_rows(world)
@@ -414,6 +450,7 @@ def _populate(world) -> dict:
         "token_id": _token_row(revocable).id,
         "alert_id": alert.id,
         "code_id": first_code(world.org).id,
+        "device_id": own_device.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -445,6 +482,7 @@ def _populate(world) -> dict:
         "token_id": _token_row(rival_token).id,
         "alert_id": rival_alert.id,
         "code_id": first_code(rival_org).id,
+        "device_id": rival_device.id,
         **intel["other_org"][0],
     }
     names = {
@@ -484,7 +522,7 @@ def _populate(world) -> dict:
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
     folder = tmp_path_factory.mktemp("access_matrix")
-    app = make_app(folder)
+    app = make_app(folder, SMS_WEBHOOK_SECRET="matrix-sms-secret")
     with app.app_context():
         db.create_all()
         built = _populate(build_world())

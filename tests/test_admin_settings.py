@@ -69,7 +69,14 @@ def code_data(row: StatusCode | None = None, **changes) -> dict:
 
 
 def settings_data(**changes) -> dict:
-    data = {"timezone": "Europe/London", "om_lead_minutes": "30", "silent_after_minutes": "10"}
+    data = {
+        "timezone": "Europe/London",
+        "om_lead_minutes": "30",
+        "silent_after_minutes": "10",
+        "geofence_dwell_seconds": "120",
+        "geofence_leave_signal": "moving",
+        "manual_precedence_minutes": "10",
+    }
     data.update(changes)
     return data
 
@@ -88,11 +95,19 @@ def test_settings_change_is_stored(world, coordinator):
 
     r = coordinator.post(
         "/admin/settings",
-        data=settings_data(timezone="America/New_York", om_lead_minutes="45", silent_after_minutes="5"),
+        data=settings_data(
+            timezone="America/New_York",
+            om_lead_minutes="45",
+            silent_after_minutes="5",
+            geofence_dwell_seconds="300",
+            geofence_leave_signal="clear",
+            manual_precedence_minutes="20",
+        ),
     )
     assert r.status_code == 302 and path_of(r) == "/admin/settings"
     org = db.session.get(Organisation, world.org.id)
     assert (org.timezone, org.om_lead_minutes, org.silent_after_minutes) == ("America/New_York", 45, 5)
+    assert (org.geofence_dwell_seconds, org.geofence_leave_signal, org.manual_precedence_minutes) == (300, "clear", 20)
     assert org.name == "Aegis Protective"
     assert "Settings saved." in text(coordinator.get("/admin/settings"))
 
@@ -106,6 +121,9 @@ def test_settings_change_is_stored(world, coordinator):
         ("silent_after_minutes", "0", "between 1 and 240"),
         ("silent_after_minutes", "241", "between 1 and 240"),
         ("silent_after_minutes", "ten", "Not a valid integer"),
+        ("geofence_dwell_seconds", "1801", "between 0 and 1800"),
+        ("geofence_leave_signal", "teleport", "Not a valid choice"),
+        ("manual_precedence_minutes", "-5", "between 0 and 240"),
         ("timezone", "Mars/Olympus_Mons", "Not a known time zone"),
         ("timezone", "localtime", "Not a known time zone"),
     ],

@@ -821,6 +821,8 @@ def test_openapi_documents_every_operation_with_bearer_security(client, world):
     expected |= {
         f"{PREFIX}/status": {"post"},
         f"{PREFIX}/positions": {"post"},
+        f"{PREFIX}/devices": {"get", "post"},
+        f"{PREFIX}/devices/{{device_id}}": {"get", "delete"},
         f"{PREFIX}/events": {"get"},
         f"{PREFIX}/details/{{detail_id}}/board": {"get"},
         f"{PREFIX}/feeds": {"get", "post"},

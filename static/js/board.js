@@ -57,6 +57,33 @@
       status.code.code);
   }
 
+  // Straight-line metres between two points (the server uses the ellipsoid; this is for live redraws).
+  function metres(a, b) {
+    const rad = Math.PI / 180;
+    const dLat = (b.latitude - a.latitude) * rad, dLon = (b.longitude - a.longitude) * rad;
+    const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
+    return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+  }
+
+  // As board_state.arrival_estimate: roads 1.3x the straight line, town speed unless moving faster.
+  function nextSiteCell(agent) {
+    const site = agent.next_site, p = agent.position;
+    if (!site) return "—";
+    if (!p) return [site.name, el("div", { class: "muted" }, "no position")];
+    const d = metres(p, site);
+    const speed = p.speed_kmh && p.speed_kmh >= 10 ? p.speed_kmh : 30;
+    const minutes = Math.round(d * 1.3 / 1000 / speed * 60);
+    const distance = d < 1000 ? Math.round(d) + " m" : (d / 1000).toFixed(1) + " km";
+    return [site.name, el("div", { class: "muted" }, distance + (d > 150 ? " · ~" + minutes + " min" : " · there"))];
+  }
+
+  function clockFlag(item) {
+    if (!item || !item.clock_offset_s) return null;
+    const minutes = Math.round(item.clock_offset_s / 60);
+    return el("div", { class: "badge badge-queued", title: "the device's clock is off; our time is shown" },
+      "device clock " + (minutes > 0 ? "+" : "") + minutes + " min");
+  }
+
   function agentRow(detail, agent) {
     const s = agent.status;
     const p = agent.position;
@@ -68,11 +95,13 @@
         s && s.eta ? el("div", { class: "small" }, "ETA " + localTime(s.eta, agent.timezone)) : null),
       el("td", { class: "small" },
         s ? [localTime(s.reported_at, agent.timezone), el("div", { class: "muted" }, ago(s.reported_at))] : "no report",
-        s && s.late_upload ? el("div", { class: "badge badge-queued" }, "late upload") : null),
-      el("td", { class: "small" }, s ? (s.source === "automatic" ? "automatic" : s.source) : ""),
+        s && s.late_upload ? el("div", { class: "badge badge-queued" }, "late upload") : null, clockFlag(s)),
+      el("td", { class: "small" }, s ? [s.source, s.automatic ? el("div", { class: "badge" }, "auto") : null] : ""),
       el("td", { class: "small" },
-        p ? [p.latitude.toFixed(5) + ", " + p.longitude.toFixed(5), el("div", { class: "muted" }, ago(p.reported_at))]
+        p ? [p.latitude.toFixed(5) + ", " + p.longitude.toFixed(5), el("div", { class: "muted" }, ago(p.reported_at)),
+          clockFlag(p)]
           : "no position"),
+      el("td", { class: "small next-site" }, nextSiteCell(agent)),
       el("td", { class: "small" }, "report " + agent.report_at_local,
         agent.punctuality ? el("div", { class: "muted" }, agent.punctuality.text) : null),
     );
@@ -97,9 +126,9 @@
         }, next === "hot" ? "Go hot" : "Complete") : null),
       el("div", { class: "table-wrap" },
         el("table", null,
-          el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Report"]
+          el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Next", "Report"]
             .map((h) => el("th", null, h)))),
-          el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 7 }, "No agents assigned."))))),
+          el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 8 }, "No agents assigned."))))),
       intelList(detail));
   }
 
@@ -198,7 +227,7 @@
   function describe(ev) {
     const p = ev.payload;
     switch (ev.kind) {
-      case "status": return p.call_sign + " " + p.code.code + (p.note ? " – " + p.note : "") + " (" + p.source + ")";
+      case "status": return p.call_sign + " " + p.code.code + (p.note ? " – " + p.note : "") + " (" + (p.automatic ? "automatic, " : "") + p.source + ")";
       case "alert": return "Alert: " + p.message;
       case "alert_acknowledged": return "Acknowledged: " + p.message + " by " + p.acknowledged_by +
         (p.acknowledgement_note ? " – " + p.acknowledgement_note : "");
@@ -273,7 +302,7 @@
       // A late upload of an older report never hides a newer one.
       if (agent && (!agent.status || agent.status.reported_at <= p.reported_at)) agent.status = p;
       if (agent && p.latitude !== null) {
-        agent.position = { latitude: p.latitude, longitude: p.longitude, reported_at: p.reported_at };
+        agent.position = { ...agent.position, latitude: p.latitude, longitude: p.longitude, reported_at: p.reported_at };
         placeAgent(p.agent_id, p.call_sign, agent.position);
       }
     } else if (ev.kind.startsWith("alert")) {

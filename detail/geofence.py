@@ -1,0 +1,214 @@
+"""Arrival and departure by geofence, decided on the server from positions of any source.
+
+An agent inside one of the detail's venues for the organisation's dwell time is set on station; one
+seen inside and then outside every venue for the dwell time is set to the organisation's leave
+signal (OM, or clear). Dwell ignores GPS drift at the edge: a fix counts as outside only beyond the
+radius plus a margin at least as wide as its own accuracy, and a fix too vague to tell is ignored.
+A status the agent set by hand holds automatic ones off for the organisation's window.
+
+Evaluated after each stored position, and by the periodic job for agents whose phones go quiet
+once they stop moving (so a dwell completes without another fix).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from geographiclib.geodesic import Geodesic
+
+from .extensions import db
+from .models import Agent, Assignment, Detail, Organisation, Position, Site, StatusCode, StatusReport, utcnow
+
+EDGE_MARGIN_M = 25
+# A fix this vague cannot place anyone at a door.
+IGNORE_ACCURACY_M = 250
+# Positions older than this do not decide anything now.
+LOOKBACK = timedelta(hours=3)
+# Automatic statuses only around the agent's shift.
+SHIFT_MARGIN = timedelta(hours=2)
+# An agent who went on station this long before the last fix inside counts as seen inside after it.
+ON_STATION_SLACK = timedelta(minutes=5)
+# Signals that mean "at the venue" (hot: the principal is in our care; leaving is deliberate then).
+AT_VENUE = ("on_station", "hot")
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    return Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2, Geodesic.DISTANCE)["s12"]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position as the geofence reads it: inside a venue, outside all, or at an edge (undecided)."""
+
+    position: Position
+    state: str  # "in", "out" or "edge"
+    site: Site | None
+
+
+def mark(position: Position, venues: list[Site]) -> Mark | None:
+    accuracy = position.accuracy_m or 0.0
+    if accuracy > IGNORE_ACCURACY_M:
+        return None
+    edge = False
+    for site in venues:
+        d = distance_m(position.latitude, position.longitude, site.latitude, site.longitude)
+        if d <= site.arrival_radius_m:
+            return Mark(position, "in", site)
+        if d <= site.arrival_radius_m + max(EDGE_MARGIN_M, accuracy):
+            edge = True
+    return Mark(position, "edge" if edge else "out", None)
+
+
+def venues_of(assignment: Assignment) -> list[Site]:
+    """Where the agent may be on station: the post and every venue the detail visits."""
+    sites = [assignment.site] if assignment.site else []
+    return sites + [site for site in assignment.detail.sites if site not in sites]
+
+
+def code_for_signal(organisation_id: int, signal: str) -> StatusCode | None:
+    return db.session.scalar(
+        sa.select(StatusCode)
+        .where(StatusCode.organisation_id == organisation_id, StatusCode.signal == signal)
+        .order_by(StatusCode.sort_order, StatusCode.id)
+    )
+
+
+def manual_hold(report: StatusReport | None, organisation: Organisation, now: datetime) -> bool:
+    """Whether a status set by hand still outranks an automatic one."""
+    if report is None or report.automatic:
+        return False
+    return now - report.received_at < timedelta(minutes=organisation.manual_precedence_minutes)
+
+
+def arrival(marks: list[Mark], since: datetime | None, dwell: timedelta, now: datetime) -> Mark | None:
+    """The first fix of the current stay inside a venue, if the stay has lasted the dwell time."""
+    start = None
+    last_decided = None
+    for m in marks:
+        if since is not None and m.position.reported_at < since:
+            continue
+        if m.state == "out":
+            start = None
+        elif m.state == "in" and start is None:
+            start = m
+        if m.state != "edge":
+            last_decided = m
+    if start is None or last_decided is None or last_decided.state != "in":
+        return None
+    return start if now - start.position.reported_at >= dwell else None
+
+
+def departure(marks: list[Mark], on_station_at: datetime, dwell: timedelta, now: datetime) -> Mark | None:
+    """The first fix outside every venue after the agent was last seen inside, once outside for the dwell."""
+    since = on_station_at - ON_STATION_SLACK
+    last_in = max((i for i, m in enumerate(marks) if m.state == "in" and m.position.reported_at >= since), default=None)
+    if last_in is None:
+        return None  # never seen inside since going on station: a post that is not one of our venues
+    after = [m for m in marks[last_in + 1 :] if m.state != "edge"]
+    if not after or any(m.state == "in" for m in after):
+        return None
+    first_out = after[0]
+    return first_out if now - first_out.position.reported_at >= dwell else None
+
+
+def active_assignments(agent: Agent, now: datetime) -> list[Assignment]:
+    return list(
+        db.session.scalars(
+            sa.select(Assignment)
+            .join(Detail)
+            .where(
+                Assignment.agent_id == agent.id,
+                Detail.state != "complete",
+                Assignment.shift_starts_at <= now + SHIFT_MARGIN,
+                Assignment.shift_ends_at >= now - SHIFT_MARGIN,
+            )
+            .order_by(Assignment.report_at)
+        )
+    )
+
+
+def recent_positions(agent: Agent, now: datetime) -> list[Position]:
+    return list(
+        db.session.scalars(
+            sa.select(Position)
+            .where(Position.agent_id == agent.id, Position.reported_at >= now - LOOKBACK, Position.reported_at <= now)
+            .order_by(Position.reported_at, Position.id)
+        )
+    )
+
+
+def evaluate_agent(agent: Agent, now: datetime | None = None) -> list:
+    """Set on station or the leave signal where the agent's positions say so; returns the events."""
+    from .status import latest_report, record_status
+
+    now = now or utcnow()
+    assignments = active_assignments(agent, now)
+    if not assignments:
+        return []
+    positions = recent_positions(agent, now)
+    if not positions:
+        return []
+    organisation = agent.organisation
+    dwell = timedelta(seconds=organisation.geofence_dwell_seconds)
+    events = []
+    for assignment in assignments:
+        venues = venues_of(assignment)
+        if not venues:
+            continue
+        latest = latest_report(agent.id, assignment.detail_id)
+        if manual_hold(latest, organisation, now):
+            continue
+        signal = latest.status_code.signal if latest else None
+        if signal == "duress":
+            continue  # only a coordinator's acknowledgement ends a duress; nothing automatic touches it
+        marks = [m for m in (mark(p, venues) for p in positions) if m is not None]
+        if signal in AT_VENUE:
+            if signal != "on_station":
+                continue
+            found = departure(marks, latest.reported_at, dwell, now)
+            wanted, what = organisation.geofence_leave_signal, "leave"
+        else:
+            found = arrival(marks, latest.reported_at if latest else None, dwell, now)
+            wanted, what = "on_station", "arrive"
+        if found is None:
+            continue
+        code = code_for_signal(organisation.id, wanted)
+        if code is None:
+            continue  # the organisation has no code for this: nothing to set
+        where = found.site or _nearest(venues, found.position)
+        recorded = record_status(
+            agent,
+            code,
+            # Deterministic: the job and a position arriving at once settle on one report.
+            client_id=f"geofence:{assignment.detail_id}:{what}:{found.position.id}",
+            reported_at=found.position.reported_at,
+            latitude=found.position.latitude,
+            longitude=found.position.longitude,
+            accuracy=found.position.accuracy_m,
+            note=f"{'arrived at' if what == 'arrive' else 'left'} {where.name} (geofence)",
+            source="automatic",
+            detail_id=assignment.detail_id,
+            automatic=True,
+            now=now,
+        )
+        events.extend(recorded.events)
+    return events
+
+
+def _nearest(venues: list[Site], position: Position) -> Site:
+    return min(venues, key=lambda s: distance_m(position.latitude, position.longitude, s.latitude, s.longitude))
+
+
+def evaluate(organisation: Organisation, now: datetime | None = None) -> list:
+    """The periodic pass: every agent of the organisation with recent positions and a shift around now."""
+    now = now or utcnow()
+    agent_ids = db.session.scalars(
+        sa.select(Position.agent_id)
+        .join(Agent, Position.agent_id == Agent.id)
+        .where(Agent.organisation_id == organisation.id, Position.received_at >= now - LOOKBACK)
+        .distinct()
+    ).all()
+    events = []
+    for agent_id in agent_ids:
+        events.extend(evaluate_agent(db.session.get(Agent, agent_id), now))
+    return events

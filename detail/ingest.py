@@ -1,0 +1,587 @@
+"""Agents' own phone apps, accepted as they speak: OwnTracks, Traccar Client (OsmAnd), GPSLogger, texts.
+
+Every request becomes positions and statuses through detail.status, stored once under the apps'
+retries: positions by (agent, source, device time), statuses by a client_id built from what the
+app sent. The replies follow each app's rules: OwnTracks drops a message it gets a 4xx for and
+Traccar Client deletes a buffered point only after a 2xx, so only what can never succeed (bad
+credentials, an unknown device, garbage) is a 4xx; a fault of ours is a 503 (see the app's error
+handlers) and the app sends again.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import math
+from datetime import datetime, timedelta, timezone
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import geofence, live
+from .auth import user_for_token
+from .devices import agent_for_device, agent_for_number
+from .extensions import db
+from .models import Agent, Assignment, Detail, Position, Site, StatusCode, utcnow
+from .status import (
+    Refused,
+    duress_code,
+    latest_report,
+    organisation_codes,
+    parse_short_burst,
+    publish_position,
+    record_position,
+    record_status,
+)
+from .timefmt import local_time
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ingest", __name__, url_prefix="/ingest")
+
+KNOTS_TO_KMH = 1.852
+MPS_TO_KMH = 3.6
+# OwnTracks identifies a waypoint by its creation time (tst); ours are numbered from here by venue id,
+# so a transition's wtst names the venue.
+WAYPOINT_EPOCH = 1_600_000_000
+# Waypoints are sent again when they change, and at least this often (a reply can be lost).
+WAYPOINTS_REFRESH = timedelta(hours=6)
+EPOCH_SECONDS_LIMIT = 2_147_483_647
+
+
+class BadRequest(HTTPException):
+    code = 400
+
+
+def _refuse(status: int, message: str, field: str | None = None, headers: dict | None = None):
+    body = {"code": status, "message": message}
+    if field:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    raise BadRequest(response=response)
+
+
+# --- reading fields -------------------------------------------------------------------------------
+
+
+def _number(value, field: str, required: bool = False) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        if required:
+            _refuse(400, f"{field} is required", field)
+        return None
+    if isinstance(value, bool):
+        _refuse(400, f"{field} must be a number, got {value!r}", field)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        _refuse(400, f"{field} must be a number, got {str(value)[:40]!r}", field)
+    if not math.isfinite(number):
+        _refuse(400, f"{field} must be a finite number", field)
+    return number
+
+
+def _coordinates(lat, lon) -> tuple[float, float]:
+    latitude, longitude = _number(lat, "lat", required=True), _number(lon, "lon", required=True)
+    if not -90 <= latitude <= 90:
+        _refuse(400, f"lat must be from -90 to 90, got {latitude}", "lat")
+    if not -180 <= longitude <= 180:
+        _refuse(400, f"lon must be from -180 to 180, got {longitude}", "lon")
+    return latitude, longitude
+
+
+def parse_timestamp(value, field: str = "timestamp") -> datetime | None:
+    """Epoch seconds (below 2^31), epoch milliseconds (above), ISO 8601, or 'yyyy-MM-dd HH:mm:ss' in UTC."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    try:
+        if "T" in text or ("-" in text and ":" in text):
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        number = float(text)
+        if not math.isfinite(number) or number < 0:
+            raise ValueError
+        seconds = number if number < EPOCH_SECONDS_LIMIT else number / 1000
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        _refuse(
+            400,
+            f"{field} must be epoch seconds or milliseconds, ISO 8601, or yyyy-MM-dd HH:mm:ss; got {text[:40]!r}",
+            field,
+        )
+
+
+def _text(value, limit: int = 80) -> str:
+    return str(value).strip()[:limit] if value is not None else ""
+
+
+def _code_named(agent: Agent, name: str) -> StatusCode | None:
+    wanted = name.strip().lower()
+    for code in organisation_codes(agent.organisation_id):
+        if wanted in (code.code.lower(), code.spoken_name.lower()):
+            return code
+    return None
+
+
+def _record_app_status(agent: Agent, code: StatusCode, **kwargs) -> list:
+    """A status from an app: one the server cannot take (no assignment now) is logged, never refused,
+    because the app cannot show a refusal and the position with it is already kept."""
+    try:
+        with db.session.begin_nested():
+            return record_status(agent, code, refuse_clock_ahead=False, **kwargs).events
+    except Refused as exc:
+        log.warning("status %s from %s for agent %s not recorded: %s", code.code, kwargs.get("source"), agent.id, exc)
+        return []
+
+
+def _finish(agent: Agent, events: list, position: Position | None) -> None:
+    db.session.commit()
+    live.publish(events)
+    if position is not None:
+        publish_position(agent, position)
+
+
+# --- OwnTracks ------------------------------------------------------------------------------------
+
+
+def _basic_auth_agent() -> Agent:
+    auth = request.authorization
+    user = user_for_token(auth.password) if auth is not None and auth.type == "basic" and auth.password else None
+    agent = user.agent if user is not None and user.role == "agent" else None
+    if agent is None:
+        log.warning("OwnTracks request refused: bad credentials (user %r)", auth.username if auth else None)
+        _refuse(
+            401,
+            "send HTTP Basic auth with your API token as the password",
+            headers={"WWW-Authenticate": 'Basic realm="Oscar Mike", charset="UTF-8"'},
+        )
+    return agent
+
+
+def _previous_tag(agent: Agent, before: datetime) -> str | None:
+    return db.session.scalar(
+        sa.select(Position.tag)
+        .where(Position.agent_id == agent.id, Position.source == "owntracks", Position.reported_at < before)
+        .order_by(Position.reported_at.desc(), Position.id.desc())
+        .limit(1)
+    )
+
+
+def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, Position | None]:
+    latitude, longitude = _coordinates(data.get("lat"), data.get("lon"))
+    tst = parse_timestamp(data.get("tst"), "tst") or now
+    tag = _text(data.get("tag"), 40) or None
+    previous_tag = _previous_tag(agent, tst)
+    recorded = record_position(
+        agent,
+        latitude=latitude,
+        longitude=longitude,
+        reported_at=tst,
+        accuracy=_number(data.get("acc"), "acc"),
+        altitude=_number(data.get("alt"), "alt"),
+        speed_kmh=_number(data.get("vel"), "vel"),
+        heading=_number(data.get("cog"), "cog"),
+        battery=_number(data.get("batt"), "batt"),
+        tag=tag,
+        source="owntracks",
+        refuse_clock_ahead=False,
+        now=now,
+    )
+    events = list(recorded.events)
+    # The iOS tag stays on every location until cleared: only a change is a status.
+    if recorded.created and tag and tag.lower() != (previous_tag or "").lower():
+        code = _code_named(agent, tag)
+        if code is not None:
+            events += _record_app_status(
+                agent,
+                code,
+                client_id=f"owntracks:tag:{int(tst.timestamp())}",
+                reported_at=tst,
+                latitude=latitude,
+                longitude=longitude,
+                accuracy=_number(data.get("acc"), "acc"),
+                source="owntracks",
+                now=now,
+            )
+    return events, recorded.position if recorded.created else None
+
+
+def _venues_of_the_day(agent: Agent, now: datetime) -> list[tuple[Assignment, Site]]:
+    pairs = []
+    for assignment in db.session.scalars(
+        sa.select(Assignment)
+        .join(Detail)
+        .where(
+            Assignment.agent_id == agent.id,
+            Detail.state != "complete",
+            Assignment.shift_ends_at >= now - geofence.SHIFT_MARGIN,
+            Assignment.shift_starts_at <= now + timedelta(hours=24),
+        )
+        .order_by(Assignment.report_at)
+    ):
+        pairs.extend((assignment, site) for site in geofence.venues_of(assignment))
+    return pairs
+
+
+def _transition_site(agent: Agent, data: dict, now: datetime) -> tuple[Assignment, Site] | None:
+    pairs = _venues_of_the_day(agent, now)
+    wtst = _number(data.get("wtst"), "wtst")
+    for assignment, site in pairs:
+        if wtst is not None and int(wtst) == WAYPOINT_EPOCH + site.id:
+            return assignment, site
+    desc = _text(data.get("desc"), 200).lower()
+    for assignment, site in pairs:
+        if desc and desc == site.name.lower():
+            return assignment, site
+    if data.get("lat") is not None and data.get("lon") is not None and pairs:
+        latitude, longitude = _coordinates(data.get("lat"), data.get("lon"))
+
+        def away(pair):
+            site = pair[1]
+            return geofence.distance_m(latitude, longitude, site.latitude, site.longitude) - site.arrival_radius_m
+
+        nearest = min(pairs, key=away)
+        if away(nearest) <= max(geofence.EDGE_MARGIN_M, _number(data.get("acc"), "acc") or 0) * 4:
+            return nearest
+    return None
+
+
+def _owntracks_transition(agent: Agent, data: dict, now: datetime) -> tuple[list, Position | None]:
+    event = data.get("event")
+    if event not in ("enter", "leave"):
+        _refuse(400, f"event must be enter or leave, got {_text(event, 20)!r}", "event")
+    tst = parse_timestamp(data.get("tst"), "tst") or now
+    found = _transition_site(agent, data, now)
+    events = []
+    if found is None:
+        log.info("OwnTracks %s of %r by agent %s matches none of their venues", event, data.get("desc"), agent.id)
+    else:
+        assignment, site = found
+        latest = latest_report(agent.id, assignment.detail_id)
+        signal = latest.status_code.signal if latest else None
+        organisation = agent.organisation
+        wanted = "on_station" if event == "enter" else organisation.geofence_leave_signal
+        applies = signal not in geofence.AT_VENUE if event == "enter" else signal == "on_station"
+        code = geofence.code_for_signal(agent.organisation_id, wanted)
+        if applies and code is not None and not geofence.manual_hold(latest, organisation, now):
+            has_position = data.get("lat") is not None and data.get("lon") is not None
+            latitude, longitude = _coordinates(data.get("lat"), data.get("lon")) if has_position else (None, None)
+            events += _record_app_status(
+                agent,
+                code,
+                client_id=f"owntracks:{event}:{int(_number(data.get('wtst'), 'wtst') or 0)}:{int(tst.timestamp())}",
+                reported_at=tst,
+                latitude=latitude,
+                longitude=longitude,
+                accuracy=_number(data.get("acc"), "acc"),
+                note=f"{'arrived at' if event == 'enter' else 'left'} {site.name} (OwnTracks region)",
+                source="owntracks",
+                detail_id=assignment.detail_id,
+                automatic=True,
+                now=now,
+            )
+    position = None
+    if data.get("lat") is not None and data.get("lon") is not None:
+        latitude, longitude = _coordinates(data.get("lat"), data.get("lon"))
+        recorded = record_position(
+            agent,
+            latitude=latitude,
+            longitude=longitude,
+            reported_at=tst,
+            accuracy=_number(data.get("acc"), "acc"),
+            tag=_previous_tag(agent, tst),  # a transition does not clear the iOS tag
+            source="owntracks",
+            refuse_clock_ahead=False,
+            now=now,
+        )
+        events += recorded.events
+        position = recorded.position if recorded.created else None
+    return events, position
+
+
+def _waypoint_commands(agent: Agent, now: datetime) -> list[dict]:
+    """setWaypoints with the agent's venues of the day, when they changed since we last sent them."""
+    sites = []
+    for _, site in _venues_of_the_day(agent, now):
+        if site not in sites:
+            sites.append(site)
+    if not sites:
+        return []
+    waypoints = [
+        {
+            "_type": "waypoint",
+            "desc": site.name,
+            "lat": site.latitude,
+            "lon": site.longitude,
+            "rad": site.arrival_radius_m,
+            "tst": WAYPOINT_EPOCH + site.id,
+        }
+        for site in sites
+    ]
+    digest = hashlib.sha256(json.dumps(waypoints, sort_keys=True).encode()).hexdigest()
+    sent_at = agent.owntracks_waypoints_sent_at
+    fresh = sent_at is not None and now - sent_at < WAYPOINTS_REFRESH
+    if digest == agent.owntracks_waypoints_hash and fresh:
+        return []
+    agent.owntracks_waypoints_hash, agent.owntracks_waypoints_sent_at = digest, now
+    return [
+        {
+            "_type": "cmd",
+            "action": "setWaypoints",
+            "waypoints": {"_type": "waypoints", "waypoints": waypoints},
+        }
+    ]
+
+
+@bp.route("/owntracks", methods=["POST"])
+def owntracks():
+    """OwnTracks in HTTP mode: locations, region transitions; replies with the venues to watch."""
+    agent = _basic_auth_agent()
+    raw = request.get_data()
+    if not raw.strip():
+        return jsonify([])
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        _refuse(400, "the body must be one OwnTracks JSON object")
+    if not isinstance(data, dict):
+        _refuse(400, "the body must be one OwnTracks JSON object")
+    now = utcnow()
+    kind = data.get("_type")
+    events, position = [], None
+    if kind == "location":
+        events, position = _owntracks_location(agent, data, now)
+    elif kind == "transition":
+        events, position = _owntracks_transition(agent, data, now)
+    reply = _waypoint_commands(agent, now)
+    _finish(agent, events, position)
+    return jsonify(reply)
+
+
+# --- Traccar Client (OsmAnd protocol) and GPSLogger -----------------------------------------------
+
+
+def _device_agent(identifier: str | None, app: str) -> Agent:
+    if not identifier:
+        _refuse(400, "id (the device identifier) is required", "id")
+    agent = agent_for_device(identifier)
+    if agent is None:
+        log.warning("%s point from unknown device %r refused", app, identifier[:80])
+        _refuse(403, f"unknown device {identifier[:80]!r}: a coordinator must bind it to an agent first", "id")
+    return agent
+
+
+def _record_point(
+    agent: Agent, source: str, device: str, point: dict, status: StatusCode | None, now: datetime
+) -> tuple[list, Position | None]:
+    recorded = record_position(agent, source=source, refuse_clock_ahead=False, now=now, **point)
+    events = list(recorded.events)
+    if status is not None:
+        at = point.get("reported_at") or now
+        events += _record_app_status(
+            agent,
+            status,
+            client_id=f"{source}:{device[:24]}:{int(at.timestamp() * 1000)}:{status.code}"[:64],
+            reported_at=point.get("reported_at"),
+            latitude=point["latitude"],
+            longitude=point["longitude"],
+            accuracy=point.get("accuracy"),
+            source=source,
+            now=now,
+        )
+    return events, recorded.position if recorded.created else None
+
+
+def _status_from(agent: Agent, alarm: str | None, code: str | None) -> StatusCode | None:
+    if (alarm or "").strip().lower() == "sos":
+        try:
+            return duress_code(agent.organisation_id)
+        except Refused:
+            log.error("SOS from agent %s but the organisation has no duress code", agent.id)
+            return None
+    if code:
+        found = _code_named(agent, code)
+        if found is None:
+            log.warning("unknown status code %r from agent %s's app ignored", code[:40], agent.id)
+        return found
+    return None
+
+
+def _traccar_json(data: dict) -> tuple[str | None, dict, str | None, str | None]:
+    location = data.get("location") if isinstance(data.get("location"), dict) else None
+    if location is None:
+        _refuse(400, "location is required (Traccar Client JSON)", "location")
+    coords = location.get("coords") if isinstance(location.get("coords"), dict) else {}
+    battery = location.get("battery") if isinstance(location.get("battery"), dict) else {}
+    extras = location.get("extras") if isinstance(location.get("extras"), dict) else {}
+    latitude, longitude = _coordinates(coords.get("latitude"), coords.get("longitude"))
+    speed = _number(coords.get("speed"), "speed")
+    level = _number(battery.get("level"), "battery.level")
+    point = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "reported_at": parse_timestamp(location.get("timestamp"), "location.timestamp"),
+        "accuracy": _positive_or_none(_number(coords.get("accuracy"), "accuracy")),
+        "altitude": _number(coords.get("altitude"), "altitude"),
+        "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,
+        "heading": _positive_or_none(_number(coords.get("heading"), "heading")),
+        "battery": level * 100 if level is not None and 0 <= level <= 1 else None,
+    }
+    device = _text(data.get("device_id"), 80) or None
+    # The alarm rides in the extras, or (some versions) on the location itself.
+    alarm = extras.get("alarm") or location.get("alarm")
+    return device, point, _text(alarm, 20) or None, _text(extras.get("code"), 40) or None
+
+
+def _positive_or_none(value: float | None) -> float | None:
+    # The apps send -1 for "unknown".
+    return value if value is not None and value >= 0 else None
+
+
+def _osmand_fields(fields) -> tuple[str | None, dict, str | None, str | None]:
+    lat, lon = fields.get("lat"), fields.get("lon")
+    if (lat is None or lon is None) and fields.get("location"):
+        lat, _, lon = fields["location"].partition(",")
+    latitude, longitude = _coordinates(lat, lon)
+    speed = _number(fields.get("speed"), "speed")
+    point = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "reported_at": parse_timestamp(fields.get("timestamp")),
+        "accuracy": _positive_or_none(_number(fields.get("accuracy"), "accuracy")),
+        "altitude": _number(fields.get("altitude"), "altitude"),
+        "speed_kmh": speed * KNOTS_TO_KMH if speed is not None and speed >= 0 else None,
+        "heading": _positive_or_none(_number(fields.get("bearing", fields.get("heading")), "bearing")),
+        "battery": _positive_or_none(_number(fields.get("batt"), "batt")),
+    }
+    device = _text(fields.get("id") or fields.get("deviceid"), 80) or None
+    return device, point, fields.get("alarm"), fields.get("code")
+
+
+@bp.route("/osmand", methods=["GET", "POST"])
+def osmand():
+    """Traccar Client and anything else speaking the OsmAnd protocol (query, form, or Traccar Client 9 JSON)."""
+    data = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    if request.mimetype == "application/json" and not isinstance(data, dict):
+        _refuse(400, "the body must be a JSON object")
+    device, point, alarm, code = _traccar_json(data) if data is not None else _osmand_fields(request.values)
+    agent = _device_agent(device, "OsmAnd")
+    now = utcnow()
+    events, position = _record_point(agent, "osmand", device, point, _status_from(agent, alarm, code), now)
+    _finish(agent, events, position)
+    return Response(status=200)
+
+
+@bp.route("/gpslogger", methods=["GET", "POST"])
+def gpslogger():
+    """GPSLogger's custom URL (see README for the template); the annotation (%DESC) may carry a status code."""
+    fields = request.values
+    agent = _device_agent(_text(fields.get("device"), 80) or None, "GPSLogger")
+    latitude, longitude = _coordinates(fields.get("lat"), fields.get("lon"))
+    speed = _number(fields.get("spd"), "spd")
+    point = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "reported_at": parse_timestamp(fields.get("time"), "time"),
+        "accuracy": _positive_or_none(_number(fields.get("acc"), "acc")),
+        "altitude": _number(fields.get("alt"), "alt"),
+        "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,
+        "heading": _positive_or_none(_number(fields.get("dir"), "dir")),
+        "battery": _positive_or_none(_number(fields.get("batt"), "batt")),
+    }
+    now = utcnow()
+    status = _status_from(agent, None, _text(fields.get("desc"), 40) or None)
+    events, position = _record_point(agent, "gpslogger", _text(fields.get("device"), 80), point, status, now)
+    _finish(agent, events, position)
+    return Response(status=200)
+
+
+# --- text messages --------------------------------------------------------------------------------
+
+
+def twilio_signature(secret: str, url: str, params) -> str:
+    """The signature Twilio-compatible gateways send: HMAC-SHA1 of the URL and the sorted form fields."""
+    payload = url + "".join(key + value for key, value in sorted(params.items(multi=True)))
+    return base64.b64encode(hmac.new(secret.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def _signed_urls() -> list[str]:
+    # Behind a proxy the gateway signed the public address, not the one we see.
+    public = current_app.config.get("PUBLIC_URL", "").rstrip("/")
+    urls = [request.url]
+    if public:
+        urls.append(public + request.full_path.rstrip("?"))
+    return urls
+
+
+def _check_signature() -> None:
+    secret = current_app.config.get("SMS_WEBHOOK_SECRET")
+    if not secret:
+        _refuse(503, "the SMS gateway is not configured (set SMS_WEBHOOK_SECRET)")
+    sent = request.headers.get("X-Twilio-Signature", "")
+    good = any(hmac.compare_digest(sent, twilio_signature(secret, url, request.form)) for url in _signed_urls())
+    if not sent or not good:
+        log.warning("SMS webhook refused: %s signature", "wrong" if sent else "missing")
+        _refuse(403, "the request signature (X-Twilio-Signature) is missing or wrong")
+
+
+def _twiml(message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(message)}</Message></Response>'
+    return Response(body, mimetype="text/xml")
+
+
+def _sms_client_id(now: datetime) -> str:
+    message_id = request.form.get("MessageSid") or request.form.get("SmsSid") or request.form.get("id")
+    if message_id:
+        return "sms:" + _text(message_id, 60)
+    # Without the gateway's id, the same text from the same number in the same minute is one report.
+    key = f"{request.form.get('From')}|{request.form.get('Body')}|{now:%Y-%m-%dT%H:%M}"
+    return "sms:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+@bp.route("/sms", methods=["POST"])
+def sms():
+    """A text through the SMS gateway: 'OM', 'os', 'om eta 0615'; the reply confirms or lists the codes."""
+    _check_signature()
+    sender = request.form.get("From", "")
+    agent = agent_for_number(sender)
+    if agent is None:
+        log.warning("text from unknown number %s refused", sender[-4:].rjust(len(sender), "*") if sender else "(none)")
+        _refuse(403, "unknown number: a coordinator must bind it to an agent first")
+    now = utcnow()
+    codes = organisation_codes(agent.organisation_id)
+    try:
+        burst = parse_short_burst(request.form.get("Body", ""), codes)
+        recorded = record_status(
+            agent,
+            burst.code,
+            client_id=_sms_client_id(now),
+            note=burst.note,
+            eta=burst.eta,
+            source="sms",
+            now=now,
+        )
+    except Refused as exc:
+        db.session.rollback()
+        return _twiml(f"Not recorded: {exc.message}")
+    db.session.commit()
+    live.publish(recorded.events)
+    return _twiml(_confirmation(recorded.report, codes))
+
+
+def _confirmation(report, codes: list[StatusCode]) -> str:
+    sites = report.detail.sites if report.detail else []
+    tz = sites[0].timezone if sites else report.agent.organisation.timezone
+    at = local_time(report.received_at, tz, "%H:%M")
+    code = report.status_code
+    detail = f" ({report.detail.name})" if report.detail else ""
+    if code.is_duress:
+        # Whoever holds the phone must not see that an alarm went: confirm it as the clear code would be.
+        code = next((c for c in codes if c.signal == "clear"), code)
+        return f"{code.code} received {at}{detail}."
+    eta = f", ETA {local_time(report.eta, tz, '%H:%M')}" if report.eta else ""
+    return f"{code.code} received {at}{eta}{detail}."
