@@ -65,6 +65,15 @@ def _refuse(status: int, message: str, field: str | None = None, headers: dict |
     raise BadRequest(response=response)
 
 
+@bp.errorhandler(Refused)
+def refused(exc: Refused):
+    # What the domain refuses (a negative accuracy, say) can never succeed when sent again: a 4xx.
+    body = {"code": 400, "message": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return jsonify(body), 400
+
+
 # --- reading fields -------------------------------------------------------------------------------
 
 

@@ -199,3 +199,16 @@ def test_database_unavailable_is_503_not_4xx(client, world, monkeypatch):
     assert r.status_code == 503 and r.headers["Retry-After"] == "30" and "unavailable" in r.json["message"]
     r = client.get("/ingest/osmand?id=823411&lat=51.5&lon=-0.1")
     assert r.status_code == 503
+
+
+def test_what_the_domain_refuses_from_an_app_is_a_400_not_a_500(client, world):
+    bind(world.agent, "823411")
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        r = client.get("/ingest/osmand?id=823411&lat=51.5&lon=-0.1&accuracy=-5")
+        assert r.status_code == 200  # the apps send -1 for "unknown": ignored
+        token = issue_token(world.agent_user, "owntracks")
+        db.session.commit()
+        body = {"_type": "location", "lat": 51.5, "lon": -0.1, "tst": int(NOW.timestamp()), "acc": -3}
+        r = client.post("/ingest/owntracks", json=body, auth=("agent@aegis.example", token))
+    assert r.status_code == 400 and r.json["field"] == "accuracy"
