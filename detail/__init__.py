@@ -10,6 +10,7 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from . import config as config_module
+from . import security
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 
@@ -43,6 +44,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, compare_type=True, render_item=_render_migration_item)
     login_manager.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
@@ -90,8 +92,10 @@ def _async_mode() -> str:
 def register_blueprints(app: Flask) -> None:
     from . import admin, auth, board_views, calendar, ingest, pages, phone
     from .api import register_api
+    from .security import INGEST_PER_DEVICE, device_or_address, limit_blueprint
 
     csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
+    limit_blueprint(ingest.bp, INGEST_PER_DEVICE, device_or_address)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(auth.bp)
@@ -131,6 +135,10 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.response is not None:
             return error.response
+        if error.code == 429:
+            from .api import describe_http_error
+
+            error.description = describe_http_error(error)
         if request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json":
             if not (getattr(error, "data", None) or {}).get("message"):
                 error.data = {**(getattr(error, "data", None) or {}), "message": error.description}

@@ -91,8 +91,15 @@ def json_error(error: HTTPException):
     data = getattr(error, "data", None) or {}
     if "message" not in data:
         # flask-smorest only writes "message" when abort() was given one.
-        error.data = {**data, "message": error.description}
+        error.data = {**data, "message": describe_http_error(error)}
     return rest.handle_http_exception(error)
+
+
+def describe_http_error(error: HTTPException) -> str:
+    if error.code == 429:
+        # Flask-Limiter describes the limit only ("3 per 1 minute"); say what happened.
+        return f"Too many requests: the limit is {error.description}. Wait and try again."
+    return error.description
 
 
 class ApiParser(FlaskParser):
@@ -640,7 +647,12 @@ BLUEPRINTS = (
 
 def register_api(app: Flask) -> None:
     """Register the API blueprints on the app (rest was bound to it by create_app)."""
+    from .security import STATUS_PER_AGENT, limit_api, limit_blueprint, token_or_address
+
+    for blueprint in (status, positions):
+        limit_blueprint(blueprint, STATUS_PER_AGENT, token_or_address)
     for blueprint in BLUEPRINTS:
         # Bearer tokens, not cookies, authenticate these requests, so there is no CSRF to defend against.
         csrf.exempt(blueprint)
+        limit_api(blueprint)
         rest.register_blueprint(blueprint)

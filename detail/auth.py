@@ -12,8 +12,15 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email
 
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager
 from .models import ApiToken, User, utcnow
+from .security import (
+    LOGIN_FAILURES_PER_ACCOUNT,
+    LOGIN_FAILURES_PER_ADDRESS,
+    configured,
+    failed_sign_in,
+    submitted_account,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -81,6 +88,10 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(configured(LOGIN_FAILURES_PER_ADDRESS), methods=["POST"], deduct_when=failed_sign_in)
+@limiter.limit(
+    configured(LOGIN_FAILURES_PER_ACCOUNT), key_func=submitted_account, methods=["POST"], deduct_when=failed_sign_in
+)
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))

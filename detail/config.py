@@ -55,6 +55,21 @@ def _positive(env: dict, name: str, default: int) -> int:
     return value
 
 
+# Rate limits (Flask-Limiter notation, several joined by ";"), each overridable by its variable.
+LIMITS = {
+    # Failed sign-ins only, per address and per account (one account guessed from many addresses).
+    "RATELIMIT_LOGIN_PER_ADDRESS": "10 per minute;100 per day",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",
+    # Every API request per token, and requests refused for a bad token per address.
+    "RATELIMIT_API_PER_TOKEN": "1200 per minute",
+    "RATELIMIT_BAD_TOKENS_PER_ADDRESS": "30 per minute",
+    # Statuses and positions per agent: far above tapping, or a phone flushing its offline queue.
+    "RATELIMIT_STATUS_PER_AGENT": "600 per minute",
+    # Agents' own apps, per device (or address).
+    "RATELIMIT_INGEST_PER_DEVICE": "600 per minute",
+}
+
+
 def from_environment(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -99,6 +114,14 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
         "POSITION_RETENTION_DAYS": _positive(env, "POSITION_RETENTION_DAYS", 90),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        **{key: env.get(key) or default for key, default in LIMITS.items()},
+        # A counter store that is down must not take sign-in and status down with it.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -123,6 +146,7 @@ STATIC = {
 def testing(instance_path: str, **overrides) -> dict:
     """A config for tests: SQLite in the given folder unless DATABASE_URL is overridden."""
     config = from_environment(instance_path, env={"SECRET_KEY": "test-secret"})
-    config.update(TESTING=True, SOCKETIO_ASYNC_MODE="threading")
+    # Rate limits are switched on by the tests that are about them.
+    config.update(TESTING=True, SOCKETIO_ASYNC_MODE="threading", RATELIMIT_ENABLED=False)
     config.update(overrides)
     return config

@@ -1,10 +1,13 @@
 """Flask extensions, created unbound and attached in create_app (this module imports nothing of ours)."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
+from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
@@ -23,3 +26,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 rest = Api()  # flask-smorest: the JSON API and its OpenAPI document
 socketio = SocketIO()
+limiter = Limiter(key_func=get_remote_address)  # limits and storage: detail/security.py and config
+talisman = Talisman()  # security headers and the content security policy: detail/security.py

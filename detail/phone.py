@@ -13,9 +13,10 @@ from flask_login import current_user
 
 from . import live
 from .auth import roles_required
-from .extensions import db
+from .extensions import db, limiter
 from .models import Assignment, Detail, utcnow
 from .responses import load_json, refused
+from .security import STATUS_PER_AGENT, agent_or_address, configured
 from .status import (
     Refused,
     agent_of,
@@ -128,6 +129,7 @@ def state():
 
 
 @bp.route("/status", methods=["POST"])
+@limiter.limit(configured(STATUS_PER_AGENT), key_func=agent_or_address)
 @roles_required("agent")
 def post_status():
     """One tap: store the report once (a retry with the same client_id gets the same answer)."""
@@ -175,6 +177,7 @@ def calendar_link():
 
 
 @bp.route("/position", methods=["POST"])
+@limiter.limit(configured(STATUS_PER_AGENT), key_func=agent_or_address)
 @roles_required("agent")
 def post_position():
     data = load_json(PositionIn())

@@ -45,11 +45,13 @@ def _send_due_digests() -> int:
 
 def register_api() -> None:
     from detail.extensions import csrf, rest
+    from detail.security import limit_api
 
     from .api import BLUEPRINTS
 
     for blueprint in BLUEPRINTS:
         csrf.exempt(blueprint)  # bearer tokens, not cookies
+        limit_api(blueprint)
         rest.register_blueprint(blueprint)
 
 

@@ -1,0 +1,210 @@
+"""Rate limits, security headers and the content security policy, cookie flags, proxies."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from detail.auth import issue_token
+from detail.extensions import db
+from detail.security import tile_source
+
+from .conftest import PASSWORD, T0, make_app
+
+NOW = T0 - timedelta(minutes=40)
+
+
+@pytest.fixture
+def limited(tmp_path):
+    """An app with rate limits on, low enough to reach in a test."""
+
+    def build(**overrides):
+        config = {
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_LOGIN_PER_ADDRESS": "3 per minute",
+            "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per hour",
+            "RATELIMIT_BAD_TOKENS_PER_ADDRESS": "3 per minute",
+            "RATELIMIT_STATUS_PER_AGENT": "4 per minute",
+            "RATELIMIT_INGEST_PER_DEVICE": "3 per minute",
+        }
+        config.update(overrides)
+        return make_app(tmp_path, **config)
+
+    return build
+
+
+def _fail_login(client, email="coord@aegis.example", address="192.0.2.1"):
+    return client.post(
+        "/login", data={"email": email, "password": "not the password"}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_failed_sign_ins_are_limited_per_address(limited):
+    app = limited()
+    with app.app_context():
+        from .conftest import build_world
+
+        build_world()
+        client = app.test_client()
+        assert [_fail_login(client).status_code for _ in range(3)] == [401, 401, 401]
+        refused = _fail_login(client)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        # the right password from that address waits too; another address is not affected
+        ok = client.post(
+            "/login",
+            data={"email": "coord@aegis.example", "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": "192.0.2.1"},
+        )
+        assert ok.status_code == 429
+        other = client.post(
+            "/login",
+            data={"email": "coord@aegis.example", "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": "192.0.2.99"},
+        )
+        assert other.status_code == 302
+
+
+def test_failed_sign_ins_are_limited_per_account_across_addresses(limited):
+    app = limited()
+    with app.app_context():
+        from .conftest import build_world
+
+        build_world()
+        client = app.test_client()
+        codes = [_fail_login(client, address=f"198.51.100.{i}").status_code for i in range(6)]
+        assert codes == [401] * 5 + [429]
+        # another account from a fresh address is still let in to try
+        assert _fail_login(client, email="admin@aegis.example", address="198.51.100.77").status_code == 401
+
+
+def test_successful_sign_ins_do_not_count(limited):
+    app = limited()
+    with app.app_context():
+        from .conftest import build_world
+
+        build_world()
+        for _ in range(5):
+            client = app.test_client()
+            assert client.post("/login", data={"email": "coord@aegis.example", "password": PASSWORD}).status_code == 302
+
+
+def test_bad_tokens_are_limited_per_address(limited):
+    app = limited()
+    with app.app_context():
+        client = app.test_client()
+        answers = [client.get("/api/v1/clients", headers={"Authorization": "Bearer om_guess"}) for _ in range(4)]
+        assert [r.status_code for r in answers] == [401, 401, 401, 429]
+        assert answers[-1].is_json and "limit" in answers[-1].json["message"].lower()
+
+
+def test_status_posts_are_limited_per_agent(limited):
+    app = limited()
+    with app.app_context(), time_machine.travel(NOW, tick=False):
+        from .conftest import build_world
+
+        world = build_world()
+        headers = {"Authorization": "Bearer " + issue_token(world.agent_user, "phone")}
+        db.session.commit()
+        client = app.test_client()
+        codes = [
+            client.post("/api/v1/status", json={"code": "OM", "client_id": f"r-{i}"}, headers=headers).status_code
+            for i in range(5)
+        ]
+        assert codes == [201, 201, 201, 201, 429]
+        # a coordinator's token is counted apart
+        staff = {"Authorization": "Bearer " + issue_token(world.coordinator, "laptop")}
+        db.session.commit()
+        assert client.get("/api/v1/clients", headers=staff).status_code == 200
+
+
+def test_ingest_is_limited_per_device(limited):
+    app = limited()
+    with app.app_context():
+        client = app.test_client()
+        codes = [client.get("/ingest/osmand?id=unknown-1&lat=51.5&lon=-0.1").status_code for _ in range(4)]
+        assert codes == [403, 403, 403, 429]
+        assert client.get("/ingest/osmand?id=unknown-2&lat=51.5&lon=-0.1").status_code == 403
+
+
+def test_limits_are_shared_by_processes_through_redis(limited, redis_url, tmp_path):
+    # Two apps (two web processes) counting in one Redis: the third failure across them is the last.
+    storage = redis_url.rsplit("/", 1)[0] + "/3"
+    prefix = uuid.uuid4().hex
+    apps = [limited(RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=prefix) for _ in range(2)]
+    address = f"203.0.113.{uuid.uuid4().int % 200}"
+    codes = []
+    for i in range(4):
+        with apps[i % 2].app_context():
+            codes.append(_fail_login(apps[i % 2].test_client(), address=address).status_code)
+    assert codes == [401, 401, 401, 429]
+
+
+def test_security_headers_and_content_security_policy(client):
+    r = client.get("/login")
+    csp = dict(part.strip().split(" ", 1) for part in r.headers["Content-Security-Policy"].split(";") if part.strip())
+    assert csp["script-src"] == "'self'"  # no inline script, no eval
+    assert "'unsafe-inline'" not in csp["default-src"] and csp["object-src"] == "'none'"
+    assert csp["frame-ancestors"] == "'none'" and csp["connect-src"] == "'self'"
+    assert "https://tile.openstreetmap.org" in csp["img-src"]
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "same-origin"
+    assert "geolocation=(self)" in r.headers["Permissions-Policy"]
+
+
+@pytest.mark.parametrize(
+    "tiles, source",
+    [
+        ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://tile.openstreetmap.org"),
+        ("https://{s}.tile.example.net/{z}/{x}/{y}.png", "https://*.tile.example.net"),
+        ("/tiles/{z}/{x}/{y}.png", "'self'"),
+    ],
+)
+def test_the_map_tile_server_is_allowed_for_images(tiles, source):
+    assert tile_source(tiles) == source
+
+
+def _sign_in_cookie(client, base_url="http://localhost"):
+    r = client.post(
+        "/login", data={"email": "coord@aegis.example", "password": PASSWORD, "remember": "y"}, base_url=base_url
+    )
+    assert r.status_code == 302
+    return r.headers.getlist("Set-Cookie"), r
+
+
+def test_production_cookies_are_secure_and_https_is_strict(tmp_path):
+    app = make_app(tmp_path, OSCARMIKE_ENV="production", SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    with app.app_context():
+        from .conftest import build_world
+
+        build_world()
+        cookies, r = _sign_in_cookie(app.test_client(), "https://om.example")
+    assert len(cookies) == 2  # the session and "remember me"
+    for cookie in cookies:
+        assert "Secure" in cookie and "HttpOnly" in cookie
+    assert any("SameSite=Lax" in cookie for cookie in cookies)
+    assert "max-age=" in r.headers["Strict-Transport-Security"]
+
+
+def test_development_cookies_work_over_plain_http(client, world):
+    cookies, r = _sign_in_cookie(client)
+    assert all("HttpOnly" in cookie and "Secure" not in cookie for cookie in cookies)
+    assert "Strict-Transport-Security" not in r.headers
+
+
+def test_behind_a_trusted_proxy_limits_count_the_client_not_the_proxy(limited):
+    app = limited(TRUSTED_PROXIES=1)
+    with app.app_context():
+        client = app.test_client()
+
+        def guess(client_address):
+            return client.get(
+                "/api/v1/clients",
+                headers={"Authorization": "Bearer om_guess", "X-Forwarded-For": client_address},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            ).status_code
+
+        assert [guess("192.0.2.10") for _ in range(4)] == [401, 401, 401, 429]
+        assert guess("192.0.2.11") == 401  # another client behind the same proxy
