@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config["SOCKETIO_CHANNEL"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
     )
 

@@ -99,6 +99,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
         "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        # Several deployments may share one Redis: each needs its own channel.
+        "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL") or "oscarmike",
         "SMTP_HOST": env.get("SMTP_HOST") or None,
         "SMTP_PORT": _int(
             env, "SMTP_PORT", 465 if smtp_security == "tls" else 587 if smtp_security == "starttls" else 25

@@ -352,6 +352,14 @@
       });
     });
     socket.on("event", (ev) => applyAll([ev]));
+    // Pushes are notifications, the event log is the truth: a message lost between processes
+    // (the queue restarting, say) while this socket stayed up is fetched here within seconds.
+    setInterval(() => {
+      if (!socket.connected) return;
+      socket.emit("catch_up", { after: lastId, detail_id: config.detail_id }, (reply) => {
+        if (reply && reply.ok) applyAll(reply.events);
+      });
+    }, 20000);
     socket.on("position", (p) => {
       for (const detail of details.values()) {
         const agent = detail.agents.find((a) => a.agent_id === p.agent_id);
