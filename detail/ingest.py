@@ -102,9 +102,14 @@ def _coordinates(lat, lon) -> tuple[float, float]:
     return latitude, longitude
 
 
-def parse_timestamp(value, field: str = "timestamp") -> datetime | None:
-    """Epoch seconds (below 2^31), epoch milliseconds (above), ISO 8601, or 'yyyy-MM-dd HH:mm:ss' in UTC."""
+def parse_timestamp(value, field: str = "timestamp", required: bool = False) -> datetime | None:
+    """Epoch seconds (below 2^31), epoch milliseconds (above), ISO 8601, or 'yyyy-MM-dd HH:mm:ss' in UTC.
+
+    Required where retries are told apart by it: a point without its own time would be stored
+    again on every resend, and an old buffered point would pass for a fresh one."""
     if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            _refuse(400, f"{field} is required (the time of the fix)", field)
         return None
     text = str(value).strip()
     try:
@@ -182,7 +187,7 @@ def _previous_tag(agent: Agent, before: datetime) -> str | None:
 
 def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, Position | None]:
     latitude, longitude = _coordinates(data.get("lat"), data.get("lon"))
-    tst = parse_timestamp(data.get("tst"), "tst") or now
+    tst = parse_timestamp(data.get("tst"), "tst", required=True)
     tag = _text(data.get("tag"), 40) or None
     previous_tag = _previous_tag(agent, tst)
     recorded = record_position(
@@ -433,7 +438,7 @@ def _traccar_json(data: dict) -> tuple[str | None, dict, str | None, str | None]
     point = {
         "latitude": latitude,
         "longitude": longitude,
-        "reported_at": parse_timestamp(location.get("timestamp"), "location.timestamp"),
+        "reported_at": parse_timestamp(location.get("timestamp"), "location.timestamp", required=True),
         "accuracy": _positive_or_none(_number(coords.get("accuracy"), "accuracy")),
         "altitude": _number(coords.get("altitude"), "altitude"),
         "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,
@@ -460,7 +465,7 @@ def _osmand_fields(fields) -> tuple[str | None, dict, str | None, str | None]:
     point = {
         "latitude": latitude,
         "longitude": longitude,
-        "reported_at": parse_timestamp(fields.get("timestamp")),
+        "reported_at": parse_timestamp(fields.get("timestamp"), required=True),
         "accuracy": _positive_or_none(_number(fields.get("accuracy"), "accuracy")),
         "altitude": _number(fields.get("altitude"), "altitude"),
         "speed_kmh": speed * KNOTS_TO_KMH if speed is not None and speed >= 0 else None,
@@ -477,8 +482,11 @@ def osmand():
     data = request.get_json(silent=True) if request.mimetype == "application/json" else None
     if request.mimetype == "application/json" and not isinstance(data, dict):
         _refuse(400, "the body must be a JSON object")
-    device, point, alarm, code = _traccar_json(data) if data is not None else _osmand_fields(request.values)
-    agent = _device_agent(device, "OsmAnd")
+    # Who is sending first: an unknown device is refused whatever else is wrong with its point.
+    fields = request.values
+    sender = data.get("device_id") if data is not None else fields.get("id") or fields.get("deviceid")
+    agent = _device_agent(_text(sender, 80) or None, "OsmAnd")
+    device, point, alarm, code = _traccar_json(data) if data is not None else _osmand_fields(fields)
     now = utcnow()
     events, position = _record_point(agent, "osmand", device, point, _status_from(agent, alarm, code), now)
     _finish(agent, events, position)
@@ -495,7 +503,7 @@ def gpslogger():
     point = {
         "latitude": latitude,
         "longitude": longitude,
-        "reported_at": parse_timestamp(fields.get("time"), "time"),
+        "reported_at": parse_timestamp(fields.get("time"), "time", required=True),
         "accuracy": _positive_or_none(_number(fields.get("acc"), "acc")),
         "altitude": _number(fields.get("alt"), "alt"),
         "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,

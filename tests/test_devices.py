@@ -205,7 +205,7 @@ def test_what_the_domain_refuses_from_an_app_is_a_400_not_a_500(client, world):
     bind(world.agent, "823411")
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
-        r = client.get("/ingest/osmand?id=823411&lat=51.5&lon=-0.1&accuracy=-5")
+        r = client.get(f"/ingest/osmand?id=823411&lat=51.5&lon=-0.1&accuracy=-5&timestamp={int(NOW.timestamp())}")
         assert r.status_code == 200  # the apps send -1 for "unknown": ignored
         token = issue_token(world.agent_user, "owntracks")
         db.session.commit()
