@@ -161,9 +161,15 @@ def register_template_helpers(app: Flask) -> None:
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, connection_record):
-    # SQLite ignores foreign keys unless asked on every connection.
+def _sqlite_pragmas(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
+        # SQLite ignores foreign keys unless asked on every connection.
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The embedded default serves under gevent, where a commit waiting for the disk stalls every
+        # socket: with a write-ahead log a commit appends and syncs only at checkpoints (a crash
+        # may lose the last moments, never the database), and readers no longer wait for the writer.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()

@@ -138,8 +138,10 @@ def authenticate(roles: tuple[str, ...], read_roles: tuple[str, ...]) -> None:
             else "No bearer token: send the header Authorization: Bearer <token>."
         )
         abort(401, message=message, headers={"WWW-Authenticate": challenge})
-    # Commit the token's last_used_at now, so reads and refused writes record the use too.
-    db.session.commit()
+    # Commit the token's last_used_at now, so reads and refused writes record the use too (it
+    # changes at most once a minute; otherwise there is nothing to commit, and nothing to reload).
+    if db.session.dirty:
+        db.session.commit()
     allowed = read_roles if request.method in ("GET", "HEAD") else roles
     if user.role not in allowed:
         names = " and ".join(allowed)

@@ -14,7 +14,7 @@ from . import board_state, live
 from .api import ApiBlueprint, details, found, refuse
 from .extensions import db
 from .models import Detail
-from .status import Refused, agent_of, publish_position, record_position, submit_status
+from .status import Refused, agent_of, keep_loaded_after_commit, publish_position, record_position, submit_status
 from .status_schemas import PositionIn, StatusIn, StatusOut
 
 
@@ -39,6 +39,7 @@ class StatusReports(MethodView):
     @status.alt_response(200, schema=StatusOut, description="A retry: the report stored earlier with this client_id")
     def post(self, data):
         """Send a status (a code, or a line of text such as 'om eta 0615')"""
+        keep_loaded_after_commit()
         try:
             recorded = submit_status(g.user, data, source="api")
         except Refused as exc:

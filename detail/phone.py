@@ -20,6 +20,7 @@ from .security import STATUS_PER_AGENT, agent_or_address, configured
 from .status import (
     Refused,
     agent_of,
+    keep_loaded_after_commit,
     latest_report,
     organisation_codes,
     publish_position,
@@ -134,6 +135,7 @@ def state():
 def post_status():
     """One tap: store the report once (a retry with the same client_id gets the same answer)."""
     data = load_json(StatusIn())
+    keep_loaded_after_commit()
     try:
         recorded = submit_status(current_user, data, source="phone")
     except Refused as exc:

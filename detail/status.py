@@ -184,6 +184,12 @@ def eta_to_utc(eta: time, tz: str, now: datetime) -> datetime:
     return candidate.astimezone(timezone.utc)
 
 
+def keep_loaded_after_commit() -> None:
+    """For this request's session: the answer and the events are made of rows it just wrote, and
+    reading them back after the commit would cost a query each on the busiest path."""
+    db.session().expire_on_commit = False
+
+
 @dataclass
 class Recorded:
     report: StatusReport
