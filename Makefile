@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint install install-dev migrate demo clean
+.PHONY: run test lint install install-dev migrate demo clean topology bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ run: demo
 
 test: install-dev
 	$(BIN)/python -m pytest -n auto
+
+# The production topology on loopback (PostgreSQL and Redis as they run on this machine).
+topology: install-dev
+	$(BIN)/python -m bench.topology --web 2
+
+bench-load: install-dev
+	$(BIN)/python bench/load.py
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -89,9 +89,9 @@ def register_job(job: Job) -> None:
         JOBS.append(job)
 
 
-def run_due(app: Flask, last_run: dict[str, float], now: float) -> None:
+def run_due(app: Flask, last_run: dict[str, float], now: float, jobs: list[Job] | None = None) -> None:
     """Run each job whose interval has passed, each in its own app context; a failure is logged, not fatal."""
-    for job in JOBS:
+    for job in JOBS if jobs is None else jobs:
         if now - last_run.get(job.name, 0) < job.every_seconds:
             continue
         last_run[job.name] = now
@@ -103,22 +103,31 @@ def run_due(app: Flask, last_run: dict[str, float], now: float) -> None:
                 log.exception("job %s failed", job.name)
 
 
-def loop(app: Flask) -> None:
-    """Run the jobs for ever, sleeping cooperatively (gevent or threads)."""
+def loop(app: Flask, jobs: list[Job] | None = None) -> None:
+    """Run the jobs (all, or those given) for ever, sleeping cooperatively (gevent or threads)."""
     last_run: dict[str, float] = {}
     while True:
-        run_due(app, last_run, time.monotonic())
+        run_due(app, last_run, time.monotonic(), jobs)
         socketio.sleep(1)
 
 
 @click.command("jobs")
 @click.option("--loop", "forever", is_flag=True, help="Keep running the jobs on their schedule.")
+@click.option("--only", default="", help="Comma-separated job names (default: all), to run them in separate processes.")
+@click.option("--skip", default="", help="Comma-separated job names not to run here.")
 @with_appcontext
-def jobs_command(forever: bool) -> None:
-    """Run the periodic jobs (alert rules) once, or for ever with --loop."""
+def jobs_command(forever: bool, only: str, skip: str) -> None:
+    """Run the periodic jobs (alert rules, geofences, feeds, digests…) once, or for ever with --loop."""
     app = current_app._get_current_object()
+    names = {job.name for job in JOBS}
+    wanted = {n.strip() for n in only.split(",") if n.strip()} or names
+    unwanted = {n.strip() for n in skip.split(",") if n.strip()}
+    unknown = (wanted | unwanted) - names
+    if unknown:
+        raise click.BadParameter(f"no job {', '.join(sorted(unknown))}; jobs: {', '.join(sorted(names))}")
+    selected = [job for job in JOBS if job.name in wanted - unwanted]
     if forever:
-        click.echo(f"running jobs: {', '.join(f'{j.name} every {j.every_seconds:g}s' for j in JOBS)}")
-        loop(app)
-    for job in JOBS:
+        click.echo(f"running jobs: {', '.join(f'{j.name} every {j.every_seconds:g}s' for j in selected)}")
+        loop(app, selected)
+    for job in selected:
         click.echo(f"{job.name}: {job.run()} events")
