@@ -518,6 +518,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of each steady scenario (default 20)")
     parser.add_argument("--quick", action="store_true", help="5 s scenarios, 100 idle boards: a smoke run")
     parser.add_argument("--idle-boards", type=int, default=500)
+    parser.add_argument(
+        "--scenarios", default="100x100,200x50", help="steady scenarios as BOARDSxRATE (default 100x100,200x50)"
+    )
     parser.add_argument("--saturation-rates", default="100,200,300,400,600,800")
     parser.add_argument("--web", type=int, default=2, help="web processes of the production target")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -527,15 +530,16 @@ def main() -> None:
     seconds = 5 if args.quick else args.seconds
     idle = 100 if args.quick else args.idle_boards
     rates = [float(r) for r in args.saturation_rates.split(",")]
+    scenarios = [(int(b), float(r)) for b, r in (s.split("x") for s in args.scenarios.split(","))]
     results = {"scenarios": [], "saturation": [], "memory": [], "load_average": None}
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.targets.split(","):
             target = start(name, args, workdir)
             try:
-                for boards_count, rate in ((100, 100.0), (200, 50.0)):
+                for index, (boards_count, rate) in enumerate(scenarios):
                     boards = connect_boards(target, boards_count)
                     results["scenarios"].append(measure(target, boards, rate, seconds))
-                    if boards_count == 100:
+                    if index == 0:
                         results["saturation"].append(saturation(target, boards, rates, max(4.0, seconds / 3)))
                     for board in boards:
                         board.close()

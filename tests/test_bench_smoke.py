@@ -47,3 +47,46 @@ def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):
     assert parsed.usable and len(parsed.items) == 40 and not parsed.problems
     with_points = [item for item in parsed.items if item.geometry]
     assert 0 < len(with_points) < 40 and all(item.geometry["type"] == "point" for item in with_points)
+
+
+def _load(*args: str) -> dict:
+    """bench/load.py patches the standard library for gevent, so it runs in its own process."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    command = [
+        sys.executable,
+        "bench/load.py",
+        "--seconds=2",
+        "--scenarios=5x10",
+        "--saturation-rates=10",
+        "--idle-boards=5",
+        "--agents=5",
+        "--json",
+        *args,
+    ]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _delivered_everything(results: dict, targets: set[str]) -> None:
+    assert {r["target"] for r in results["scenarios"]} == targets
+    for r in results["scenarios"]:
+        assert r["posted"] == r["stored"] == 20 and r["lost"] == 0 and r["duplicated"] == 0, r
+        assert r["p50_ms"] > 0 and r["server_cpu_ms_per_status"] > 0
+    assert {m["target"] for m in results["memory"]} == targets
+
+
+def test_load_benchmark_against_the_floor_and_the_embedded_default():
+    _delivered_everything(_load("--targets=floor,embedded"), {"floor", "embedded"})
+
+
+def test_load_benchmark_against_the_production_topology(postgres_url, redis_url):
+    from .conftest import POSTGRES_URL
+
+    results = _load("--targets=production", f"--postgres={POSTGRES_URL}", f"--redis={redis_url}")
+    _delivered_everything(results, {"production"})
