@@ -24,6 +24,7 @@ What it guarantees
 * The API never takes a session instead of a bearer token; a deactivated account is shut out.
 * The Socket.IO namespace /board: only admins and coordinators connect (session or token); joining or
   catching up on another organisation's detail is refused, and catch-up never returns its events.
+* The Socket.IO namespace /phone: only agents connect, and a phone hears only its agent's details.
 
 The HTTP cases share one world, built once per module; the database is restored from a snapshot
 before each case, so a case that deletes or revokes something cannot affect the next.
@@ -834,3 +835,56 @@ def test_board_catch_up_returns_only_the_viewers_organisation_events(app, world,
     ack = sock.emit("catch_up", {"after": 0}, namespace=NAMESPACE, callback=True)
     assert ack["ok"] is True
     assert {e["id"] for e in ack["events"]} == ids[user.organisation_id]
+
+
+# --- the phones' Socket.IO namespace ------------------------------------------------------------
+
+PHONE_NAMESPACE = live.PHONE_NAMESPACE
+
+
+@pytest.mark.parametrize("how", ["session", "token"])
+@pytest.mark.parametrize("role", ROLES)
+def test_phone_socket_connect(app, client, world, role, how):
+    user = world.user(role)
+    auth = None
+    if how == "session":
+        sign_in(client, user)
+    else:
+        auth = {"token": _token(user) if user is not None else "om_not_a_token"}
+    sock = FreshContextSocket(app, namespace=PHONE_NAMESPACE, flask_test_client=client, auth=auth)
+    assert sock.is_connected(PHONE_NAMESPACE) is (role == "agent")
+
+
+def test_phone_socket_hears_only_the_agents_own_details(app, world, time_machine):
+    time_machine.move_to(world.detail.starts_at - timedelta(minutes=30), tick=False)
+    # Another agent of ours on another client's detail at the same time, and the rival firm's detail.
+    idle = world.idle_agent_user.agent
+    db.session.add(
+        Assignment(
+            detail=world.other_client_detail,
+            agent=idle,
+            role="agent",
+            report_at=world.other_client_detail.starts_at,
+            shift_starts_at=world.other_client_detail.starts_at - timedelta(hours=1),
+            shift_ends_at=world.other_client_detail.ends_at,
+        )
+    )
+    db.session.commit()
+    phone = FreshContextSocket(app, namespace=PHONE_NAMESPACE, auth={"token": _token(world.agent_user)})
+    other_phone = FreshContextSocket(app, namespace=PHONE_NAMESPACE, auth={"token": _token(world.idle_agent_user)})
+    events = [
+        live.append_event(org.id, detail.id, "detail_state", {"detail_id": detail.id, "state": "hot"})
+        for org, detail in (
+            (world.org, world.detail),
+            (world.org, world.other_client_detail),
+            (world.other_org, world.other_org_detail),
+        )
+    ]
+    db.session.commit()
+    live.publish(events)
+
+    def heard(sock):
+        return {m["args"][0]["detail_id"] for m in sock.get_received(PHONE_NAMESPACE) if m["name"] == "event"}
+
+    assert heard(phone) == {world.detail.id}
+    assert heard(other_phone) == {world.other_client_detail.id}
