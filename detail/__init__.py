@@ -6,7 +6,7 @@ create_app only wires things together: it writes nothing, fetches nothing, migra
 import os
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from . import config as config_module
@@ -137,15 +137,25 @@ def register_error_handlers(app: Flask) -> None:
         if error.response is not None:
             return error.response
         if error.code == 429:
-            from .api import describe_http_error
-
-            error.description = describe_http_error(error)
+            return _too_many_requests(error)
         if request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json":
             if not (getattr(error, "data", None) or {}).get("message"):
                 error.data = {**(getattr(error, "data", None) or {}), "message": error.description}
             return rest.handle_http_exception(error)
         template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
         return render_template(template, error=error), error.code
+
+
+def _too_many_requests(error: HTTPException):
+    from .api import describe_http_error
+
+    error.description = describe_http_error(error)
+    if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
+        response = current_app.make_response(rest.handle_http_exception(error))
+    else:
+        response = current_app.make_response((render_template("errors/generic.html", error=error), 429))
+    response.headers["Retry-After"] = security.retry_after()
+    return response
 
 
 def register_commands(app: Flask) -> None:

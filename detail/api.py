@@ -91,7 +91,11 @@ def json_error(error: HTTPException):
     data = getattr(error, "data", None) or {}
     if "message" not in data:
         # flask-smorest only writes "message" when abort() was given one.
-        error.data = {**data, "message": describe_http_error(error)}
+        error.data = data = {**data, "message": describe_http_error(error)}
+    if error.code == 429:
+        from .security import retry_after
+
+        error.data = {**data, "headers": {**data.get("headers", {}), "Retry-After": retry_after()}}
     return rest.handle_http_exception(error)
 
 

@@ -118,7 +118,9 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "POSITION_RETENTION_DAYS": _positive(env, "POSITION_RETENTION_DAYS", 90),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit headers on every answer (a Retry-After on a 201 misleads clients); a 429
+        # carries its own Retry-After (detail/__init__.py).
+        "RATELIMIT_HEADERS_ENABLED": False,
         **{key: env.get(key) or default for key, default in LIMITS.items()},
         # A counter store that is down must not take sign-in and status down with it.
         "RATELIMIT_SWALLOW_ERRORS": True,

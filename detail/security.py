@@ -86,6 +86,14 @@ def address() -> str:
     return "ip:" + get_remote_address()
 
 
+def retry_after() -> str:
+    """Seconds until the limit that was just hit lets the caller in again."""
+    import time
+
+    current = limiter.current_limit
+    return str(max(1, int(current.reset_at - time.time())) if current else 60)
+
+
 def limit_api(blueprint) -> None:
     """Every API blueprint: requests per token, and refusals for a bad token per address."""
     limit_blueprint(blueprint, API_PER_TOKEN, token_or_address)

@@ -97,6 +97,8 @@ def test_bad_tokens_are_limited_per_address(limited):
         answers = [client.get("/api/v1/clients", headers={"Authorization": "Bearer om_guess"}) for _ in range(4)]
         assert [r.status_code for r in answers] == [401, 401, 401, 429]
         assert answers[-1].is_json and "limit" in answers[-1].json["message"].lower()
+        assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
+        assert "Retry-After" not in answers[0].headers  # only a refusal says when to come back
 
 
 def test_status_posts_are_limited_per_agent(limited):
@@ -113,6 +115,8 @@ def test_status_posts_are_limited_per_agent(limited):
             for i in range(5)
         ]
         assert codes == [201, 201, 201, 201, 429]
+        late = client.post("/api/v1/status", json={"code": "OM", "client_id": "r-9"}, headers=headers)
+        assert late.status_code == 429 and int(late.headers["Retry-After"]) > 0
         # a coordinator's token is counted apart
         staff = {"Authorization": "Bearer " + issue_token(world.coordinator, "laptop")}
         db.session.commit()

@@ -35,6 +35,8 @@ class Board:
     def __init__(self, base_url: str, token: str):
         self.token = token
         self.events: list[dict] = []
+        # As board.js: the id up to which the board holds everything; only catch-up replies move it.
+        self.synced = 0
         self.lock = threading.Lock()
         self.client = socketio.Client(reconnection=False)
         self.client.on("event", self._on_event, namespace="/board")
@@ -60,11 +62,20 @@ class Board:
         self.connect(base_url)
         self.catch_up()
 
-    def catch_up(self) -> None:
-        reply = self.client.call("catch_up", {"after": self.last_id()}, namespace="/board", timeout=10)
-        assert reply["ok"], reply
-        with self.lock:
-            self.events.extend(reply["events"])
+    def catch_up(self) -> list[dict]:
+        """Everything after the synced id (as board.js does), page by page; returns what came."""
+        brought = []
+        while True:
+            reply = self.client.call("catch_up", {"after": self.synced}, namespace="/board", timeout=10)
+            assert reply["ok"], reply
+            brought.extend(reply["events"])
+            with self.lock:
+                self.events.extend(reply["events"])
+            if not reply["events"]:
+                return brought
+            self.synced = reply["events"][-1]["id"]
+            if len(reply["events"]) < 500:
+                return brought
 
     def last_id(self) -> int:
         with self.lock:

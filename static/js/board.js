@@ -7,7 +7,10 @@
   const config = JSON.parse(document.getElementById("board-config").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const seen = new Set();
-  let lastId = 0;
+  // The id up to which the board holds every event: only the state and catch-up replies move it.
+  // Live pushes do not: one lost between processes would otherwise hide behind later ones.
+  let syncedId = 0;
+  const CATCH_UP_PAGE = 500;  // live.events_after's limit
   let details = new Map(); // detail id -> detail board
   let alerts = new Map(); // alert id -> alert
   let timeline = [];
@@ -295,7 +298,6 @@
   function apply(ev) {
     if (seen.has(ev.id)) return false;
     seen.add(ev.id);
-    lastId = Math.max(lastId, ev.id);
     const p = ev.payload;
     if (ev.kind === "status") {
       const agent = findAgent(ev.detail_id, p.agent_id);
@@ -330,13 +332,23 @@
     return fetch(config.state_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => { if (!r.ok) throw new Error("board state: " + r.status); return r.json(); })
       .then((state) => {
-        lastId = Math.max(lastId, state.last_event_id);
+        syncedId = Math.max(syncedId, state.last_event_id);
         const list = state.detail ? [state.detail] : state.details;
         details = new Map(list.map((d) => [d.id, d]));
         alerts = new Map((state.alerts || (state.detail ? state.detail.alerts : [])).map((a) => [a.alert_id, a]));
         if (state.timeline) { timeline = state.timeline; state.timeline.forEach((ev) => seen.add(ev.id)); }
         renderDetails(); renderAlerts(); renderTimeline(); drawMap();
       });
+  }
+
+  // Everything after syncedId, page by page; events already applied live are skipped by id.
+  function catchUp(socket) {
+    socket.emit("catch_up", { after: syncedId, detail_id: config.detail_id }, (reply) => {
+      if (!reply || !reply.ok) return;
+      applyAll(reply.events);
+      if (reply.events.length) syncedId = Math.max(syncedId, reply.events[reply.events.length - 1].id);
+      if (reply.events.length >= CATCH_UP_PAGE) catchUp(socket);
+    });
   }
 
   function connect() {
@@ -346,20 +358,13 @@
       const room = config.detail_id ? { detail_id: config.detail_id } : {};
       socket.emit("join", room, (ack) => {
         if (!ack || !ack.ok) { setConnection("offline", ack ? ack.error : "join refused"); return; }
-        socket.emit("catch_up", { after: lastId, detail_id: config.detail_id }, (reply) => {
-          if (reply && reply.ok) applyAll(reply.events);
-        });
+        catchUp(socket);
       });
     });
     socket.on("event", (ev) => applyAll([ev]));
     // Pushes are notifications, the event log is the truth: a message lost between processes
     // (the queue restarting, say) while this socket stayed up is fetched here within seconds.
-    setInterval(() => {
-      if (!socket.connected) return;
-      socket.emit("catch_up", { after: lastId, detail_id: config.detail_id }, (reply) => {
-        if (reply && reply.ok) applyAll(reply.events);
-      });
-    }, 20000);
+    setInterval(() => { if (socket.connected) catchUp(socket); }, 20000);
     socket.on("position", (p) => {
       for (const detail of details.values()) {
         const agent = detail.agents.find((a) => a.agent_id === p.agent_id);
