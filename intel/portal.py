@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from detail.auth import roles_required
@@ -132,14 +132,16 @@ class PreferencesForm(FlaskForm):
     cadence = SelectField(
         "How often",
         choices=[
-            ("immediate", "At once, for high and critical advisories"),
-            ("daily", "Daily"),
-            ("weekly", "Weekly"),
+            SelectChoice("immediate", "At once, for high and critical advisories"),
+            SelectChoice("daily", "Daily"),
+            SelectChoice("weekly", "Weekly"),
         ],
     )
     daily_at = StringField("At (local time, HH:MM)", default="07:00", validators=[_hhmm])
-    weekly_day = SelectField("On (weekly)", choices=[(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0")
-    min_severity = SelectField("From severity", choices=[(s, s) for s in SEVERITIES], default="moderate")
+    weekly_day = SelectField(
+        "On (weekly)", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
+    )
+    min_severity = SelectField("From severity", choices=[SelectChoice(s, s) for s in SEVERITIES], default="moderate")
     timezone = StringField("Time zone", validators=[DataRequired(), _zone])
     all_quiet = BooleanField("Send a daily note even when all is quiet")
     paused = BooleanField("Pause digests")

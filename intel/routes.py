@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from detail import live
@@ -33,7 +33,7 @@ from .models import (
     WatchArea,
 )
 
-CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
+CATEGORY_CHOICES = [SelectChoice(c, c.replace("_", " ")) for c in CATEGORIES]
 
 
 def _http_url(form, field):
@@ -50,7 +50,7 @@ class FeedForm(FlaskForm):
         "Country (ISO code, resolves ambiguous place names)", validators=[Optional(), Length(min=2, max=2)]
     )
     default_category = SelectField(
-        "Default category", choices=[("", "none: classify by rules")] + CATEGORY_CHOICES, default=""
+        "Default category", choices=[SelectChoice("", "none: classify by rules")] + CATEGORY_CHOICES, default=""
     )
     poll_interval_s = IntegerField(
         "Poll every (seconds)", default=600, validators=[InputRequired(), NumberRange(60, 86_400)]
@@ -74,7 +74,7 @@ class MergeForm(FlaskForm):
 class RuleForm(FlaskForm):
     category = SelectField("Category", choices=CATEGORY_CHOICES)
     pattern = StringField("Word or phrase", validators=[DataRequired(), Length(max=200)])
-    field = SelectField("Look in", choices=[(f, f) for f in RULE_FIELDS], default="any")
+    field = SelectField("Look in", choices=[SelectChoice(f, f) for f in RULE_FIELDS], default="any")
     weight = IntegerField(
         "Weight (negative keeps a word out)", default=1, validators=[InputRequired(), NumberRange(-10, 10)]
     )
