@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -130,7 +131,10 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def user_for_token(token: str) -> User | None:
     """The active user a live token belongs to, or None. Revocation takes effect on the next request."""
     row = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token), ApiToken.revoked_at.is_(None))
+        sa.select(ApiToken)
+        .where(ApiToken.token_hash == ApiToken.hash(token), ApiToken.revoked_at.is_(None))
+        # The account and its agent profile in the same query: every status post needs both.
+        .options(so.joinedload(ApiToken.user).joinedload(User.agent))
     )
     if row is None or not row.user.active:
         return None

@@ -409,7 +409,7 @@ def latest_report(agent_id: int, detail_id: int | None) -> StatusReport | None:
 
 def agent_of(user) -> Agent:
     """The agent profile of the signed-in user; only agents report status."""
-    agent = db.session.scalar(sa.select(Agent).where(Agent.user_id == user.id)) if user.role == "agent" else None
+    agent = user.agent if user.role == "agent" else None
     if agent is None:
         raise Refused("only agents send status reports and positions", status=403)
     return agent
