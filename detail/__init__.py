@@ -7,7 +7,8 @@ import os
 
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from . import security
@@ -24,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="static",
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    # Before any route is added: an <int:…> beyond 64 bits names no row, so it is "not found".
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(config_module.STATIC)
     app.config.update(config if config is not None else config_module.from_environment(app.instance_path))
     register_extensions(app)
@@ -32,6 +35,12 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _project_root() -> str:
@@ -131,6 +140,22 @@ def register_error_handlers(app: Flask) -> None:
             response = app.make_response((render_template("errors/generic.html", error=error), 503))
         response.headers["Retry-After"] = "30"
         return response
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(UnicodeEncodeError)
+    @app.errorhandler(sa.exc.DataError)
+    @app.errorhandler(sa.exc.StatementError)
+    def unstorable(error):
+        # The last line of defence for input the schemas let through but the database cannot
+        # hold (a number beyond 64 bits, NUL, a lone surrogate): the sender's fault, and nothing
+        # of it is kept.
+        if isinstance(error, sa.exc.StatementError) and not isinstance(
+            error.orig, (OverflowError, UnicodeEncodeError, ValueError)
+        ):
+            raise error
+        db.session.rollback()
+        app.logger.warning("refused unstorable input: %s", error.__class__.__name__)
+        return http_error(BadRequest("A value in the request cannot be stored (too large, or not text)."))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

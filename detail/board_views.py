@@ -92,7 +92,7 @@ def mute(alert_id: int):
     alert = _alert_or_404(alert_id)
     try:
         minutes = int(_body().get("minutes", 15))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinity
         minutes = -1
     if minutes not in MUTE_CHOICES:
         return json_error(422, f"minutes must be one of {', '.join(map(str, MUTE_CHOICES))}", "minutes")

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from . import geofence, live
@@ -26,6 +27,7 @@ from .auth import user_for_token
 from .devices import agent_for_device, agent_for_number
 from .extensions import db
 from .models import Agent, Assignment, Detail, Position, Site, StatusCode, utcnow
+from .schemas import check_plausible_time
 from .status import (
     Refused,
     duress_code,
@@ -49,6 +51,12 @@ WAYPOINT_EPOCH = 1_600_000_000
 # Waypoints are sent again when they change, and at least this often (a reply can be lost).
 WAYPOINTS_REFRESH = timedelta(hours=6)
 EPOCH_SECONDS_LIMIT = 2_147_483_647
+# What a phone can plausibly report; anything else (the apps' -1 for "unknown") is kept as unknown.
+ACCURACY_M = (0, 1_000_000)
+ALTITUDE_M = (-1_000, 100_000)
+SPEED_KMH = (0, 2_000)
+HEADING = (0, 360)
+BATTERY = (0, 100)
 
 
 class BadRequest(HTTPException):
@@ -115,13 +123,16 @@ def parse_timestamp(value, field: str = "timestamp", required: bool = False) -> 
     try:
         if "T" in text or ("-" in text and ":" in text):
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        number = float(text)
-        if not math.isfinite(number) or number < 0:
-            raise ValueError
-        seconds = number if number < EPOCH_SECONDS_LIMIT else number / 1000
-        return datetime.fromtimestamp(seconds, timezone.utc)
-    except (ValueError, OverflowError, OSError):
+            moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        else:
+            number = float(text)
+            if not math.isfinite(number) or number < 0:
+                raise ValueError
+            seconds = number if number < EPOCH_SECONDS_LIMIT else number / 1000
+            moment = datetime.fromtimestamp(seconds, timezone.utc)
+        check_plausible_time(moment)
+        return moment
+    except (ValueError, OverflowError, OSError, ValidationError):
         _refuse(
             400,
             f"{field} must be epoch seconds or milliseconds, ISO 8601, or yyyy-MM-dd HH:mm:ss; got {text[:40]!r}",
@@ -130,7 +141,15 @@ def parse_timestamp(value, field: str = "timestamp", required: bool = False) -> 
 
 
 def _text(value, limit: int = 80) -> str:
-    return str(value).strip()[:limit] if value is not None else ""
+    """A field as text: control codes and lone surrogates dropped (an app's field is never refused for them)."""
+    if value is None:
+        return ""
+    return "".join(c for c in str(value) if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF).strip()[:limit]
+
+
+def _within(value: float | None, low: float, high: float) -> float | None:
+    # What an app cannot know it sends as -1 (or nonsense): kept as unknown rather than stored.
+    return value if value is not None and low <= value <= high else None
 
 
 def _code_named(agent: Agent, name: str) -> StatusCode | None:
@@ -195,11 +214,11 @@ def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, 
         latitude=latitude,
         longitude=longitude,
         reported_at=tst,
-        accuracy=_number(data.get("acc"), "acc"),
-        altitude=_number(data.get("alt"), "alt"),
-        speed_kmh=_number(data.get("vel"), "vel"),
-        heading=_number(data.get("cog"), "cog"),
-        battery=_number(data.get("batt"), "batt"),
+        accuracy=_accuracy(data.get("acc"), "acc"),
+        altitude=_within(_number(data.get("alt"), "alt"), *ALTITUDE_M),
+        speed_kmh=_within(_number(data.get("vel"), "vel"), *SPEED_KMH),
+        heading=_within(_number(data.get("cog"), "cog"), *HEADING),
+        battery=_within(_number(data.get("batt"), "batt"), *BATTERY),
         tag=tag,
         source="owntracks",
         refuse_clock_ahead=False,
@@ -217,7 +236,7 @@ def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, 
                 reported_at=tst,
                 latitude=latitude,
                 longitude=longitude,
-                accuracy=_number(data.get("acc"), "acc"),
+                accuracy=_accuracy(data.get("acc"), "acc"),
                 source="owntracks",
                 now=now,
             )
@@ -259,7 +278,7 @@ def _transition_site(agent: Agent, data: dict, now: datetime) -> tuple[Assignmen
             return geofence.distance_m(latitude, longitude, site.latitude, site.longitude) - site.arrival_radius_m
 
         nearest = min(pairs, key=away)
-        if away(nearest) <= max(geofence.EDGE_MARGIN_M, _number(data.get("acc"), "acc") or 0) * 4:
+        if away(nearest) <= max(geofence.EDGE_MARGIN_M, _accuracy(data.get("acc"), "acc") or 0) * 4:
             return nearest
     return None
 
@@ -291,7 +310,7 @@ def _owntracks_transition(agent: Agent, data: dict, now: datetime) -> tuple[list
                 reported_at=tst,
                 latitude=latitude,
                 longitude=longitude,
-                accuracy=_number(data.get("acc"), "acc"),
+                accuracy=_accuracy(data.get("acc"), "acc"),
                 note=f"{'arrived at' if event == 'enter' else 'left'} {site.name} (OwnTracks region)",
                 source="owntracks",
                 detail_id=assignment.detail_id,
@@ -306,7 +325,7 @@ def _owntracks_transition(agent: Agent, data: dict, now: datetime) -> tuple[list
             latitude=latitude,
             longitude=longitude,
             reported_at=tst,
-            accuracy=_number(data.get("acc"), "acc"),
+            accuracy=_accuracy(data.get("acc"), "acc"),
             tag=_previous_tag(agent, tst),  # a transition does not clear the iOS tag
             source="owntracks",
             refuse_clock_ahead=False,
@@ -439,11 +458,11 @@ def _traccar_json(data: dict) -> tuple[str | None, dict, str | None, str | None]
         "latitude": latitude,
         "longitude": longitude,
         "reported_at": parse_timestamp(location.get("timestamp"), "location.timestamp", required=True),
-        "accuracy": _positive_or_none(_number(coords.get("accuracy"), "accuracy")),
-        "altitude": _number(coords.get("altitude"), "altitude"),
-        "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,
-        "heading": _positive_or_none(_number(coords.get("heading"), "heading")),
-        "battery": level * 100 if level is not None and 0 <= level <= 1 else None,
+        "accuracy": _accuracy(coords.get("accuracy"), "accuracy"),
+        "altitude": _within(_number(coords.get("altitude"), "altitude"), *ALTITUDE_M),
+        "speed_kmh": _within(speed * MPS_TO_KMH if speed is not None else None, *SPEED_KMH),
+        "heading": _within(_number(coords.get("heading"), "heading"), *HEADING),
+        "battery": _within(level * 100 if level is not None else None, *BATTERY),
     }
     device = _text(data.get("device_id"), 80) or None
     # The alarm rides in the extras, or (some versions) on the location itself.
@@ -451,9 +470,8 @@ def _traccar_json(data: dict) -> tuple[str | None, dict, str | None, str | None]
     return device, point, _text(alarm, 20) or None, _text(extras.get("code"), 40) or None
 
 
-def _positive_or_none(value: float | None) -> float | None:
-    # The apps send -1 for "unknown".
-    return value if value is not None and value >= 0 else None
+def _accuracy(value, field: str) -> float | None:
+    return _within(_number(value, field), *ACCURACY_M)
 
 
 def _osmand_fields(fields) -> tuple[str | None, dict, str | None, str | None]:
@@ -466,11 +484,11 @@ def _osmand_fields(fields) -> tuple[str | None, dict, str | None, str | None]:
         "latitude": latitude,
         "longitude": longitude,
         "reported_at": parse_timestamp(fields.get("timestamp"), required=True),
-        "accuracy": _positive_or_none(_number(fields.get("accuracy"), "accuracy")),
-        "altitude": _number(fields.get("altitude"), "altitude"),
-        "speed_kmh": speed * KNOTS_TO_KMH if speed is not None and speed >= 0 else None,
-        "heading": _positive_or_none(_number(fields.get("bearing", fields.get("heading")), "bearing")),
-        "battery": _positive_or_none(_number(fields.get("batt"), "batt")),
+        "accuracy": _accuracy(fields.get("accuracy"), "accuracy"),
+        "altitude": _within(_number(fields.get("altitude"), "altitude"), *ALTITUDE_M),
+        "speed_kmh": _within(speed * KNOTS_TO_KMH if speed is not None else None, *SPEED_KMH),
+        "heading": _within(_number(fields.get("bearing", fields.get("heading")), "bearing"), *HEADING),
+        "battery": _within(_number(fields.get("batt"), "batt"), *BATTERY),
     }
     device = _text(fields.get("id") or fields.get("deviceid"), 80) or None
     return device, point, fields.get("alarm"), fields.get("code")
@@ -504,11 +522,11 @@ def gpslogger():
         "latitude": latitude,
         "longitude": longitude,
         "reported_at": parse_timestamp(fields.get("time"), "time", required=True),
-        "accuracy": _positive_or_none(_number(fields.get("acc"), "acc")),
-        "altitude": _number(fields.get("alt"), "alt"),
-        "speed_kmh": speed * MPS_TO_KMH if speed is not None and speed >= 0 else None,
-        "heading": _positive_or_none(_number(fields.get("dir"), "dir")),
-        "battery": _positive_or_none(_number(fields.get("batt"), "batt")),
+        "accuracy": _accuracy(fields.get("acc"), "acc"),
+        "altitude": _within(_number(fields.get("alt"), "alt"), *ALTITUDE_M),
+        "speed_kmh": _within(speed * MPS_TO_KMH if speed is not None else None, *SPEED_KMH),
+        "heading": _within(_number(fields.get("dir"), "dir"), *HEADING),
+        "battery": _within(_number(fields.get("batt"), "batt"), *BATTERY),
     }
     now = utcnow()
     status = _status_from(agent, None, _text(fields.get("desc"), 40) or None)

@@ -28,12 +28,33 @@ class UTCDateTime(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         aware = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return aware.astimezone(UTC)
+            moment = aware.astimezone(UTC)
         except OverflowError as error:  # e.g. 0001-01-01T00:00:00+01:00 lies before year 1 in UTC
             raise self.make_error("invalid") from error
+        check_plausible_time(moment)
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.astimezone(UTC).isoformat()
+
+
+# Times outside these years are typing mistakes, and shown in a venue's zone they overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+# Database ids are 64-bit: anything larger names nothing (and would overflow the driver).
+MAX_ID = 2**63 - 1
+
+
+def check_plausible_time(moment) -> None:
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValidationError(f"Must be a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
+
+
+def no_control_characters(text: str) -> None:
+    """Refuse NUL and lone surrogates (PostgreSQL and UTF-8 cannot store them) and other control codes."""
+    for character in text:
+        code = ord(character)
+        if (code < 32 and character not in "\t\n\r") or 0xD800 <= code <= 0xDFFF or code == 0x7F:
+            raise ValidationError(f"Contains a character that is not text (U+{code:04X}).")
 
 
 class Email(fields.Email):
@@ -44,10 +65,12 @@ class Email(fields.Email):
 
 
 class Text(fields.String):
-    """A string with surrounding whitespace removed, so a blank name counts as empty."""
+    """A string with surrounding whitespace removed, so a blank name counts as empty; text only."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        no_control_characters(text)
+        return text
 
 
 def _name(max_length: int, **kwargs) -> Text:
@@ -57,6 +80,7 @@ def _name(max_length: int, **kwargs) -> Text:
 def _ref(description: str, *, strict: bool = True, **kwargs) -> fields.Integer:
     # strict in bodies: "3" or 3.0 there is more likely a client bug than an id. Query strings are
     # all text, so filters pass strict=False.
+    kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
     return fields.Integer(strict=strict, metadata={"description": description}, **kwargs)
 
 

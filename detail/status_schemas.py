@@ -1,17 +1,38 @@
 """The shapes of a status report and a position as phones send them (JSON API and phone page alike)."""
 
 import math
+from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from .schemas import MAX_ID, check_plausible_time, no_control_characters
+
 
 class AwareDateTime(fields.AwareDateTime):
-    """ISO 8601 with a UTC offset; a time without one is refused, not guessed."""
+    """ISO 8601 with a UTC offset, given back in UTC; a time without one is refused, not guessed."""
 
     default_error_messages = {
         "invalid_awareness": "Not a valid datetime: include a UTC offset, such as 'Z' or '+01:00'."
     }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        aware = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = aware.astimezone(UTC)
+        except OverflowError as error:  # 0001-01-01T00:30:00+01:00 lies before year 1 in UTC
+            raise ma.ValidationError("Not a time that exists in UTC.") from error
+        check_plausible_time(moment)
+        return moment
+
+
+class Text(fields.String):
+    """Text only: no NUL, lone surrogates or other control codes."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        no_control_characters(text)
+        return text
 
 
 def _finite(value: float) -> None:
@@ -25,26 +46,28 @@ class StatusIn(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    code = fields.String(
-        validate=validate.Length(min=1, max=60), metadata={"description": "Code or spoken name, e.g. OM"}
-    )
-    text = fields.String(
+    code = Text(validate=validate.Length(min=1, max=60), metadata={"description": "Code or spoken name, e.g. OM"})
+    text = Text(
         validate=validate.Length(min=1, max=300),
         metadata={"description": "Short-burst text instead of code, e.g. 'om eta 0615 via north gate'"},
     )
-    note = fields.String(load_default="", validate=validate.Length(max=280))
+    note = Text(load_default="", validate=validate.Length(max=280))
     latitude = fields.Float(validate=[validate.Range(-90, 90), _finite], allow_nan=True, load_default=None)
     longitude = fields.Float(validate=[validate.Range(-180, 180), _finite], allow_nan=True, load_default=None)
     accuracy = fields.Float(
         validate=[validate.Range(min=0), _finite], allow_nan=True, load_default=None, metadata={"description": "Metres"}
     )
     reported_at = AwareDateTime(load_default=None, metadata={"description": "The device's time of the report"})
-    client_id = fields.String(
+    client_id = Text(
         required=True,
         validate=validate.Length(min=1, max=64),
         metadata={"description": "Unique per report, made by the phone: a retry with the same id is stored once"},
     )
-    detail_id = fields.Integer(load_default=None, metadata={"description": "Defaults to the assignment on shift now"})
+    detail_id = fields.Integer(
+        load_default=None,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "Defaults to the assignment on shift now"},
+    )
     duress = fields.Boolean(
         load_default=False,
         load_only=True,

@@ -13,6 +13,7 @@ from detail import live
 from detail.api import ApiBlueprint, found, refuse
 from detail.extensions import db
 from detail.models import Detail
+from detail.schemas import Text
 
 from . import advisories
 from .models import ADVISORY_STATUSES, CATEGORIES, Advisory, Feed
@@ -23,19 +24,19 @@ class FeedSchema(ma.Schema):
         unknown = RAISE
 
     id = fields.Integer(dump_only=True)
-    url = fields.String(required=True, validate=validate.Length(max=1000))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    region = fields.String(load_default="", validate=validate.Length(max=120))
+    url = Text(required=True, validate=validate.Length(max=1000))
+    name = Text(required=True, validate=validate.Length(min=1, max=120))
+    region = Text(load_default="", validate=validate.Length(max=120))
     country_code = fields.String(load_default="", validate=validate.Regexp(r"^([A-Za-z]{2})?$"))
     default_category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES))
     poll_interval_s = fields.Integer(load_default=600, validate=validate.Range(60, 86_400))
     enabled = fields.Boolean(load_default=True)
-    last_success_at = fields.AwareDateTime(dump_only=True)
-    last_error = fields.String(dump_only=True)
-    last_error_at = fields.AwareDateTime(dump_only=True)
+    last_success_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
+    last_error_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     consecutive_failures = fields.Integer(dump_only=True)
     items_seen = fields.Integer(dump_only=True)
-    next_poll_at = fields.AwareDateTime(dump_only=True)
+    next_poll_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     last_problems = fields.List(fields.String(), dump_only=True)
 
     @ma.validates("url")

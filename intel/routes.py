@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from detail import live
 from detail.auth import staff_required
@@ -47,7 +47,8 @@ class FeedForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     region = StringField("Region", validators=[Optional(), Length(max=120)])
     country_code = StringField(
-        "Country (ISO code, resolves ambiguous place names)", validators=[Optional(), Length(min=2, max=2)]
+        "Country (ISO code, resolves ambiguous place names)",
+        validators=[Optional(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, such as GB or FR.")],
     )
     default_category = SelectField(
         "Default category", choices=[SelectChoice("", "none: classify by rules")] + CATEGORY_CHOICES, default=""

@@ -201,14 +201,17 @@ def test_database_unavailable_is_503_not_4xx(client, world, monkeypatch):
     assert r.status_code == 503
 
 
-def test_what_the_domain_refuses_from_an_app_is_a_400_not_a_500(client, world):
+def test_values_an_app_cannot_know_are_kept_as_unknown(client, world):
     bind(world.agent, "823411")
     db.session.commit()
+    stamp = int(NOW.timestamp())
     with time_machine.travel(NOW, tick=False):
-        r = client.get(f"/ingest/osmand?id=823411&lat=51.5&lon=-0.1&accuracy=-5&timestamp={int(NOW.timestamp())}")
-        assert r.status_code == 200  # the apps send -1 for "unknown": ignored
+        r = client.get(f"/ingest/osmand?id=823411&lat=51.5&lon=-0.1&accuracy=-5&batt=150&bearing=720&timestamp={stamp}")
+        assert r.status_code == 200
         token = issue_token(world.agent_user, "owntracks")
         db.session.commit()
-        body = {"_type": "location", "lat": 51.5, "lon": -0.1, "tst": int(NOW.timestamp()), "acc": -3}
+        body = {"_type": "location", "lat": 51.5, "lon": -0.1, "tst": stamp + 1, "acc": -3, "batt": 250, "cog": -5}
         r = client.post("/ingest/owntracks", json=body, auth=("agent@aegis.example", token))
-    assert r.status_code == 400 and r.json["field"] == "accuracy"
+    assert r.status_code == 200
+    for p in db.session.scalars(sa.select(Position)):
+        assert (p.accuracy_m, p.battery_pct, p.heading_deg) == (None, None, None)

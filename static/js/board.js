@@ -268,7 +268,8 @@
     const bounds = [];
     for (const site of detail.sites) {
       L.circle([site.latitude, site.longitude], { radius: site.radius_m, color: "#1e5aa8" }).addTo(map)
-        .bindTooltip(site.name, { permanent: true, direction: "top" });
+        // Names are text, never markup: Leaflet puts a string tooltip in innerHTML.
+        .bindTooltip(el("span", null, site.name), { permanent: true, direction: "top" });
       bounds.push([site.latitude, site.longitude]);
     }
     for (const m of detail.movements) L.polyline(m.path, { color: "#8e24aa", dashArray: "6 6" }).addTo(map);
@@ -283,7 +284,8 @@
     let marker = agentMarkers.get(agentId);
     if (!marker) {
       marker = L.circleMarker(at, { radius: 8, color: "#14202e", fillColor: "#ffca28", fillOpacity: 1 })
-        .bindTooltip(callSign, { permanent: true, direction: "right", className: "agent-label" }).addTo(map);
+        .bindTooltip(el("span", null, callSign), { permanent: true, direction: "right", className: "agent-label" })
+        .addTo(map);
       agentMarkers.set(agentId, marker);
     } else marker.setLatLng(at);
   }
