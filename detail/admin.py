@@ -66,8 +66,11 @@ def owned_or_404(model, row_id: int):
 
 
 def strip(value):
-    """Filter: trim surrounding whitespace from text input."""
-    return value.strip() if isinstance(value, str) else value
+    """Filter: trim surrounding whitespace from text input, and drop what is not text (NUL, other
+    control codes, lone surrogates), which the database cannot store or the API would refuse."""
+    if not isinstance(value, str):
+        return value
+    return "".join(c for c in value if c in "\n\t" or (c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)).strip()
 
 
 def optional_id(value) -> int | None:

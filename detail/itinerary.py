@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from .extensions import db
 from .models import Agent, Assignment, Detail, Movement, Principal, Site, Visit
+from .schemas import EARLIEST_YEAR, LATEST_YEAR
 
 
 class Invalid(ValueError):
@@ -36,6 +37,19 @@ def _detail_of(row) -> Detail:
     return row.detail if row.detail is not None else db.session.get(Detail, row.detail_id)
 
 
+# Typing mistakes such as year 0001 are refused; shown in a venue's zone they would overflow.
+TIME_FIELDS = ("starts_at", "ends_at", "arrives_at", "departs_at", "report_at", "shift_starts_at", "shift_ends_at")
+
+
+def _plausible_times(row) -> dict[str, str]:
+    errors = {}
+    for field in TIME_FIELDS:
+        moment = getattr(row, field, None)
+        if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            errors[field] = f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+    return errors
+
+
 def _after(errors: dict, later, earlier, field: str, message: str) -> None:
     if later is not None and earlier is not None and later <= earlier:
         errors[field] = message
@@ -43,7 +57,7 @@ def _after(errors: dict, later, earlier, field: str, message: str) -> None:
 
 @_no_autoflush
 def check_detail(detail: Detail) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _plausible_times(detail)
     _after(errors, detail.ends_at, detail.starts_at, "ends_at", "must be after the start")
     if detail.principal_id is not None:
         principal = db.session.get(Principal, detail.principal_id)
@@ -64,7 +78,7 @@ def _site_of(detail: Detail, site_id: int | None, field: str, errors: dict) -> S
 
 @_no_autoflush
 def check_visit(visit: Visit) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _plausible_times(visit)
     _site_of(_detail_of(visit), visit.site_id, "site_id", errors)
     _after(errors, visit.departs_at, visit.arrives_at, "departs_at", "must be after the arrival")
     if errors:
@@ -73,7 +87,7 @@ def check_visit(visit: Visit) -> None:
 
 @_no_autoflush
 def check_movement(movement: Movement) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _plausible_times(movement)
     _site_of(_detail_of(movement), movement.from_site_id, "from_site_id", errors)
     _site_of(_detail_of(movement), movement.to_site_id, "to_site_id", errors)
     if movement.from_site_id is not None and movement.from_site_id == movement.to_site_id:
@@ -85,7 +99,7 @@ def check_movement(movement: Movement) -> None:
 
 @_no_autoflush
 def check_assignment(assignment: Assignment) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _plausible_times(assignment)
     detail = _detail_of(assignment)
     agent = db.session.get(Agent, assignment.agent_id) if assignment.agent_id is not None else None
     if agent is None or agent.organisation_id != detail.client.organisation_id:

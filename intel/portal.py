@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from detail.admin import strip
 from detail.auth import roles_required
 from detail.extensions import csrf, db
 from detail.models import Detail, User, utcnow
@@ -128,7 +129,7 @@ def _hhmm(form, field):
 
 
 class PreferencesForm(FlaskForm):
-    email = EmailField("Send digests to", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Send digests to", validators=[DataRequired(), Email(), Length(max=254)], filters=[strip])
     cadence = SelectField(
         "How often",
         choices=[
@@ -137,12 +138,12 @@ class PreferencesForm(FlaskForm):
             SelectChoice("weekly", "Weekly"),
         ],
     )
-    daily_at = StringField("At (local time, HH:MM)", default="07:00", validators=[_hhmm])
+    daily_at = StringField("At (local time, HH:MM)", default="07:00", validators=[_hhmm], filters=[strip])
     weekly_day = SelectField(
         "On (weekly)", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
     )
     min_severity = SelectField("From severity", choices=[SelectChoice(s, s) for s in SEVERITIES], default="moderate")
-    timezone = StringField("Time zone", validators=[DataRequired(), _zone])
+    timezone = StringField("Time zone", validators=[DataRequired(), _zone], filters=[strip])
     all_quiet = BooleanField("Send a daily note even when all is quiet")
     paused = BooleanField("Pause digests")
 

@@ -15,6 +15,7 @@ from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, Strin
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from detail import live
+from detail.admin import strip
 from detail.auth import staff_required
 from detail.extensions import db
 from detail.models import Client, Detail, Site, User
@@ -43,12 +44,13 @@ def _http_url(form, field):
 
 
 class FeedForm(FlaskForm):
-    url = StringField("Feed URL", validators=[DataRequired(), Length(max=1000), _http_url])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    region = StringField("Region", validators=[Optional(), Length(max=120)])
+    url = StringField("Feed URL", validators=[DataRequired(), Length(max=1000), _http_url], filters=[strip])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)], filters=[strip])
+    region = StringField("Region", validators=[Optional(), Length(max=120)], filters=[strip])
     country_code = StringField(
         "Country (ISO code, resolves ambiguous place names)",
         validators=[Optional(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, such as GB or FR.")],
+        filters=[strip],
     )
     default_category = SelectField(
         "Default category", choices=[SelectChoice("", "none: classify by rules")] + CATEGORY_CHOICES, default=""
@@ -60,12 +62,14 @@ class FeedForm(FlaskForm):
 
 
 class PublishForm(FlaskForm):
-    summary = TextAreaField("Summary for the client", validators=[DataRequired(), Length(max=2000)])
-    recommendation = TextAreaField("Recommendation for the client", validators=[DataRequired(), Length(max=2000)])
+    summary = TextAreaField("Summary for the client", validators=[DataRequired(), Length(max=2000)], filters=[strip])
+    recommendation = TextAreaField(
+        "Recommendation for the client", validators=[DataRequired(), Length(max=2000)], filters=[strip]
+    )
 
 
 class DismissForm(FlaskForm):
-    reason = StringField("Why dismissed", validators=[DataRequired(), Length(max=500)])
+    reason = StringField("Why dismissed", validators=[DataRequired(), Length(max=500)], filters=[strip])
 
 
 class MergeForm(FlaskForm):
@@ -74,7 +78,7 @@ class MergeForm(FlaskForm):
 
 class RuleForm(FlaskForm):
     category = SelectField("Category", choices=CATEGORY_CHOICES)
-    pattern = StringField("Word or phrase", validators=[DataRequired(), Length(max=200)])
+    pattern = StringField("Word or phrase", validators=[DataRequired(), Length(max=200)], filters=[strip])
     field = SelectField("Look in", choices=[SelectChoice(f, f) for f in RULE_FIELDS], default="any")
     weight = IntegerField(
         "Weight (negative keeps a word out)", default=1, validators=[InputRequired(), NumberRange(-10, 10)]
@@ -345,8 +349,8 @@ def toggle_rule(rule_id: int):
 
 
 class WatchAreaForm(FlaskForm):
-    place = StringField("Place (a city, or a country)", validators=[DataRequired(), Length(max=120)])
-    name = StringField("Name shown to the client (optional)", validators=[Optional(), Length(max=120)])
+    place = StringField("Place (a city, or a country)", validators=[DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name shown to the client (optional)", validators=[Optional(), Length(max=120)], filters=[strip])
     radius_km = IntegerField("Radius (km), for a city", default=25, validators=[InputRequired(), NumberRange(1, 500)])
 
 
