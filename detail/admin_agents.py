@@ -1,15 +1,31 @@
 """Coordinator pages for agents: a user with the agent role and its field profile, made together."""
 
 import sqlalchemy as sa
-from flask import render_template, url_for
+from flask import abort, render_template, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from .admin import EditingForm, bp, done, email_in_use, form_page, org_id, other_than, owned_or_404, save, strip
+from .admin import (
+    ConfirmForm,
+    EditingForm,
+    bp,
+    done,
+    email_in_use,
+    form_page,
+    local_datetime,
+    org_id,
+    org_zone,
+    other_than,
+    owned_or_404,
+    save,
+    strip,
+    utc_times,
+)
 from .auth import staff_required
 from .extensions import db
-from .models import Agent, User
+from .models import Agent, Unavailability, User
 from .scoping import owned
 
 FORM_PAGE = "detail/admin/form_page.html"
@@ -115,3 +131,60 @@ def edit_agent(agent_id: int):
         back_label="Agents",
         hints={"active": "a deactivated agent can no longer sign in, and their tokens stop working"},
     )
+
+
+# --- availability -------------------------------------------------------------------------------
+
+
+class UnavailabilityForm(FlaskForm):
+    kind = SelectField(
+        "Why",
+        choices=[SelectChoice("leave", "Leave"), SelectChoice("training", "Training"), SelectChoice("other", "Other")],
+    )
+    starts_at = local_datetime("From")
+    ends_at = local_datetime("Until")
+    note = StringField("Note", [Length(max=200)], filters=[strip])
+
+
+def _availability_page(agent: Agent, form: UnavailabilityForm):
+    periods = db.session.scalars(
+        sa.select(Unavailability).where(Unavailability.agent_id == agent.id).order_by(Unavailability.starts_at)
+    ).all()
+    return form_page(
+        form,
+        "detail/admin/availability.html",
+        agent=agent,
+        periods=periods,
+        zone=org_zone(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/agents/<int:agent_id>/availability", methods=["GET", "POST"])
+@staff_required
+def availability(agent_id: int):
+    """When the agent cannot be staffed (leave, training): staffing conflicts are checked against it."""
+    agent = owned_or_404(Agent, agent_id)
+    form = UnavailabilityForm()
+    if form.validate_on_submit() and (times := utc_times(form, {"starts_at": org_zone(), "ends_at": org_zone()})):
+        if times["ends_at"] <= times["starts_at"]:
+            form.ends_at.errors.append("Must be after the start.")
+        else:
+            db.session.add(Unavailability(agent=agent, kind=form.kind.data, note=form.note.data or "", **times))
+            if save(form):
+                return done(f"{agent.call_sign} marked unavailable.", "admin.availability", agent_id=agent.id)
+    return _availability_page(agent, form)
+
+
+@bp.route("/agents/<int:agent_id>/availability/<int:period_id>/delete", methods=["POST"])
+@staff_required
+def delete_unavailability(agent_id: int, period_id: int):
+    agent = owned_or_404(Agent, agent_id)
+    period = db.session.get(Unavailability, period_id)
+    if period is None or period.agent_id != agent.id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    db.session.delete(period)
+    db.session.commit()
+    return done("Removed.", "admin.availability", agent_id=agent.id)

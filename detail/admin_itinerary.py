@@ -60,6 +60,7 @@ class AssignmentForm(FlaskForm):
     report_at = local_datetime("Report time")
     shift_starts_at = local_datetime("Shift starts")
     shift_ends_at = local_datetime("Shift ends")
+    override_reason = StringField("Assign despite a staffing conflict, because", [Length(max=300)], filters=[strip])
 
 
 # --- choices and forms --------------------------------------------------------------------------
@@ -129,6 +130,7 @@ def assignment_form(assignment: Assignment | None = None) -> AssignmentForm:
             "report_at": to_local(assignment.report_at, tz),
             "shift_starts_at": to_local(assignment.shift_starts_at, tz),
             "shift_ends_at": to_local(assignment.shift_ends_at, tz),
+            "override_reason": assignment.override_reason,
         }
     form = AssignmentForm(prefix="assignment", data=data)
     form.agent_id.choices = agent_choices(keep=assignment.agent_id if assignment else None)
@@ -324,7 +326,12 @@ def add_assignment(detail_id: int):
     form = assignment_form()
     if form.validate_on_submit() and (times := _assignment_times(form)) is not None:
         assignment = Assignment(
-            detail_id=detail.id, agent_id=form.agent_id.data, role=form.role.data, site_id=form.site_id.data, **times
+            detail_id=detail.id,
+            agent_id=form.agent_id.data,
+            role=form.role.data,
+            site_id=form.site_id.data,
+            override_reason=form.override_reason.data or "",
+            **times,
         )
         db.session.add(assignment)
         if save(form, (check_assignment, assignment)):
@@ -342,6 +349,7 @@ def edit_assignment(detail_id: int, assignment_id: int):
     if form.validate_on_submit() and (times := _assignment_times(form)) is not None:
         assignment.agent_id, assignment.role = form.agent_id.data, form.role.data
         assignment.site_id = form.site_id.data
+        assignment.override_reason = form.override_reason.data or ""
         for name, value in times.items():
             setattr(assignment, name, value)
         if save(form, (check_assignment, assignment)):

@@ -48,6 +48,8 @@ OM_LEAD_RANGE = (0, 240)
 SILENT_AFTER_RANGE = (1, 240)
 DWELL_RANGE = (0, 1800)
 MANUAL_RANGE = (0, 240)
+SPEED_RANGE = (5, 1000)
+BUFFER_RANGE = (0, 240)
 SORT_ORDER_RANGE = (0, 999)
 
 # Letters and digits are ASCII on purpose: codes are typed on phone keyboards and sent by SMS.
@@ -116,6 +118,11 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice("moving", "On the move (OM)"), SelectChoice("clear", "Clear")],
     )
     manual_precedence_minutes = _minutes("A status set by hand outranks automatic ones for (minutes)", MANUAL_RANGE)
+    travel_speed_kmh = IntegerField(
+        "Travel speed between venues when staffing (km/h)",
+        [InputRequired(), NumberRange(*SPEED_RANGE, f"Must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]} km/h.")],
+    )
+    travel_buffer_minutes = _minutes("Travel buffer between shifts (minutes)", BUFFER_RANGE)
 
     def validate_name(self, field):
         # The name is unique across organisations (it is how people tell firms apart on sign-in pages).

@@ -97,6 +97,28 @@ def check_movement(movement: Movement) -> None:
         raise Invalid(errors)
 
 
+def _acting_user():
+    from flask import g
+    from flask_login import current_user
+
+    user = g.get("user")
+    return user if user is not None else current_user
+
+
+def _staffing(assignment: Assignment, errors: dict) -> None:
+    from .staffing import conflicts, record_override
+
+    found = conflicts(assignment)
+    reason = (assignment.override_reason or "").strip()
+    if found and not reason:
+        errors["agent_id"] = (
+            "staffing conflict: " + "; ".join(c.message for c in found) + ". Give a reason to assign anyway."
+        )
+        return
+    assignment.override_reason = reason
+    record_override(assignment, _acting_user(), found)
+
+
 @_no_autoflush
 def check_assignment(assignment: Assignment) -> None:
     errors: dict[str, str] = _plausible_times(assignment)
@@ -110,6 +132,8 @@ def check_assignment(assignment: Assignment) -> None:
     )
     if assignment.report_at and assignment.shift_ends_at and assignment.report_at > assignment.shift_ends_at:
         errors["report_at"] = "must be before the end of the shift"
+    if not errors and agent is not None:
+        _staffing(assignment, errors)
     others = sa.select(Assignment).where(Assignment.detail_id == detail.id)
     if assignment.id is not None:
         others = others.where(Assignment.id != assignment.id)

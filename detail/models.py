@@ -92,6 +92,10 @@ class Organisation(db.Model):
     geofence_dwell_seconds: so.Mapped[int] = so.mapped_column(default=120, server_default="120")
     geofence_leave_signal: so.Mapped[str] = so.mapped_column(sa.String(16), default="moving", server_default="moving")
     manual_precedence_minutes: so.Mapped[int] = so.mapped_column(default=10, server_default="10")
+    # Staffing: an agent cannot be on two details whose venues are further apart than this speed
+    # covers in the gap between the shifts, plus the buffer.
+    travel_speed_kmh: so.Mapped[int] = so.mapped_column(default=50, server_default="50")
+    travel_buffer_minutes: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")
@@ -383,9 +387,15 @@ class Assignment(db.Model):
     shift_starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     shift_ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
 
+    # A staffing conflict assigned anyway: why, by whom, when (empty when there was none).
+    override_reason: so.Mapped[str] = so.mapped_column(sa.String(300), default="", server_default="")
+    overridden_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    overridden_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
     detail: so.Mapped[Detail] = so.relationship(back_populates="assignments")
     agent: so.Mapped[Agent] = so.relationship(back_populates="assignments")
     site: so.Mapped[Site | None] = so.relationship()
+    overridden_by: so.Mapped["User | None"] = so.relationship()
 
     @property
     def role_label(self) -> str:
@@ -604,5 +614,27 @@ class Device(db.Model):
     label: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    agent: so.Mapped[Agent] = so.relationship()
+
+
+UNAVAILABILITY_KINDS = ("leave", "training", "other")
+
+
+class Unavailability(db.Model):
+    """A time an agent cannot be staffed: leave, training."""
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint(_in("kind", UNAVAILABILITY_KINDS), name="kind_known"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="leave")
+    starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    note: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     agent: so.Mapped[Agent] = so.relationship()

@@ -255,6 +255,16 @@ class AssignmentSchema(Schema):
     report_at = UTCDateTime(required=True)
     shift_starts_at = UTCDateTime(required=True)
     shift_ends_at = UTCDateTime(required=True)
+    override_reason = Text(
+        load_default="",
+        validate=validate.Length(max=300),
+        metadata={
+            "description": "Why to assign despite a staffing conflict (an overlapping shift, a venue that cannot be"
+            " reached in the gap, leave or training); kept with who gave it and when. Without it a conflict is a 422."
+        },
+    )
+    overridden_at = UTCDateTime(dump_only=True, allow_none=True)
+    overridden_by_id = fields.Integer(dump_only=True, allow_none=True)
 
 
 class AssignmentPatchSchema(PatchMixin, AssignmentSchema):

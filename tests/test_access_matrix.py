@@ -58,6 +58,7 @@ from detail.models import (
     Principal,
     Site,
     StatusCode,
+    Unavailability,
     User,
     Visit,
 )
@@ -421,10 +422,37 @@ def _populate(world) -> dict:
         rival_device = Device(
             organisation_id=rival_org.id, agent=rival_agent, kind="device", identifier="rival-traccar-7"
         )
+        idle_leave = Unavailability(
+            agent=idle_agent,
+            kind="leave",
+            starts_at=world.detail.ends_at,
+            ends_at=world.detail.ends_at + timedelta(days=1),
+        )
+        own_leave = Unavailability(
+            agent=world.agent,
+            kind="leave",
+            starts_at=world.detail.ends_at,
+            ends_at=world.detail.ends_at + timedelta(days=2),
+        )
+        rival_leave = Unavailability(
+            agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
+        )
         db.session.add_all(
             [alert, oc_principal, oc_visit, oc_movement, oc_assignment, rival_annex, rival_principal, rival_agent]
         )
-        db.session.add_all([rival_contact, rival_movement, rival_assignment, rival_alert, own_device, rival_device])
+        db.session.add_all(
+            [
+                rival_contact,
+                rival_movement,
+                rival_assignment,
+                rival_alert,
+                own_device,
+                rival_device,
+                own_leave,
+                idle_leave,
+                rival_leave,
+            ]
+        )
     db.session.flush()
 
     intel = _intel_rows(world)
@@ -452,6 +480,7 @@ def _populate(world) -> dict:
         "alert_id": alert.id,
         "code_id": first_code(world.org).id,
         "device_id": own_device.id,
+        "period_id": own_leave.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -468,6 +497,7 @@ def _populate(world) -> dict:
         "user_id": world.other_contact.id,
         "agent_id": idle_agent.id,
         "area_id": oc_area.id,
+        "period_id": idle_leave.id,  # another agent's: under our agent's path it is not found
     }
     other_org = {
         "detail_id": rival.id,
@@ -484,6 +514,7 @@ def _populate(world) -> dict:
         "alert_id": rival_alert.id,
         "code_id": first_code(rival_org).id,
         "device_id": rival_device.id,
+        "period_id": rival_leave.id,
         **intel["other_org"][0],
     }
     names = {

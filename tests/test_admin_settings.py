@@ -76,6 +76,8 @@ def settings_data(**changes) -> dict:
         "geofence_dwell_seconds": "120",
         "geofence_leave_signal": "moving",
         "manual_precedence_minutes": "10",
+        "travel_speed_kmh": "50",
+        "travel_buffer_minutes": "30",
     }
     data.update(changes)
     return data
