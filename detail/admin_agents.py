@@ -7,6 +7,7 @@ from sqlalchemy import orm as so
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from . import history
 from .admin import (
     ConfirmForm,
     EditingForm,
@@ -25,7 +26,7 @@ from .admin import (
 )
 from .auth import staff_required
 from .extensions import db
-from .models import Agent, Unavailability, User
+from .models import Agent, Unavailability, User, utcnow
 from .scoping import owned
 
 FORM_PAGE = "detail/admin/form_page.html"
@@ -188,3 +189,21 @@ def delete_unavailability(agent_id: int, period_id: int):
     db.session.delete(period)
     db.session.commit()
     return done("Removed.", "admin.availability", agent_id=agent.id)
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+@bp.route("/agents/<int:agent_id>/history")
+@staff_required
+def agent_history(agent_id: int):
+    """The clients and details the agent has worked, his roles and his punctuality."""
+    agent = owned_or_404(Agent, agent_id)
+    worked = history.worked(agent.id, before=utcnow())
+    return render_template(
+        "detail/admin/agent_history.html",
+        agent=agent,
+        worked=worked,
+        clients=history.by_client(worked),
+        zone=org_zone(),
+    )

@@ -31,6 +31,7 @@ from .admin import (
 )
 from .auth import staff_required
 from .extensions import db
+from .history import details_for_client
 from .itinerary import check_assignment, check_movement, check_visit
 from .models import ASSIGNMENT_ROLE_LABELS, Agent, Assignment, Detail, Movement, Site, User, Visit
 from .scoping import owned
@@ -72,18 +73,29 @@ def site_choices() -> list[SelectChoice]:
     return [SelectChoice(s.id, f"{s.name} ({s.timezone})") for s in sites]
 
 
-def agent_choices(keep: int | None = None) -> list[SelectChoice]:
-    """Active agents, plus the one already on the assignment being edited even if since deactivated."""
+def agent_choices(keep: int | None = None, detail: Detail | None = None) -> list[SelectChoice]:
+    """Active agents, plus the one already on the assignment being edited even if since deactivated.
+
+    For a detail, the agents who already know its client come first, with how many of its details
+    they have worked: a familiar face is what clients ask for."""
     agents = db.session.scalars(
         owned(Agent, org_id())
         .join(User, Agent.user_id == User.id)
         .options(so.contains_eager(Agent.user))
         .where(sa.or_(User.active, Agent.id == keep))
         .order_by(Agent.call_sign)
-    )
-    return [
-        SelectChoice(a.id, f"{a.call_sign} — {a.user.name}" + ("" if a.user.active else " (inactive)")) for a in agents
-    ]
+    ).all()
+    known = details_for_client(detail.client_id, detail.starts_at) if detail is not None else {}
+    agents.sort(key=lambda a: -known.get(a.id, 0))
+
+    def label(agent: Agent) -> str:
+        text = f"{agent.call_sign} — {agent.user.name}" + ("" if agent.user.active else " (inactive)")
+        count = known.get(agent.id, 0)
+        if count:
+            text += f" · {count} {'detail' if count == 1 else 'details'} for {detail.client.name}"
+        return text
+
+    return [SelectChoice(a.id, label(a)) for a in agents]
 
 
 def visit_form(visit: Visit | None = None) -> VisitForm:
@@ -118,7 +130,7 @@ def movement_form(movement: Movement | None = None) -> MovementForm:
     return form
 
 
-def assignment_form(assignment: Assignment | None = None) -> AssignmentForm:
+def assignment_form(assignment: Assignment | None = None, detail: Detail | None = None) -> AssignmentForm:
     """The assignment form, filled from the assignment (in its reporting zone) on GET."""
     data = None
     if assignment is not None:
@@ -133,7 +145,7 @@ def assignment_form(assignment: Assignment | None = None) -> AssignmentForm:
             "override_reason": assignment.override_reason,
         }
     form = AssignmentForm(prefix="assignment", data=data)
-    form.agent_id.choices = agent_choices(keep=assignment.agent_id if assignment else None)
+    form.agent_id.choices = agent_choices(keep=assignment.agent_id if assignment else None, detail=detail)
     form.site_id.choices = [SelectChoice("", f"— no venue ({org_zone()}) —")] + site_choices()
     return form
 
@@ -213,7 +225,7 @@ def detail_page(detail: Detail, **failed):
     forms = {
         "visit_form": visit_form(),
         "movement_form": movement_form(),
-        "assignment_form": assignment_form(),
+        "assignment_form": assignment_form(detail=detail),
         **failed,
     }
     page = render_template(
@@ -323,7 +335,7 @@ def delete_movement(detail_id: int, movement_id: int):
 def add_assignment(detail_id: int):
     """Put an agent on the detail in a role, with where and when to report and the shift."""
     detail = owned_or_404(Detail, detail_id)
-    form = assignment_form()
+    form = assignment_form(detail=detail)
     if form.validate_on_submit() and (times := _assignment_times(form)) is not None:
         assignment = Assignment(
             detail_id=detail.id,
@@ -345,7 +357,7 @@ def edit_assignment(detail_id: int, assignment_id: int):
     """Change an assignment's agent, role, venue or times."""
     detail, assignment = _part_of(Assignment, detail_id, assignment_id)
     hints = zone_hints(assignment=assignment.site.timezone if assignment.site else org_zone())
-    form = assignment_form(assignment)
+    form = assignment_form(assignment, detail=detail)
     if form.validate_on_submit() and (times := _assignment_times(form)) is not None:
         assignment.agent_id, assignment.role = form.agent_id.data, form.role.data
         assignment.site_id = form.site_id.data

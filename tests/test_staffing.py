@@ -161,3 +161,75 @@ def test_coordinators_mark_an_agent_unavailable_and_it_counts(client, world):
     sign_in(client, world.coordinator)
     assert client.post(f"/admin/agents/{world.agent.id}/availability/{period.id}/delete").status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unavailability)) == 0
+
+
+def _past_detail(world, name, days_ago, client=None):
+    start = T0 - timedelta(days=days_ago)
+    detail = Detail(client=client or world.client, name=name, starts_at=start, ends_at=start + timedelta(hours=6))
+    detail.visits.append(Visit(site=world.hotel, arrives_at=start, departs_at=start + timedelta(hours=6)))
+    db.session.add(detail)
+    return detail
+
+
+def _worked(world, agent, detail, role, minutes_after_report):
+    from detail.models import StatusCode, StatusReport
+
+    report_at = detail.starts_at - timedelta(minutes=30)
+    db.session.add(
+        Assignment(
+            detail=detail,
+            agent=agent,
+            role=role,
+            site=world.hotel,
+            report_at=report_at,
+            shift_starts_at=report_at - timedelta(minutes=30),
+            shift_ends_at=detail.ends_at,
+        )
+    )
+    if minutes_after_report is not None:
+        code = db.session.scalar(
+            sa.select(StatusCode).where(StatusCode.organisation_id == world.org.id, StatusCode.code == "OS")
+        )
+        db.session.add(
+            StatusReport(
+                agent=agent,
+                detail=detail,
+                status_code=code,
+                client_id=f"h-{detail.name}-{agent.id}",
+                reported_at=report_at + timedelta(minutes=minutes_after_report),
+                received_at=report_at + timedelta(minutes=minutes_after_report),
+            )
+        )
+
+
+def test_history_lists_clients_details_roles_and_punctuality(client, world, time_machine):
+    time_machine.move_to(T0 - timedelta(hours=2), tick=False)
+    _worked(world, world.agent, _past_detail(world, "Spring AGM", 200), "detail_lead", -20)
+    _worked(world, world.agent, _past_detail(world, "Summer gala", 100), "agent", 5)
+    _worked(world, world.agent, _past_detail(world, "Autumn board", 30), "detail_lead", -10)
+    _worked(world, world.agent, _past_detail(world, "Contoso visit", 10, client=world.other_client), "driver", None)
+    db.session.commit()
+    from detail import history
+
+    records = history.by_client(history.worked(world.agent.id, before=T0 - timedelta(hours=2)))
+    northwind, contoso = records
+    assert (northwind.client.name, northwind.details, northwind.led) == ("Northwind plc", 3, 2)
+    assert northwind.median_minutes_late == -10 and round(northwind.on_time_share, 2) == 0.67
+    assert (contoso.details, contoso.median_minutes_late, contoso.on_time_share) == (1, None, None)
+    sign_in(client, world.coordinator)
+    page = client.get(f"/admin/agents/{world.agent.id}/history").get_data(as_text=True)
+    assert "Spring AGM" in page and "20 min early" in page and "5 min late" in page and "no report" in page
+    assert "Northwind CEO London" not in page  # tomorrow's detail is not history yet
+
+
+def test_staffing_a_detail_suggests_the_agents_who_know_its_client_first(client, world, time_machine):
+    time_machine.move_to(T0 - timedelta(hours=2), tick=False)
+    idle = world.idle_agent_user.agent
+    for days in (60, 30):
+        _worked(world, idle, _past_detail(world, f"Past {days}", days), "agent", 0)
+    db.session.commit()
+    sign_in(client, world.coordinator)
+    page = client.get(f"/admin/details/{world.detail.id}").get_data(as_text=True)
+    options = page[page.index('name="assignment-agent_id"') :].split("</select>")[0]
+    assert options.index("Bravo 9") < options.index("Bravo 1")  # Bravo 9 knows Northwind
+    assert "2 details for Northwind plc" in options
