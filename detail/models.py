@@ -6,7 +6,7 @@ database as foreign keys, unique keys and check constraints.
 """
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -638,3 +638,41 @@ class Unavailability(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     agent: so.Mapped[Agent] = so.relationship()
+
+
+RISK_STATUSES = ("open", "mitigated", "accepted", "closed")
+
+
+class Risk(db.Model):
+    """A risk in a client's register, or a detail's: how likely, how bad, what is done, who owns it,
+    and when it is next reviewed. Internal: clients never see it."""
+
+    __table_args__ = (
+        sa.CheckConstraint("likelihood BETWEEN 1 AND 5", name="likelihood_range"),
+        sa.CheckConstraint("impact BETWEEN 1 AND 5", name="impact_range"),
+        sa.CheckConstraint(_in("status", RISK_STATUSES), name="status_known"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    likelihood: so.Mapped[int]
+    impact: so.Mapped[int]
+    mitigation: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
+    review_on: so.Mapped[date]
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    client: so.Mapped[Client] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    owner: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def score(self) -> int:
+        return self.likelihood * self.impact
+
+    def overdue(self, today: date) -> bool:
+        return self.status != "closed" and self.review_on < today

@@ -16,6 +16,7 @@ from .models import (
     Device,
     Movement,
     Principal,
+    Risk,
     Site,
     StatusCode,
     User,
@@ -28,7 +29,7 @@ def owned(model, organisation_id: int) -> sa.Select:
     query = sa.select(model)
     if model in (Client, Site, Agent, User, StatusCode, Device):
         return query.where(model.organisation_id == organisation_id)
-    if model in (Principal, Detail):
+    if model in (Principal, Detail, Risk):
         return query.join(Client, model.client_id == Client.id).where(Client.organisation_id == organisation_id)
     if model in (Visit, Movement, Assignment):
         return (

@@ -36,7 +36,7 @@ import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -56,6 +56,7 @@ from detail.models import (
     Device,
     Movement,
     Principal,
+    Risk,
     Site,
     StatusCode,
     Unavailability,
@@ -434,6 +435,16 @@ def _populate(world) -> dict:
             starts_at=world.detail.ends_at,
             ends_at=world.detail.ends_at + timedelta(days=2),
         )
+        own_risk = Risk(
+            client=world.client,
+            title="Aegis risk: hostile ex-employee",
+            likelihood=2,
+            impact=4,
+            review_on=date(2026, 11, 1),
+        )
+        rival_risk = Risk(
+            client=rival_client, title="Fabrikam risk: stalker", likelihood=3, impact=5, review_on=date(2026, 12, 1)
+        )
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -451,6 +462,8 @@ def _populate(world) -> dict:
                 own_leave,
                 idle_leave,
                 rival_leave,
+                own_risk,
+                rival_risk,
             ]
         )
     db.session.flush()
@@ -481,6 +494,7 @@ def _populate(world) -> dict:
         "code_id": first_code(world.org).id,
         "device_id": own_device.id,
         "period_id": own_leave.id,
+        "risk_id": own_risk.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -515,6 +529,7 @@ def _populate(world) -> dict:
         "code_id": first_code(rival_org).id,
         "device_id": rival_device.id,
         "period_id": rival_leave.id,
+        "risk_id": rival_risk.id,
         **intel["other_org"][0],
     }
     names = {
@@ -537,6 +552,7 @@ def _populate(world) -> dict:
             rival_principal.name,
             rival_principal.code_name,
             rival_user.name,
+            rival_risk.title,
             *intel["other_org"][1],
         ),
     }
