@@ -113,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
+    from .admin_persons import bolo_section
+
+    phone.register_assignment_section(bolo_section)
     register_api(app)
 
     import intel

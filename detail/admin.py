@@ -228,6 +228,7 @@ from . import (  # noqa: E402,F401
     admin_details,
     admin_devices,
     admin_itinerary,
+    admin_persons,
     admin_risks,
     admin_settings,
     admin_sites,

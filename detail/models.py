@@ -676,3 +676,34 @@ class Risk(db.Model):
 
     def overdue(self, today: date) -> bool:
         return self.status != "closed" and self.review_on < today
+
+
+ASSESSMENTS = ("non_threat", "monitor", "elevated")
+
+
+class PersonOfInterest(db.Model):
+    """Someone who came to notice (hostile emails to the company, say), assessed by a coordinator.
+
+    Coordinators only. A detail's agents see the BOLO summary, and nothing else, once a coordinator
+    shares it to that detail; clients never see any of it."""
+
+    __table_args__ = (sa.CheckConstraint(_in("assessment", ASSESSMENTS), name="assessment_known"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="SET NULL"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    came_to_notice: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    assessment: so.Mapped[str] = so.mapped_column(sa.String(16), default="monitor")
+    work_up: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    assessed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    assessed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # What the detail's agents may see, when shared: a description to recognise, and what to do.
+    bolo: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    bolo_shared: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    client: so.Mapped[Client] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    assessed_by: so.Mapped[User | None] = so.relationship()

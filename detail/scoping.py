@@ -15,6 +15,7 @@ from .models import (
     Detail,
     Device,
     Movement,
+    PersonOfInterest,
     Principal,
     Risk,
     Site,
@@ -29,7 +30,7 @@ def owned(model, organisation_id: int) -> sa.Select:
     query = sa.select(model)
     if model in (Client, Site, Agent, User, StatusCode, Device):
         return query.where(model.organisation_id == organisation_id)
-    if model in (Principal, Detail, Risk):
+    if model in (Principal, Detail, Risk, PersonOfInterest):
         return query.join(Client, model.client_id == Client.id).where(Client.organisation_id == organisation_id)
     if model in (Visit, Movement, Assignment):
         return (

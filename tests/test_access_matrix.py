@@ -55,6 +55,7 @@ from detail.models import (
     Assignment,
     Device,
     Movement,
+    PersonOfInterest,
     Principal,
     Risk,
     Site,
@@ -445,6 +446,8 @@ def _populate(world) -> dict:
         rival_risk = Risk(
             client=rival_client, title="Fabrikam risk: stalker", likelihood=3, impact=5, review_on=date(2026, 12, 1)
         )
+        own_person = PersonOfInterest(client=world.client, name="Aegis POI Victor Vane", assessment="elevated")
+        rival_person = PersonOfInterest(client=rival_client, name="Fabrikam POI Rex Rook", assessment="monitor")
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -464,6 +467,8 @@ def _populate(world) -> dict:
                 rival_leave,
                 own_risk,
                 rival_risk,
+                own_person,
+                rival_person,
             ]
         )
     db.session.flush()
@@ -495,6 +500,7 @@ def _populate(world) -> dict:
         "device_id": own_device.id,
         "period_id": own_leave.id,
         "risk_id": own_risk.id,
+        "person_id": own_person.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -530,6 +536,7 @@ def _populate(world) -> dict:
         "device_id": rival_device.id,
         "period_id": rival_leave.id,
         "risk_id": rival_risk.id,
+        "person_id": rival_person.id,
         **intel["other_org"][0],
     }
     names = {
@@ -553,6 +560,7 @@ def _populate(world) -> dict:
             rival_principal.code_name,
             rival_user.name,
             rival_risk.title,
+            rival_person.name,
             *intel["other_org"][1],
         ),
     }

@@ -114,6 +114,8 @@
       el("p", null, "Report " + a.report_at_local + " (" + untilText(a.report_at) + ")"),
       a.address ? el("p", { class: "muted small" }, a.address) : null,
       a.is_lead ? leadButtons(a) : null,
+      (a.bolos || []).length ? el("ul", { class: "intel-list" }, a.bolos.map((b) => el("li", null,
+        el("strong", null, "BOLO: " + b.name), " (" + b.assessment + ")", el("div", { class: "small" }, b.summary)))) : null,
       (a.advisories || []).length ? el("ul", { class: "intel-list" }, a.advisories.map((adv) => el("li", null,
         el("span", { class: "severity sev-" + adv.severity }, adv.severity), " ", el("strong", null, adv.title),
         el("div", { class: "small" }, adv.summary),
