@@ -142,7 +142,8 @@ def assignment_form(assignment: Assignment | None = None, detail: Detail | None 
             "report_at": to_local(assignment.report_at, tz),
             "shift_starts_at": to_local(assignment.shift_starts_at, tz),
             "shift_ends_at": to_local(assignment.shift_ends_at, tz),
-            "override_reason": assignment.override_reason,
+            # A reason covers the conflicts of the save it was given for: a later edit gives its own.
+            "override_reason": "",
         }
     form = AssignmentForm(prefix="assignment", data=data)
     form.agent_id.choices = agent_choices(keep=assignment.agent_id if assignment else None, detail=detail)

@@ -67,6 +67,8 @@ LIMITS = {
     "RATELIMIT_STATUS_PER_AGENT": "600 per minute",
     # Agents' own apps, per device (or address).
     "RATELIMIT_INGEST_PER_DEVICE": "600 per minute",
+    # Refusals (unknown device, bad signature) per address: guessing device ids.
+    "RATELIMIT_INGEST_REFUSED_PER_ADDRESS": "30 per minute",
 }
 
 

@@ -298,7 +298,10 @@ def _owntracks_transition(agent: Agent, data: dict, now: datetime) -> tuple[list
         signal = latest.status_code.signal if latest else None
         organisation = agent.organisation
         wanted = "on_station" if event == "enter" else organisation.geofence_leave_signal
-        applies = signal not in geofence.AT_VENUE if event == "enter" else signal == "on_station"
+        # As the server's geofence: never over a duress (only an acknowledgement ends it), never twice.
+        applies = signal != "duress" and (
+            signal not in geofence.AT_VENUE if event == "enter" else signal == "on_station"
+        )
         code = geofence.code_for_signal(agent.organisation_id, wanted)
         if applies and code is not None and not geofence.manual_hold(latest, organisation, now):
             has_position = data.get("lat") is not None and data.get("lon") is not None
@@ -558,7 +561,10 @@ def _check_signature() -> None:
     if not secret:
         _refuse(503, "the SMS gateway is not configured (set SMS_WEBHOOK_SECRET)")
     sent = request.headers.get("X-Twilio-Signature", "")
-    good = any(hmac.compare_digest(sent, twilio_signature(secret, url, request.form)) for url in _signed_urls())
+    good = any(
+        hmac.compare_digest(sent.encode(), twilio_signature(secret, url, request.form).encode())
+        for url in _signed_urls()
+    )
     if not sent or not good:
         log.warning("SMS webhook refused: %s signature", "wrong" if sent else "missing")
         _refuse(403, "the request signature (X-Twilio-Signature) is missing or wrong")

@@ -25,6 +25,7 @@ API_PER_TOKEN = "RATELIMIT_API_PER_TOKEN"
 BAD_TOKENS_PER_ADDRESS = "RATELIMIT_BAD_TOKENS_PER_ADDRESS"
 STATUS_PER_AGENT = "RATELIMIT_STATUS_PER_AGENT"
 INGEST_PER_DEVICE = "RATELIMIT_INGEST_PER_DEVICE"
+INGEST_REFUSED_PER_ADDRESS = "RATELIMIT_INGEST_REFUSED_PER_ADDRESS"
 
 
 def configured(key: str):
@@ -68,6 +69,11 @@ def failed_sign_in(response) -> bool:
 
 def unauthorized(response) -> bool:
     return response.status_code == 401
+
+
+def refused_caller(response) -> bool:
+    # Unknown device ids and numbers, bad credentials and signatures: what guessing looks like.
+    return response.status_code in (401, 403)
 
 
 _limited: set[tuple[str, str]] = set()

@@ -215,3 +215,39 @@ def test_values_an_app_cannot_know_are_kept_as_unknown(client, world):
     assert r.status_code == 200
     for p in db.session.scalars(sa.select(Position)):
         assert (p.accuracy_m, p.battery_pct, p.heading_deg) == (None, None, None)
+
+
+def test_an_owntracks_region_entry_never_replaces_a_duress(client, world):
+    from detail.models import StatusCode
+    from detail.status import record_status
+
+    stamp = int(NOW.timestamp())
+    with time_machine.travel(NOW - timedelta(minutes=30), tick=False):
+        dur = db.session.scalar(
+            sa.select(StatusCode).where(StatusCode.organisation_id == world.org.id, StatusCode.code == "DUR")
+        )
+        record_status(world.agent, dur, client_id="dur-1")
+        db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        token = issue_token(world.agent_user, "owntracks")
+        db.session.commit()
+        body = {
+            "_type": "transition",
+            "event": "enter",
+            "wtst": 1_600_000_000 + world.hotel.id,
+            "tst": stamp,
+            "lat": 51.5101,
+            "lon": -0.134,
+            "acc": 10,
+            "desc": "Grand Hotel",
+        }
+        assert client.post("/ingest/owntracks", json=body, auth=("agent@aegis.example", token)).status_code == 200
+    from detail.status import latest_report
+
+    assert latest_report(world.agent.id, world.detail.id).status_code.code == "DUR"
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_a_crash(client, app, world):
+    app.config["SMS_WEBHOOK_SECRET"] = "s3cret"
+    r = client.post("/ingest/sms", data={"From": "+447700900123", "Body": "OM"}, headers={"X-Twilio-Signature": "é"})
+    assert r.status_code == 403

@@ -212,3 +212,13 @@ def test_behind_a_trusted_proxy_limits_count_the_client_not_the_proxy(limited):
 
         assert [guess("192.0.2.10") for _ in range(4)] == [401, 401, 401, 429]
         assert guess("192.0.2.11") == 401  # another client behind the same proxy
+
+
+def test_guessing_device_ids_is_limited_per_address(limited):
+    app = limited(RATELIMIT_INGEST_PER_DEVICE="600 per minute", RATELIMIT_INGEST_REFUSED_PER_ADDRESS="5 per minute")
+    with app.app_context():
+        client = app.test_client()
+        codes = [client.get(f"/ingest/osmand?id=guess-{i}&lat=51.5&lon=-0.1").status_code for i in range(7)]
+        assert codes == [403] * 5 + [429, 429]
+        other = client.get("/ingest/osmand?id=guess-x&lat=51.5&lon=-0.1", environ_base={"REMOTE_ADDR": "192.0.2.50"})
+        assert other.status_code == 403
