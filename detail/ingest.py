@@ -205,25 +205,19 @@ def _previous_tag(agent: Agent, before: datetime) -> str | None:
 
 
 def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, Position | None]:
-    latitude, longitude = _coordinates(data.get("lat"), data.get("lon"))
     tst = parse_timestamp(data.get("tst"), "tst", required=True)
+    point = _point(
+        *_coordinates(data.get("lat"), data.get("lon")),
+        tst,
+        accuracy=_number(data.get("acc"), "acc"),
+        altitude=_number(data.get("alt"), "alt"),
+        speed_kmh=_number(data.get("vel"), "vel"),
+        heading=_number(data.get("cog"), "cog"),
+        battery=_number(data.get("batt"), "batt"),
+    )
     tag = _text(data.get("tag"), 40) or None
     previous_tag = _previous_tag(agent, tst)
-    recorded = record_position(
-        agent,
-        latitude=latitude,
-        longitude=longitude,
-        reported_at=tst,
-        accuracy=_accuracy(data.get("acc"), "acc"),
-        altitude=_within(_number(data.get("alt"), "alt"), *ALTITUDE_M),
-        speed_kmh=_within(_number(data.get("vel"), "vel"), *SPEED_KMH),
-        heading=_within(_number(data.get("cog"), "cog"), *HEADING),
-        battery=_within(_number(data.get("batt"), "batt"), *BATTERY),
-        tag=tag,
-        source="owntracks",
-        refuse_clock_ahead=False,
-        now=now,
-    )
+    recorded = record_position(agent, tag=tag, source="owntracks", refuse_clock_ahead=False, now=now, **point)
     events = list(recorded.events)
     # The iOS tag stays on every location until cleared: only a change is a status.
     if recorded.created and tag and tag.lower() != (previous_tag or "").lower():
@@ -234,9 +228,9 @@ def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, 
                 code,
                 client_id=f"owntracks:tag:{int(tst.timestamp())}",
                 reported_at=tst,
-                latitude=latitude,
-                longitude=longitude,
-                accuracy=_accuracy(data.get("acc"), "acc"),
+                latitude=point["latitude"],
+                longitude=point["longitude"],
+                accuracy=point["accuracy"],
                 source="owntracks",
                 now=now,
             )
@@ -454,19 +448,15 @@ def _traccar_json(data: dict) -> tuple[str | None, dict, str | None, str | None]
     coords = location.get("coords") if isinstance(location.get("coords"), dict) else {}
     battery = location.get("battery") if isinstance(location.get("battery"), dict) else {}
     extras = location.get("extras") if isinstance(location.get("extras"), dict) else {}
-    latitude, longitude = _coordinates(coords.get("latitude"), coords.get("longitude"))
-    speed = _number(coords.get("speed"), "speed")
-    level = _number(battery.get("level"), "battery.level")
-    point = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "reported_at": parse_timestamp(location.get("timestamp"), "location.timestamp", required=True),
-        "accuracy": _accuracy(coords.get("accuracy"), "accuracy"),
-        "altitude": _within(_number(coords.get("altitude"), "altitude"), *ALTITUDE_M),
-        "speed_kmh": _within(speed * MPS_TO_KMH if speed is not None else None, *SPEED_KMH),
-        "heading": _within(_number(coords.get("heading"), "heading"), *HEADING),
-        "battery": _within(level * 100 if level is not None else None, *BATTERY),
-    }
+    point = _point(
+        *_coordinates(coords.get("latitude"), coords.get("longitude")),
+        parse_timestamp(location.get("timestamp"), "location.timestamp", required=True),
+        accuracy=_number(coords.get("accuracy"), "accuracy"),
+        altitude=_number(coords.get("altitude"), "altitude"),
+        speed_kmh=_scaled(_number(coords.get("speed"), "speed"), MPS_TO_KMH),
+        heading=_number(coords.get("heading"), "heading"),
+        battery=_scaled(_number(battery.get("level"), "battery.level"), 100),
+    )
     device = _text(data.get("device_id"), 80) or None
     # The alarm rides in the extras, or (some versions) on the location itself.
     alarm = extras.get("alarm") or location.get("alarm")
@@ -477,22 +467,47 @@ def _accuracy(value, field: str) -> float | None:
     return _within(_number(value, field), *ACCURACY_M)
 
 
+def _scaled(value: float | None, factor: float) -> float | None:
+    return value * factor if value is not None else None
+
+
+def _point(
+    latitude: float,
+    longitude: float,
+    reported_at: datetime | None,
+    *,
+    accuracy: float | None = None,
+    altitude: float | None = None,
+    speed_kmh: float | None = None,
+    heading: float | None = None,
+    battery: float | None = None,
+) -> dict:
+    """A fix as record_position takes it, with what no phone can report kept as unknown."""
+    return {
+        "latitude": latitude,
+        "longitude": longitude,
+        "reported_at": reported_at,
+        "accuracy": _within(accuracy, *ACCURACY_M),
+        "altitude": _within(altitude, *ALTITUDE_M),
+        "speed_kmh": _within(speed_kmh, *SPEED_KMH),
+        "heading": _within(heading, *HEADING),
+        "battery": _within(battery, *BATTERY),
+    }
+
+
 def _osmand_fields(fields) -> tuple[str | None, dict, str | None, str | None]:
     lat, lon = fields.get("lat"), fields.get("lon")
     if (lat is None or lon is None) and fields.get("location"):
         lat, _, lon = fields["location"].partition(",")
-    latitude, longitude = _coordinates(lat, lon)
-    speed = _number(fields.get("speed"), "speed")
-    point = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "reported_at": parse_timestamp(fields.get("timestamp"), required=True),
-        "accuracy": _accuracy(fields.get("accuracy"), "accuracy"),
-        "altitude": _within(_number(fields.get("altitude"), "altitude"), *ALTITUDE_M),
-        "speed_kmh": _within(speed * KNOTS_TO_KMH if speed is not None else None, *SPEED_KMH),
-        "heading": _within(_number(fields.get("bearing", fields.get("heading")), "bearing"), *HEADING),
-        "battery": _within(_number(fields.get("batt"), "batt"), *BATTERY),
-    }
+    point = _point(
+        *_coordinates(lat, lon),
+        parse_timestamp(fields.get("timestamp"), required=True),
+        accuracy=_number(fields.get("accuracy"), "accuracy"),
+        altitude=_number(fields.get("altitude"), "altitude"),
+        speed_kmh=_scaled(_number(fields.get("speed"), "speed"), KNOTS_TO_KMH),
+        heading=_number(fields.get("bearing", fields.get("heading")), "bearing"),
+        battery=_number(fields.get("batt"), "batt"),
+    )
     device = _text(fields.get("id") or fields.get("deviceid"), 80) or None
     return device, point, fields.get("alarm"), fields.get("code")
 
@@ -519,18 +534,15 @@ def gpslogger():
     """GPSLogger's custom URL (see README for the template); the annotation (%DESC) may carry a status code."""
     fields = request.values
     agent = _device_agent(_text(fields.get("device"), 80) or None, "GPSLogger")
-    latitude, longitude = _coordinates(fields.get("lat"), fields.get("lon"))
-    speed = _number(fields.get("spd"), "spd")
-    point = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "reported_at": parse_timestamp(fields.get("time"), "time", required=True),
-        "accuracy": _accuracy(fields.get("acc"), "acc"),
-        "altitude": _within(_number(fields.get("alt"), "alt"), *ALTITUDE_M),
-        "speed_kmh": _within(speed * MPS_TO_KMH if speed is not None else None, *SPEED_KMH),
-        "heading": _within(_number(fields.get("dir"), "dir"), *HEADING),
-        "battery": _within(_number(fields.get("batt"), "batt"), *BATTERY),
-    }
+    point = _point(
+        *_coordinates(fields.get("lat"), fields.get("lon")),
+        parse_timestamp(fields.get("time"), "time", required=True),
+        accuracy=_number(fields.get("acc"), "acc"),
+        altitude=_number(fields.get("alt"), "alt"),
+        speed_kmh=_scaled(_number(fields.get("spd"), "spd"), MPS_TO_KMH),
+        heading=_number(fields.get("dir"), "dir"),
+        battery=_number(fields.get("batt"), "batt"),
+    )
     now = utcnow()
     status = _status_from(agent, None, _text(fields.get("desc"), 40) or None)
     events, position = _record_point(agent, "gpslogger", _text(fields.get("device"), 80), point, status, now)
