@@ -50,6 +50,7 @@ DWELL_RANGE = (0, 1800)
 MANUAL_RANGE = (0, 240)
 SPEED_RANGE = (5, 1000)
 BUFFER_RANGE = (0, 240)
+REQUEST_ALERT_RANGE = (1, 240)
 SORT_ORDER_RANGE = (0, 999)
 
 # Letters and digits are ASCII on purpose: codes are typed on phone keyboards and sent by SMS.
@@ -123,6 +124,9 @@ class SettingsForm(FlaskForm):
         [InputRequired(), NumberRange(*SPEED_RANGE, f"Must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]} km/h.")],
     )
     travel_buffer_minutes = _minutes("Travel buffer between shifts (minutes)", BUFFER_RANGE)
+    request_alert_minutes = _minutes(
+        "An urgent client request not acknowledged alerts the board after (minutes)", REQUEST_ALERT_RANGE
+    )
 
     def validate_name(self, field):
         # The name is unique across organisations (it is how people tell firms apart on sign-in pages).

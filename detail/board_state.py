@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import alerts, geofence, live
+from . import alerts, geofence, live, requests_inbox
 from .extensions import db
 from .models import Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
 from .status import latest_position, latest_report
@@ -177,4 +177,5 @@ def organisation_board(organisation_id: int, now: datetime | None = None) -> dic
         "last_event_id": last_id,
         "details": [detail_board(d, now) for d in todays_details(organisation_id, now)],
         "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(organisation_id)],
+        "requests": [requests_inbox.payload(r, now) for r in requests_inbox.unacknowledged(organisation_id)],
     }

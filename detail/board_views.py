@@ -4,10 +4,10 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from . import alerts, board_state, live
+from . import alerts, board_state, live, requests_inbox
 from .auth import roles_required, staff_required
 from .extensions import db
-from .models import DETAIL_STATES, Agent, Alert, Detail, utcnow
+from .models import DETAIL_STATES, Agent, Alert, ClientRequest, Detail, utcnow
 from .responses import json_error
 from .scoping import get_owned
 
@@ -83,6 +83,23 @@ def acknowledge(alert_id: int):
     db.session.commit()
     live.publish([event])
     return alerts.alert_payload(alert)
+
+
+@bp.route("/requests/<int:request_id>/acknowledge", methods=["POST"])
+@staff_required
+def acknowledge_request(request_id: int):
+    """Acknowledge a client's request from the board (the contact is told); pushed to every board."""
+    req = get_owned(ClientRequest, request_id, current_user.organisation_id)
+    if req is None:
+        abort(404)
+    note = str(_body().get("note", ""))
+    if len(note) > 2000:
+        return json_error(422, "note is at most 2000 characters", "note")
+    event = requests_inbox.acknowledge(req, current_user, note)
+    db.session.commit()
+    if event is not None:
+        live.publish([event])
+    return requests_inbox.payload(req)
 
 
 @bp.route("/alerts/<int:alert_id>/mute", methods=["POST"])

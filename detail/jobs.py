@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import alerts, geofence, live
+from . import alerts, geofence, live, notices, requests_inbox
 from .extensions import db, socketio
 from .models import Organisation, Position, utcnow
 
@@ -32,6 +32,11 @@ def evaluate_alerts() -> int:
 def evaluate_geofences() -> int:
     """Complete arrivals and departures whose dwell ran out since the agent's last position."""
     return _for_each_organisation(geofence.evaluate)
+
+
+def evaluate_requests() -> int:
+    """Alert the boards about urgent client requests left unacknowledged too long."""
+    return _for_each_organisation(requests_inbox.evaluate)
 
 
 def prune_positions() -> int:
@@ -80,6 +85,8 @@ JOBS: list[Job] = [
     Job("alerts", 15, evaluate_alerts),
     Job("geofence", 15, evaluate_geofences),
     Job("position-retention", 3600, prune_positions),
+    Job("requests", 30, evaluate_requests),
+    Job("notices", 30, notices.send_due),
 ]
 
 

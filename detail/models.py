@@ -96,6 +96,8 @@ class Organisation(db.Model):
     # covers in the gap between the shifts, plus the buffer.
     travel_speed_kmh: so.Mapped[int] = so.mapped_column(default=50, server_default="50")
     travel_buffer_minutes: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
+    # Requests inbox: an urgent request not acknowledged within this long alerts the board.
+    request_alert_minutes: so.Mapped[int] = so.mapped_column(default=15, server_default="15")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")
@@ -707,3 +709,103 @@ class PersonOfInterest(db.Model):
     client: so.Mapped[Client] = so.relationship()
     detail: so.Mapped[Detail | None] = so.relationship()
     assessed_by: so.Mapped[User | None] = so.relationship()
+
+
+NOTICE_STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
+
+
+class Notice(db.Model):
+    """An email to one person, written whole before sending (request acknowledged or answered, lead
+    handed over); the "notices" job delivers it once, retrying transient failures."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", NOTICE_STATUSES), name="status_known"),
+        sa.Index("ix_notice_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(300))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    message_id: so.Mapped[str] = so.mapped_column(sa.String(300), unique=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User | None] = so.relationship()
+
+
+REQUEST_PRIORITIES = ("urgent", "normal", "low")
+REQUEST_CHANNELS = ("portal", "phone", "email", "in_person")
+
+
+class ClientRequest(db.Model):
+    """A client's request or question, logged from the portal or by a coordinator on a contact's behalf;
+    acknowledged, then answered, both timed from when it was received."""
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("priority", REQUEST_PRIORITIES), name="priority_known"),
+        sa.CheckConstraint(_in("channel", REQUEST_CHANNELS), name="channel_known"),
+        sa.CheckConstraint("acknowledged_at IS NULL OR acknowledged_at >= received_at", name="ack_after_receipt"),
+        sa.CheckConstraint(
+            "answered_at IS NULL OR (acknowledged_at IS NOT NULL AND answered_at >= acknowledged_at)",
+            name="answer_after_ack",
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="SET NULL"), index=True)
+    # The client contact it is from (the one told of the acknowledgment and answer), if any.
+    contact_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    logged_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    channel: so.Mapped[str] = so.mapped_column(sa.String(10), default="portal")
+    priority: so.Mapped[str] = so.mapped_column(sa.String(8), default="normal")
+    subject: so.Mapped[str] = so.mapped_column(sa.String(200))
+    body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+    acknowledged_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    acknowledged_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    acknowledgement: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    answered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    answered_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    answer: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # When the board was alerted that this urgent request waited too long (once).
+    overdue_alerted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    client: so.Mapped[Client] = so.relationship()
+    detail: so.Mapped[Detail | None] = so.relationship()
+    contact: so.Mapped[User | None] = so.relationship(foreign_keys=[contact_id])
+    logged_by: so.Mapped[User | None] = so.relationship(foreign_keys=[logged_by_id])
+    acknowledged_by: so.Mapped[User | None] = so.relationship(foreign_keys=[acknowledged_by_id])
+    answered_by: so.Mapped[User | None] = so.relationship(foreign_keys=[answered_by_id])
+
+    @property
+    def state(self) -> str:
+        if self.answered_at is not None:
+            return "answered"
+        return "acknowledged" if self.acknowledged_at is not None else "new"
+
+
+class Handoff(db.Model):
+    """A detail handed from one lead to another, with the notes the new lead needs."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    from_agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="SET NULL"))
+    to_agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"))
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # What the client's contacts were told ("has led 6 details for you since March 2024").
+    client_notice: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+
+    detail: so.Mapped[Detail] = so.relationship()
+    from_agent: so.Mapped[Agent | None] = so.relationship(foreign_keys=[from_agent_id])
+    to_agent: so.Mapped[Agent] = so.relationship(foreign_keys=[to_agent_id])
+    by: so.Mapped[User | None] = so.relationship()
+

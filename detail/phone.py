@@ -8,7 +8,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, make_response, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from . import live
@@ -70,6 +80,16 @@ def service_worker():
     return response
 
 
+def _handoff_to(assignment: Assignment) -> dict | None:
+    """The notes of the handoff that made this agent the lead, for him alone."""
+    from .handoff import latest
+
+    last = latest(assignment.detail)
+    if last is None or last.to_agent_id != assignment.agent_id:
+        return None
+    return {"from": last.from_agent.name if last.from_agent else None, "notes": last.notes, "at": last.at.isoformat()}
+
+
 def _cover_code(codes):
     """What the phone shows after a covert duress: the organisation's clear code, as if that was sent."""
     return next((c for c in codes if c.signal == "clear"), None) or next(c for c in codes if not c.is_duress)
@@ -116,6 +136,8 @@ def state():
                 "report_at_local": local_time(a.report_at, tz, "%a %d %b %H:%M %Z"),
                 "shift_ends_at": a.shift_ends_at.isoformat(),
                 "current_code": code.code if code else None,
+                "handoff_url": url_for("phone.handoff", detail_id=a.detail_id) if a.role == "detail_lead" else None,
+                "handoff": _handoff_to(a) if a.role == "detail_lead" else None,
                 "since": report.reported_at.isoformat() if report else None,
             }
         )
@@ -194,3 +216,24 @@ def post_position():
     if recorded.created:
         publish_position(agent, recorded.position)
     return {"id": recorded.position.id, "stored": True}, 201 if recorded.created else 200
+
+
+@bp.route("/details/<int:detail_id>/handoff", methods=["GET", "POST"])
+@roles_required("agent")
+def handoff(detail_id: int):
+    """The detail's current lead hands it to another agent, with notes (the coordinators' page does the same)."""
+    from .admin_handoff import handoff_form, perform
+
+    try:
+        agent = agent_of(current_user)
+    except Refused:
+        abort(403)
+    detail = db.session.get(Detail, detail_id)
+    # Only the detail's lead may hand it over; to anyone else the detail is not there.
+    if detail is None or detail.lead is None or detail.lead.id != agent.id:
+        abort(404)
+    form = handoff_form(detail, agent.organisation_id)
+    if form.validate_on_submit() and perform(detail, form):
+        return redirect(url_for("phone.page"))
+    page = render_template("detail/phone_handoff.html", detail=detail, form=form, back=url_for("phone.page"))
+    return page, 400 if form.is_submitted() else 200

@@ -12,6 +12,7 @@ from .models import (
     ApiToken,
     Assignment,
     Client,
+    ClientRequest,
     Detail,
     Device,
     Movement,
@@ -30,7 +31,7 @@ def owned(model, organisation_id: int) -> sa.Select:
     query = sa.select(model)
     if model in (Client, Site, Agent, User, StatusCode, Device):
         return query.where(model.organisation_id == organisation_id)
-    if model in (Principal, Detail, Risk, PersonOfInterest):
+    if model in (Principal, Detail, Risk, PersonOfInterest, ClientRequest):
         return query.join(Client, model.client_id == Client.id).where(Client.organisation_id == organisation_id)
     if model in (Visit, Movement, Assignment):
         return (

@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     from detail.jobs import Job, register_job
     from detail.phone import register_assignment_section
 
-    from . import models, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
+    from . import models, portal_requests, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
     from .board import advisories_section, published_section
     from .cli import intel_cli
     from .portal import bp as portal_bp

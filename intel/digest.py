@@ -41,11 +41,7 @@ Without SMTP_HOST (the embedded default) messages are written to instance/outbox
 """
 
 import logging
-import os
 import re
-import smtplib
-import ssl
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -60,6 +56,15 @@ from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from detail.extensions import db
+from detail.mail import (
+    NEVER,
+    describe,
+    failure_kind,
+    retry_delay,
+    send_smtp,
+    smtp_configured,
+    write_outbox,
+)
 from detail.models import Detail, Site, StatusCode, StatusReport, User, Visit, utcnow
 from detail.timefmt import local_time
 
@@ -71,11 +76,7 @@ log = logging.getLogger(__name__)
 
 PRODUCT = "Oscar Mike"
 IMMEDIATE_SEVERITIES = ("high", "critical")
-SMTP_TIMEOUT_S = 20
 STALE_SENDING = timedelta(minutes=10)
-RETRY_CAP = timedelta(hours=1)
-# Where a permanently failed digest waits: it is never retried by itself, only resent on purpose.
-NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 UNSUBSCRIBE_SALT = "digest-unsubscribe"
 SEVERITY_COLOURS = {
     "critical": ("#b71c1c", "#ffffff"),
@@ -598,45 +599,6 @@ def prepare_digest(user: User, now: datetime) -> Digest | None:
 # ---------------------------------------------------------------- delivery
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4, ... minutes after the first, second, third ... failed attempt, at most an hour."""
-    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 6)), RETRY_CAP)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items())
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def failure_kind(exc: BaseException) -> str:
-    """Whether a failed send is worth retrying: transient, permanent, or unknown (not a mail error: it may have gone).
-
-    A lost reply to DATA (SMTPServerDisconnected) counts as transient, as SMTP itself treats it
-    (RFC 1047): the one window where a copy may arrive twice, with the same Message-ID.
-    """
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return "transient" if codes and all(400 <= code < 500 for code in codes) else "permanent"
-    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        return "permanent" if exc.smtp_code >= 500 else "transient"
-    # Greeting, HELO, authentication, TLS, a dropped connection, timeouts, refused connections:
-    # about the server or our settings, not this message, and they hit every digest alike.
-    if isinstance(exc, smtplib.SMTPException | OSError):
-        return "transient"
-    return "unknown"
-
-
-def _envelope_from() -> str:
-    return parseaddr(current_app.config["MAIL_FROM"])[1] or "oscarmike@localhost"
-
-
 def build_message(digest: Digest, now: datetime) -> EmailMessage:
     """The digest as an email: plain text with an HTML alternative and the List-Unsubscribe headers."""
     advisories = [entry.advisory for entry in sorted(digest.entries, key=lambda e: e.advisory_id)]
@@ -657,69 +619,14 @@ def build_message(digest: Digest, now: datetime) -> EmailMessage:
     return message
 
 
-def _connect() -> smtplib.SMTP:
-    config = current_app.config
-    host, port, security = config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_SECURITY"]
-    if security == "tls":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_S, context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S)
-        if security == "starttls":
-            try:
-                smtp.ehlo()
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            except BaseException:
-                smtp.close()
-                raise
-    return smtp
-
-
-def send_smtp(message: EmailMessage, recipient: str) -> None:
-    """Hand the message to the SMTP server; returns once the server has accepted it."""
-    smtp = _connect()
-    try:
-        if current_app.config["SMTP_USER"]:
-            smtp.login(current_app.config["SMTP_USER"], current_app.config["SMTP_PASSWORD"] or "")
-        smtp.send_message(message, from_addr=_envelope_from(), to_addrs=[recipient])
-    except BaseException:
-        smtp.close()
-        raise
-    try:  # accepted: whatever QUIT answers, the message is on its way
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        pass
-    finally:
-        smtp.close()
-
-
 def outbox_path(digest: Digest) -> Path:
     """Where the embedded default writes a digest: instance/outbox/<id>-<safe Message-ID>.eml."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", digest.message_id.strip("<>"))
     return Path(current_app.instance_path) / "outbox" / f"{digest.id}-{safe}.eml"
 
 
-def write_outbox(message: EmailMessage, path: Path) -> None:
-    """Write the .eml atomically: it is either there whole or not at all (reconcile relies on it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".eml")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(message.as_bytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-
-
-def _smtp_configured() -> bool:
-    return bool(current_app.config.get("SMTP_HOST"))
-
-
 def _transport(digest: Digest) -> Callable[[EmailMessage], None]:
-    if _smtp_configured():
+    if smtp_configured():
         return lambda message: send_smtp(message, digest.email)
     path = outbox_path(digest)
     return lambda message: write_outbox(message, path)
@@ -769,13 +676,13 @@ def deliver(digest_id: int, now: datetime | None = None) -> str | None:
         send = _transport(digest)
     except Exception as exc:  # nothing left the building
         log.exception("digest %s could not be built", digest_id)
-        return _record_failure(digest_id, now, f"could not build the message: {_describe(exc)}", "transient")
+        return _record_failure(digest_id, now, f"could not build the message: {describe(exc)}", "transient")
     try:
         send(message)
     except Exception as exc:
         kind = failure_kind(exc)
-        log.warning("digest %s to %s: %s failure: %s", digest_id, digest.email, kind, _describe(exc))
-        error = _describe(exc) if kind != "unknown" else f"unexpected error while sending, may have gone: {exc!r}"
+        log.warning("digest %s to %s: %s failure: %s", digest_id, digest.email, kind, describe(exc))
+        error = describe(exc) if kind != "unknown" else f"unexpected error while sending, may have gone: {exc!r}"
         return _record_failure(digest_id, now, error, kind)
     _record_sent(digest_id, now)
     return "sent"
@@ -793,7 +700,7 @@ def reconcile(now: datetime | None = None) -> int:
         if path.exists():
             written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             values = {"status": "sent", "sent_at": written}
-        elif _smtp_configured():
+        elif smtp_configured():
             values = {
                 "status": "uncertain",
                 "last_error": (

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 from detail.admin import strip
 from detail.auth import roles_required
 from detail.extensions import csrf, db
+from detail.handoff import latest as latest_handoff
 from detail.models import Detail, User, utcnow
 
 from .models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
@@ -93,6 +94,7 @@ def detail(detail_id: int):
         detail=found,
         readiness=_readiness(found),
         advisories=published_for_client(current_user.client_id, found.id),
+        handoff=latest_handoff(found),
     )
 
 

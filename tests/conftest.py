@@ -36,6 +36,8 @@ from detail.models import (
     seed_status_codes,
 )
 
+from .mailbox import mailbox  # noqa: F401  (the real SMTP server fixture, for every test module)
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"

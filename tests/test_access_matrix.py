@@ -53,6 +53,7 @@ from detail.models import (
     Alert,
     ApiToken,
     Assignment,
+    ClientRequest,
     Device,
     Movement,
     PersonOfInterest,
@@ -137,6 +138,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences/feed"): CLIENT_PAGE,
     ("POST", "/portal/preferences/feed/revoke"): CLIENT_PAGE,
+    ("GET", "/portal/requests"): CLIENT_PAGE,
+    ("POST", "/portal/requests"): CLIENT_PAGE,
+    ("GET", "/portal/requests/<int:request_id>"): CLIENT_PAGE,
     # the secret in the URL is the credential: a wrong one is "not found" for everyone
     ("GET", "/portal/feed/<secret>.atom"): BY_SECRET,
     ("GET", "/portal/unsubscribe/<token>"): BY_SECRET,
@@ -149,6 +153,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/phone/status"): AGENT_JSON,
     ("POST", "/phone/position"): AGENT_JSON,
     ("POST", "/phone/calendar"): AGENT_PAGE,
+    # only the detail's lead (world.agent_user is): another agent's or client's detail is not found
+    ("GET", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
+    ("POST", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
     # an agent's calendar: the secret in the URL is the credential
     ("GET", "/calendar/<secret>.ics"): BY_SECRET,
     # agents' own apps authenticate as those apps can, never with a session: OwnTracks with a token
@@ -168,6 +175,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/board/details/<int:detail_id>/state"): LEAD_JSON,
     ("POST", "/board/alerts/<int:alert_id>/acknowledge"): STAFF_JSON,
     ("POST", "/board/alerts/<int:alert_id>/mute"): STAFF_JSON,
+    ("POST", "/board/requests/<int:request_id>/acknowledge"): STAFF_JSON,
     # the API's exceptions to "staff only"
     ("POST", "/api/v1/status"): API_AGENT,
     ("POST", "/api/v1/positions"): API_AGENT,
@@ -448,6 +456,9 @@ def _populate(world) -> dict:
         )
         own_person = PersonOfInterest(client=world.client, name="Aegis POI Victor Vane", assessment="elevated")
         rival_person = PersonOfInterest(client=rival_client, name="Fabrikam POI Rex Rook", assessment="monitor")
+        own_request = ClientRequest(client=world.client, contact=world.contact, subject="Aegis request: protests?")
+        oc_request = ClientRequest(client=world.other_client, contact=world.other_contact, subject="Contoso request")
+        rival_request = ClientRequest(client=rival_client, subject="Fabrikam request: route?")
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -469,6 +480,9 @@ def _populate(world) -> dict:
                 rival_risk,
                 own_person,
                 rival_person,
+                own_request,
+                oc_request,
+                rival_request,
             ]
         )
     db.session.flush()
@@ -501,6 +515,7 @@ def _populate(world) -> dict:
         "period_id": own_leave.id,
         "risk_id": own_risk.id,
         "person_id": own_person.id,
+        "request_id": own_request.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -518,6 +533,7 @@ def _populate(world) -> dict:
         "agent_id": idle_agent.id,
         "area_id": oc_area.id,
         "period_id": idle_leave.id,  # another agent's: under our agent's path it is not found
+        "request_id": oc_request.id,
     }
     other_org = {
         "detail_id": rival.id,
@@ -537,6 +553,7 @@ def _populate(world) -> dict:
         "period_id": rival_leave.id,
         "risk_id": rival_risk.id,
         "person_id": rival_person.id,
+        "request_id": rival_request.id,
         **intel["other_org"][0],
     }
     names = {

@@ -78,6 +78,7 @@ def settings_data(**changes) -> dict:
         "manual_precedence_minutes": "10",
         "travel_speed_kmh": "50",
         "travel_buffer_minutes": "30",
+        "request_alert_minutes": "15",
     }
     data.update(changes)
     return data

@@ -6,7 +6,6 @@ the clock is passed in (or frozen with time-machine for the command).
 
 import email
 import smtplib
-import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from email import policy
@@ -16,7 +15,6 @@ from email.utils import parsedate_to_datetime
 import pytest
 import sqlalchemy as sa
 import time_machine
-from aiosmtpd.controller import Controller
 
 from detail.extensions import db, socketio
 from detail.models import Site, StatusCode, StatusReport
@@ -24,53 +22,9 @@ from intel import digest
 from intel.models import Advisory, ContactPreference, Digest, DigestEntry, WatchArea
 
 from .conftest import T0
+from .mailbox import PUBLIC_URL, free_port
 
 PUBLISHED = T0 - timedelta(hours=3)  # 05:00 London: before the 07:00 digest
-PUBLIC_URL = "https://om.example"
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps what it accepts and answers as the test scripts it."""
-
-    def __init__(self):
-        self.messages: list[EmailMessage] = []
-        self.data_replies: list[str] = []  # answered to DATA first, in order; then 250
-        self.rcpt_reply: str | None = None
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_replies:
-            return self.data_replies.pop(0)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox(app):
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=port,
-        SMTP_SECURITY="none",
-        MAIL_FROM="Oscar Mike <digests@aegis.example>",
-        PUBLIC_URL=PUBLIC_URL,
-    )
-    yield box
-    controller.stop()
 
 
 @pytest.fixture
@@ -471,7 +425,7 @@ def test_a_refusal_is_retried_later_and_delivered_once(mailbox, world):
 def test_an_unreachable_server_is_a_transient_failure(mailbox, world, app):
     set_preference(world.contact, cadence="immediate")
     add_advisory(world, "Critical one", "critical")
-    app.config["SMTP_PORT"] = _free_port()  # nothing listens there
+    app.config["SMTP_PORT"] = free_port()  # nothing listens there
     now = T0 - timedelta(hours=1)
     assert digest.send_due_digests(now) == 0
     [waiting] = digests()

@@ -30,7 +30,8 @@ from intel import digest
 from intel.models import Digest, DigestEntry
 
 from .conftest import T0, make_app, service_missing
-from .test_digest import Mailbox, add_advisory, set_preference
+from .mailbox import Mailbox
+from .test_digest import add_advisory, set_preference
 from .topology_helpers import Board, seed
 
 DEVICE = "823411"

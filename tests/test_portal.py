@@ -150,7 +150,13 @@ def test_unsubscribe_link_pauses_digests(app, world):
     assert anonymous.post(f"/portal/unsubscribe/{unsubscribe_token(world.coordinator.id)}").status_code == 404
 
 
-def test_coordinator_previews_and_sends_a_digest(app, as_user, world, published):
+@pytest.fixture
+def at_t0(time_machine):
+    """The world's day: a preview only carries what is due around the details' dates."""
+    time_machine.move_to(T0, tick=False)
+
+
+def test_coordinator_previews_and_sends_a_digest(app, at_t0, as_user, world, published):
     client = as_user(world.coordinator)
     assert client.get("/intel/digests").status_code == 200
     preview = client.get(f"/intel/digests/{world.contact.id}/preview")

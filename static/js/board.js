@@ -13,6 +13,8 @@
   const CATCH_UP_PAGE = 500;  // live.events_after's limit
   let details = new Map(); // detail id -> detail board
   let alerts = new Map(); // alert id -> alert
+  let requests = new Map(); // client request id -> request waiting for acknowledgment
+  const rungFor = new Set(); // overdue requests already beeped for
   let timeline = [];
   let map = null;
   const agentMarkers = new Map();
@@ -205,6 +207,40 @@
     }));
   }
 
+  // Clients' requests waiting for acknowledgment, oldest first; urgent ones past their time in red.
+  function renderRequests() {
+    const box = document.getElementById("requests");
+    if (!box) return;
+    const now = Date.now();
+    const waiting = [...requests.values()].sort((a, b) => a.received_at.localeCompare(b.received_at));
+    box.hidden = waiting.length === 0;
+    box.replaceChildren(...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
+      ...waiting.map((r) => {
+        const overdue = r.overdue || (r.overdue_at && new Date(r.overdue_at).getTime() <= now);
+        if (overdue && !rungFor.has(r.request_id)) { rungFor.add(r.request_id); beepOnce(); }
+        return el("div", { class: "request " + r.priority + (overdue ? " overdue" : ""), "data-request": r.request_id },
+          el("strong", null, r.priority.toUpperCase()),
+          el("a", { href: config.requests_url + r.request_id }, r.subject),
+          el("span", { class: "small muted" }, r.client + (r.contact ? ", " + r.contact : "") + " · waiting " + ago(r.received_at).replace(" ago", "")),
+          overdue ? el("span", { class: "badge badge-refused" }, "overdue") : null,
+          el("button", { type: "button", onclick: () =>
+            post(config.board_url + "requests/" + r.request_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
+          "Acknowledge"));
+      }));
+  }
+
+  function beepOnce() {
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const osc = ctx.createOscillator();
+      osc.frequency.value = 740;
+      osc.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.3);
+      setTimeout(() => ctx.close(), 600);
+    } catch (e) { /* no audio: the red row still shows */ }
+  }
+
   // A repeating two-tone alarm from WebAudio: no sound file to load, works offline.
   function alarm(on) {
     if (!on) { if (audio) { clearInterval(audio.timer); audio.ctx.close(); audio = null; } return; }
@@ -242,6 +278,11 @@
       case "advisory_dismissed": return "Advisory dismissed: " + p.title;
       case "advisory_merged": return "Advisories merged: " + p.title;
       case "advisory_source_added": return "Another source for: " + p.title;
+      case "handoff": return "Lead handed " + (p.from ? "from " + p.from + " " : "") + "to " + p.to + " by " + p.by + (p.notes ? " – " + p.notes : "");
+      case "request": return "Client request (" + p.priority + "): " + p.subject;
+      case "request_acknowledged": return "Request acknowledged: " + p.subject;
+      case "request_answered": return "Request answered: " + p.subject;
+      case "request_overdue": return "Urgent request waiting too long: " + p.subject;
       default: return ev.kind;
     }
   }
@@ -313,6 +354,8 @@
       alerts.set(p.alert_id, p);
     } else if (ev.kind.startsWith("advisory")) {
       applyAdvisory(ev);
+    } else if (ev.kind.startsWith("request")) {
+      if (p.state === "new") requests.set(p.request_id, p); else requests.delete(p.request_id);
     } else if (ev.kind === "detail_state") {
       const detail = details.get(ev.detail_id);
       if (detail) detail.state = p.state;
@@ -327,7 +370,7 @@
   function applyAll(events) {
     let changed = false;
     for (const ev of events) changed = apply(ev) || changed;
-    if (changed) { renderDetails(); renderAlerts(); renderTimeline(); }
+    if (changed) { renderDetails(); renderAlerts(); renderRequests(); renderTimeline(); }
   }
 
   function load() {
@@ -338,8 +381,9 @@
         const list = state.detail ? [state.detail] : state.details;
         details = new Map(list.map((d) => [d.id, d]));
         alerts = new Map((state.alerts || (state.detail ? state.detail.alerts : [])).map((a) => [a.alert_id, a]));
+        requests = new Map((state.requests || []).map((r) => [r.request_id, r]));
         if (state.timeline) { timeline = state.timeline; state.timeline.forEach((ev) => seen.add(ev.id)); }
-        renderDetails(); renderAlerts(); renderTimeline(); drawMap();
+        renderDetails(); renderAlerts(); renderRequests(); renderTimeline(); drawMap();
       });
   }
 
@@ -381,6 +425,6 @@
   }
 
   // Ages ("4 min ago") and mute expiry move with the clock.
-  setInterval(() => { renderDetails(); renderAlerts(); }, 30000);
+  setInterval(() => { renderDetails(); renderAlerts(); renderRequests(); }, 30000);
   load().then(connect).catch((e) => setConnection("offline", e.message));
 })();
