@@ -223,6 +223,7 @@ def index():
 
 # The pages register on bp when imported; they import the helpers above, so they come last.
 from . import (  # noqa: E402,F401
+    admin_after_action,
     admin_agents,
     admin_clients,
     admin_details,

@@ -29,6 +29,7 @@ from .admin import (
     to_local,
     utc_times,
 )
+from .after_action import lessons_for
 from .auth import staff_required
 from .extensions import db
 from .history import details_for_client
@@ -230,7 +231,13 @@ def detail_page(detail: Detail, **failed):
         **failed,
     }
     page = render_template(
-        "detail/admin/detail.html", detail=detail, zone=org_zone(), confirm=ConfirmForm(), hints=zone_hints(), **forms
+        "detail/admin/detail.html",
+        detail=detail,
+        zone=org_zone(),
+        confirm=ConfirmForm(),
+        hints=zone_hints(),
+        lessons=lessons_for(detail),
+        **forms,
     )
     return page, 400 if failed else 200
 

@@ -809,3 +809,34 @@ class Handoff(db.Model):
     to_agent: so.Mapped[Agent] = so.relationship(foreign_keys=[to_agent_id])
     by: so.Mapped[User | None] = so.relationship()
 
+
+class AfterAction(db.Model):
+    """A detail's after-action report: the team's own words beside what the record shows."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), unique=True)
+    went_well: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    difficulties: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    lessons: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    written_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    detail: so.Mapped[Detail] = so.relationship()
+    written_by: so.Mapped[User | None] = so.relationship()
+    items: so.Mapped[list["ActionItem"]] = so.relationship(
+        back_populates="after_action", cascade="all, delete-orphan", order_by="ActionItem.due_on"
+    )
+
+
+class ActionItem(db.Model):
+    """Something to do after a detail: what, who owns it, by when, and whether it is done."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    after_action_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("after_action.id", ondelete="CASCADE"), index=True)
+    text: so.Mapped[str] = so.mapped_column(sa.String(500))
+    owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    due_on: so.Mapped[date]
+    done: so.Mapped[bool] = so.mapped_column(default=False)
+
+    after_action: so.Mapped[AfterAction] = so.relationship(back_populates="items")
+    owner: so.Mapped[User | None] = so.relationship()

@@ -31,6 +31,7 @@ before each case, so a case that deletes or revokes something cannot affect the 
 """
 
 import html
+import io
 import json
 import re
 import sqlite3
@@ -41,6 +42,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import pypdf
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -49,6 +51,8 @@ from detail import live
 from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import (
+    ActionItem,
+    AfterAction,
     Agent,
     Alert,
     ApiToken,
@@ -459,6 +463,10 @@ def _populate(world) -> dict:
         own_request = ClientRequest(client=world.client, contact=world.contact, subject="Aegis request: protests?")
         oc_request = ClientRequest(client=world.other_client, contact=world.other_contact, subject="Contoso request")
         rival_request = ClientRequest(client=rival_client, subject="Fabrikam request: route?")
+        own_after = AfterAction(detail=world.detail, lessons="Aegis lesson")
+        own_item = ActionItem(after_action=own_after, text="Aegis action", due_on=date(2026, 12, 1))
+        rival_after = AfterAction(detail=rival, lessons="Fabrikam lesson")
+        rival_item = ActionItem(after_action=rival_after, text="Fabrikam action", due_on=date(2026, 12, 1))
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -483,6 +491,10 @@ def _populate(world) -> dict:
                 own_request,
                 oc_request,
                 rival_request,
+                own_after,
+                own_item,
+                rival_after,
+                rival_item,
             ]
         )
     db.session.flush()
@@ -516,6 +528,7 @@ def _populate(world) -> dict:
         "risk_id": own_risk.id,
         "person_id": own_person.id,
         "request_id": own_request.id,
+        "item_id": own_item.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -554,6 +567,7 @@ def _populate(world) -> dict:
         "risk_id": rival_risk.id,
         "person_id": rival_person.id,
         "request_id": rival_request.id,
+        "item_id": rival_item.id,
         **intel["other_org"][0],
     }
     names = {
@@ -652,8 +666,15 @@ def outcome(response, method: str) -> str:
     return {401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND}.get(status, f"HTTP {status}")
 
 
+def text_of(response) -> str:
+    """The answer as text; a PDF's text is read out of it, so the leak checks cover it too."""
+    if response.mimetype == "application/pdf":
+        return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.data)).pages)
+    return response.get_data(as_text=True)
+
+
 def describe(response) -> str:
-    text = response.get_data(as_text=True)
+    text = text_of(response)
     return f"{response.status_code} Location={response.headers.get('Location')!r} body={text[:300]!r}"
 
 
@@ -673,7 +694,7 @@ def foreign_texts(matrix: Matrix, role: str) -> list[str]:
 
 
 def assert_no_leak(matrix: Matrix, role: str, response) -> None:
-    body = response.get_data(as_text=True)
+    body = text_of(response)
     for text in foreign_texts(matrix, role):
         for form in {text, html.escape(text), json.dumps(text)[1:-1]}:
             assert form not in body, f"{role} was shown {text!r}: {describe(response)}"
