@@ -100,7 +100,7 @@ def _async_mode() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, board_views, calendar, ingest, pages, phone
+    from . import admin, auth, board_state, board_views, calendar, ingest, pages, phone, survey_views, surveys
     from .api import register_api
     from .security import (
         INGEST_PER_DEVICE,
@@ -122,9 +122,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(survey_views.bp)
     from .admin_persons import bolo_section
 
     phone.register_assignment_section(bolo_section)
+    phone.register_assignment_section(surveys.phone_section)
+    board_state.register_detail_section(surveys.board_section)
     register_api(app)
 
     import intel

@@ -5,21 +5,24 @@ Report times are relative to the day the demo is first loaded, in the venue's ti
 """
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from .extensions import db
 from .models import (
+    AfterAction,
     Agent,
     Assignment,
     Client,
+    ClientRequest,
     Detail,
     Movement,
     Organisation,
     Principal,
     Site,
+    Survey,
     User,
     Visit,
     seed_status_codes,
@@ -167,5 +170,71 @@ def _create_demo_organisation(today: date) -> Organisation:
                 shift_ends_at=_at(today, 22, 0),
             )
         )
+    _add_client_service(today, detail, sites, agents)
     db.session.flush()
     return org
+
+
+def _add_client_service(today: date, detail: Detail, sites: dict, agents: dict) -> None:
+    """An earlier detail with its after-action lessons, today's advance survey, and a request waiting."""
+    client, principal = detail.client, detail.principal
+    earlier_day = today - timedelta(days=42)
+    earlier = Detail(
+        client=client,
+        principal=principal,
+        name="Northwind board dinner",
+        starts_at=_at(earlier_day, 17, 0),
+        ends_at=_at(earlier_day, 23, 0),
+        state="complete",
+    )
+    earlier.visits.append(
+        Visit(site=sites["excel"], arrives_at=_at(earlier_day, 18, 0), departs_at=_at(earlier_day, 22, 30))
+    )
+    earlier.assignments.append(
+        Assignment(
+            agent=agents["lead@aegis.example"],
+            role="detail_lead",
+            site=sites["excel"],
+            report_at=_at(earlier_day, 17, 30),
+            shift_starts_at=_at(earlier_day, 17, 0),
+            shift_ends_at=_at(earlier_day, 23, 0),
+        )
+    )
+    db.session.add(earlier)
+    db.session.add(
+        AfterAction(
+            detail=earlier,
+            went_well="Arrival through the east service entrance went unnoticed.",
+            difficulties="The ExCeL loading bay was locked at 22:00; departure waited 12 minutes.",
+            lessons="Ask ExCeL security to keep the loading bay open until the principal has left.",
+        )
+    )
+    advance = agents["advance@aegis.example"]
+    db.session.add(
+        Survey(
+            detail=detail,
+            site=sites["excel"],
+            author=advance.user,
+            status="submitted",
+            submitted_at=_at(today, 6, 50),
+            venue_contact="Duty manager, ExCeL events office",
+            arrival_primary="East service entrance, Western Gateway",
+            arrival_alternate="North car park lift lobby",
+            safe_room="Room S12 behind the main stage",
+            hospital_name="Royal London Hospital",
+            hospital_minutes=14,
+            radio_channel="Ch 3",
+        )
+    )
+    contact = db.session.scalar(sa.select(User).where(User.client_id == client.id, User.role == "client"))
+    db.session.add(
+        ClientRequest(
+            client=client,
+            contact=contact,
+            logged_by=contact,
+            channel="portal",
+            priority="normal",
+            subject="Any protests expected near ExCeL during the keynote?",
+            received_at=_at(today, 7, 5),
+        )
+    )

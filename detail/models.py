@@ -840,3 +840,107 @@ class ActionItem(db.Model):
 
     after_action: so.Mapped[AfterAction] = so.relationship(back_populates="items")
     owner: so.Mapped[User | None] = so.relationship()
+
+
+SURVEY_STATUSES = ("draft", "submitted", "returned", "approved")
+
+
+class Survey(db.Model):
+    """The advance agent's survey of one venue of a detail, before the principal arrives; reviewed and
+    approved by the detail lead. Internal: clients see only a summary a coordinator shares."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("detail_id", "site_id"),
+        sa.CheckConstraint(_in("status", SURVEY_STATUSES), name="status_known"),
+        sa.CheckConstraint("hospital_minutes IS NULL OR hospital_minutes BETWEEN 0 AND 600", name="hospital_minutes"),
+        sa.CheckConstraint("police_minutes IS NULL OR police_minutes BETWEEN 0 AND 600", name="police_minutes"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="draft")
+    author_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    copied_from_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="SET NULL"))
+
+    venue_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    arrival_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    arrival_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    departure_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    departure_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    principal_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    safe_room: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    fire_exits: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    parking: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    standby_car: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    security_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    radio_channel: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
+    hospital_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    hospital_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    hospital_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    hospital_minutes: so.Mapped[int | None]
+    police_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    police_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    police_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    police_minutes: so.Mapped[int | None]
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    submitted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    reviewed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    review_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # What a coordinator chose to tell the client, and whether it is shown in their portal.
+    client_summary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    summary_shared: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    detail: so.Mapped[Detail] = so.relationship()
+    site: so.Mapped[Site] = so.relationship()
+    author: so.Mapped[User | None] = so.relationship(foreign_keys=[author_id])
+    reviewed_by: so.Mapped[User | None] = so.relationship(foreign_keys=[reviewed_by_id])
+    routes: so.Mapped[list["SurveyRoute"]] = so.relationship(
+        back_populates="survey", cascade="all, delete-orphan", order_by="SurveyRoute.id"
+    )
+    photos: so.Mapped[list["SurveyPhoto"]] = so.relationship(
+        back_populates="survey", cascade="all, delete-orphan", order_by="SurveyPhoto.id"
+    )
+
+
+class SurveyRoute(db.Model):
+    """Primary and alternate routes from the surveyed venue to another of the detail's, with travel
+    times measured at a stated moment (to compare with the time of day of the movement)."""
+
+    __table_args__ = (
+        sa.CheckConstraint("primary_minutes IS NULL OR primary_minutes BETWEEN 0 AND 1440", name="primary_minutes"),
+        sa.CheckConstraint(
+            "alternate_minutes IS NULL OR alternate_minutes BETWEEN 0 AND 1440", name="alternate_minutes"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    survey_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    to_site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"))
+    primary_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    primary_minutes: so.Mapped[int | None]
+    alternate_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    alternate_minutes: so.Mapped[int | None]
+    measured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    survey: so.Mapped[Survey] = so.relationship(back_populates="routes")
+    to_site: so.Mapped[Site] = so.relationship()
+
+
+class SurveyPhoto(db.Model):
+    """A photo taken during the survey (an entrance, the safe room), kept in the database so every web
+    process can serve it."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    survey_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    caption: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    content_type: so.Mapped[str] = so.mapped_column(sa.String(40))
+    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    uploaded_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    survey: so.Mapped[Survey] = so.relationship(back_populates="photos")

@@ -22,6 +22,7 @@ from detail.auth import roles_required
 from detail.extensions import csrf, db
 from detail.handoff import latest as latest_handoff
 from detail.models import Detail, User, utcnow
+from detail.surveys import for_detail as surveys_for
 
 from .models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
@@ -95,6 +96,7 @@ def detail(detail_id: int):
         readiness=_readiness(found),
         advisories=published_for_client(current_user.client_id, found.id),
         handoff=latest_handoff(found),
+        surveys=[s for s in surveys_for(found) if s.summary_shared and s.client_summary],
     )
 
 

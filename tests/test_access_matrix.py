@@ -65,6 +65,8 @@ from detail.models import (
     Risk,
     Site,
     StatusCode,
+    Survey,
+    SurveyPhoto,
     Unavailability,
     User,
     Visit,
@@ -185,11 +187,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/positions"): API_AGENT,
     ("GET", "/api/v1/assignments"): API_STAFF_AND_AGENT,
     ("GET", "/api/v1/assignments/<int:assignment_id>"): API_STAFF_AND_AGENT,
+    # what the client may read of a survey: coordinators decide
+    ("POST", "/surveys/<int:survey_id>/summary"): STAFF_PAGE,
     # intel: made-up demo items, served so that the demo's feeds need no internet
     ("GET", "/intel/samples/<name>.xml"): PUBLIC,
 }
 # Whole areas, for rules not listed above: coordinators' pages, and the API's default.
 PREFIXES: tuple[tuple[str, Access], ...] = (
+    # site surveys: coordinators, and the detail's agents (world.agent_user leads world.detail)
+    ("/surveys/", Access(STAFF | {"agent"})),
     ("/admin/", STAFF_PAGE),
     ("/intel/", STAFF_PAGE),
     ("/api/v1/", API_STAFF),
@@ -467,6 +473,13 @@ def _populate(world) -> dict:
         own_item = ActionItem(after_action=own_after, text="Aegis action", due_on=date(2026, 12, 1))
         rival_after = AfterAction(detail=rival, lessons="Fabrikam lesson")
         rival_item = ActionItem(after_action=rival_after, text="Fabrikam action", due_on=date(2026, 12, 1))
+        spare_site = Site(organisation=world.org, name="Spare yard", latitude=51.52, longitude=-0.1)
+        oc_survey = Survey(detail=other, site=world.hotel, safe_room="Contoso safe room")
+        oc_photo = SurveyPhoto(survey=oc_survey, content_type="image/png", data=b"\x89PNG\r\n\x1a\n")
+        own_survey = Survey(detail=world.detail, site=world.hotel, safe_room="Aegis safe room: suite 12")
+        own_photo = SurveyPhoto(survey=own_survey, content_type="image/png", data=b"\x89PNG\r\n\x1a\n")
+        rival_survey = Survey(detail=rival, site=rival_site, safe_room="Fabrikam safe room")
+        rival_photo = SurveyPhoto(survey=rival_survey, content_type="image/png", data=b"\x89PNG\r\n\x1a\n")
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -495,6 +508,13 @@ def _populate(world) -> dict:
                 own_item,
                 rival_after,
                 rival_item,
+                own_survey,
+                own_photo,
+                spare_site,
+                oc_survey,
+                oc_photo,
+                rival_survey,
+                rival_photo,
             ]
         )
     db.session.flush()
@@ -529,6 +549,8 @@ def _populate(world) -> dict:
         "person_id": own_person.id,
         "request_id": own_request.id,
         "item_id": own_item.id,
+        "survey_id": own_survey.id,
+        "photo_id": own_photo.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -547,6 +569,9 @@ def _populate(world) -> dict:
         "area_id": oc_area.id,
         "period_id": idle_leave.id,  # another agent's: under our agent's path it is not found
         "request_id": oc_request.id,
+        "survey_id": oc_survey.id,
+        "photo_id": oc_photo.id,
+        "site_id": spare_site.id,  # not a venue of our detail
     }
     other_org = {
         "detail_id": rival.id,
@@ -568,6 +593,8 @@ def _populate(world) -> dict:
         "person_id": rival_person.id,
         "request_id": rival_request.id,
         "item_id": rival_item.id,
+        "survey_id": rival_survey.id,
+        "photo_id": rival_photo.id,
         **intel["other_org"][0],
     }
     names = {
@@ -670,6 +697,8 @@ def text_of(response) -> str:
     """The answer as text; a PDF's text is read out of it, so the leak checks cover it too."""
     if response.mimetype == "application/pdf":
         return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.data)).pages)
+    if response.mimetype.startswith("image/"):
+        return ""  # a photo holds no names to leak as text
     return response.get_data(as_text=True)
 
 

@@ -236,3 +236,29 @@ def test_pages_break_no_content_security_policy_rule(browser, live_server, world
             page.wait_for_selector("#connection[data-state=live]")  # the socket connected under the policy
         page.context.close()
     assert refused == []
+
+
+def test_survey_draft_survives_no_signal_and_a_reload(browser, live_server, world_now):
+    from detail.models import Survey
+
+    w = world_now
+    survey = Survey(detail=w.detail, site=w.hotel, author=w.agent_user)
+    db.session.add(survey)
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.agent_user.email)
+    page.goto(f"{live_server}/surveys/{survey.id}")
+    page.fill("textarea[name=safe_room]", "Suite 12, behind the kitchen")
+    page.context.set_offline(True)
+    page.click("button[value=save]")
+    page.wait_for_selector("#draft-note:not([hidden])")
+    assert "No signal" in page.inner_text("#draft-note")
+    page.context.set_offline(False)
+    page.reload()
+    page.wait_for_selector("#draft-note:not([hidden])")
+    assert "Restored your unsent draft" in page.inner_text("#draft-note")
+    assert page.input_value("textarea[name=safe_room]") == "Suite 12, behind the kitchen"
+    page.click("button[value=save]")
+    page.wait_for_selector(".flash-success")
+    db.session.expire_all()
+    assert db.session.get(Survey, survey.id).safe_room == "Suite 12, behind the kitchen"
+    assert page.evaluate(f"localStorage.getItem('survey:{survey.id}')") is None

@@ -134,7 +134,17 @@
           el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Next", "Report"]
             .map((h) => el("th", null, h)))),
           el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 8 }, "No agents assigned."))))),
+      surveyList(detail),
       intelList(detail));
+  }
+
+  // Each venue's advance survey: none, draft, submitted, returned or approved.
+  function surveyList(detail) {
+    const surveys = detail.surveys || [];
+    if (!surveys.length) return null;
+    return el("p", { class: "small" }, "Surveys: ", ...surveys.map((s) =>
+      el("span", { class: "badge survey-" + s.status, "data-survey-site": s.site },
+        s.survey_id ? el("a", { href: config.surveys_url + s.survey_id }, s.site + ": " + s.status) : s.site + ": not surveyed")));
   }
 
   const SEVERITY_ORDER = ["info", "low", "moderate", "high", "critical"];
@@ -279,6 +289,7 @@
       case "advisory_merged": return "Advisories merged: " + p.title;
       case "advisory_source_added": return "Another source for: " + p.title;
       case "handoff": return "Lead handed " + (p.from ? "from " + p.from + " " : "") + "to " + p.to + " by " + p.by + (p.notes ? " – " + p.notes : "");
+      case "survey": return "Survey of " + p.site + " " + p.status + " (by " + p.by + ")";
       case "request": return "Client request (" + p.priority + "): " + p.subject;
       case "request_acknowledged": return "Request acknowledged: " + p.subject;
       case "request_answered": return "Request answered: " + p.subject;
@@ -356,6 +367,10 @@
       applyAdvisory(ev);
     } else if (ev.kind.startsWith("request")) {
       if (p.state === "new") requests.set(p.request_id, p); else requests.delete(p.request_id);
+    } else if (ev.kind === "survey") {
+      const detail = details.get(ev.detail_id);
+      const row = detail && (detail.surveys || []).find((s) => s.site === p.site);
+      if (row) { row.status = p.status; row.survey_id = p.survey_id; }
     } else if (ev.kind === "detail_state") {
       const detail = details.get(ev.detail_id);
       if (detail) detail.state = p.state;

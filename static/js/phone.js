@@ -117,6 +117,11 @@
       a.handoff ? el("div", { class: "intel-list" }, el("strong", null, "Handed to you" + (a.handoff.from ? " by " + a.handoff.from : "")),
         el("div", { class: "small prewrap" }, a.handoff.notes)) : null,
       a.handoff_url ? el("p", null, el("a", { href: a.handoff_url }, "Hand off the lead")) : null,
+      a.surveys_url ? el("p", null, el("a", { href: a.surveys_url }, "Site surveys"), " ",
+        ...(a.surveys || []).map((s) => el("span", { class: "badge survey-" + s.status }, s.site + ": " + s.status))) : null,
+      ...(a.surveys || []).filter((s) => s.status === "approved").map((s) => el("p", { class: "small" },
+        el("a", { href: s.url }, s.site), ": safe room " + (s.safe_room || "—") + " · hospital " + (s.hospital || "—") +
+        (s.radio_channel ? " · radio " + s.radio_channel : ""))),
       (a.bolos || []).length ? el("ul", { class: "intel-list" }, a.bolos.map((b) => el("li", null,
         el("strong", null, "BOLO: " + b.name), " (" + b.assessment + ")", el("div", { class: "small" }, b.summary)))) : null,
       (a.advisories || []).length ? el("ul", { class: "intel-list" }, a.advisories.map((adv) => el("li", null,
