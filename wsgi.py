@@ -16,6 +16,24 @@ from detail.extensions import socketio  # noqa: E402
 
 app = create_app()
 
+
+def serve(app, host: str, port: int) -> None:
+    """gevent's WSGI server on a listener with Nagle's algorithm off, as gunicorn's is.
+
+    A board is sent small frames and answers none of them: with Nagle on, a frame written while the
+    previous one waits for its (delayed) acknowledgment is held back up to 40 ms.
+    """
+    import socket
+
+    from gevent import pywsgi
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=1024)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+    print(f"Oscar Mike on http://{host}:{port}/", flush=True)
+    pywsgi.WSGIServer(listener, app, log=None).serve_forever()
+
+
 if __name__ == "__main__":
     from detail import jobs
 
@@ -23,5 +41,4 @@ if __name__ == "__main__":
     socketio.start_background_task(jobs.loop, app)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    print(f"Oscar Mike on http://{host}:{port}/", flush=True)
-    socketio.run(app, host=host, port=port)
+    serve(app, host, port)

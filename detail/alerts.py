@@ -8,6 +8,7 @@ appended; the caller commits and publishes.
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from . import live
 from .extensions import db
@@ -153,23 +154,43 @@ def mute(alert: Alert, user: User, minutes: int, now: datetime | None = None):
     return _event(alert, "alert_muted")
 
 
-def _signals_since(agent_id: int, detail_id: int, since: datetime) -> set[str]:
-    rows = db.session.scalars(
-        sa.select(StatusCode.signal)
-        .join(StatusReport, StatusReport.status_code_id == StatusCode.id)
-        .where(
-            StatusReport.agent_id == agent_id, StatusReport.detail_id == detail_id, StatusReport.reported_at >= since
+def _signals_by_assignment(assignments: list[Assignment]) -> dict[tuple[int, int], dict[str, datetime]]:
+    """For each (agent, detail): the last time each signal was reported (one query for them all)."""
+    if not assignments:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            StatusReport.agent_id, StatusReport.detail_id, StatusCode.signal, sa.func.max(StatusReport.reported_at)
         )
+        .join(StatusCode, StatusReport.status_code_id == StatusCode.id)
+        .where(
+            StatusReport.detail_id.in_({a.detail_id for a in assignments}),
+            StatusReport.agent_id.in_({a.agent_id for a in assignments}),
+            StatusCode.signal.is_not(None),
+        )
+        .group_by(StatusReport.agent_id, StatusReport.detail_id, StatusCode.signal)
     )
-    return {signal for signal in rows if signal}
+    last: dict[tuple[int, int], dict[str, datetime]] = {}
+    for agent_id, detail_id, signal, at in rows:
+        last.setdefault((agent_id, detail_id), {})[signal] = at
+    return last
 
 
-def _last_heard(agent_id: int) -> datetime | None:
-    report = db.session.scalar(
-        sa.select(sa.func.max(StatusReport.received_at)).where(StatusReport.agent_id == agent_id)
-    )
-    position = db.session.scalar(sa.select(sa.func.max(Position.received_at)).where(Position.agent_id == agent_id))
-    return max((t for t in (report, position) if t is not None), default=None)
+def _last_heard(agent_ids: set[int]) -> dict[int, datetime]:
+    """When each agent's phone was last heard from: a status or a position, whichever is newer."""
+    heard: dict[int, datetime] = {}
+    if not agent_ids:
+        return heard
+    for model in (StatusReport, Position):
+        rows = db.session.execute(
+            sa.select(model.agent_id, sa.func.max(model.received_at))
+            .where(model.agent_id.in_(agent_ids))
+            .group_by(model.agent_id)
+        )
+        for agent_id, at in rows:
+            if at is not None and (agent_id not in heard or at > heard[agent_id]):
+                heard[agent_id] = at
+    return heard
 
 
 def _hhmm(moment: datetime, assignment: Assignment) -> str:
@@ -180,7 +201,11 @@ def _hhmm(moment: datetime, assignment: Assignment) -> str:
 
 
 def evaluate(organisation: Organisation, now: datetime | None = None) -> list:
-    """Raise the late and silent alerts that hold now, and resolve those that no longer do."""
+    """Raise the late and silent alerts that hold now, and resolve those that no longer do.
+
+    Runs every few seconds over every live assignment, so it reads in a handful of queries
+    whatever the number of agents, and writes only what changed.
+    """
     now = now or utcnow()
     lead = timedelta(minutes=organisation.om_lead_minutes)
     silent_after = timedelta(minutes=organisation.silent_after_minutes)
@@ -194,54 +219,41 @@ def evaluate(organisation: Organisation, now: datetime | None = None) -> list:
             Assignment.report_at <= now + lead,
             Assignment.shift_ends_at >= now,
         )
+        .options(so.contains_eager(Assignment.detail), so.contains_eager(Assignment.agent))
     ).all()
-    events, holding = [], set()
-    for a in assignments:
-        signals = _signals_since(a.agent_id, a.detail_id, a.shift_starts_at - timedelta(hours=6))
-        agent = a.agent
-        if not signals & CLEARS["late_om"]:
-            holding.add((a.agent_id, a.detail_id, "late_om"))
-            events.append(
-                raise_alert(
-                    kind="late_om",
-                    agent=agent,
-                    detail_id=a.detail_id,
-                    raised_at=now,
-                    message=f"{agent.call_sign} has not sent OM; report time {_hhmm(a.report_at, a)}",
-                )
+    open_now = {
+        (alert.agent_id, alert.detail_id, alert.kind): alert
+        for alert in db.session.scalars(
+            sa.select(Alert).where(
+                Alert.organisation_id == organisation.id, Alert.resolved_at.is_(None), Alert.kind != "duress"
             )
-        if now >= a.report_at and not signals & CLEARS["late_station"]:
-            holding.add((a.agent_id, a.detail_id, "late_station"))
-            events.append(
-                raise_alert(
-                    kind="late_station",
-                    agent=agent,
-                    detail_id=a.detail_id,
-                    raised_at=now,
-                    message=f"{agent.call_sign} not on station; report time {_hhmm(a.report_at, a)}",
-                )
-            )
-        if a.detail.state == "hot" and a.shift_starts_at <= now:
-            heard = _last_heard(a.agent_id)
-            if heard is None or now - heard > silent_after:
-                holding.add((a.agent_id, a.detail_id, "silent"))
-                quiet = f"for {int((now - heard).total_seconds() // 60)} min" if heard else "since the shift began"
-                events.append(
-                    raise_alert(
-                        kind="silent",
-                        agent=agent,
-                        detail_id=a.detail_id,
-                        raised_at=now,
-                        message=f"{agent.call_sign} silent {quiet}",
-                    )
-                )
-    stale = db.session.scalars(
-        sa.select(Alert).where(
-            Alert.organisation_id == organisation.id, Alert.resolved_at.is_(None), Alert.kind != "duress"
         )
-    ).all()
-    for alert in stale:
-        if (alert.agent_id, alert.detail_id, alert.kind) not in holding:
+    }
+    last_signals = _signals_by_assignment(assignments)
+    heard = _last_heard({a.agent_id for a in assignments if a.detail.state == "hot" and a.shift_starts_at <= now})
+    events, holding = [], set()
+
+    def hold(a: Assignment, kind: str, message: str) -> None:
+        key = (a.agent_id, a.detail_id, kind)
+        holding.add(key)
+        if key not in open_now:
+            events.append(raise_alert(kind=kind, agent=a.agent, detail_id=a.detail_id, raised_at=now, message=message))
+
+    for a in assignments:
+        since = a.shift_starts_at - timedelta(hours=6)
+        signals = {s for s, at in last_signals.get((a.agent_id, a.detail_id), {}).items() if at >= since}
+        call_sign = a.agent.call_sign
+        if not signals & CLEARS["late_om"]:
+            hold(a, "late_om", f"{call_sign} has not sent OM; report time {_hhmm(a.report_at, a)}")
+        if now >= a.report_at and not signals & CLEARS["late_station"]:
+            hold(a, "late_station", f"{call_sign} not on station; report time {_hhmm(a.report_at, a)}")
+        if a.detail.state == "hot" and a.shift_starts_at <= now:
+            last = heard.get(a.agent_id)
+            if last is None or now - last > silent_after:
+                quiet = f"for {int((now - last).total_seconds() // 60)} min" if last else "since the shift began"
+                hold(a, "silent", f"{call_sign} silent {quiet}")
+    for key, alert in open_now.items():
+        if key not in holding:
             events.append(resolve(alert, now))
     return [e for e in events if e is not None]
 
