@@ -79,7 +79,7 @@ def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
     return lines
 
 
-def _tell_new_lead(handoff: Handoff, detail: Detail) -> None:
+def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
     user = handoff.to_agent.user
     if user is None:
         return
@@ -97,7 +97,11 @@ def _tell_new_lead(handoff: Handoff, detail: Detail) -> None:
     if earlier:
         body += ["", "Earlier handoffs:"]
         body += [f"- {local_time(h.at, tz)}: to {h.to_agent.name}. {h.notes}" for h in earlier]
-    history = _history_lines(detail)
+    # The handoff's own event is written to the log at commit, after this is queued.
+    history = [
+        *_history_lines(detail),
+        f"{local_time(handoff.at, tz, '%a %d %b %H:%M')}  {_describe(event.kind, event.payload)}",
+    ]
     body += ["", "The detail so far:", *(history or ["(nothing recorded yet)"])]
     body += ["", f"Your phone page: {current_app.config['PUBLIC_URL'].rstrip('/')}/phone/"]
     notices.queue(user, f"You now lead {detail.name}", "\n".join(body))
@@ -178,7 +182,7 @@ def hand_off(
             "at": now.isoformat(),
         },
     )
-    _tell_new_lead(handoff, detail)
+    _tell_new_lead(handoff, detail, event)
     _tell_client(handoff, detail)
     return handoff, event
 

@@ -41,18 +41,45 @@ def agents_room(detail_id: int) -> str:
 
 
 def append_event(organisation_id: int, detail_id: int | None, kind: str, payload: dict) -> Event:
-    """Add an event to the log in the current transaction (flushes, never commits)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    """Add an event to the log of the current transaction; it is written when the transaction commits.
+
+    Its id is known after the commit, which is when publish() needs it. Append outside savepoints:
+    an event appended inside one that is rolled back would still be written.
+    """
+    event = Event(organisation_id=organisation_id, detail_id=detail_id, kind=kind, payload=payload)
+    db.session.info.setdefault(PENDING_EVENTS, []).append(event)
+    return event
+
+
+PENDING_EVENTS = "om_pending_events"
+
+
+@sa.event.listens_for(db.session, "before_commit")
+def _write_pending_events(session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint being released: the events wait for the real commit
+    events = session.info.pop(PENDING_EVENTS, None)
+    if not events:
+        return
+    if session.get_bind().dialect.name == "postgresql":
         # Ids come from a sequence, but transactions commit in any order: without this lock a
         # board could see event 11 commit before 10 and, catching up "after 11", miss 10 for good.
-        # Held to commit, it makes each organisation's events commit in id order.
-        db.session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:cls, :org)"), {"cls": EVENT_LOCK_CLASS, "org": organisation_id}
-        )
-    event = Event(organisation_id=organisation_id, detail_id=detail_id, kind=kind, payload=payload)
-    db.session.add(event)
-    db.session.flush()
-    return event
+        # Held to commit, it makes each organisation's events commit in id order. Taken here, as
+        # the transaction ends, so a long unit of work (a job raising many alerts) never holds
+        # up other writers of the log for more than its own last write.
+        for organisation_id in sorted({e.organisation_id for e in events}):
+            session.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:cls, :org)"), {"cls": EVENT_LOCK_CLASS, "org": organisation_id}
+            )
+    session.add_all(events)
+    session.flush()
+
+
+@sa.event.listens_for(db.session, "after_transaction_end")
+def _drop_pending_events(session, transaction) -> None:
+    # The outermost transaction ended without committing them (rolled back, or the session closed).
+    if transaction.parent is None:
+        session.info.pop(PENDING_EVENTS, None)
 
 
 def event_message(event: Event) -> dict:

@@ -944,14 +944,14 @@ def test_board_socket_refuses_another_organisations_detail(app, client, world, v
 
 @pytest.mark.parametrize("viewer", ["coordinator", "other_org"])
 def test_board_catch_up_returns_only_the_viewers_organisation_events(app, world, viewer):
-    ids = {}
+    appended = {}
     for organisation, detail in ((world.org, world.detail), (world.other_org, world.other_org_detail)):
-        events = [
+        appended[organisation.id] = [
             live.append_event(organisation.id, detail.id, "detail_state", {"detail_id": detail.id, "state": "hot"}),
             live.append_event(organisation.id, None, "alert", {"message": "organisation-wide"}),
         ]
-        ids[organisation.id] = {e.id for e in events}
     db.session.commit()
+    ids = {organisation_id: {e.id for e in events} for organisation_id, events in appended.items()}
     user = world.user(viewer)
     sock = _socket(app, auth={"token": _token(user)})
     ack = sock.emit("catch_up", {"after": 0}, namespace=NAMESPACE, callback=True)
