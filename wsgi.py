@@ -9,12 +9,16 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
+import gc  # noqa: E402
 import os  # noqa: E402
 
 from detail import create_app  # noqa: E402
 from detail.extensions import socketio  # noqa: E402
 
 app = create_app()
+# What is loaded by now (the app, its libraries, the spec) lives as long as the process: moved out
+# of the collector's sight, it no longer makes each full collection a 90 ms pause for every board.
+gc.freeze()
 
 
 def serve(app, host: str, port: int) -> None:

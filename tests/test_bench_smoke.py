@@ -63,6 +63,7 @@ def _load(*args: str) -> dict:
         "--seconds=2",
         "--scenarios=5x10",
         "--saturation-rates=10",
+        "--warm-up=1",
         "--idle-boards=5",
         "--agents=5",
         "--json",
