@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import alerts, live
 from .extensions import db
@@ -190,6 +191,21 @@ def keep_loaded_after_commit() -> None:
     db.session().expire_on_commit = False
 
 
+def insert_once(model, key: tuple[str, ...], **values):
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING the row: the new object, or None if the
+    key was stored already. SQLite and PostgreSQL both speak it."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key)).returning(model)
+    return db.session.scalars(statement).first()
+
+
+def _stored_report(agent_id: int, client_id: str) -> StatusReport | None:
+    return db.session.scalar(
+        sa.select(StatusReport).where(StatusReport.agent_id == agent_id, StatusReport.client_id == client_id)
+    )
+
+
 @dataclass
 class Recorded:
     report: StatusReport
@@ -222,27 +238,34 @@ def record_status(
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 64:
         raise Refused("client_id is required: a unique id per report, at most 64 characters", field="client_id")
-    existing = db.session.scalar(
-        sa.select(StatusReport).where(StatusReport.agent_id == agent.id, StatusReport.client_id == client_id)
-    )
-    if existing is not None:
-        return Recorded(existing, created=False, events=[])
     if code.organisation_id != agent.organisation_id:
         raise Refused("unknown status code for your organisation", field="code")
-    when = device_time(reported_at, now, refuse_clock_ahead)
-    reported_at = when.at
-    check_position(latitude, longitude, accuracy)
-    if len(note) > 280:
-        raise Refused("note is at most 280 characters", field="note")
-    assignment = current_assignment(agent, reported_at, detail_id)
+    try:
+        when = device_time(reported_at, now, refuse_clock_ahead)
+        reported_at = when.at
+        check_position(latitude, longitude, accuracy)
+        if len(note) > 280:
+            raise Refused("note is at most 280 characters", field="note")
+        assignment = current_assignment(agent, reported_at, detail_id)
+    except Refused:
+        # A retry gets the report stored the first time, even if it would not be accepted now
+        # (the shift has ended since, say).
+        existing = _stored_report(agent.id, client_id)
+        if existing is not None:
+            return Recorded(existing, created=False, events=[])
+        raise
     if isinstance(eta, time):
         tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
         eta = eta_to_utc(eta, tz, now)
 
-    report = StatusReport(
-        agent=agent,
+    # One statement whether it is new or a retry (the unique key decides, also between two copies
+    # racing each other): the busiest write of the app, kept to one round trip.
+    report = insert_once(
+        StatusReport,
+        ("agent_id", "client_id"),
+        agent_id=agent.id,
         detail_id=assignment.detail_id,
-        status_code=code,
+        status_code_id=code.id,
         client_id=client_id,
         source=source,
         note=note,
@@ -256,30 +279,18 @@ def record_status(
         automatic=automatic,
         clock_offset_s=when.clock_offset_s,
     )
-    try:
-        # Two copies of one report can race past the lookup above; the unique key picks one.
-        with db.session.begin_nested():
-            db.session.add(report)
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        existing = db.session.scalar(
-            sa.select(StatusReport).where(StatusReport.agent_id == agent.id, StatusReport.client_id == client_id)
-        )
-        if existing is None:
-            raise
-        return Recorded(existing, created=False, events=[])
+    if report is None:
+        return Recorded(_stored_report(agent.id, client_id), created=False, events=[])
     if latitude is not None and not automatic:
         store_position(
-            Position(
-                agent=agent,
-                source=source,
-                latitude=latitude,
-                longitude=longitude,
-                accuracy_m=accuracy,
-                reported_at=reported_at,
-                received_at=now,
-                clock_offset_s=when.clock_offset_s,
-            )
+            agent_id=agent.id,
+            source=source,
+            latitude=latitude,
+            longitude=longitude,
+            accuracy_m=accuracy,
+            reported_at=reported_at,
+            received_at=now,
+            clock_offset_s=when.clock_offset_s,
         )
     events = [live.append_event(agent.organisation_id, assignment.detail_id, "status", live.status_payload(report))]
     if code.is_duress:
@@ -320,26 +331,19 @@ class PositionRecorded:
     events: list
 
 
-def store_position(position: Position) -> tuple[Position, bool]:
+def store_position(**values) -> tuple[Position, bool]:
     """Add a position once per (agent, source, device time); a resent point returns the stored one."""
-    same = sa.select(Position).where(
-        Position.agent_id == position.agent.id,
-        Position.source == position.source,
-        Position.reported_at == position.reported_at,
+    position = insert_once(Position, ("agent_id", "source", "reported_at"), **values)
+    if position is not None:
+        return position, True
+    stored = db.session.scalar(
+        sa.select(Position).where(
+            Position.agent_id == values["agent_id"],
+            Position.source == values["source"],
+            Position.reported_at == values["reported_at"],
+        )
     )
-    existing = db.session.scalar(same)
-    if existing is not None:
-        return existing, False
-    try:
-        with db.session.begin_nested():
-            db.session.add(position)
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        existing = db.session.scalar(same)
-        if existing is None:
-            raise
-        return existing, False
-    return position, True
+    return stored, False
 
 
 def record_position(
@@ -370,21 +374,19 @@ def record_position(
     check_position(latitude, longitude, accuracy)
     when = device_time(reported_at, now, refuse_clock_ahead)
     position, created = store_position(
-        Position(
-            agent=agent,
-            source=source,
-            latitude=latitude,
-            longitude=longitude,
-            accuracy_m=accuracy,
-            altitude_m=altitude,
-            speed_kmh=speed_kmh,
-            heading_deg=heading,
-            battery_pct=battery,
-            tag=tag,
-            reported_at=when.at,
-            received_at=now,
-            clock_offset_s=when.clock_offset_s,
-        )
+        agent_id=agent.id,
+        source=source,
+        latitude=latitude,
+        longitude=longitude,
+        accuracy_m=accuracy,
+        altitude_m=altitude,
+        speed_kmh=speed_kmh,
+        heading_deg=heading,
+        battery_pct=battery,
+        tag=tag,
+        reported_at=when.at,
+        received_at=now,
+        clock_offset_s=when.clock_offset_s,
     )
     if not created:
         return PositionRecorded(position, False, [])

@@ -326,6 +326,30 @@ def world(app) -> World:
     return build_world()
 
 
+def _backend_world(app):
+    with app.app_context():
+        db.create_all()
+        yield build_world()
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path) -> World:
+    """The test world on each backend: SQLite, and PostgreSQL in a schema of its own."""
+    if request.param == "sqlite":
+        yield from _backend_world(make_app(tmp_path))
+    else:
+        yield from _backend_world(make_app(tmp_path, SQLALCHEMY_DATABASE_URI=request.getfixturevalue("postgres_url")))
+
+
+@pytest.fixture
+def pg_world(tmp_path, postgres_url) -> World:
+    """The test world on PostgreSQL only."""
+    yield from _backend_world(make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url))
+
+
 def sign_in(client, user: User | None) -> None:
     """Put the user in the test client's session, as Flask-Login would after a sign-in."""
     if user is None:

@@ -20,23 +20,7 @@ from detail.models import (
     Visit,
 )
 
-from .conftest import T0, build_world, make_app
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request, tmp_path):
-    """An app on each backend with the schema created and the test world loaded."""
-    if request.param == "sqlite":
-        app = make_app(tmp_path)
-    else:
-        app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=request.getfixturevalue("postgres_url"))
-    with app.app_context():
-        db.create_all()
-        world = build_world()
-        yield world
-        db.session.rollback()
-        db.session.remove()
-        db.engine.dispose()
+from .conftest import T0
 
 
 def _lead(w, **overrides):
