@@ -24,6 +24,7 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import base64  # noqa: E402
 import contextlib  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -423,6 +424,9 @@ def measure(target: Target, boards: list[Board], rate: float, seconds: float, se
         finally:
             pool.put(session)
 
+    # The boards' records of arrivals grow to hundreds of thousands of objects: a full collection
+    # of them paused the generator (sending and receiving) for 100 ms and more, as timeit knows.
+    gc.disable()
     cpu_before = cpu_seconds(target.pids)
     greenlets = []
     start = time.perf_counter()
@@ -447,6 +451,8 @@ def measure(target: Target, boards: list[Board], rate: float, seconds: float, se
         gevent.sleep(0.1)
     gevent.sleep(0.5)
     cpu = cpu_seconds(target.pids) - cpu_before
+    gc.enable()
+    gc.collect()
     latencies = [
         (board.received[(run, s)] - sent[s]) * 1000 for board in boards for s in stored if (run, s) in board.received
     ]
