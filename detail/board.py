@@ -7,7 +7,7 @@ connect auth ({"token": TOKEN}); agents and client contacts are refused. Rooms a
 after a check of the user's rights, and catch-up returns only the user's organisation's events.
 """
 
-from flask import session
+from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
 
@@ -16,6 +16,7 @@ from .auth import user_for_token
 from .extensions import db
 from .models import Detail, User, utcnow
 from .scoping import get_owned
+from .socket_guard import guard
 from .status import Refused, active_detail_ids, agent_of
 
 
@@ -27,6 +28,19 @@ def _connecting_user(auth) -> User | None:
     if current_user.is_authenticated:
         return current_user._get_current_object()
     return None
+
+
+def _watch(namespace: str, user: User) -> None:
+    """From now on the socket lives only as long as the user's rights (and token, if it used one)."""
+    token = g.get("api_token")
+    guard.watch(current_app._get_current_object(), namespace, request.sid, user.id, token.id if token else None)
+
+
+def _revoked(namespace: str) -> bool:
+    return not guard.still_allowed(namespace, request.sid)
+
+
+REVOKED = {"ok": False, "error": "your sign-in or token is no longer valid: connect again"}
 
 
 def _detail_id(data) -> int | None:
@@ -50,12 +64,18 @@ class BoardNamespace(Namespace):
             raise ConnectionRefusedError("only coordinators may watch the board")
         session["board_user_id"] = user.id
         session["board_organisation_id"] = user.organisation_id
+        _watch(self.namespace, user)
+
+    def on_disconnect(self, reason=None):
+        guard.forget(self.namespace, request.sid)
 
     def on_join(self, data):
         """Join the organisation's room ({}) or a detail's ({detail_id: N}); the ack says whether it worked."""
         organisation_id = session.get("board_organisation_id")
         if organisation_id is None:
             return {"ok": False, "error": "not connected as a coordinator"}
+        if _revoked(self.namespace):
+            return REVOKED
         detail_id = _detail_id(data)
         if detail_id is None:
             join_room(live.org_room(organisation_id))
@@ -76,6 +96,8 @@ class BoardNamespace(Namespace):
         organisation_id = session.get("board_organisation_id")
         if organisation_id is None:
             return {"ok": False, "error": "not connected as a coordinator"}
+        if _revoked(self.namespace):
+            return REVOKED
         try:
             after = int(data.get("after", 0)) if isinstance(data, dict) else 0
         except (TypeError, ValueError):
@@ -103,3 +125,7 @@ class PhoneNamespace(Namespace):
         # Rooms of the details the agent is on now: the server picks them, the phone asks for nothing.
         for detail_id in active_detail_ids(agent, utcnow()):
             join_room(live.agents_room(detail_id))
+        _watch(self.namespace, user)
+
+    def on_disconnect(self, reason=None):
+        guard.forget(self.namespace, request.sid)
