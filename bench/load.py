@@ -266,6 +266,7 @@ class Board:
         self.received: dict[tuple[str, int], float] = {}
         self.duplicates = 0
         self.buffer = b""
+        self.handshake: list[bytes] = []
         host, port = url.removeprefix("http://").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -290,6 +291,8 @@ class Board:
         if namespace != "/":
             self.send(f"42{prefix}1" + json.dumps(["join", {}]))
             ack = self._message()
+            while ack.startswith(b"42"):  # an event pushed between the join and its answer
+                ack = self._message()
             if b'"ok":true' not in ack.replace(b" ", b""):
                 raise RuntimeError(f"join refused: {ack[:200]!r}")
         self.greenlet = gevent.spawn(self._run)
@@ -330,14 +333,17 @@ class Board:
         return frames
 
     def _message(self) -> bytes:
-        """The next message during the handshake (nothing else is sent to a board before it joins)."""
+        """The next message during the handshake (one read may bring several: the rest wait their turn)."""
         while True:
-            for frame in self._frames():
+            while self.handshake:
+                frame = self.handshake.pop(0)
                 if frame == b"2":
                     self.send("3")
                 else:
                     return frame
-            self.buffer += self.sock.recv(65536)
+            self.handshake = self._frames()
+            if not self.handshake:
+                self.buffer += self.sock.recv(65536)
 
     def _run(self) -> None:
         try:
@@ -528,7 +534,7 @@ def main() -> None:
         "--scenarios", default="100x100,200x50", help="steady scenarios as BOARDSxRATE (default 100x100,200x50)"
     )
     parser.add_argument(
-        "--saturation-rates", default="100,200,300,400,600,800", help="offered rates, in order ('' for none)"
+        "--saturation-rates", default="100,200,300,400,600,800,1000,1200", help="offered rates, in order ('' for none)"
     )
     parser.add_argument("--warm-up", type=float, default=5, help="seconds of statuses before measuring (default 5)")
     parser.add_argument("--web", type=int, default=2, help="web processes of the production target")
