@@ -16,7 +16,7 @@ from .auth import user_for_token
 from .extensions import db
 from .models import Detail, User, utcnow
 from .scoping import get_owned
-from .socket_guard import guard
+from .socket_guard import allowed, guard
 from .status import Refused, active_detail_ids, agent_of
 
 
@@ -60,7 +60,7 @@ class BoardNamespace(Namespace):
         user = _connecting_user(auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
-        if not user.is_staff:
+        if not allowed(self.namespace, user):  # the rule the socket guard checks again later
             raise ConnectionRefusedError("only coordinators may watch the board")
         session["board_user_id"] = user.id
         session["board_organisation_id"] = user.organisation_id

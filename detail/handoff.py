@@ -72,11 +72,15 @@ def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
     tz = _zone(detail)
     lines = []
     for event in live.recent_events(detail.client.organisation_id, detail.id, limit):
-        text = _describe(event["kind"], event["payload"])
-        if text is not None:
-            when = local_time(datetime.fromisoformat(event["created_at"]), tz, "%a %d %b %H:%M")
-            lines.append(f"{when}  {text}")
+        line = _history_line(datetime.fromisoformat(event["created_at"]), event["kind"], event["payload"], tz)
+        if line is not None:
+            lines.append(line)
     return lines
+
+
+def _history_line(at: datetime, kind: str, payload: dict, tz: str) -> str | None:
+    text = _describe(kind, payload)
+    return None if text is None else f"{local_time(at, tz, '%a %d %b %H:%M')}  {text}"
 
 
 def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
@@ -98,10 +102,7 @@ def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
         body += ["", "Earlier handoffs:"]
         body += [f"- {local_time(h.at, tz)}: to {h.to_agent.name}. {h.notes}" for h in earlier]
     # The handoff's own event is written to the log at commit, after this is queued.
-    history = [
-        *_history_lines(detail),
-        f"{local_time(handoff.at, tz, '%a %d %b %H:%M')}  {_describe(event.kind, event.payload)}",
-    ]
+    history = [*_history_lines(detail), _history_line(handoff.at, event.kind, event.payload, tz)]
     body += ["", "The detail so far:", *(history or ["(nothing recorded yet)"])]
     body += ["", f"Your phone page: {current_app.config['PUBLIC_URL'].rstrip('/')}/phone/"]
     notices.queue(user, f"You now lead {detail.name}", "\n".join(body))
