@@ -106,18 +106,20 @@ def resolve(alert: Alert, now: datetime):
     return _event(alert, "alert_resolved")
 
 
+# Built once: every status runs it.
+_OPEN_ALERTS = sa.select(Alert).where(
+    Alert.agent_id == sa.bindparam("agent_id"),
+    Alert.detail_id == sa.bindparam("detail_id"),
+    Alert.resolved_at.is_(None),
+    Alert.kind != "duress",
+)
+
+
 def resolve_cleared_alerts(report: StatusReport) -> list:
     """A status ends the late alerts it answers, and any silence."""
     events = []
     signal = report.status_code.signal
-    open_alerts = db.session.scalars(
-        sa.select(Alert).where(
-            Alert.agent_id == report.agent_id,
-            Alert.detail_id == report.detail_id,
-            Alert.resolved_at.is_(None),
-            Alert.kind != "duress",
-        )
-    )
+    open_alerts = db.session.scalars(_OPEN_ALERTS, {"agent_id": report.agent_id, "detail_id": report.detail_id})
     for alert in open_alerts:
         if alert.kind == "silent" or signal in CLEARS.get(alert.kind, ()):
             events.append(resolve(alert, report.received_at))

@@ -176,6 +176,10 @@ class ApiBlueprint(Blueprint):
 
         return decorator
 
+    def arguments(self, schema, **kwargs):
+        # An instance, made once: given a class, the parser would build a schema for every request.
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
 
 def _error_responses(rule: str, method: str) -> dict[int, str]:
     # Names of the responses flask-smorest registers for each HTTP status.

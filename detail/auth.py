@@ -128,14 +128,18 @@ def issue_token(user: User, name: str = "") -> str:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# Built once: every API request and phone post runs it.
+_LIVE_TOKEN = (
+    sa.select(ApiToken)
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    # The account and its agent profile in the same query: every status post needs both.
+    .options(so.joinedload(ApiToken.user).joinedload(User.agent))
+)
+
+
 def user_for_token(token: str) -> User | None:
     """The active user a live token belongs to, or None. Revocation takes effect on the next request."""
-    row = db.session.scalar(
-        sa.select(ApiToken)
-        .where(ApiToken.token_hash == ApiToken.hash(token), ApiToken.revoked_at.is_(None))
-        # The account and its agent profile in the same query: every status post needs both.
-        .options(so.joinedload(ApiToken.user).joinedload(User.agent))
-    )
+    row = db.session.scalar(_LIVE_TOKEN, {"token_hash": ApiToken.hash(token)})
     if row is None or not row.user.active:
         return None
     now = utcnow()

@@ -71,8 +71,28 @@ def _write_pending_events(session) -> None:
             session.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:cls, :org)"), {"cls": EVENT_LOCK_CLASS, "org": organisation_id}
             )
-    session.add_all(events)
-    session.flush()
+    # Core, not the unit of work: the events are plain rows, and this runs on every status.
+    now = utcnow()
+    for event in events:
+        event.created_at = event.created_at or now
+    rows = session.execute(
+        _INSERT_EVENTS,
+        [
+            {
+                "organisation_id": e.organisation_id,
+                "detail_id": e.detail_id,
+                "kind": e.kind,
+                "payload": e.payload,
+                "created_at": e.created_at,
+            }
+            for e in events
+        ],
+    )
+    for event, event_id in zip(events, rows.scalars(), strict=True):
+        event.id = event_id
+
+
+_INSERT_EVENTS = sa.insert(Event.__table__).returning(Event.id, sort_by_parameter_order=True)
 
 
 @sa.event.listens_for(db.session, "after_transaction_end")

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import alerts, live
@@ -48,12 +49,17 @@ class ShortBurst:
 _ETA = re.compile(r"^eta\s*(\d{1,2}):?(\d{2})\b\s*", re.IGNORECASE)
 
 
+# The status path's statements are built once: building a statement and its cache key each time
+# cost more CPU than running it.
+_CODES = (
+    sa.select(StatusCode)
+    .where(StatusCode.organisation_id == sa.bindparam("organisation_id"))
+    .order_by(StatusCode.sort_order)
+)
+
+
 def organisation_codes(organisation_id: int) -> list[StatusCode]:
-    return list(
-        db.session.scalars(
-            sa.select(StatusCode).where(StatusCode.organisation_id == organisation_id).order_by(StatusCode.sort_order)
-        )
-    )
+    return list(db.session.scalars(_CODES, {"organisation_id": organisation_id}))
 
 
 def _valid_codes_text(codes: list[StatusCode]) -> str:
@@ -149,20 +155,31 @@ def device_time(reported_at: datetime | None, now: datetime, refuse_clock_ahead:
     return DeviceTime(now, round((reported_at - now).total_seconds(), 1), False)
 
 
+_NAMED_ASSIGNMENT = sa.select(Assignment).where(
+    Assignment.agent_id == sa.bindparam("agent_id"), Assignment.detail_id == sa.bindparam("detail_id")
+)
+_NEAR_ASSIGNMENTS = (
+    sa.select(Assignment)
+    .join(Detail)
+    .where(
+        Assignment.agent_id == sa.bindparam("agent_id"),
+        Detail.state != "complete",
+        Assignment.shift_starts_at <= sa.bindparam("latest_start", type_=Assignment.shift_starts_at.type),
+        Assignment.shift_ends_at >= sa.bindparam("earliest_end", type_=Assignment.shift_ends_at.type),
+    )
+)
+
+
 def current_assignment(agent: Agent, at: datetime, detail_id: int | None = None) -> Assignment:
     """The agent's own assignment the report is for: the one named, or the one whose shift is nearest."""
-    query = sa.select(Assignment).join(Detail).where(Assignment.agent_id == agent.id)
     if detail_id is not None:
-        assignment = db.session.scalar(query.where(Assignment.detail_id == detail_id))
+        assignment = db.session.scalar(_NAMED_ASSIGNMENT, {"agent_id": agent.id, "detail_id": detail_id})
         if assignment is None:
             raise Refused(f"you are not assigned to detail {detail_id}", status=403, field="detail_id")
         return assignment
     near = db.session.scalars(
-        query.where(
-            Detail.state != "complete",
-            Assignment.shift_starts_at <= at + SHIFT_GRACE,
-            Assignment.shift_ends_at >= at - SHIFT_GRACE,
-        )
+        _NEAR_ASSIGNMENTS,
+        {"agent_id": agent.id, "latest_start": at + SHIFT_GRACE, "earliest_end": at - SHIFT_GRACE},
     ).all()
     if not near:
         raise Refused("you have no assignment around this time; a coordinator must assign you first", status=403)
@@ -191,13 +208,29 @@ def keep_loaded_after_commit() -> None:
     db.session().expire_on_commit = False
 
 
+_INSERTS_ONCE: dict = {}
+
+
 def insert_once(model, key: tuple[str, ...], **values):
     """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING the row: the new object, or None if the
-    key was stored already. SQLite and PostgreSQL both speak it."""
+    key was stored already. SQLite and PostgreSQL both speak it.
+
+    A Core statement, built once per table and dialect (the ORM's bulk insert costs more CPU than
+    the database does here); the returned row becomes an object of the session as if loaded."""
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key)).returning(model)
-    return db.session.scalars(statement).first()
+    statement = _INSERTS_ONCE.get((model, key, dialect))
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = model.__table__
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(key)).returning(*table.columns)
+        _INSERTS_ONCE[(model, key, dialect)] = statement
+    row = db.session.execute(statement, values).first()
+    if row is None:
+        return None
+    stored = model(**row._mapping)
+    so.make_transient_to_detached(stored)
+    db.session.add(stored)
+    return stored
 
 
 def _stored_report(agent_id: int, client_id: str) -> StatusReport | None:
