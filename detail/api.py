@@ -573,6 +573,10 @@ class AssignmentList(MethodView):
         return create(Assignment, data, check_assignment)
 
 
+# The fields that decide an assignment's staffing conflicts.
+_PLACEMENT = {"agent_id", "site_id", "report_at", "shift_starts_at", "shift_ends_at"}
+
+
 @assignments.route("/<int:assignment_id>")
 class AssignmentItem(MethodView):
     @assignments.response(200, schemas.AssignmentSchema)
@@ -586,7 +590,10 @@ class AssignmentItem(MethodView):
     @assignments.arguments(schemas.AssignmentPatchSchema)
     @assignments.response(200, schemas.AssignmentSchema)
     def patch(self, data, assignment_id):
-        """Update an assignment"""
+        """Update an assignment (moving the agent, the venue or the times needs the override reason again)"""
+        if "override_reason" not in data and _PLACEMENT & data.keys():
+            # A reason given for the old placement's conflict does not cover whatever the new one has.
+            data["override_reason"] = ""
         return update(found(Assignment, assignment_id), data, check_assignment)
 
     @assignments.response(204)

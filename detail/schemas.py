@@ -261,6 +261,7 @@ class AssignmentSchema(Schema):
         metadata={
             "description": "Why to assign despite a staffing conflict (an overlapping shift, a venue that cannot be"
             " reached in the gap, leave or training); kept with who gave it and when. Without it a conflict is a 422."
+            " A PATCH that moves the agent, the venue or the times must give it again."
         },
     )
     overridden_at = UTCDateTime(dump_only=True, allow_none=True)

@@ -65,6 +65,33 @@ def test_a_coordinator_may_assign_anyway_with_a_reason_which_is_kept(client, wor
     assert row.overridden_by_id == world.coordinator.id
 
 
+def test_moving_an_overridden_assignment_needs_the_reason_again(client, world):
+    # A reason given for one conflict does not cover the one a later PATCH makes.
+    headers = _token(world.coordinator)
+    other = _detail(world, "Northwind dinner", T0 + timedelta(hours=10), 6, world.hotel)
+    r = _assign(client, headers, world, other, T0 + timedelta(hours=10), 4, override_reason="client asked for him")
+    assert r.status_code == 201, r.json
+    url = f"/api/v1/assignments/{r.json['id']}"
+
+    later = (T0 + timedelta(hours=11)).isoformat()
+    moved = client.patch(url, json={"shift_starts_at": later, "report_at": later}, headers=headers)
+    assert moved.status_code == 422
+    assert "reason" in moved.json["errors"]["json"]["agent_id"][0]
+    row = db.session.get(Assignment, r.json["id"])
+    db.session.refresh(row)
+    assert (row.shift_starts_at, row.override_reason) == (T0 + timedelta(hours=10), "client asked for him")
+
+    restated = {"shift_starts_at": later, "report_at": later, "override_reason": "still short-staffed"}
+    r = client.patch(url, json=restated, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["override_reason"] == "still short-staffed"
+
+    # A change that does not move the agent keeps the reason.
+    r = client.patch(url, json={"role": "driver"}, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["override_reason"] == "still short-staffed"
+
+
 def test_a_reason_without_a_conflict_is_not_recorded_as_an_override(client, world):
     headers = _token(world.coordinator)
     later = _detail(world, "Next week", T0 + timedelta(days=7), 4, world.hotel)
