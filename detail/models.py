@@ -508,16 +508,20 @@ class StatusReport(db.Model):
     status_code: so.Mapped[StatusCode] = so.relationship()
 
 
+def _sent_as_reported(context) -> datetime:
+    return context.get_current_parameters()["reported_at"]
+
+
 class Position(db.Model):
     """Where an agent's device was, by its own clock and by ours.
 
-    (agent, source, reported_at) is unique: apps that buffer points send them again until they see a 200.
+    (agent, source, device_time) is unique: apps that buffer points send them again until they see a 200.
     """
 
     __table_args__ = (
         *_latlon_checks(),
         sa.CheckConstraint(_in("source", SOURCES), name="source_known"),
-        sa.UniqueConstraint("agent_id", "source", "reported_at"),
+        sa.UniqueConstraint("agent_id", "source", "device_time"),
         sa.Index("ix_position_agent_id_reported_at", "agent_id", "reported_at"),
         sa.Index("ix_position_received_at", "received_at"),
     )
@@ -536,6 +540,8 @@ class Position(db.Model):
     received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # Device clock minus ours, in seconds, when the device was far ahead (reported_at is then our time).
     clock_offset_s: so.Mapped[float | None]
+    # The time the device sent, as sent: what a resent point repeats, also when reported_at is ours.
+    device_time: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=_sent_as_reported)
     # OwnTracks' iOS tag, which stays set until cleared: a status is recorded when it changes.
     tag: so.Mapped[str | None] = so.mapped_column(sa.String(40))
 

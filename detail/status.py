@@ -143,16 +143,18 @@ class DeviceTime:
     at: datetime
     clock_offset_s: float | None
     late_upload: bool
+    # The device's own time, as sent (ours when it sent none): what a retry repeats.
+    sent: datetime
 
 
 def device_time(reported_at: datetime | None, now: datetime, refuse_clock_ahead: bool) -> DeviceTime:
     """Our API refuses a clock far ahead (the caller can fix it); third-party apps cannot be told, so
     their report is taken at our time and the offset kept to flag the device's clock."""
     if reported_at is None:
-        return DeviceTime(now, None, False)
+        return DeviceTime(now, None, False, now)
     if refuse_clock_ahead or reported_at.tzinfo is None or reported_at - now <= MAX_CLOCK_AHEAD:
-        return DeviceTime(reported_at, None, check_device_time(reported_at, now))
-    return DeviceTime(now, round((reported_at - now).total_seconds(), 1), False)
+        return DeviceTime(reported_at, None, check_device_time(reported_at, now), reported_at)
+    return DeviceTime(now, round((reported_at - now).total_seconds(), 1), False, reported_at)
 
 
 _NAMED_ASSIGNMENT = sa.select(Assignment).where(
@@ -324,6 +326,7 @@ def record_status(
             reported_at=reported_at,
             received_at=now,
             clock_offset_s=when.clock_offset_s,
+            device_time=when.sent,
         )
     events = [live.append_event(agent.organisation_id, assignment.detail_id, "status", live.status_payload(report))]
     if code.is_duress:
@@ -366,14 +369,14 @@ class PositionRecorded:
 
 def store_position(**values) -> tuple[Position, bool]:
     """Add a position once per (agent, source, device time); a resent point returns the stored one."""
-    position = insert_once(Position, ("agent_id", "source", "reported_at"), **values)
+    position = insert_once(Position, ("agent_id", "source", "device_time"), **values)
     if position is not None:
         return position, True
     stored = db.session.scalar(
         sa.select(Position).where(
             Position.agent_id == values["agent_id"],
             Position.source == values["source"],
-            Position.reported_at == values["reported_at"],
+            Position.device_time == values["device_time"],
         )
     )
     return stored, False
@@ -420,6 +423,7 @@ def record_position(
         reported_at=when.at,
         received_at=now,
         clock_offset_s=when.clock_offset_s,
+        device_time=when.sent,
     )
     if not created:
         return PositionRecorded(position, False, [])

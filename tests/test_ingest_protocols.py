@@ -263,6 +263,17 @@ def test_owntracks_device_clock_two_hours_ahead_is_stored_and_flagged(owntracks)
     assert position.clock_offset_s == pytest.approx(7200, abs=1)
 
 
+def test_owntracks_point_from_a_clock_ahead_sent_again_later_is_stored_once(owntracks):
+    # Stored at our time, which differs on every retry: the device's own time is what repeats.
+    payload = _location(EPOCH + 2 * 3600)
+    assert owntracks(payload).status_code == 200
+    with time_machine.travel(NOW + timedelta(seconds=45), tick=False):
+        assert owntracks(payload).status_code == 200
+    position = _only_position("owntracks")
+    assert position.reported_at == NOW
+    assert position.device_time == NOW + timedelta(hours=2)
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -1,5 +1,6 @@
 """Migrations build the schema the models describe, on an empty SQLite and an empty PostgreSQL."""
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from flask_migrate import downgrade, upgrade
 
 from detail.extensions import db
 
-from .conftest import make_app
+from .conftest import T0, make_app
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -44,3 +45,41 @@ def test_downgrade_to_base_and_up_again(empty_app):
     assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade(directory=MIGRATIONS)
     assert _pending_differences() == []
+
+
+def _insert(connection, table_name: str, **values) -> int:
+    """A row with the given values and a plain value in every other required column."""
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
+    filler = {sa.Integer: 1, sa.String: "x", sa.Text: "x", sa.Boolean: False, sa.Float: 0.0, sa.DateTime: T0}
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.primary_key or column.server_default is not None:
+            continue
+        row[column.name] = next(v for t, v in filler.items() if isinstance(column.type, t))
+    return connection.execute(table.insert().values(**row).returning(table.c.id)).scalar_one()
+
+
+def test_points_from_a_clock_ahead_stored_twice_become_one_with_the_device_time(empty_app):
+    # Before 0012 such a point was stored at our time on every retry, the offset kept to 0.1 s.
+    upgrade(directory=MIGRATIONS, revision="0011")
+    with db.engine.begin() as connection:
+        organisation = _insert(connection, "organisation", name="Org")
+        user = _insert(connection, "user", organisation_id=organisation, email="a@example.com", role="agent")
+        agent = _insert(connection, "agent", organisation_id=organisation, user_id=user, call_sign="A1")
+        sent = T0 + timedelta(hours=2)
+        for received in (T0, T0 + timedelta(seconds=45, microseconds=30_000)):
+            offset = round((sent - received).total_seconds(), 1)
+            point = {"agent_id": agent, "source": "owntracks", "latitude": 51.5, "longitude": -0.1}
+            _insert(connection, "position", **point, reported_at=received, received_at=received, clock_offset_s=offset)
+        _insert(connection, "position", **point, reported_at=T0 - timedelta(minutes=1), received_at=T0)
+    upgrade(directory=MIGRATIONS)
+    with db.engine.connect() as connection:
+        position = sa.Table("position", sa.MetaData(), autoload_with=connection)
+        columns = (position.c.reported_at, position.c.device_time, position.c.clock_offset_s)
+        rows = connection.execute(sa.select(*columns).order_by(position.c.id)).all()
+    as_utc = [tuple(_utc(value) if isinstance(value, datetime) else value for value in row) for row in rows]
+    assert as_utc == [(T0, sent, 7200.0), (T0 - timedelta(minutes=1), T0 - timedelta(minutes=1), None)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
