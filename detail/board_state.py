@@ -4,14 +4,15 @@ Served as JSON (the API and the board pages' first paint); afterwards the pages 
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from . import alerts, geofence, live, requests_inbox
 from .extensions import db
-from .models import Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
-from .status import latest_position, latest_report
+from .models import Agent, Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
 from .timefmt import local_time
 
 
@@ -19,17 +20,25 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _first_on_station():
+    return (
+        sa.select(sa.func.min(StatusReport.reported_at))
+        .join(StatusCode)
+        .where(StatusCode.signal.in_(("on_station", "hot")))
+    )
+
+
 def punctuality(assignment: Assignment) -> dict | None:
     """When the agent first reported on station against the report time, in minutes (negative: early)."""
     first = db.session.scalar(
-        sa.select(sa.func.min(StatusReport.reported_at))
-        .join(StatusCode)
-        .where(
-            StatusReport.agent_id == assignment.agent_id,
-            StatusReport.detail_id == assignment.detail_id,
-            StatusCode.signal.in_(("on_station", "hot")),
+        _first_on_station().where(
+            StatusReport.agent_id == assignment.agent_id, StatusReport.detail_id == assignment.detail_id
         )
     )
+    return punctuality_from(first, assignment)
+
+
+def punctuality_from(first: datetime | None, assignment: Assignment) -> dict | None:
     if first is None:
         return None
     minutes = round((first - assignment.report_at).total_seconds() / 60)
@@ -77,10 +86,71 @@ def arrival_estimate(site: Site | None, position: Position | None, now: datetime
     }
 
 
-def agent_row(assignment: Assignment, now: datetime) -> dict:
+@dataclass
+class AgentsOfDetail:
+    """What the rows of a detail's agents show, read for all of them at once."""
+
+    # Held here so that the session (which holds its objects weakly) keeps them for the rows' lazy loads.
+    agents: list[Agent]
+    reports: dict[int, StatusReport]
+    positions: dict[int, Position]
+    on_station: dict[int, datetime]
+
+    @classmethod
+    def read(cls, detail: Detail) -> "AgentsOfDetail":
+        agent_ids = [a.agent_id for a in detail.assignments]
+        if not agent_ids:
+            return cls([], {}, {}, {})
+        # The profiles and accounts in one query: the rows' lazy loads then find them in the session.
+        agents = db.session.scalars(
+            sa.select(Agent).where(Agent.id.in_(agent_ids)).options(so.joinedload(Agent.user))
+        ).all()
+        # Each agent's newest report and newest point by a correlated LIMIT 1: an index seek each,
+        # where ranking all of them would read every point the agents ever sent.
+        newest_report = (
+            sa.select(StatusReport.id)
+            .where(StatusReport.agent_id == Assignment.agent_id, StatusReport.detail_id == detail.id)
+            .order_by(StatusReport.reported_at.desc(), StatusReport.id.desc())
+            .limit(1)
+            .correlate(Assignment)
+            .scalar_subquery()
+        )
+        newest_position = (
+            sa.select(Position.id)
+            .where(Position.agent_id == Assignment.agent_id)
+            .order_by(Position.reported_at.desc(), Position.id.desc())
+            .limit(1)
+            .correlate(Assignment)
+            .scalar_subquery()
+        )
+        of_detail = Assignment.detail_id == detail.id
+        reports = db.session.scalars(
+            sa.select(StatusReport)
+            .join(Assignment, StatusReport.id == newest_report)
+            .where(of_detail)
+            .options(so.joinedload(StatusReport.status_code))
+        )
+        positions = db.session.scalars(
+            sa.select(Position).join(Assignment, Position.id == newest_position).where(of_detail)
+        )
+        on_station = db.session.execute(
+            _first_on_station()
+            .add_columns(StatusReport.agent_id)
+            .where(StatusReport.detail_id == detail.id)
+            .group_by(StatusReport.agent_id)
+        )
+        return cls(
+            list(agents),
+            {r.agent_id: r for r in reports},
+            {p.agent_id: p for p in positions},
+            {agent_id: first for first, agent_id in on_station},
+        )
+
+
+def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> dict:
     tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
-    report = latest_report(assignment.agent_id, assignment.detail_id)
-    position = latest_position(assignment.agent_id)
+    report = known.reports.get(assignment.agent_id)
+    position = known.positions.get(assignment.agent_id)
     return {
         "agent_id": assignment.agent_id,
         "call_sign": assignment.agent.call_sign,
@@ -94,7 +164,7 @@ def agent_row(assignment: Assignment, now: datetime) -> dict:
         "status": live.status_payload(report) if report else None,
         "position": live.position_payload(position, now) if position else None,
         "next_site": arrival_estimate(next_site(assignment, report, now), position, now),
-        "punctuality": punctuality(assignment),
+        "punctuality": punctuality_from(known.on_station.get(assignment.agent_id), assignment),
     }
 
 
@@ -111,6 +181,7 @@ def detail_board(detail: Detail, now: datetime | None = None) -> dict:
     """One detail as its board shows it."""
     now = now or utcnow()
     tz = detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
+    known = AgentsOfDetail.read(detail)
     board = {
         "id": detail.id,
         "name": detail.name,
@@ -141,7 +212,7 @@ def detail_board(detail: Detail, now: datetime | None = None) -> dict:
             }
             for m in detail.movements
         ],
-        "agents": [agent_row(a, now) for a in detail.assignments],
+        "agents": [agent_row(a, now, known) for a in detail.assignments],
         "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(detail.client.organisation_id, detail.id)],
     }
     for section in DETAIL_SECTIONS:

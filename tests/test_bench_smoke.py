@@ -1,7 +1,7 @@
 """The hand-run benchmarks keep working: each one's main at tiny sizes. No timing is asserted here;
 bench/README.md says how to run them at full size and what they measured."""
 
-from bench import intel_ingest, intel_matching
+from bench import board, intel_ingest, intel_matching
 
 
 def test_matching_benchmark_runs_and_its_baselines_agree_with_match_items(tmp_path, capsys):
@@ -38,6 +38,13 @@ def test_ingest_benchmark_polls_end_to_end_and_stage_by_stage(tmp_path, capsys):
     assert list(stages["stages_s"]) == names
     assert stages["parsed_items"] == stages["stored"] == 50
     assert "poll_feed, both caps raised: ok" in capsys.readouterr().out
+
+
+def test_board_benchmark_reads_every_agent_of_the_detail(tmp_path, capsys):
+    results = board.main(["--agents=4", "--statuses=3", "--positions=5", "--repeat=1", f"--workdir={tmp_path}"])
+    assert results["detail_board"]["agents_on_board"] == 4
+    assert results["detail_board"]["statements"] > 0
+    assert "detail_board:" in capsys.readouterr().out
 
 
 def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):
