@@ -1,7 +1,7 @@
 """The hand-run benchmarks keep working: each one's main at tiny sizes. No timing is asserted here;
 bench/README.md says how to run them at full size and what they measured."""
 
-from bench import board, intel_ingest, intel_matching
+from bench import board, geofence, intel_ingest, intel_matching
 
 
 def test_matching_benchmark_runs_and_its_baselines_agree_with_match_items(tmp_path, capsys):
@@ -45,6 +45,12 @@ def test_board_benchmark_reads_every_agent_of_the_detail(tmp_path, capsys):
     assert results["detail_board"]["agents_on_board"] == 4
     assert results["detail_board"]["statements"] > 0
     assert "detail_board:" in capsys.readouterr().out
+
+
+def test_geofence_benchmark_evaluates_an_agent_with_a_long_track(tmp_path, capsys):
+    results = geofence.main(["--fixes=30", "--repeat=1", f"--workdir={tmp_path}"])
+    assert results["fixes"] == 30 and results["events"] == 0 and results["statements"] > 0
+    assert "evaluate_agent with 30 fixes" in capsys.readouterr().out
 
 
 def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):

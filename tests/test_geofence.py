@@ -212,3 +212,28 @@ def test_dwell_is_the_organisations(world, dwell):
     assert bool(signals(world)) is (dwell == 0)
     fix(world, INSIDE, 5)
     assert signals(world) == [("on_station", True)]
+
+
+def test_the_quick_sphere_screen_reads_every_fix_as_the_geodesic_would():
+    # Fixes scattered 0-600 m around venues at several latitudes, many right at the radius and at
+    # the drift margin: the mark must be the one the exact geodesic distance gives.
+    import math
+    import random
+    from types import SimpleNamespace
+
+    rng = random.Random(20261204)
+    for latitude in (0.5, 38.7, 51.51, 64.1, -33.9):
+        site = SimpleNamespace(latitude=latitude, longitude=12.5, arrival_radius_m=rng.choice((50, 150, 400)))
+        places = [(site, site.latitude, site.longitude, site.arrival_radius_m)]
+        for _ in range(2000):
+            accuracy = rng.choice((None, 5.0, 30.0, 80.0))
+            boundary = site.arrival_radius_m + rng.choice((0, max(geofence.EDGE_MARGIN_M, accuracy or 0)))
+            distance = rng.choice((rng.uniform(0, 600), boundary + rng.uniform(-2, 2)))
+            bearing = rng.uniform(0, 2 * math.pi)
+            lat = latitude + distance * math.cos(bearing) / 111_132
+            lon = 12.5 + distance * math.sin(bearing) / (111_320 * math.cos(math.radians(latitude)))
+            fix = SimpleNamespace(latitude=lat, longitude=lon, accuracy_m=accuracy)
+            exact = geofence.distance_m(lat, lon, site.latitude, site.longitude)
+            outer = site.arrival_radius_m + max(geofence.EDGE_MARGIN_M, accuracy or 0.0)
+            expected = "in" if exact <= site.arrival_radius_m else "edge" if exact <= outer else "out"
+            assert geofence.mark(fix, places).state == expected, (latitude, exact, site.arrival_radius_m, accuracy)
