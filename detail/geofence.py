@@ -183,13 +183,10 @@ def _needed_since(latest: StatusReport | None) -> datetime | None:
     return latest.reported_at - ON_STATION_SLACK
 
 
-def evaluate_agent(agent: Agent, now: datetime | None = None) -> list:
-    """Set on station or the leave signal where the agent's positions say so; returns the events."""
-    from .status import latest_report, record_status
+def _decidable(agent: Agent, organisation: Organisation, now: datetime) -> list:
+    """(assignment, venues, latest report) of each assignment an automatic status may change now."""
+    from .status import latest_report
 
-    now = now or utcnow()
-    organisation = agent.organisation
-    dwell = timedelta(seconds=organisation.geofence_dwell_seconds)
     decidable = []
     for assignment in active_assignments(agent, now):
         venues = venues_of(assignment)
@@ -201,6 +198,17 @@ def evaluate_agent(agent: Agent, now: datetime | None = None) -> list:
         if latest is not None and latest.status_code.signal == "duress":
             continue  # only a coordinator's acknowledgement ends a duress; nothing automatic touches it
         decidable.append((assignment, venues, latest))
+    return decidable
+
+
+def evaluate_agent(agent: Agent, now: datetime | None = None) -> list:
+    """Set on station or the leave signal where the agent's positions say so; returns the events."""
+    from .status import record_status
+
+    now = now or utcnow()
+    organisation = agent.organisation
+    dwell = timedelta(seconds=organisation.geofence_dwell_seconds)
+    decidable = _decidable(agent, organisation, now)
     if not decidable:
         return []
     sinces = [_needed_since(latest) for _, _, latest in decidable]
