@@ -317,17 +317,7 @@ def record_status(
     if report is None:
         return Recorded(_stored_report(agent.id, client_id), created=False, events=[])
     if latitude is not None and not automatic:
-        store_position(
-            agent_id=agent.id,
-            source=source,
-            latitude=latitude,
-            longitude=longitude,
-            accuracy_m=accuracy,
-            reported_at=reported_at,
-            received_at=now,
-            clock_offset_s=when.clock_offset_s,
-            device_time=when.sent,
-        )
+        store_position(agent.id, source, when, now, latitude=latitude, longitude=longitude, accuracy_m=accuracy)
     events = [live.append_event(agent.organisation_id, assignment.detail_id, "status", live.status_payload(report))]
     if code.is_duress:
         events.append(raise_duress(report))
@@ -367,16 +357,27 @@ class PositionRecorded:
     events: list
 
 
-def store_position(**values) -> tuple[Position, bool]:
-    """Add a position once per (agent, source, device time); a resent point returns the stored one."""
-    position = insert_once(Position, ("agent_id", "source", "device_time"), **values)
+def store_position(agent_id: int, source: str, when: DeviceTime, now: datetime, **fix) -> tuple[Position, bool]:
+    """Add a position once per (agent, source, device time); a resent point returns the stored one.
+
+    `fix` holds what the device measured (latitude, longitude, accuracy_m, ...); the times come
+    from `when` and `now`, the same way for a status's position as for a position of its own."""
+    position = insert_once(
+        Position,
+        ("agent_id", "source", "device_time"),
+        agent_id=agent_id,
+        source=source,
+        reported_at=when.at,
+        received_at=now,
+        clock_offset_s=when.clock_offset_s,
+        device_time=when.sent,
+        **fix,
+    )
     if position is not None:
         return position, True
     stored = db.session.scalar(
         sa.select(Position).where(
-            Position.agent_id == values["agent_id"],
-            Position.source == values["source"],
-            Position.device_time == values["device_time"],
+            Position.agent_id == agent_id, Position.source == source, Position.device_time == when.sent
         )
     )
     return stored, False
@@ -410,8 +411,10 @@ def record_position(
     check_position(latitude, longitude, accuracy)
     when = device_time(reported_at, now, refuse_clock_ahead)
     position, created = store_position(
-        agent_id=agent.id,
-        source=source,
+        agent.id,
+        source,
+        when,
+        now,
         latitude=latitude,
         longitude=longitude,
         accuracy_m=accuracy,
@@ -420,10 +423,6 @@ def record_position(
         heading_deg=heading,
         battery_pct=battery,
         tag=tag,
-        reported_at=when.at,
-        received_at=now,
-        clock_offset_s=when.clock_offset_s,
-        device_time=when.sent,
     )
     if not created:
         return PositionRecorded(position, False, [])
