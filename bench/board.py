@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.statements import counted  # noqa: E402
 from detail import board_state, create_app  # noqa: E402
 from detail.config import testing  # noqa: E402
 from detail.extensions import db  # noqa: E402
@@ -111,20 +112,13 @@ def build(agents: int, statuses: int, positions: int) -> int:
 
 
 def measure(detail_id: int, repeat: int) -> dict:
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
     times = []
     for run in range(repeat + 1):
         db.session.remove()
-        statements.clear()
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        started = time.perf_counter()
-        board = board_state.detail_board(db.session.get(Detail, detail_id))
-        elapsed = time.perf_counter() - started
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+        with counted(db.engine) as statements:
+            started = time.perf_counter()
+            board = board_state.detail_board(db.session.get(Detail, detail_id))
+            elapsed = time.perf_counter() - started
         if run:  # the first call fills caches and the pool
             times.append(elapsed)
     return {

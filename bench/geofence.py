@@ -22,10 +22,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.statements import counted  # noqa: E402
 from detail import create_app, geofence  # noqa: E402
 from detail.config import testing  # noqa: E402
 from detail.extensions import db  # noqa: E402
-from detail.models import (  # noqa: E402  # noqa: E402
+from detail.models import (  # noqa: E402
     Agent,
     Assignment,
     Client,
@@ -101,20 +102,14 @@ def main(argv=None) -> dict:
         db.create_all()
         now = utcnow()
         agent_id = build(args.fixes, now).id
-        statements, times = [], []
-
-        def count(*event_args):
-            statements.append(event_args[2])
-
+        times = []
         for run in range(args.repeat + 1):
             db.session.remove()
             agent = db.session.get(Agent, agent_id)
-            statements.clear()
-            sa.event.listen(db.engine, "before_cursor_execute", count)
-            started = time.process_time()
-            events = geofence.evaluate_agent(agent, now)
-            elapsed = time.process_time() - started
-            sa.event.remove(db.engine, "before_cursor_execute", count)
+            with counted(db.engine) as statements:
+                started = time.process_time()
+                events = geofence.evaluate_agent(agent, now)
+                elapsed = time.process_time() - started
             db.session.rollback()
             if run:  # the first fills the statement caches
                 times.append(elapsed)

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bench.statements import counted
 from detail import board_state
 from detail.extensions import db
 from detail.models import Agent, Assignment, Position, StatusCode, StatusReport, User
@@ -52,16 +53,8 @@ def _staff(world, count: int, start: int = 0) -> None:
 
 def _queries_for_the_board(world) -> int:
     db.session.expire_all()
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted(db.engine) as statements:
         board_state.detail_board(db.session.get(type(world.detail), world.detail.id), now=T0 + timedelta(minutes=15))
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     return len(statements)
 
 
