@@ -69,6 +69,7 @@ class Positions(MethodView):
     @positions.alt_response(200, schema=PositionOut, description="A point sent again: the one stored earlier")
     def post(self, data):
         """Send a position (stored once per device time)"""
+        keep_loaded_after_commit()
         try:
             agent = agent_of(g.user)
             recorded = record_position(agent, source="api", **data)

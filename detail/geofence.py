@@ -18,7 +18,19 @@ import sqlalchemy as sa
 from geographiclib.geodesic import Geodesic
 
 from .extensions import db
-from .models import Agent, Assignment, Detail, Organisation, Position, Site, StatusCode, StatusReport, utcnow
+from .models import (
+    Agent,
+    Assignment,
+    Detail,
+    Movement,
+    Organisation,
+    Position,
+    Site,
+    StatusCode,
+    StatusReport,
+    Visit,
+    utcnow,
+)
 
 EDGE_MARGIN_M = 25
 # A fix this vague cannot place anyone at a door.
@@ -91,10 +103,64 @@ def mark(position, places: list[tuple[Site, float, float, float]]) -> Mark | Non
     return Mark(position, "edge" if edge else "out", None)
 
 
-def venues_of(assignment: Assignment) -> list[Site]:
-    """Where the agent may be on station: the post and every venue the detail visits."""
-    sites = [assignment.site] if assignment.site else []
-    return sites + [site for site in assignment.detail.sites if site not in sites]
+def venues_of(assignments: list[Assignment]) -> dict[int, list[Site]]:
+    """Where the agent may be on station, for each assignment by id: its post and every venue its
+    detail visits (Detail.sites), read in one query for all the assignments.
+
+    The geofence runs on every stored position: reading each detail's visits, movements and
+    their sites one relationship at a time cost five or more queries per assignment.
+    """
+    detail_ids = sorted({a.detail_id for a in assignments})
+    venues: dict[int, list[Site]] = {detail_id: [] for detail_id in detail_ids}
+    if detail_ids:
+        for detail_id, site in db.session.execute(_VENUES, {"detail_ids": detail_ids}):
+            if site not in venues[detail_id]:
+                venues[detail_id].append(site)
+    # A post is most often one of the venues just read: the identity map answers without a query.
+    return {
+        a.id: ([a.site] if a.site else []) + [site for site in venues[a.detail_id] if site is not a.site]
+        for a in assignments
+    }
+
+
+def _venues_statement() -> sa.Select:
+    """The sites of the details in :detail_ids, in Detail.sites' order: the visits by arrival,
+    then each movement's start and end by departure. Built once: building it cost more than running it."""
+    detail_ids = sa.bindparam("detail_ids", expanding=True)
+    stops = sa.union_all(
+        sa.select(
+            Visit.detail_id,
+            Visit.site_id,
+            sa.literal_column("0").label("part"),
+            Visit.arrives_at.label("at"),
+            Visit.id.label("seq"),
+            sa.literal_column("0").label("side"),
+        ).where(Visit.detail_id.in_(detail_ids)),
+        sa.select(
+            Movement.detail_id,
+            Movement.from_site_id,
+            sa.literal_column("1"),
+            Movement.departs_at,
+            Movement.id,
+            sa.literal_column("0"),
+        ).where(Movement.detail_id.in_(detail_ids)),
+        sa.select(
+            Movement.detail_id,
+            Movement.to_site_id,
+            sa.literal_column("1"),
+            Movement.departs_at,
+            Movement.id,
+            sa.literal_column("1"),
+        ).where(Movement.detail_id.in_(detail_ids)),
+    ).subquery()
+    return (
+        sa.select(stops.c.detail_id, Site)
+        .join(Site, Site.id == stops.c.site_id)
+        .order_by(stops.c.detail_id, stops.c.part, stops.c.at, stops.c.seq, stops.c.side)
+    )
+
+
+_VENUES = _venues_statement()
 
 
 def code_for_signal(organisation_id: int, signal: str) -> StatusCode | None:
@@ -143,36 +209,44 @@ def departure(marks: list[Mark], on_station_at: datetime, dwell: timedelta, now:
     return first_out if now - first_out.position.reported_at >= dwell else None
 
 
+_ACTIVE_ASSIGNMENTS = (
+    sa.select(Assignment)
+    .join(Detail)
+    .where(
+        Assignment.agent_id == sa.bindparam("agent_id"),
+        Detail.state != "complete",
+        Assignment.shift_starts_at <= sa.bindparam("latest_start", type_=Assignment.shift_starts_at.type),
+        Assignment.shift_ends_at >= sa.bindparam("earliest_end", type_=Assignment.shift_ends_at.type),
+    )
+    .order_by(Assignment.report_at)
+)
+
+
 def active_assignments(agent: Agent, now: datetime) -> list[Assignment]:
     return list(
         db.session.scalars(
-            sa.select(Assignment)
-            .join(Detail)
-            .where(
-                Assignment.agent_id == agent.id,
-                Detail.state != "complete",
-                Assignment.shift_starts_at <= now + SHIFT_MARGIN,
-                Assignment.shift_ends_at >= now - SHIFT_MARGIN,
-            )
-            .order_by(Assignment.report_at)
+            _ACTIVE_ASSIGNMENTS,
+            {"agent_id": agent.id, "latest_start": now + SHIFT_MARGIN, "earliest_end": now - SHIFT_MARGIN},
         )
     )
 
 
-_FIX_COLUMNS = (Position.id, Position.latitude, Position.longitude, Position.accuracy_m, Position.reported_at)
+_FIXES = (
+    sa.select(Position.id, Position.latitude, Position.longitude, Position.accuracy_m, Position.reported_at)
+    .where(
+        Position.agent_id == sa.bindparam("agent_id"),
+        Position.reported_at >= sa.bindparam("since", type_=Position.reported_at.type),
+        Position.reported_at <= sa.bindparam("until", type_=Position.reported_at.type),
+    )
+    .order_by(Position.reported_at, Position.id)
+)
 
 
 def recent_positions(agent: Agent, now: datetime, since: datetime | None = None) -> list:
     """The agent's fixes from `since` (at most LOOKBACK ago) to now, oldest first, as plain rows:
     a phone in motion sends thousands in LOOKBACK, and only these columns decide anything."""
     since = max(since, now - LOOKBACK) if since is not None else now - LOOKBACK
-    return list(
-        db.session.execute(
-            sa.select(*_FIX_COLUMNS)
-            .where(Position.agent_id == agent.id, Position.reported_at >= since, Position.reported_at <= now)
-            .order_by(Position.reported_at, Position.id)
-        )
-    )
+    return list(db.session.execute(_FIXES, {"agent_id": agent.id, "since": since, "until": now}))
 
 
 def _needed_since(latest: StatusReport | None) -> datetime | None:
@@ -188,8 +262,10 @@ def _decidable(agent: Agent, organisation: Organisation, now: datetime) -> list:
     from .status import latest_report
 
     decidable = []
-    for assignment in active_assignments(agent, now):
-        venues = venues_of(assignment)
+    assignments = active_assignments(agent, now)
+    venues_by_assignment = venues_of(assignments)
+    for assignment in assignments:
+        venues = venues_by_assignment[assignment.id]
         if not venues:
             continue
         latest = latest_report(agent.id, assignment.detail_id)

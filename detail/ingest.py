@@ -31,6 +31,7 @@ from .schemas import check_plausible_time
 from .status import (
     Refused,
     duress_code,
+    keep_loaded_after_commit,
     latest_report,
     organisation_codes,
     parse_short_burst,
@@ -172,6 +173,7 @@ def _record_app_status(agent: Agent, code: StatusCode, **kwargs) -> list:
 
 
 def _finish(agent: Agent, events: list, position: Position | None) -> None:
+    keep_loaded_after_commit()
     db.session.commit()
     live.publish(events)
     if position is not None:
@@ -238,8 +240,7 @@ def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, 
 
 
 def _venues_of_the_day(agent: Agent, now: datetime) -> list[tuple[Assignment, Site]]:
-    pairs = []
-    for assignment in db.session.scalars(
+    assignments = db.session.scalars(
         sa.select(Assignment)
         .join(Detail)
         .where(
@@ -249,9 +250,9 @@ def _venues_of_the_day(agent: Agent, now: datetime) -> list[tuple[Assignment, Si
             Assignment.shift_starts_at <= now + timedelta(hours=24),
         )
         .order_by(Assignment.report_at)
-    ):
-        pairs.extend((assignment, site) for site in geofence.venues_of(assignment))
-    return pairs
+    ).all()
+    venues = geofence.venues_of(assignments)
+    return [(assignment, site) for assignment in assignments for site in venues[assignment.id]]
 
 
 def _transition_site(agent: Agent, data: dict, now: datetime) -> tuple[Assignment, Site] | None:

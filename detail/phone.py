@@ -205,6 +205,7 @@ def calendar_link():
 @roles_required("agent")
 def post_position():
     data = load_json(PositionIn())
+    keep_loaded_after_commit()
     try:
         agent = agent_of(current_user)
         recorded = record_position(agent, source="phone", **data)

@@ -437,12 +437,18 @@ def publish_position(agent: Agent, position: Position) -> None:
     live.publish_position(agent.organisation_id, detail_ids, live.position_payload(position, position.received_at))
 
 
-def latest_report(agent_id: int, detail_id: int | None) -> StatusReport | None:
-    return db.session.scalar(
-        sa.select(StatusReport)
-        .where(StatusReport.agent_id == agent_id, StatusReport.detail_id == detail_id)
-        .order_by(StatusReport.reported_at.desc(), StatusReport.id.desc())
-    )
+_LATEST_REPORT = (
+    sa.select(StatusReport)
+    .options(so.joinedload(StatusReport.status_code, innerjoin=True))
+    .where(StatusReport.agent_id == sa.bindparam("agent_id"), StatusReport.detail_id == sa.bindparam("detail_id"))
+    .order_by(StatusReport.reported_at.desc(), StatusReport.id.desc())
+    .limit(1)
+)
+
+
+def latest_report(agent_id: int, detail_id: int) -> StatusReport | None:
+    """The agent's newest report on the detail, with its code (every caller reads it)."""
+    return db.session.scalar(_LATEST_REPORT, {"agent_id": agent_id, "detail_id": detail_id})
 
 
 def agent_of(user) -> Agent:
@@ -489,17 +495,14 @@ def submit_status(user, data: dict, source: str, now: datetime | None = None) ->
     )
 
 
+_NEAR_DETAIL_IDS = _NEAR_ASSIGNMENTS.with_only_columns(Assignment.detail_id)
+
+
 def active_detail_ids(agent: Agent, at: datetime) -> list[int]:
     """The details whose boards should see the agent's position now."""
     return list(
         db.session.scalars(
-            sa.select(Assignment.detail_id)
-            .join(Detail)
-            .where(
-                Assignment.agent_id == agent.id,
-                Detail.state != "complete",
-                Assignment.shift_starts_at <= at + SHIFT_GRACE,
-                Assignment.shift_ends_at >= at - SHIFT_GRACE,
-            )
+            _NEAR_DETAIL_IDS,
+            {"agent_id": agent.id, "latest_start": at + SHIFT_GRACE, "earliest_end": at - SHIFT_GRACE},
         )
     )

@@ -237,3 +237,69 @@ def test_the_quick_sphere_screen_reads_every_fix_as_the_geodesic_would():
             outer = site.arrival_radius_m + max(geofence.EDGE_MARGIN_M, accuracy or 0.0)
             expected = "in" if exact <= site.arrival_radius_m else "edge" if exact <= outer else "out"
             assert geofence.mark(fix, places).state == expected, (latitude, exact, site.arrival_radius_m, accuracy)
+
+
+def test_venues_are_the_post_then_the_details_venues_in_order_for_every_assignment(backend):
+    # venues_of reads every assignment's venues in one query; it must give what the relationships give.
+    from detail.models import Agent, Assignment, Movement, Site, User, Visit
+
+    world = backend
+    org, detail, idle_agent = world.org, world.detail, world.idle_agent_user.agent
+
+    def site(name, lat):
+        return Site(organisation=org, name=name, latitude=lat, longitude=-0.1, timezone="Europe/London")
+
+    airport, lunch, gala, depot = site("Airport", 51.47), site("Lunch", 51.52), site("Gala", 51.50), site("Depot", 51.4)
+    # Added out of time order: the order is by time, as Detail.sites reads it.
+    detail.visits.append(Visit(site=gala, arrives_at=T0 + timedelta(hours=9), departs_at=T0 + timedelta(hours=11)))
+    detail.visits.append(Visit(site=lunch, arrives_at=T0 + timedelta(hours=4), departs_at=T0 + timedelta(hours=5)))
+    detail.movements.append(
+        Movement(from_site=airport, to_site=world.hotel, departs_at=T0 - timedelta(hours=1), arrives_at=T0)
+    )
+    user = User(organisation=org, email="roamer@aegis.example", name="Roamer", role="agent")
+    roamer = Agent(organisation=org, user=user, call_sign="Bravo 4")
+    on_the_venue = Assignment(
+        detail=detail, agent=roamer, role="agent", site=world.venue, report_at=T0,
+        shift_starts_at=T0, shift_ends_at=T0 + timedelta(hours=4),
+    )  # fmt: skip
+    at_the_depot = Assignment(
+        detail=world.other_client_detail, agent=roamer, role="agent", site=depot, report_at=T0,
+        shift_starts_at=T0, shift_ends_at=T0 + timedelta(hours=4),
+    )  # fmt: skip
+    no_post = Assignment(
+        detail=detail, agent=idle_agent, role="agent", report_at=T0,
+        shift_starts_at=T0, shift_ends_at=T0 + timedelta(hours=4),
+    )  # fmt: skip
+    db.session.add_all([on_the_venue, at_the_depot, no_post])
+    db.session.commit()
+    db.session.expire_all()
+    assignments = [db.session.get(Assignment, a.id) for a in (world.assignment, on_the_venue, at_the_depot, no_post)]
+
+    venues = geofence.venues_of(assignments)
+
+    def names(assignment):
+        return [s.name for s in venues[assignment.id]]
+
+    by_time = ["Grand Hotel", "Lunch", "Gala", "Airport", "ExCeL London"]  # visits by arrival, then movements
+    assert [s.name for s in assignments[0].detail.sites] == by_time
+    assert names(assignments[0]) == by_time  # posted at the hotel, already first
+    assert names(assignments[1]) == ["ExCeL London", "Grand Hotel", "Lunch", "Gala", "Airport"]
+    assert names(assignments[2]) == ["Depot"]  # a detail without visits: its post only
+    assert names(assignments[3]) == by_time
+    assert geofence.venues_of([]) == {}
+
+
+def test_a_position_is_stored_and_weighed_in_a_fixed_number_of_queries(backend):
+    from bench.statements import counted
+
+    world = backend
+    fix(world, INSIDE, 0)
+    db.session.expire_all()
+    assert world.agent.call_sign  # the agent, as the request's sign-in has it
+    with counted(db.engine) as statements:
+        record_position(
+            world.agent, latitude=INSIDE[0], longitude=INSIDE[1], accuracy=10.0, reported_at=at(1), now=at(1)
+        )
+    # The insert, open silence alerts, the organisation, assignments, venues, latest report, fixes;
+    # no query per relationship (the venues' detail, visits, movements and sites, the report's code).
+    assert len(statements) == 7, "\n".join(statements)
