@@ -1,7 +1,7 @@
 """The hand-run benchmarks keep working: each one's main at tiny sizes. No timing is asserted here;
 bench/README.md says how to run them at full size and what they measured."""
 
-from bench import board, geofence, intel_ingest, intel_matching
+from bench import api_writes, board, geofence, intel_ingest, intel_matching
 
 
 def test_matching_benchmark_runs_and_its_baselines_agree_with_match_items(tmp_path, capsys):
@@ -104,3 +104,11 @@ def test_load_benchmark_against_the_production_topology(postgres_url, redis_url)
 
     results = _load("--targets=production", f"--postgres={POSTGRES_URL}", f"--redis={redis_url}")
     _delivered_everything(results, {"production"})
+
+
+def test_api_writes_benchmark_posts_statuses_and_positions(tmp_path, capsys):
+    results = api_writes.main(["--requests=10", "--agents=2", "--profile=5", f"--workdir={tmp_path}"])
+    assert results["status"]["requests"] == results["position"]["requests"] == 10
+    assert results["status"]["statements"] > 0 and results["position"]["statements"] > 0
+    assert "cumulative" in results["profile"]
+    assert "position:" in capsys.readouterr().out
