@@ -17,7 +17,7 @@ from .extensions import db
 from .models import Detail, User, utcnow
 from .scoping import get_owned
 from .socket_guard import allowed, guard
-from .status import Refused, active_detail_ids, agent_of
+from .status import active_detail_ids
 
 
 def _connecting_user(auth) -> User | None:
@@ -116,12 +116,9 @@ class PhoneNamespace(Namespace):
         user = _connecting_user(auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
-        if user.role != "agent":
+        if not allowed(self.namespace, user):  # the rule the socket guard checks again later
             raise ConnectionRefusedError("only agents connect here")
-        try:
-            agent = agent_of(user)
-        except Refused as exc:
-            raise ConnectionRefusedError(exc.message) from None
+        agent = user.agent
         # Rooms of the details the agent is on now: the server picks them, the phone asks for nothing.
         for detail_id in active_detail_ids(agent, utcnow()):
             join_room(live.agents_room(detail_id))

@@ -977,6 +977,15 @@ def test_phone_socket_connect(app, client, world, role, how):
     assert sock.is_connected(PHONE_NAMESPACE) is (role == "agent")
 
 
+def test_phone_socket_refuses_an_agent_account_without_an_agent_profile(app, world):
+    # The same rule as the socket guard's recheck: the role alone is not enough.
+    profileless = User(organisation=world.org, email="new@aegis.example", name="New Hire", role="agent")
+    db.session.add(profileless)
+    db.session.commit()
+    sock = FreshContextSocket(app, namespace=PHONE_NAMESPACE, auth={"token": _token(profileless)})
+    assert not sock.is_connected(PHONE_NAMESPACE)
+
+
 def test_phone_socket_hears_only_the_agents_own_details(app, world, time_machine):
     time_machine.move_to(world.detail.starts_at - timedelta(minutes=30), tick=False)
     # Another agent of ours on another client's detail at the same time, and the rival firm's detail.
