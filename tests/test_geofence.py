@@ -291,8 +291,12 @@ def test_venues_are_the_post_then_the_details_venues_in_order_for_every_assignme
 
 def test_a_position_is_stored_and_weighed_in_a_fixed_number_of_queries(backend):
     from bench.statements import counted
+    from detail.models import Site, Visit
 
     world = backend
+    for i in range(3):  # more venues than the hotel and the conference: still one query for them
+        site = Site(organisation=world.org, name=f"Venue {i}", latitude=51.5 + i / 100, longitude=-0.1)
+        world.detail.visits.append(Visit(site=site, arrives_at=at(60 * i), departs_at=at(60 * i + 30)))
     fix(world, INSIDE, 0)
     db.session.expire_all()
     assert world.agent.call_sign  # the agent, as the request's sign-in has it
