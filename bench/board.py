@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.database import scratch_database  # noqa: E402
 from bench.statements import counted  # noqa: E402
 from detail import board_state, create_app  # noqa: E402
 from detail.config import testing  # noqa: E402
@@ -141,15 +141,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix="om-board-")
-    url, admin, database = f"sqlite:///{os.path.join(workdir, 'board.db')}", None, None
-    if args.postgres:
-        database = "bench_board_" + uuid.uuid4().hex[:8]
-        admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-        url = sa.make_url(args.postgres).set(database=database).render_as_string(hide_password=False)
-    app = create_app(testing(workdir, SQLALCHEMY_DATABASE_URI=url))
-    try:
+    with scratch_database(workdir, "board", args.postgres) as url:
+        app = create_app(testing(workdir, SQLALCHEMY_DATABASE_URI=url))
         with app.app_context():
             db.create_all()
             started = time.perf_counter()
@@ -171,11 +164,6 @@ def main(argv=None) -> dict:
             gc.unfreeze()
             db.session.remove()
             db.engine.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
