@@ -21,7 +21,6 @@ from .extensions import db
 from .models import (
     Agent,
     Assignment,
-    Detail,
     Movement,
     Organisation,
     Position,
@@ -31,6 +30,7 @@ from .models import (
     Visit,
     utcnow,
 )
+from .status import NEAR_ASSIGNMENTS, latest_report, record_status
 
 EDGE_MARGIN_M = 25
 # A fix this vague cannot place anyone at a door.
@@ -209,24 +209,16 @@ def departure(marks: list[Mark], on_station_at: datetime, dwell: timedelta, now:
     return first_out if now - first_out.position.reported_at >= dwell else None
 
 
-_ACTIVE_ASSIGNMENTS = (
-    sa.select(Assignment)
-    .join(Detail)
-    .where(
-        Assignment.agent_id == sa.bindparam("agent_id"),
-        Detail.state != "complete",
-        Assignment.shift_starts_at <= sa.bindparam("latest_start", type_=Assignment.shift_starts_at.type),
-        Assignment.shift_ends_at >= sa.bindparam("earliest_end", type_=Assignment.shift_ends_at.type),
-    )
-    .order_by(Assignment.report_at)
-)
+_ACTIVE_ASSIGNMENTS = NEAR_ASSIGNMENTS.order_by(Assignment.report_at)
 
 
-def active_assignments(agent: Agent, now: datetime) -> list[Assignment]:
+def active_assignments(agent: Agent, now: datetime, ahead: timedelta = SHIFT_MARGIN) -> list[Assignment]:
+    """The agent's assignments whose shift is around now: ended at most SHIFT_MARGIN ago, starting
+    within `ahead`; by report time."""
     return list(
         db.session.scalars(
             _ACTIVE_ASSIGNMENTS,
-            {"agent_id": agent.id, "latest_start": now + SHIFT_MARGIN, "earliest_end": now - SHIFT_MARGIN},
+            {"agent_id": agent.id, "latest_start": now + ahead, "earliest_end": now - SHIFT_MARGIN},
         )
     )
 
@@ -259,8 +251,6 @@ def _needed_since(latest: StatusReport | None) -> datetime | None:
 
 def _decidable(agent: Agent, organisation: Organisation, now: datetime) -> list:
     """(assignment, venues, latest report) of each assignment an automatic status may change now."""
-    from .status import latest_report
-
     decidable = []
     assignments = active_assignments(agent, now)
     venues_by_assignment = venues_of(assignments)
@@ -279,8 +269,6 @@ def _decidable(agent: Agent, organisation: Organisation, now: datetime) -> list:
 
 def evaluate_agent(agent: Agent, now: datetime | None = None) -> list:
     """Set on station or the leave signal where the agent's positions say so; returns the events."""
-    from .status import record_status
-
     now = now or utcnow()
     organisation = agent.organisation
     dwell = timedelta(seconds=organisation.geofence_dwell_seconds)

@@ -26,7 +26,7 @@ from . import geofence, live
 from .auth import user_for_token
 from .devices import agent_for_device, agent_for_number
 from .extensions import db
-from .models import Agent, Assignment, Detail, Position, Site, StatusCode, utcnow
+from .models import Agent, Assignment, Position, Site, StatusCode, utcnow
 from .schemas import check_plausible_time
 from .status import (
     Refused,
@@ -240,17 +240,7 @@ def _owntracks_location(agent: Agent, data: dict, now: datetime) -> tuple[list, 
 
 
 def _venues_of_the_day(agent: Agent, now: datetime) -> list[tuple[Assignment, Site]]:
-    assignments = db.session.scalars(
-        sa.select(Assignment)
-        .join(Detail)
-        .where(
-            Assignment.agent_id == agent.id,
-            Detail.state != "complete",
-            Assignment.shift_ends_at >= now - geofence.SHIFT_MARGIN,
-            Assignment.shift_starts_at <= now + timedelta(hours=24),
-        )
-        .order_by(Assignment.report_at)
-    ).all()
+    assignments = geofence.active_assignments(agent, now, ahead=timedelta(hours=24))
     venues = geofence.venues_of(assignments)
     return [(assignment, site) for assignment in assignments for site in venues[assignment.id]]
 

@@ -160,7 +160,9 @@ def device_time(reported_at: datetime | None, now: datetime, refuse_clock_ahead:
 _NAMED_ASSIGNMENT = sa.select(Assignment).where(
     Assignment.agent_id == sa.bindparam("agent_id"), Assignment.detail_id == sa.bindparam("detail_id")
 )
-_NEAR_ASSIGNMENTS = (
+# The agent's assignments on details not yet complete whose shift overlaps [earliest_end,
+# latest_start]: the status, the publish of a position and the geofence each widen it by their margin.
+NEAR_ASSIGNMENTS = (
     sa.select(Assignment)
     .join(Detail)
     .where(
@@ -180,7 +182,7 @@ def current_assignment(agent: Agent, at: datetime, detail_id: int | None = None)
             raise Refused(f"you are not assigned to detail {detail_id}", status=403, field="detail_id")
         return assignment
     near = db.session.scalars(
-        _NEAR_ASSIGNMENTS,
+        NEAR_ASSIGNMENTS,
         {"agent_id": agent.id, "latest_start": at + SHIFT_GRACE, "earliest_end": at - SHIFT_GRACE},
     ).all()
     if not near:
@@ -495,7 +497,7 @@ def submit_status(user, data: dict, source: str, now: datetime | None = None) ->
     )
 
 
-_NEAR_DETAIL_IDS = _NEAR_ASSIGNMENTS.with_only_columns(Assignment.detail_id)
+_NEAR_DETAIL_IDS = NEAR_ASSIGNMENTS.with_only_columns(Assignment.detail_id)
 
 
 def active_detail_ids(agent: Agent, at: datetime) -> list[int]:
