@@ -40,8 +40,19 @@ def unauthorized():
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """The user a session or remember cookie names, while its session version is still the account's.
+
+    The id is "<user id>:<session version>" (User.get_id); a bare id is from before versions and
+    signs nobody in. The board's sockets authenticate through this too, when they connect.
+    """
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and version):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or not secrets.compare_digest(user.session_version, version):
+        return None
+    return user
 
 
 def home_for(user: User) -> str:
@@ -110,6 +121,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # A signed cookie cannot be taken back from whoever copied it: the account's new session
+    # version is what makes every copy, and the remember cookie, stop working.
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
