@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from .extensions import db, limiter, login_manager
 from .models import ApiToken, User, utcnow
@@ -128,6 +128,60 @@ def logout():
         db.session.commit()
     logout_user()
     flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+# --- the account page ---------------------------------------------------------------------------
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", [DataRequired()])
+    new_password = PasswordField(
+        "New password", [DataRequired(), Length(min=10, max=256, message="Use at least 10 characters.")]
+    )
+    confirm = PasswordField("New password again", [DataRequired(), EqualTo("new_password", "The two do not match.")])
+
+    def validate_current_password(self, field):
+        if not current_user.check_password(field.data):
+            raise ValidationError("Your current password is not right.")
+
+
+def _account_page(password_form: PasswordChangeForm, status: int = 200):
+    return render_template("auth/account.html", password_form=password_form), status
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Who is signed in, a new password, and signing out on every device."""
+    return _account_page(PasswordChangeForm())
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    """A new password ends every other session of the account; this one stays signed in."""
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    user = current_user._get_current_object()
+    user.set_password(form.new_password.data)  # a new session version too (User._end_sessions_on_change)
+    db.session.commit()
+    # This browser signs in again under the new version; a remember cookie it held is issued again.
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    login_user(user, remember=remembered)
+    flash("Password changed. Every other device signed in to your account has been signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """Every session and remember cookie of the account ends, this one too (the form's CSRF token is checked first)."""
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    flash("Signed out on every device, including any that were kept signed in.", "info")
     return redirect(url_for("auth.login"))
 
 

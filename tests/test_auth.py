@@ -140,6 +140,8 @@ def test_token_use_is_stamped_at_most_once_a_minute(app, world):
 
 # --- sessions end when they should -------------------------------------------------------------
 
+NEW_PASSWORD = "a new long passphrase"
+
 
 def _signed_in(app, user, remember=False):
     """A browser of its own, signed in as the user through the sign-in form."""
@@ -163,6 +165,10 @@ def _signed_in_to(browser, page="/admin/details") -> bool:
     response = browser.get(page)
     assert response.status_code in (200, 302), response.status_code
     return response.status_code == 200
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def test_a_copied_session_cookie_stops_working_after_sign_out(app, world):
@@ -200,6 +206,43 @@ def test_an_id_without_the_session_version_is_not_a_sign_in(app, client, world):
         with client.session_transaction() as session:
             session["_user_id"] = user_id
         assert not _signed_in_to(client), user_id
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, world):
+    browser = _signed_in(app, world.coordinator, remember=True)
+    elsewhere = _signed_in(app, world.coordinator)
+    stolen = _copy_of(app, browser)
+    assert browser.get("/account").status_code == 200
+    response = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert _signed_in_to(browser)
+    assert not _signed_in_to(elsewhere)
+    assert not _signed_in_to(stolen)
+    # This browser's remember cookie was issued again, for the new sign-in.
+    assert _signed_in_to(_copy_of(app, browser, names=("remember_token",)))
+    assert _login(app.test_client(), world.coordinator.email, PASSWORD).status_code == 401
+    assert _login(app.test_client(), world.coordinator.email, NEW_PASSWORD).status_code == 302
+
+
+def test_a_password_change_needs_the_current_password(app, world):
+    browser = _signed_in(app, world.coordinator)
+    elsewhere = _signed_in(app, world.coordinator)
+    response = browser.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 400
+    assert "current password is not right" in response.get_data(as_text=True)
+    assert _signed_in_to(elsewhere)
+    mismatch = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": "something else"},
+    )
+    assert mismatch.status_code == 400
+    assert _signed_in_to(elsewhere)
 
 
 def test_a_password_reset_by_a_coordinator_ends_the_contacts_sessions(app, world):
@@ -276,6 +319,39 @@ def test_signing_out_leaves_api_tokens_working(app, world):
     browser.post("/logout")
     response = app.test_client().get("/api/v1/details", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_with_the_pages_csrf_token(csrf_client):
+    client, world = csrf_client
+    app = client.application
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    assert _login(client, world.coordinator.email, PASSWORD, csrf_token=token, remember="y").status_code == 302
+    other = app.test_client()
+    other_token = _csrf_token(other.get("/login").get_data(as_text=True))
+    assert _login(other, world.coordinator.email, PASSWORD, csrf_token=other_token).status_code == 302
+    stolen = _copy_of(app, client, names=("remember_token",))
+
+    page = client.get("/account").get_data(as_text=True)
+    assert 'action="/account/sign-out-everywhere"' in page
+    # Without the page's token the form is refused and nothing ends.
+    assert client.post("/account/sign-out-everywhere").status_code == 400
+    assert _signed_in_to(other)
+
+    response = client.post("/account/sign-out-everywhere", data={"csrf_token": _csrf_token(page)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    for browser in (client, other, stolen):
+        assert not _signed_in_to(browser)
+
+
+def test_every_role_has_the_account_page(app, world):
+    for user, home in ((world.coordinator, "/board/"), (world.agent_user, "/phone/"), (world.contact, "/portal")):
+        browser = _signed_in(app, user)
+        page = browser.get("/account")
+        assert page.status_code == 200
+        assert user.email in page.get_data(as_text=True)
+        assert 'href="/account"' in browser.get(home).get_data(as_text=True)
+    assert app.test_client().get("/account").status_code == 302
 
 
 def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
