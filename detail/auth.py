@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from .extensions import db, limiter, login_manager
 from .models import ApiToken, User, utcnow
@@ -40,8 +40,19 @@ def unauthorized():
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """The user a session or remember cookie names, while its session version is still the account's.
+
+    The id is "<user id>:<session version>" (User.get_id); a bare id is from before versions and
+    signs nobody in. The board's sockets authenticate through this too, when they connect.
+    """
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and version):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or not secrets.compare_digest(user.session_version, version):
+        return None
+    return user
 
 
 def home_for(user: User) -> str:
@@ -110,8 +121,67 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # A signed cookie cannot be taken back from whoever copied it: the account's new session
+    # version is what makes every copy, and the remember cookie, stop working.
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+# --- the account page ---------------------------------------------------------------------------
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", [DataRequired()])
+    new_password = PasswordField(
+        "New password", [DataRequired(), Length(min=10, max=256, message="Use at least 10 characters.")]
+    )
+    confirm = PasswordField("New password again", [DataRequired(), EqualTo("new_password", "The two do not match.")])
+
+    def validate_current_password(self, field):
+        if not current_user.check_password(field.data):
+            raise ValidationError("Your current password is not right.")
+
+
+def _account_page(password_form: PasswordChangeForm, status: int = 200):
+    return render_template("auth/account.html", password_form=password_form), status
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Who is signed in, a new password, and signing out on every device."""
+    return _account_page(PasswordChangeForm())
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    """A new password ends every other session of the account; this one stays signed in."""
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    user = current_user._get_current_object()
+    user.set_password(form.new_password.data)  # a new session version too (User._end_sessions_on_change)
+    db.session.commit()
+    # This browser signs in again under the new version; a remember cookie it held is issued again.
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    login_user(user, remember=remembered)
+    flash("Password changed. Every other device signed in to your account has been signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """Every session and remember cookie of the account ends, this one too (the form's CSRF token is checked first)."""
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    flash("Signed out on every device, including any that were kept signed in.", "info")
     return redirect(url_for("auth.login"))
 
 

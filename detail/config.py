@@ -2,17 +2,22 @@
 
 Development (the default) needs none: SQLite in the instance folder and a secret key
 generated once and kept there. Production (OSCARMIKE_ENV=production) refuses to start
-without SECRET_KEY and sets secure cookie flags.
+without a SECRET_KEY of at least 32 characters and sets secure cookie flags.
 """
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ConfigError(RuntimeError):
     """The environment does not describe a configuration the app can run with."""
+
+
+# Anyone who guesses the key can sign cookies as any user: a short or made-up one is guessable.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
@@ -81,9 +86,13 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
     production = mode == "production"
 
     secret_key = env.get("SECRET_KEY")
+    if production and len(secret_key or "") < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters when "
+            "OSCARMIKE_ENV=production (it signs sessions, remember cookies and CSRF tokens); make one with: "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     if not secret_key:
-        if production:
-            raise ConfigError("SECRET_KEY must be set when OSCARMIKE_ENV=production")
         secret_key = development_secret_key(instance_path)
 
     timezone = env.get("DEFAULT_TIMEZONE", "UTC")
@@ -132,6 +141,9 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # "Keep me signed in" lasts a month, not Flask-Login's year.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if production else "http",
     }

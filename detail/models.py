@@ -6,6 +6,7 @@ database as foreign keys, unique keys and check constraints.
 """
 
 import hashlib
+import secrets
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,6 +107,10 @@ class Organisation(db.Model):
         return f"<Organisation {self.name}>"
 
 
+def new_session_version() -> str:
+    return secrets.token_hex(8)
+
+
 class User(UserMixin, db.Model):
     """Anyone who signs in: admin, coordinator, agent, or a client's contact."""
 
@@ -126,6 +131,10 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's and remember cookie's user id (get_id): a new value signs the account
+    # out everywhere. Random rather than a counter, so no two changes (or a restored backup) give
+    # back a value an old cookie holds.
+    session_version: so.Mapped[str] = so.mapped_column(sa.String(32), default=new_session_version, server_default="0")
 
     organisation: so.Mapped[Organisation] = so.relationship()
     client: so.Mapped["Client | None"] = so.relationship(back_populates="contacts")
@@ -141,6 +150,22 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id for sessions and remember cookies: "<user id>:<session version>"."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Sign the account out everywhere: every session and remember cookie issued so far stops working."""
+        self.session_version = new_session_version()
+
+    @so.validates("password_hash", "active", "role")
+    def _end_sessions_on_change(self, key: str, value):
+        # Whichever page, API call or command changes these, the sessions made before must not keep
+        # the old password's, the old role's or a deactivated account's access.
+        if sa.inspect(self).persistent and getattr(self, key) != value:
+            self.end_sessions()
+        return value
 
     @property
     def is_staff(self) -> bool:

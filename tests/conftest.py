@@ -354,8 +354,9 @@ def sign_in(client, user: User | None) -> None:
     """Put the user in the test client's session, as Flask-Login would after a sign-in."""
     if user is None:
         return
+    version = db.session.scalar(sa.select(User.session_version).where(User.id == user.id))
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = f"{user.id}:{version}"
         session["_fresh"] = True
 
 

@@ -116,6 +116,7 @@ PUBLIC = Access(public=True)
 LANDING = Access(public=True, anonymous=SIGN_IN)  # each role to its home, anonymous to sign-in
 SIGN_OUT = Access(public=True, everyone=SIGN_IN)  # signing out always lands on the sign-in page
 STAFF_PAGE = Access(STAFF)
+SIGNED_IN_PAGE = Access(frozenset(r for r in ACCOUNT_ROLE.values() if r))  # every account, its own account page
 STAFF_JSON = Access(STAFF, json=True)
 LEAD_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only as the detail's lead (world.agent_user is)
 AGENT_PAGE = Access(frozenset({"agent"}))
@@ -132,6 +133,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): SIGN_OUT,
+    ("GET", "/account"): SIGNED_IN_PAGE,
+    ("POST", "/account/password"): SIGNED_IN_PAGE,
+    ("POST", "/account/sign-out-everywhere"): SIGN_OUT,
     ("GET", "/static/<path:filename>"): PUBLIC,
     # The API's description, not its data: every operation it lists still needs a token.
     ("GET", "/api/v1/openapi.json"): PUBLIC,

@@ -136,3 +136,231 @@ def test_token_use_is_stamped_at_most_once_a_minute(app, world):
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
         user_for_token(token)
     assert stored.last_used_at == start + timedelta(seconds=61)
+
+
+# --- sessions end when they should -------------------------------------------------------------
+
+NEW_PASSWORD = "a new long passphrase"
+
+
+def _signed_in(app, user, remember=False):
+    """A browser of its own, signed in as the user through the sign-in form."""
+    browser = app.test_client()
+    response = _login(browser, user.email, PASSWORD, **({"remember": "y"} if remember else {}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser
+
+
+def _copy_of(app, browser, names=("session", "remember_token")):
+    """Another browser holding copies of the browser's cookies, as someone who took them would."""
+    thief = app.test_client()
+    for name in names:
+        cookie = browser.get_cookie(name)
+        if cookie is not None:
+            thief.set_cookie(name, cookie.value)
+    return thief
+
+
+def _signed_in_to(browser, page="/admin/details") -> bool:
+    response = browser.get(page)
+    assert response.status_code in (200, 302), response.status_code
+    return response.status_code == 200
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_a_copied_session_cookie_stops_working_after_sign_out(app, world):
+    browser = _signed_in(app, world.coordinator)
+    thief = _copy_of(app, browser, names=("session",))
+    assert _signed_in_to(thief)
+    assert browser.post("/logout").status_code == 302
+    assert not _signed_in_to(browser)
+    assert not _signed_in_to(thief)
+
+
+def test_a_copied_remember_cookie_stops_working_after_sign_out(app, world):
+    browser = _signed_in(app, world.coordinator, remember=True)
+    assert _signed_in_to(_copy_of(app, browser, names=("remember_token",)))  # the remember cookie alone signs in
+    copied = _copy_of(app, browser, names=("remember_token",))
+    browser.post("/logout")
+    assert not _signed_in_to(copied)
+
+
+def test_the_remember_cookie_is_lax_httponly_and_lasts_30_days(app, world):
+    from datetime import datetime, timedelta, timezone
+
+    response = _login(app.test_client(), world.coordinator.email, PASSWORD, remember="y")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("remember_token="))
+    parts = [part.strip().lower() for part in header.split(";")]
+    assert "httponly" in parts and "samesite=lax" in parts
+    expires = datetime.strptime(re.search(r"Expires=([^;]+)", header).group(1), "%a, %d %b %Y %H:%M:%S GMT")
+    lasts = expires.replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)
+    assert timedelta(days=29, hours=23) < lasts <= timedelta(days=30)
+
+
+def test_an_id_without_the_session_version_is_not_a_sign_in(app, client, world):
+    # Sessions made before versions existed, or ids made up: none signs anyone in.
+    for user_id in (str(world.coordinator.id), f"{world.coordinator.id}:", f"{world.coordinator.id}:nope", "x:y", ""):
+        with client.session_transaction() as session:
+            session["_user_id"] = user_id
+        assert not _signed_in_to(client), user_id
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, world):
+    browser = _signed_in(app, world.coordinator, remember=True)
+    elsewhere = _signed_in(app, world.coordinator)
+    stolen = _copy_of(app, browser)
+    assert browser.get("/account").status_code == 200
+    response = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert _signed_in_to(browser)
+    assert not _signed_in_to(elsewhere)
+    assert not _signed_in_to(stolen)
+    # This browser's remember cookie was issued again, for the new sign-in.
+    assert _signed_in_to(_copy_of(app, browser, names=("remember_token",)))
+    assert _login(app.test_client(), world.coordinator.email, PASSWORD).status_code == 401
+    assert _login(app.test_client(), world.coordinator.email, NEW_PASSWORD).status_code == 302
+
+
+def test_a_password_change_needs_the_current_password(app, world):
+    browser = _signed_in(app, world.coordinator)
+    elsewhere = _signed_in(app, world.coordinator)
+    response = browser.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 400
+    assert "current password is not right" in response.get_data(as_text=True)
+    assert _signed_in_to(elsewhere)
+    mismatch = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": "something else"},
+    )
+    assert mismatch.status_code == 400
+    assert _signed_in_to(elsewhere)
+
+
+def test_a_password_reset_by_a_coordinator_ends_the_contacts_sessions(app, world):
+    contact = _signed_in(app, world.contact)
+    assert _signed_in_to(contact, "/portal")
+    coordinator = _signed_in(app, world.coordinator)
+    response = coordinator.post(
+        f"/admin/clients/{world.client.id}/contacts/{world.contact.id}/edit",
+        data={
+            "name": world.contact.name,
+            "email": world.contact.email,
+            "title": "",
+            "phone": "",
+            "active": "y",
+            "password": "reset by the coordinator",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert not _signed_in_to(contact, "/portal")
+
+
+def test_saving_a_contact_without_changes_keeps_their_sessions(app, world):
+    contact = _signed_in(app, world.contact)
+    coordinator = _signed_in(app, world.coordinator)
+    response = coordinator.post(
+        f"/admin/clients/{world.client.id}/contacts/{world.contact.id}/edit",
+        data={"name": "New Name", "email": world.contact.email, "title": "", "phone": "", "active": "y"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert _signed_in_to(contact, "/portal")
+
+
+def test_deactivation_ends_sessions_for_good(app, world):
+    agent = _signed_in(app, world.agent_user)
+    stolen = _copy_of(app, agent)
+    assert _signed_in_to(agent, "/phone/")
+    coordinator = _signed_in(app, world.coordinator)
+    page = f"/admin/agents/{world.agent.id}/edit"
+    fields = {"name": world.agent_user.name, "call_sign": world.agent.call_sign, "phone": ""}
+    assert coordinator.post(page, data=fields).status_code == 302  # "active" unticked
+    assert coordinator.post(page, data={**fields, "active": "y"}).status_code == 302
+    # Active again, but what was signed in before the deactivation stays signed out.
+    assert not _signed_in_to(agent, "/phone/")
+    assert not _signed_in_to(stolen, "/phone/")
+    assert _signed_in_to(_signed_in(app, world.agent_user), "/phone/")
+
+
+def test_a_role_change_ends_the_accounts_sessions(app, world):
+    browser = _signed_in(app, world.coordinator)
+    world.coordinator.role = "admin"
+    db.session.commit()
+    assert not _signed_in_to(browser)
+
+
+def test_an_api_password_change_ends_sessions_but_tokens_keep_working(app, world):
+    agent = _signed_in(app, world.agent_user)
+    agent_token = issue_token(world.agent_user, "phone")
+    staff_token = issue_token(world.coordinator, "script")
+    db.session.commit()
+    response = app.test_client().patch(
+        f"/api/v1/agents/{world.agent.id}",
+        json={"password": "set over the api"},
+        headers={"Authorization": f"Bearer {staff_token}"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert not _signed_in_to(agent, "/phone/")
+    assert user_for_token(agent_token) == world.agent_user
+
+
+def test_signing_out_leaves_api_tokens_working(app, world):
+    token = issue_token(world.coordinator, "script")
+    db.session.commit()
+    browser = _signed_in(app, world.coordinator)
+    browser.post("/logout")
+    response = app.test_client().get("/api/v1/details", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_with_the_pages_csrf_token(csrf_client):
+    client, world = csrf_client
+    app = client.application
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    assert _login(client, world.coordinator.email, PASSWORD, csrf_token=token, remember="y").status_code == 302
+    other = app.test_client()
+    other_token = _csrf_token(other.get("/login").get_data(as_text=True))
+    assert _login(other, world.coordinator.email, PASSWORD, csrf_token=other_token).status_code == 302
+    stolen = _copy_of(app, client, names=("remember_token",))
+
+    page = client.get("/account").get_data(as_text=True)
+    assert 'action="/account/sign-out-everywhere"' in page
+    # Without the page's token the form is refused and nothing ends.
+    assert client.post("/account/sign-out-everywhere").status_code == 400
+    assert _signed_in_to(other)
+
+    response = client.post("/account/sign-out-everywhere", data={"csrf_token": _csrf_token(page)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    for browser in (client, other, stolen):
+        assert not _signed_in_to(browser)
+
+
+def test_every_role_has_the_account_page(app, world):
+    for user, home in ((world.coordinator, "/board/"), (world.agent_user, "/phone/"), (world.contact, "/portal")):
+        browser = _signed_in(app, user)
+        page = browser.get("/account")
+        assert page.status_code == 200
+        assert user.email in page.get_data(as_text=True)
+        assert 'href="/account"' in browser.get(home).get_data(as_text=True)
+    assert app.test_client().get("/account").status_code == 302
+
+
+def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
+    from detail import live
+
+    from .conftest import FreshContextSocket
+
+    browser = _signed_in(app, world.coordinator)
+    stolen = _copy_of(app, browser)
+    browser.post("/logout")
+    socket = FreshContextSocket(app, namespace=live.NAMESPACE, flask_test_client=stolen)
+    assert not socket.is_connected(live.NAMESPACE)

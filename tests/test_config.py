@@ -20,6 +20,37 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
+@pytest.mark.parametrize("key", ["", "s" * 31, "change-me", "hunter2"])
+def test_production_refuses_a_short_secret_key_and_says_how_to_make_one(tmp_path, key):
+    with pytest.raises(ConfigError) as refused:
+        from_environment(str(tmp_path), env={"OSCARMIKE_ENV": "production", "SECRET_KEY": key})
+    message = str(refused.value)
+    assert "SECRET_KEY" in message and "32" in message
+    assert "secrets.token_hex(32)" in message
+
+
+def test_production_refuses_the_example_files_placeholder_key(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "deploy" / "oscarmike.env.example"
+    line = next(line for line in example.read_text().splitlines() if line.startswith("SECRET_KEY="))
+    with pytest.raises(ConfigError, match="secrets.token_hex"):
+        from_environment(str(tmp_path), env={"OSCARMIKE_ENV": "production", "SECRET_KEY": line.split("=", 1)[1]})
+
+
+def test_production_takes_a_secret_key_of_32_characters(tmp_path):
+    config = from_environment(str(tmp_path), env={"OSCARMIKE_ENV": "production", "SECRET_KEY": "k" * 32})
+    assert config["SECRET_KEY"] == "k" * 32
+
+
+def test_remember_cookie_is_lax_and_lasts_30_days(tmp_path):
+    from datetime import timedelta
+
+    config = from_environment(str(tmp_path), env={"OSCARMIKE_ENV": "production", "SECRET_KEY": "s" * 40})
+    assert config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+    assert config["REMEMBER_COOKIE_DURATION"] == timedelta(days=30)
+
+
 def test_production_sets_secure_cookies(tmp_path):
     config = from_environment(str(tmp_path), env={"OSCARMIKE_ENV": "production", "SECRET_KEY": "s" * 40})
     assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"]
