@@ -18,10 +18,12 @@ from detail.netguard import parse_allow_list
 from intel import feeds
 from intel.feeds import MAX_ITEMS, FetchResult, ParsedFeed, fetch, parse
 
+from .conftest import LOOPBACK_FEEDS
+
 FEEDS = Path(__file__).parent / "data" / "feeds"
 LAST_MODIFIED = "Tue, 10 Jun 2025 08:15:00 GMT"
 # The feed servers here listen on loopback, which fetch refuses unless told otherwise.
-LOOPBACK = parse_allow_list("127.0.0.1")
+LOOPBACK = parse_allow_list(LOOPBACK_FEEDS)
 
 
 def fixture(name: str) -> bytes:
