@@ -155,7 +155,8 @@ def check_host(host: str, allow: AllowList = PUBLIC_ONLY) -> None:
     try:
         check_address(address, allow=allow)
     except AddressNotAllowed:
-        spelled = key if named_local or key == str(address) else f"{key} ({address})"
+        meant = _embedded_ipv4(address) or address
+        spelled = key if named_local or key == str(meant) else f"{key} ({meant})"
         raise AddressNotAllowed(f"{spelled} is not a public address") from None
 
 
