@@ -1,9 +1,11 @@
 """Fetch and parse one feed: pure functions and dataclasses for the poller, no database, no Flask.
 
 `fetch` makes one bounded HTTP GET (conditional, capped in size and in total time) and never
-raises for network or HTTP trouble. `parse` turns the bytes into `ParsedItem`s with plain-text
-titles, sanitised summaries, UTC times, one geometry shape and the CAP, GDACS and USGS fields
-the classifier reads; it never raises for what a feed contains.
+raises for network or HTTP trouble. It connects only to public addresses, or to those the
+organisation's allow-list names (detail.netguard), on the first request and on every redirect.
+`parse` turns the bytes into `ParsedItem`s with plain-text titles, sanitised summaries, UTC
+times, one geometry shape and the CAP, GDACS and USGS fields the classifier reads; it never
+raises for what a feed contains.
 
 XML safety. feedparser 6.0.14 on its own is not safe against entity expansion: it keeps
 entity declarations whose value is plain text, and when expat then refuses the document
