@@ -1,7 +1,9 @@
 """Coordinator pages for the organisation itself: its settings and its status codes.
 
-Settings are the organisation's name, its time zone and the two numbers the alert rules read
-(alerts.evaluate). Only an admin may rename the organisation; coordinators may change the rest.
+Settings are the organisation's name, its time zone, the numbers the alert rules read
+(alerts.evaluate) and the private hosts its feeds may be fetched from. Only an admin may rename
+the organisation or allow private hosts (each opens a way for coordinators' feed URLs into the
+network behind the server); coordinators may change the rest.
 
 Status codes are the organisation's own, but the server reads them through a few rules that
 must hold whatever they are called:
@@ -16,11 +18,13 @@ Codes are never deleted: stored reports refer to them. The duress rules are chec
 organisation's row locked (on PostgreSQL), so two coordinators cannot each add "the" duress code.
 """
 
+import re
+
 import sqlalchemy as sa
 from flask import abort, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, ColorField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, ColorField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from .admin import (
@@ -39,6 +43,7 @@ from .admin import (
 from .auth import staff_required
 from .extensions import db
 from .models import CODE_KINDS, CODE_SIGNALS, Organisation, StatusCode, StatusReport
+from .netguard import parse_allow_list
 from .scoping import owned
 
 SETTINGS_PAGE = "detail/admin/settings.html"
@@ -90,6 +95,20 @@ def lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+def allow_list_lines(value):
+    """Filter: one allow-list entry a line, host names in lower case without a trailing dot."""
+    if not isinstance(value, str):
+        return value
+    return "\n".join(entry.lower().rstrip(".") for entry in re.split(r"[\s,]+", value) if entry)
+
+
+def valid_allow_list(form, field):
+    try:
+        parse_allow_list(field.data)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def optional_signal(value):
     """Coerce the signal select: the blank option means none."""
     return value or None
@@ -127,6 +146,7 @@ class SettingsForm(FlaskForm):
     request_alert_minutes = _minutes(
         "An urgent client request not acknowledged alerts the board after (minutes)", REQUEST_ALERT_RANGE
     )
+    feed_private_hosts = TextAreaField("Private hosts for feeds", [valid_allow_list], filters=[allow_list_lines])
 
     def validate_name(self, field):
         # The name is unique across organisations (it is how people tell firms apart on sign-in pages).
@@ -137,10 +157,15 @@ class SettingsForm(FlaskForm):
             raise ValidationError("Another organisation already has this name.")
 
 
+# Fields only an admin may change, with the filter that makes a value sent comparable to the stored one.
+ADMIN_ONLY = {"name": squeeze, "feed_private_hosts": allow_list_lines}
+
+
 def settings_form(organisation: Organisation) -> SettingsForm:
     form = SettingsForm(obj=organisation)
     if current_user.role != "admin":
-        del form.name
+        for name in ADMIN_ONLY:
+            delattr(form, name)
     return form
 
 
@@ -152,6 +177,8 @@ def _settings_page() -> dict:
             "silent_after_minutes": f"{SILENT_AFTER_RANGE[0]} to {SILENT_AFTER_RANGE[1]}",
             "geofence_dwell_seconds": f"{DWELL_RANGE[0]} to {DWELL_RANGE[1]}; long enough to ignore GPS drift",
             "manual_precedence_minutes": f"{MANUAL_RANGE[0]} to {MANUAL_RANGE[1]}",
+            "feed_private_hosts": "host names, addresses or ranges such as 10.20.0.0/16, one a line; "
+            "empty: feeds only from public addresses",
         },
         "attrs": {
             "timezone": {"list": "zones", "autocomplete": "off"},
@@ -159,6 +186,7 @@ def _settings_page() -> dict:
             "silent_after_minutes": {"min": SILENT_AFTER_RANGE[0], "max": SILENT_AFTER_RANGE[1]},
             "geofence_dwell_seconds": {"min": DWELL_RANGE[0], "max": DWELL_RANGE[1]},
             "manual_precedence_minutes": {"min": MANUAL_RANGE[0], "max": MANUAL_RANGE[1]},
+            "feed_private_hosts": {"rows": 3, "autocomplete": "off", "spellcheck": "false"},
         },
         "zones": time_zone_names(),
         "is_admin": current_user.role == "admin",
@@ -171,11 +199,12 @@ def settings():
     """The organisation's name, time zone and alert rule settings."""
     organisation = db.session.get(Organisation, org_id())
     form = settings_form(organisation)
-    if "name" not in form._fields and request.method == "POST":
-        # The coordinator's page has no name field: a name sent anyway is an attempt to rename.
-        sent = squeeze(request.form.get("name"))
-        if sent is not None and sent != organisation.name:
-            abort(403)
+    if current_user.role != "admin" and request.method == "POST":
+        # The coordinator's page has no admin-only fields: a changed value sent anyway is an attempt to change it.
+        for name, normalise in ADMIN_ONLY.items():
+            sent = normalise(request.form.get(name))
+            if sent is not None and sent != getattr(organisation, name):
+                abort(403)
     if form.validate_on_submit():
         form.populate_obj(organisation)
         if save(form):

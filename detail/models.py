@@ -99,6 +99,9 @@ class Organisation(db.Model):
     travel_buffer_minutes: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
     # Requests inbox: an urgent request not acknowledged within this long alerts the board.
     request_alert_minutes: so.Mapped[int] = so.mapped_column(default=15, server_default="15")
+    # Feeds are fetched from public addresses only; these host names and ranges (netguard.parse_allow_list)
+    # are the admin's exceptions, for an intranet feed.
+    feed_private_hosts: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     status_codes: so.WriteOnlyMapped["StatusCode"] = so.relationship(back_populates="organisation")

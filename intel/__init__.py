@@ -56,7 +56,11 @@ def register_api() -> None:
 
 
 def add_demo_feeds(organisation) -> None:
-    """The demo's sample feeds, served by this app at PUBLIC_URL (idempotent)."""
+    """The demo's sample feeds, served by this app at PUBLIC_URL, and that host on the organisation's
+    allow-list of private feed hosts, since the demo's own address is usually loopback (idempotent)."""
+    import re
+    from urllib.parse import urlsplit
+
     import sqlalchemy as sa
     from flask import current_app
 
@@ -65,6 +69,10 @@ def add_demo_feeds(organisation) -> None:
     from .models import Feed
     from .samples import sample_feed_urls
 
+    host = urlsplit(current_app.config["PUBLIC_URL"]).hostname
+    allowed = [entry for entry in re.split(r"[\s,]+", organisation.feed_private_hosts or "") if entry]
+    if host and host not in allowed:
+        organisation.feed_private_hosts = "\n".join([*allowed, host])
     for name, url in sample_feed_urls(current_app.config["PUBLIC_URL"]):
         if db.session.scalar(sa.select(Feed).where(Feed.organisation_id == organisation.id, Feed.url == url)) is None:
             db.session.add(

@@ -15,7 +15,7 @@ from detail.extensions import db
 from detail.models import Detail
 from detail.schemas import Text
 
-from . import advisories
+from . import advisories, feeds
 from .models import ADVISORY_STATUSES, CATEGORIES, Advisory, Feed
 
 
@@ -63,6 +63,9 @@ class Feeds(MethodView):
     def post(self, data):
         """Add a feed (polled on the next round)"""
         data["country_code"] = data["country_code"].upper()
+        problem = feeds.address_problem(data["url"], feeds.allow_list(g.user.organisation.feed_private_hosts))
+        if problem:
+            refuse(422, problem, {"url": [problem]})
         if db.session.scalar(
             sa.select(Feed).where(Feed.organisation_id == g.user.organisation_id, Feed.url == data["url"])
         ):

@@ -11,7 +11,7 @@ from detail.cli import default_organisation
 from detail.extensions import db, socketio
 from detail.models import utcnow
 
-from . import digest, poller
+from . import digest, feeds, poller
 from .models import CATEGORIES, Feed
 
 intel_cli = AppGroup("intel", help="Feeds and advisories.")
@@ -62,6 +62,9 @@ def add_feed_command(url, name, region, country_code, default_category, poll_int
     if len(country_code) not in (0, 2):
         raise click.BadParameter("a two-letter ISO country code", param_hint="--country")
     org = default_organisation(organisation)
+    problem = feeds.address_problem(url, feeds.allow_list(org.feed_private_hosts))
+    if problem:
+        raise click.BadParameter(problem, param_hint="URL")
     if db.session.scalar(sa.select(Feed).where(Feed.organisation_id == org.id, Feed.url == url)) if org.id else None:
         raise click.BadParameter("this feed is already in the registry", param_hint="URL")
     feed = Feed(

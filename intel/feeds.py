@@ -1,9 +1,11 @@
 """Fetch and parse one feed: pure functions and dataclasses for the poller, no database, no Flask.
 
 `fetch` makes one bounded HTTP GET (conditional, capped in size and in total time) and never
-raises for network or HTTP trouble. `parse` turns the bytes into `ParsedItem`s with plain-text
-titles, sanitised summaries, UTC times, one geometry shape and the CAP, GDACS and USGS fields
-the classifier reads; it never raises for what a feed contains.
+raises for network or HTTP trouble. It connects only to public addresses, or to those the
+organisation's allow-list names (detail.netguard), on the first request and on every redirect.
+`parse` turns the bytes into `ParsedItem`s with plain-text titles, sanitised summaries, UTC
+times, one geometry shape and the CAP, GDACS and USGS fields the classifier reads; it never
+raises for what a feed contains.
 
 XML safety. feedparser 6.0.14 on its own is not safe against entity expansion: it keeps
 entity declarations whose value is plain text, and when expat then refuses the document
@@ -52,6 +54,9 @@ from feedparser.encodings import convert_to_utf8
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from detail import netguard
 
 DEFAULT_USER_AGENT = "OscarMike/1.0 (+feed poller)"
 ALLOWED_SCHEMES = ("http", "https")
@@ -63,6 +68,11 @@ MAX_TITLE_LENGTH = 500
 MAX_SUMMARY_INPUT = 100_000
 MAX_CATEGORIES = 50
 MAX_CATEGORY_LENGTH = 200
+
+# The only words a failed connection is recorded with (see fetch).
+ADDRESS_NOT_ALLOWED = netguard.NOT_ALLOWED
+CONNECTION_FAILED = "connection failed"
+TIMED_OUT = "timed out"
 
 _CHUNK_BYTES = 64 * 1024
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
@@ -136,6 +146,9 @@ class _FetchError(Exception):
 _current_watchdog: contextvars.ContextVar["_Watchdog | None"] = contextvars.ContextVar(
     "oscar_mike_fetch_watchdog", default=None
 )
+_current_allow: contextvars.ContextVar[netguard.AllowList] = contextvars.ContextVar(
+    "oscar_mike_fetch_allow", default=netguard.PUBLIC_ONLY
+)
 
 
 class _Watchdog:
@@ -181,8 +194,29 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 class _WatchedConnectionMixin:
+    """Connects only to an address the guard allows, the one it checked, and reports the socket to the watchdog.
+
+    urllib3 would look the name up again itself; a name that answers with another address the
+    second time (DNS rebinding) must not get past the check that way.
+    """
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        try:
+            sock = netguard.connect(
+                self.host,
+                self.port,
+                _current_allow.get(),
+                timeout,
+                socket_options=self.socket_options,
+                source_address=self.source_address,
+            )
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
         watchdog = _current_watchdog.get()
         if watchdog is not None:
             watchdog.watch(sock)
@@ -237,6 +271,29 @@ def _url_problem(url: Any) -> str | None:
     return None
 
 
+def allow_list(text: str | None) -> netguard.AllowList:
+    """An organisation's feed allow-list from its stored text; text that no longer reads allows nothing private."""
+    try:
+        return netguard.parse_allow_list(text)
+    except ValueError:
+        return netguard.PUBLIC_ONLY
+
+
+def address_problem(url: str, allow: netguard.AllowList) -> str | None:
+    """Why a feed URL is refused as it is typed (a private address written out, localhost), or None.
+
+    A host name is judged when the feed is fetched, on the addresses it resolves to then.
+    """
+    try:
+        netguard.check_url(url, allow)
+    except netguard.AddressNotAllowed as refused:
+        return (
+            f"{refused.detail}: feeds are fetched from public addresses only, unless an admin allows "
+            "the host under Settings (private hosts for feeds)."
+        )
+    return None
+
+
 def fetch(
     url: str,
     *,
@@ -245,8 +302,15 @@ def fetch(
     timeout: float = 10.0,
     max_bytes: int = 5_000_000,
     user_agent: str = DEFAULT_USER_AGENT,
+    allow: netguard.AllowList = netguard.PUBLIC_ONLY,
 ) -> FetchResult:
-    """GET one feed with a conditional request, a total deadline of `timeout` and a size cap."""
+    """GET one feed with a conditional request, a total deadline of `timeout` and a size cap.
+
+    Every connection, the first and each redirect's, goes only to a public address or one that
+    `allow` names. A refused or failed connection is recorded as one plain reason (ADDRESS_NOT_ALLOWED,
+    CONNECTION_FAILED, TIMED_OUT) without the network's own words, so a feed's health cannot tell a
+    closed port from an open one behind it.
+    """
     started = time.monotonic()
     deadline = started + timeout
     problem = _url_problem(url)
@@ -260,30 +324,34 @@ def fetch(
 
     watchdog = _Watchdog(timeout)
     token = _current_watchdog.set(watchdog)
+    allow_token = _current_allow.set(allow)
     session = requests.Session()
+    # No proxy from the environment (nor .netrc): the guard must see the address really connected to.
+    session.trust_env = False
     session.mount("http://", _WatchedAdapter())
     session.mount("https://", _WatchedAdapter())
     response = None
     try:
         watchdog.start()
-        response, final_url = _get_following_redirects(session, url.strip(), headers, timeout, deadline)
+        response, final_url = _get_following_redirects(session, url.strip(), headers, deadline)
         result = _result_from(response, final_url, etag, modified, max_bytes, deadline)
         if watchdog.expired:  # whatever was read ended only because the watchdog cut the connection
-            raise _FetchError(f"timed out: no complete response within {timeout:g} s")
+            raise _FetchError(TIMED_OUT)
     except _FetchError as exc:
         result = FetchResult(
             "error", error=str(exc), http_status=response.status_code if response is not None else None
         )
+    except netguard.AddressNotAllowed:
+        result = FetchResult("error", error=ADDRESS_NOT_ALLOWED)
     except (requests.RequestException, OSError, ValueError) as exc:
-        if watchdog.expired or time.monotonic() >= deadline:
-            result = FetchResult("error", error=f"timed out: no complete response within {timeout:g} s")
-        else:
-            result = FetchResult("error", error=_describe_network_error(exc))
+        timed_out = watchdog.expired or time.monotonic() >= deadline or isinstance(exc, requests.Timeout)
+        result = FetchResult("error", error=TIMED_OUT if timed_out else CONNECTION_FAILED)
     finally:
         watchdog.cancel()
         if response is not None:
             response.close()
         session.close()
+        _current_allow.reset(allow_token)
         _current_watchdog.reset(token)
     result.elapsed_s = round(time.monotonic() - started, 3)
     return result
@@ -311,12 +379,15 @@ def _result_from(response, final_url, etag, modified, max_bytes, deadline) -> Fe
     )
 
 
-def _get_following_redirects(session, url, headers, timeout, deadline) -> tuple[requests.Response, str]:
-    """Follow at most MAX_REDIRECTS redirects by hand, never reading a redirect's body."""
+def _get_following_redirects(session, url, headers, deadline) -> tuple[requests.Response, str]:
+    """Follow at most MAX_REDIRECTS redirects by hand, never reading a redirect's body.
+
+    Each hop opens its connection through the guard, so a redirect to a private address is refused too.
+    """
     for _hop in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _FetchError(f"timed out: no complete response within {timeout:g} s")
+            raise _FetchError(TIMED_OUT)
         response = session.get(url, headers=headers, timeout=(remaining, remaining), stream=True, allow_redirects=False)
         if response.status_code not in _REDIRECT_CODES:
             return response, url
@@ -343,18 +414,8 @@ def _read_capped(response: requests.Response, max_bytes: int, deadline: float) -
             raise _FetchError(f"response too large: more than {max_bytes} bytes")
         chunks.append(chunk)
         if time.monotonic() > deadline:
-            raise _FetchError("timed out while reading the body")
+            raise _FetchError(TIMED_OUT)
     return b"".join(chunks)
-
-
-def _describe_network_error(exc: Exception) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"timed out: {exc}"
-    if isinstance(exc, requests.ConnectionError):
-        return f"connection failed: {exc}"
-    if isinstance(exc, requests.RequestException):
-        return f"request failed: {type(exc).__name__}: {exc}"
-    return f"network error: {type(exc).__name__}: {exc}"
 
 
 # --------------------------------------------------------------------------- parse: the document

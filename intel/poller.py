@@ -174,8 +174,9 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     now = now or utcnow()
     feed = db.session.get(Feed, feed_id)
     etag, modified, url = feed.etag, feed.modified, feed.url
+    allow = feeds.allow_list(feed.organisation.feed_private_hosts)
     db.session.commit()  # no transaction is held open across the network
-    fetched = feeds.fetch(url, etag=etag, modified=modified)
+    fetched = feeds.fetch(url, etag=etag, modified=modified, allow=allow)
     feed = db.session.get(Feed, feed_id)
     feed.last_polled_at = now
     if fetched.status == "error":

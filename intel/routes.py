@@ -18,10 +18,11 @@ from detail import live
 from detail.admin import strip
 from detail.auth import staff_required
 from detail.extensions import db
-from detail.models import Client, Detail, Site, User
+from detail.models import Client, Detail, Organisation, Site, User
 from detail.scoping import get_owned, owned
 
 from . import advisories, bp, geo
+from .feeds import address_problem, allow_list
 from .models import (
     ADVISORY_STATUSES,
     CATEGORIES,
@@ -59,6 +60,12 @@ class FeedForm(FlaskForm):
         "Poll every (seconds)", default=600, validators=[InputRequired(), NumberRange(60, 86_400)]
     )
     enabled = BooleanField("Enabled", default=True)
+
+    def validate_url(self, field):
+        organisation = db.session.get(Organisation, _org())
+        problem = address_problem(field.data, allow_list(organisation.feed_private_hosts))
+        if problem:
+            raise ValidationError(problem)
 
 
 class PublishForm(FlaskForm):

@@ -371,6 +371,15 @@ def as_user(client):
     return _as
 
 
+# The tests' feed servers listen on loopback, which feeds reach only when their organisation allows it.
+LOOPBACK_FEEDS = "127.0.0.1"
+
+
+def allow_loopback_feeds(org: Organisation) -> None:
+    """Let org's feeds be fetched from the tests' loopback servers, as an admin allows an intranet feed."""
+    org.feed_private_hosts = LOOPBACK_FEEDS
+
+
 @pytest.fixture
 def live_server(app):
     """The app served on a loopback port by a real server (Werkzeug, threads) for real clients.

@@ -182,6 +182,47 @@ def test_settings_are_the_signed_in_users_organisation(world, as_user):
     assert db.session.get(Organisation, world.org.id).timezone == "Europe/London"
 
 
+def test_an_admin_allows_private_hosts_for_feeds(world, admin):
+    page = text(admin.get("/admin/settings"))
+    assert 'name="feed_private_hosts"' in page
+
+    r = admin.post(
+        "/admin/settings",
+        data=settings_data(feed_private_hosts=" intranet.corp.example, 10.20.0.0/16\r\n\r\nFeeds.Local. fd00::/8 "),
+    )
+
+    assert r.status_code == 302
+    org = db.session.get(Organisation, world.org.id)
+    assert org.feed_private_hosts == "intranet.corp.example\n10.20.0.0/16\nfeeds.local\nfd00::/8"
+    assert admin.post("/admin/settings", data=settings_data(feed_private_hosts="")).status_code == 302
+    assert db.session.get(Organisation, world.org.id).feed_private_hosts == ""
+
+
+@pytest.mark.parametrize("value", ["http://intranet.corp.example/", "10.0.0.0/33", "two words!", "2130706433"])
+def test_private_hosts_that_are_neither_host_nor_range_are_refused(world, admin, value):
+    r = admin.post("/admin/settings", data=settings_data(feed_private_hosts=value))
+
+    assert r.status_code == 400
+    assert "is not a host name, an address or a range" in text(r)
+    assert db.session.get(Organisation, world.org.id).feed_private_hosts == ""
+
+
+def test_a_coordinator_cannot_allow_private_hosts_for_feeds(world, coordinator):
+    world.org.feed_private_hosts = "intranet.corp.example"
+    db.session.commit()
+    page = text(coordinator.get("/admin/settings"))
+    assert 'name="feed_private_hosts"' not in page and "intranet.corp.example" in page
+
+    r = coordinator.post("/admin/settings", data=settings_data(feed_private_hosts="127.0.0.0/8", om_lead_minutes="20"))
+
+    assert r.status_code == 403
+    org = db.session.get(Organisation, world.org.id)
+    assert (org.feed_private_hosts, org.om_lead_minutes) == ("intranet.corp.example", 30)
+    # Saving the other settings leaves the list as it is.
+    assert coordinator.post("/admin/settings", data=settings_data(om_lead_minutes="20")).status_code == 302
+    assert db.session.get(Organisation, world.org.id).feed_private_hosts == "intranet.corp.example"
+
+
 # --- codes: listing and scope -------------------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 """The flask commands: create-user, issue-token, demo."""
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 
 from detail.auth import user_for_token
@@ -119,6 +121,9 @@ def test_demo_is_idempotent(runner, app):
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0
     assert _counts() == counts
+    # Its sample feeds come from this app: the host of PUBLIC_URL is allowed once, by name.
+    allowed = db.session.scalars(sa.select(Organisation.feed_private_hosts)).one()
+    assert allowed == urlsplit(app.config["PUBLIC_URL"]).hostname
     detail = db.session.scalars(sa.select(Detail).where(Detail.state != "complete")).one()
     assert detail.lead.call_sign == "Lima 1"
     assert {a.role for a in detail.assignments} == {"detail_lead", "agent", "advance", "driver"}

@@ -1,5 +1,6 @@
 """intel.feeds: fetching over loopback HTTP, and parsing real-shaped and hostile feeds."""
 
+import contextlib
 import gzip
 import hashlib
 import random
@@ -9,14 +10,20 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pytest
 
+from detail.netguard import parse_allow_list
 from intel import feeds
 from intel.feeds import MAX_ITEMS, FetchResult, ParsedFeed, fetch, parse
 
+from .conftest import LOOPBACK_FEEDS
+
 FEEDS = Path(__file__).parent / "data" / "feeds"
 LAST_MODIFIED = "Tue, 10 Jun 2025 08:15:00 GMT"
+# The feed servers here listen on loopback, which fetch refuses unless told otherwise.
+LOOPBACK = parse_allow_list(LOOPBACK_FEEDS)
 
 
 def fixture(name: str) -> bytes:
@@ -33,13 +40,18 @@ def items_by_guid(parsed: ParsedFeed) -> dict:
 class FeedServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), FeedHandler)
+    def __init__(self, host: str = "127.0.0.1"):
+        super().__init__((host, 0), FeedHandler)
+        self.host = host
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.stop = threading.Event()
 
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
 
 class FeedHandler(BaseHTTPRequestHandler):
@@ -55,6 +67,8 @@ class FeedHandler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/feeds/"):
                 self._feed(path.removeprefix("/feeds/"))
+            elif path.startswith("/redirect-to/"):
+                self._redirect(unquote(path.removeprefix("/redirect-to/")))
             elif path.startswith("/redirect/"):
                 hops = int(path.removeprefix("/redirect/"))
                 target = "/feeds/rss_georss_point.xml" if hops == 0 else f"/redirect/{hops - 1}"
@@ -140,9 +154,8 @@ class FeedHandler(BaseHTTPRequestHandler):
         self._send(200, body, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"})
 
 
-@pytest.fixture
-def server():
-    httpd = FeedServer()
+def serving(host: str = "127.0.0.1"):
+    httpd = FeedServer(host)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
@@ -152,11 +165,22 @@ def server():
     thread.join(5)
 
 
+@pytest.fixture
+def server():
+    yield from serving()
+
+
+@pytest.fixture
+def other_server():
+    """A second feed server on another loopback address, which LOOPBACK does not allow."""
+    yield from serving("127.0.0.2")
+
+
 # --------------------------------------------------------------------------- fetch
 
 
 def test_fetch_ok_returns_body_validators_and_sends_user_agent(server):
-    result = fetch(server.url("/feeds/rss_georss_point.xml"))
+    result = fetch(server.url("/feeds/rss_georss_point.xml"), allow=LOOPBACK)
 
     assert isinstance(result, FetchResult)
     assert result.status == "ok", result.error
@@ -173,9 +197,11 @@ def test_fetch_ok_returns_body_validators_and_sends_user_agent(server):
 
 
 def test_fetch_conditional_get_gives_not_modified(server):
-    first = fetch(server.url("/feeds/gdacs.xml"))
+    first = fetch(server.url("/feeds/gdacs.xml"), allow=LOOPBACK)
 
-    second = fetch(server.url("/feeds/gdacs.xml"), etag=first.etag, modified=first.modified, user_agent="Test/2")
+    second = fetch(
+        server.url("/feeds/gdacs.xml"), allow=LOOPBACK, etag=first.etag, modified=first.modified, user_agent="Test/2"
+    )
 
     assert second.status == "not_modified"
     assert second.http_status == 304
@@ -188,14 +214,14 @@ def test_fetch_conditional_get_gives_not_modified(server):
 
 
 def test_fetch_stale_etag_gets_the_body(server):
-    result = fetch(server.url("/feeds/gdacs.xml"), etag='"stale"')
+    result = fetch(server.url("/feeds/gdacs.xml"), allow=LOOPBACK, etag='"stale"')
 
     assert result.status == "ok"
     assert result.body == fixture("gdacs.xml")
 
 
 def test_fetch_http_500_is_an_error_not_an_exception(server):
-    result = fetch(server.url("/server-error"))
+    result = fetch(server.url("/server-error"), allow=LOOPBACK)
 
     assert result.status == "error"
     assert result.http_status == 500
@@ -204,10 +230,10 @@ def test_fetch_http_500_is_an_error_not_an_exception(server):
 
 
 def test_fetch_times_out_on_a_server_that_never_answers(server):
-    result = fetch(server.url("/hang"), timeout=1.0)
+    result = fetch(server.url("/hang"), allow=LOOPBACK, timeout=1.0)
 
     assert result.status == "error"
-    assert "timed out" in result.error
+    assert result.error == "timed out"
     assert result.elapsed_s < 3
 
 
@@ -215,16 +241,16 @@ def test_fetch_times_out_on_a_server_that_never_answers(server):
 def test_fetch_total_deadline_stops_a_dripping_server(server, path):
     started = time.monotonic()
 
-    result = fetch(server.url(path), timeout=1.0)
+    result = fetch(server.url(path), allow=LOOPBACK, timeout=1.0)
 
     elapsed = time.monotonic() - started
     assert result.status == "error"
-    assert "timed out" in result.error
+    assert result.error == "timed out"
     assert elapsed < 2.5, f"held for {elapsed:.1f} s by a server sending a byte every 0.2 s"
 
 
 def test_fetch_stops_reading_past_max_bytes(server):
-    result = fetch(server.url("/huge"), max_bytes=1_000_000)
+    result = fetch(server.url("/huge"), allow=LOOPBACK, max_bytes=1_000_000)
 
     assert result.status == "error"
     assert "too large" in result.error
@@ -232,7 +258,7 @@ def test_fetch_stops_reading_past_max_bytes(server):
 
 
 def test_fetch_refuses_a_declared_length_over_max_bytes_without_reading(server):
-    result = fetch(server.url("/huge-declared"), max_bytes=1_000_000, timeout=5)
+    result = fetch(server.url("/huge-declared"), allow=LOOPBACK, max_bytes=1_000_000, timeout=5)
 
     assert result.status == "error"
     assert "declares 50000000 bytes" in result.error
@@ -240,14 +266,14 @@ def test_fetch_refuses_a_declared_length_over_max_bytes_without_reading(server):
 
 
 def test_fetch_counts_decompressed_bytes_against_the_cap(server):
-    result = fetch(server.url("/gzip-bomb"), max_bytes=1_000_000)
+    result = fetch(server.url("/gzip-bomb"), allow=LOOPBACK, max_bytes=1_000_000)
 
     assert result.status == "error"
     assert "too large" in result.error
 
 
 def test_fetch_follows_a_few_redirects(server):
-    result = fetch(server.url("/redirect/2"))
+    result = fetch(server.url("/redirect/2"), allow=LOOPBACK)
 
     assert result.status == "ok"
     assert result.url == server.url("/feeds/rss_georss_point.xml")
@@ -255,7 +281,7 @@ def test_fetch_follows_a_few_redirects(server):
 
 
 def test_fetch_limits_redirects(server):
-    result = fetch(server.url("/redirect-loop"))
+    result = fetch(server.url("/redirect-loop"), allow=LOOPBACK)
 
     assert result.status == "error"
     assert "too many redirects" in result.error
@@ -263,7 +289,7 @@ def test_fetch_limits_redirects(server):
 
 
 def test_fetch_refuses_a_redirect_to_another_scheme(server):
-    result = fetch(server.url("/redirect-file"))
+    result = fetch(server.url("/redirect-file"), allow=LOOPBACK)
 
     assert result.status == "error"
     assert "redirect refused" in result.error and "'file'" in result.error
@@ -274,7 +300,7 @@ def test_fetch_refuses_a_redirect_to_another_scheme(server):
     ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd", "javascript:alert(1)", "gopher://x", "", "http://", "/feed.xml"],
 )
 def test_fetch_only_http_and_https(server, url):
-    result = fetch(url)
+    result = fetch(url, allow=LOOPBACK)
 
     assert result.status == "error"
     assert result.error
@@ -285,10 +311,128 @@ def test_fetch_connection_refused_is_an_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = fetch(f"http://127.0.0.1:{port}/feed.xml", timeout=2)
+    result = fetch(f"http://127.0.0.1:{port}/feed.xml", timeout=2, allow=LOOPBACK)
 
     assert result.status == "error"
-    assert "connection failed" in result.error
+    assert result.error == "connection failed"
+
+
+# --------------------------------------------------------------------------- fetch: public addresses only
+
+
+def test_fetch_refuses_loopback_unless_allowed(server):
+    result = fetch(server.url("/feeds/rss_georss_point.xml"))
+
+    assert (result.status, result.error, result.body) == ("error", "address not allowed", None)
+    assert server.seen == []
+
+
+@pytest.mark.parametrize("host", ["localhost", "2130706433", "0177.0.0.1", "0x7f.1", "127.1", "[::ffff:127.0.0.1]"])
+def test_fetch_refuses_every_spelling_of_loopback(server, host):
+    result = fetch(f"http://{host}:{server.port}/feeds/rss_georss_point.xml")
+
+    assert (result.status, result.error) == ("error", "address not allowed")
+    assert server.seen == []
+
+
+def test_fetch_checks_the_address_a_name_resolves_to(server, monkeypatch):
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "feeds.test" else host, *a, **k)
+    )
+
+    refused = fetch(f"http://feeds.test:{server.port}/feeds/rss_georss_point.xml")
+    allowed = fetch(f"http://feeds.test:{server.port}/feeds/rss_georss_point.xml", allow=parse_allow_list("feeds.test"))
+
+    assert refused.error == "address not allowed"
+    assert allowed.status == "ok", allowed.error
+    assert len(server.seen) == 1
+
+
+def test_fetch_connects_to_the_address_it_checked(server, other_server, monkeypatch):
+    """DNS rebinding: a name that answers an allowed address to the check and another to the connection."""
+    real, lookups = socket.getaddrinfo, []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        return real("127.0.0.1" if len(lookups) == 1 else "127.0.0.2", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.test:{server.port}/feeds/rss_georss_point.xml"
+
+    first = fetch(url, allow=LOOPBACK)
+    second = fetch(url, allow=LOOPBACK)
+
+    assert first.status == "ok" and len(lookups) == 2, "one look-up per connection, connected to what it checked"
+    assert second.error == "address not allowed"
+    assert len(server.seen) == 1 and other_server.seen == []
+
+
+def test_fetch_checks_every_redirect(server, other_server):
+    target = quote(other_server.url("/feeds/rss_georss_point.xml"), safe="")
+
+    result = fetch(server.url(f"/redirect-to/{target}"), allow=LOOPBACK)
+
+    assert (result.status, result.error) == ("error", "address not allowed")
+    assert [path for path, _ in server.seen] == [f"/redirect-to/{target}"]
+    assert other_server.seen == []
+
+
+def test_fetch_ignores_proxies_from_the_environment(server, other_server, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", other_server.url(""))
+    monkeypatch.setenv("http_proxy", other_server.url(""))
+
+    result = fetch(server.url("/feeds/rss_georss_point.xml"), allow=LOOPBACK)
+
+    assert result.status == "ok"
+    assert other_server.seen == []
+
+
+def _listener(answer: bytes | None):
+    """A TCP port that is open but speaks no HTTP: it sends `answer` (if any) and hangs up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    if answer:
+                        conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_refused_address_reads_the_same_whatever_listens_there(server):
+    with _listener(b"SSH-2.0-OpenSSH_9.2\r\n") as ssh:
+        ports = [server.port, ssh.getsockname()[1], _closed_port()]
+        errors = {fetch(f"http://127.0.0.1:{port}/", timeout=2).error for port in ports}
+
+    assert errors == {"address not allowed"}
+    assert server.seen == []
+
+
+def test_a_failed_connection_reads_the_same_for_a_closed_port_and_an_open_one():
+    with _listener(b"SSH-2.0-OpenSSH_9.2\r\n") as ssh, _listener(None) as silent:
+        urls = [f"http://127.0.0.1:{port}/feed.xml" for port in (_closed_port(), ssh.getsockname()[1])]
+        results = [fetch(url, timeout=2, allow=LOOPBACK) for url in urls]
+        results.append(fetch(f"http://127.0.0.1:{silent.getsockname()[1]}/feed.xml", timeout=2, allow=LOOPBACK))
+
+    assert [r.error for r in results] == ["connection failed", "connection failed", "connection failed"]
+    assert all(r.status == "error" and r.http_status is None for r in results)
 
 
 # --------------------------------------------------------------------------- parse: formats and axis order

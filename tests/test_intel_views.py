@@ -208,3 +208,42 @@ def test_published_advisories_reach_the_details_agents_phones_and_only_them(app,
             ("<b>March</b> near the hotel", "A march near the hotel")
         ]
         assert "site" not in shown[0]
+
+
+@pytest.mark.parametrize(
+    "url, spelled",
+    [
+        ("http://127.0.0.1:8080/feed.xml", "127.0.0.1 is not a public address"),
+        ("http://2130706433/feed.xml", "2130706433 (127.0.0.1) is not a public address"),
+        ("http://0177.0.0.1/feed.xml", "0177.0.0.1 (127.0.0.1) is not a public address"),
+        ("http://[::ffff:169.254.169.254]/latest/meta-data", "::ffff:169.254.169.254 (169.254.169.254) is not"),
+        ("https://10.1.2.3/rss", "10.1.2.3 is not a public address"),
+        ("http://localhost:5000/intel/samples/x.xml", "localhost is not a public address"),
+    ],
+)
+def test_a_feed_at_a_private_address_is_refused_as_it_is_added(client, as_user, world, url, spelled):
+    api = client.post("/api/v1/feeds", json={"url": url, "name": "Inside"}, headers=_bearer(world.coordinator))
+    page = as_user(world.coordinator).post("/intel/feeds", data={"url": url, "name": "Inside", "poll_interval_s": 600})
+
+    assert api.status_code == 422 and spelled in api.json["errors"]["json"]["url"][0]
+    assert "an admin allows the host under Settings" in api.json["message"]
+    assert page.status_code == 400 and spelled in page.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Feed)) == 0
+
+
+def test_a_feed_at_a_private_address_the_organisation_allows_is_added(client, as_user, world):
+    world.org.feed_private_hosts = "10.0.0.0/8 intranet.corp.example"
+    db.session.commit()
+
+    api = client.post(
+        "/api/v1/feeds", json={"url": "https://10.1.2.3/rss", "name": "Intranet"}, headers=_bearer(world.coordinator)
+    )
+    page = as_user(world.coordinator).post(
+        "/intel/feeds", data={"url": "http://intranet.corp.example/rss", "name": "Corp", "poll_interval_s": 600}
+    )
+    other = client.post(
+        "/api/v1/feeds", json={"url": "http://192.168.1.1/rss", "name": "Router"}, headers=_bearer(world.coordinator)
+    )
+
+    assert api.status_code == 201 and page.status_code == 302 and other.status_code == 422
+    assert sorted(db.session.scalars(sa.select(Feed.name))) == ["Corp", "Intranet"]

@@ -11,7 +11,7 @@ from detail.models import Organisation
 from intel import poller
 from intel.models import Advisory, Feed, FeedItem
 
-from .conftest import make_app
+from .conftest import allow_loopback_feeds, make_app
 from .test_feeds import FeedServer
 
 
@@ -26,6 +26,7 @@ def feed_server():
 
 
 def _feed(org, url, **extra):
+    allow_loopback_feeds(org)
     feed = Feed(organisation=org, url=url, name=extra.pop("name", url.rsplit("/", 1)[-1]), **extra)
     db.session.add(feed)
     db.session.commit()
@@ -138,7 +139,34 @@ def test_items_are_stored_once_even_when_two_pollers_fetch(app, world, feed_serv
     assert len(_items(feed)) == count
 
 
+def test_a_loopback_feed_is_refused_until_an_admin_allows_its_host(app, world, feed_server):
+    feed = Feed(organisation=world.org, url=feed_server.url("/feeds/w3c_geo.xml"), name="Intranet")
+    db.session.add(feed)
+    db.session.commit()
+    now = datetime.now(timezone.utc)
+
+    refused = poller.poll_due(app, now=now)
+
+    assert [(r.status, r.error) for r in refused] == [("error", "address not allowed")]
+    assert feed_server.seen == []
+    db.session.expire_all()
+    assert feed.last_error == "address not allowed" and feed.consecutive_failures == 1
+    world.org.feed_private_hosts = "intranet.example.org\n127.0.0.0/8"
+    db.session.commit()
+    assert [r.status for r in poller.poll_due(app, now=feed.next_poll_at)] == ["ok"]
+    assert len(feed_server.seen) == 1
+
+
+def test_cli_add_feed_refuses_a_private_address_the_organisation_does_not_allow(app, world, runner, feed_server):
+    for url in (feed_server.url("/feeds/cap_atom.xml"), "http://2130706433/feed.xml", "http://[::1]/feed.xml"):
+        refused = runner.invoke(args=["intel", "add-feed", url, "--organisation", world.org.name])
+        assert refused.exit_code != 0 and "not a public address" in refused.output, refused.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Feed)) == 0
+
+
 def test_cli_add_feed_and_poll(app, world, runner, feed_server):
+    allow_loopback_feeds(world.org)
+    db.session.commit()
     url = feed_server.url("/feeds/cap_atom.xml")
     result = runner.invoke(
         args=["intel", "add-feed", url, "--name", "CAP", "--country", "us", "--organisation", world.org.name]
@@ -157,6 +185,8 @@ def test_cli_add_feed_and_poll(app, world, runner, feed_server):
 def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server):
     app.config["PUBLIC_URL"] = live_server
     assert runner.invoke(args=["demo"]).exit_code == 0
+    # The demo's feeds are this app's own, on loopback: the demo organisation allows that host, and only it.
+    assert db.session.scalars(sa.select(Organisation.feed_private_hosts)).one() == "127.0.0.1"
     results = poller.poll_due(app)
     assert sorted(r.status for r in results) == ["ok", "ok", "ok"], [r.error for r in results]
     db.session.expire_all()

@@ -9,8 +9,10 @@ import pytest
 import requests
 
 from bench.topology import Topology
-from detail.models import utcnow
+from detail.extensions import db
+from detail.models import Organisation, utcnow
 
+from .conftest import allow_loopback_feeds, make_app
 from .topology_helpers import Board, seed
 
 
@@ -71,8 +73,18 @@ def _rss(when) -> bytes:
 </channel></rss>""".encode()
 
 
+def _allow_loopback_feeds(tmp_path, database_url: str, organisation_id: int) -> None:
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        allow_loopback_feeds(db.session.get(Organisation, organisation_id))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_the_poller_process_raises_advisories_that_reach_the_boards(topology, tmp_path):
     ids, coordinator, _ = seed(tmp_path, topology.database_url)
+    _allow_loopback_feeds(tmp_path, topology.database_url, ids["organisation_id"])
     _Feed.body = _rss(utcnow() + timedelta(minutes=30))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     threading.Thread(target=server.serve_forever, daemon=True).start()

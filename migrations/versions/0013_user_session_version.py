@@ -1,8 +1,8 @@
 """each account has a session version, part of every session's and remember cookie's id
 
-Revision ID: 0013_user_session_version
+Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-10 10:00:00
+Create Date: 2026-12-06 06:30:00
 
 Sessions made before this carry a bare user id, which no longer signs anyone in: everyone signs
 in once more after the upgrade.
@@ -11,7 +11,7 @@ in once more after the upgrade.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_user_session_version"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
