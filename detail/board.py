@@ -35,7 +35,14 @@ def _connecting_user(auth) -> User | None:
 def _watch(namespace: str, user: User) -> None:
     """From now on the socket lives only as long as the user's rights (and token, if it used one)."""
     token = g.get("api_token")
-    guard.watch(current_app._get_current_object(), namespace, request.sid, user.id, token.id if token else None)
+    guard.watch(
+        current_app._get_current_object(),
+        namespace,
+        request.sid,
+        user.id,
+        token.id if token else None,
+        user.organisation_id,
+    )
 
 
 def _revoked(namespace: str) -> bool:

@@ -249,6 +249,7 @@
     if (typeof io === "undefined") return;
     const socket = io("/phone", { transports: ["websocket"] });
     socket.on("event", () => refresh());
+    socket.on("rooms", () => refresh()); // taken off a detail, or put on one: reload the assignments
     socket.on("connect", () => refresh());
   }
 
