@@ -57,13 +57,13 @@ def register_extensions(app: Flask) -> None:
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
-    # The SocketIO object outlives one app (tests build many): a queue chosen for an earlier app
-    # must not leak into this one.
-    socketio.server_options.pop("client_manager", None)
+    from .live import client_manager
+
+    # A manager of our own choosing (each app its own: tests build many): it also carries the
+    # rights notices that move sockets between rooms when rights change (detail/socket_guard.py).
     socketio.init_app(
         app,
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        channel=app.config["SOCKETIO_CHANNEL"],
+        client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
     )
 

@@ -1,7 +1,7 @@
 """Coordinator pages for persons of interest: who came to notice, how, the assessment and its work-up.
 
 Coordinators only. A coordinator may share a BOLO summary to a detail: its agents' phones then show
-that summary (and only it). Clients never see any of this.
+that summary (and only it: not the person's name, not the assessment). Clients never see any of this.
 """
 
 from flask import abort, render_template, url_for
@@ -28,7 +28,11 @@ class PersonForm(FlaskForm):
     came_to_notice = TextAreaField("How they came to notice", [Length(max=5000)], filters=[strip])
     assessment = SelectField("Assessment", choices=[SelectChoice(k, v) for k, v in ASSESSMENT_LABELS.items()])
     work_up = TextAreaField("Work-up notes", [Length(max=20000)], filters=[strip])
-    bolo = TextAreaField("BOLO summary for the detail's agents", [Length(max=500)], filters=[strip])
+    bolo = TextAreaField(
+        "BOLO summary for the detail's agents (all they are shown: not the name, not the assessment)",
+        [Length(max=500)],
+        filters=[strip],
+    )
     bolo_shared = BooleanField("Share the BOLO summary with the detail's agents")
 
 
@@ -128,12 +132,15 @@ def delete_person(person_id: int):
 
 
 def bolo_section(detail: Detail) -> dict:
-    """For the agents' phones: the BOLO summaries shared to this detail, and nothing else of the file."""
-    shared = db.session.scalars(
-        owned(PersonOfInterest, detail.client.organisation_id).where(
-            PersonOfInterest.detail_id == detail.id, PersonOfInterest.bolo_shared.is_(True)
-        )
+    """For the agents' phones: the BOLO summaries shared to this detail, and nothing else of the file.
+
+    Not the name and not the assessment either: the coordinator writes into the summary what the
+    agents need to recognise someone, and a phone can be lost or seen over a shoulder.
+    """
+    summaries = db.session.scalars(
+        owned(PersonOfInterest, detail.client.organisation_id)
+        .where(PersonOfInterest.detail_id == detail.id, PersonOfInterest.bolo_shared.is_(True))
+        .with_only_columns(PersonOfInterest.bolo)
+        .order_by(PersonOfInterest.id)
     )
-    return {
-        "bolos": [{"name": p.name, "summary": p.bolo, "assessment": ASSESSMENT_LABELS[p.assessment]} for p in shared]
-    }
+    return {"bolos": [{"summary": summary} for summary in summaries]}

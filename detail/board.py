@@ -7,6 +7,8 @@ connect auth ({"token": TOKEN}); agents and client contacts are refused. Rooms a
 after a check of the user's rights, and catch-up returns only the user's organisation's events.
 """
 
+import functools
+
 from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
@@ -33,7 +35,14 @@ def _connecting_user(auth) -> User | None:
 def _watch(namespace: str, user: User) -> None:
     """From now on the socket lives only as long as the user's rights (and token, if it used one)."""
     token = g.get("api_token")
-    guard.watch(current_app._get_current_object(), namespace, request.sid, user.id, token.id if token else None)
+    guard.watch(
+        current_app._get_current_object(),
+        namespace,
+        request.sid,
+        user.id,
+        token.id if token else None,
+        user.organisation_id,
+    )
 
 
 def _revoked(namespace: str) -> bool:
@@ -43,14 +52,49 @@ def _revoked(namespace: str) -> bool:
 REVOKED = {"ok": False, "error": "your sign-in or token is no longer valid: connect again"}
 
 
-def _detail_id(data) -> int | None:
-    value = data.get("detail_id") if isinstance(data, dict) else None
+# Ids are 64-bit in the database: a larger number names no row, and the drivers refuse to bind it.
+MAX_ID = 2**63 - 1
+NO_DATA = object()
+NOT_AN_OBJECT = "send an object: {} or {detail_id: N} (catch_up: {after: N})"
+
+
+class BadInput(ValueError):
+    """A socket event's data the handler cannot use; its message is the error answer."""
+
+
+def _object(data) -> dict:
+    if not isinstance(data, dict):
+        raise BadInput(NOT_AN_OBJECT)
+    return data
+
+
+def _whole_number(data: dict, key: str, default: int | None, smallest: int) -> int | None:
+    """data[key] as an id between smallest and MAX_ID; default if absent; BadInput otherwise."""
+    value = data.get(key)
     if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+        return default
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not smallest <= value <= MAX_ID:
+        raise BadInput(f"{key} must be a whole number from {smallest} to {MAX_ID}")
+    return value
+
+
+def _detail_id(data: dict) -> int | None:
+    return _whole_number(data, "detail_id", None, 1)
+
+
+def _answers_bad_input(handler):
+    """Bad data gets an error answer in the ack, never silence and never an exception."""
+
+    @functools.wraps(handler)
+    def checked(self, data=NO_DATA):
+        try:
+            return handler(self, _object(None if data is NO_DATA else data))
+        except BadInput as exc:
+            return {"ok": False, "error": str(exc)}
+
+    return checked
 
 
 class BoardNamespace(Namespace):
@@ -69,7 +113,8 @@ class BoardNamespace(Namespace):
     def on_disconnect(self, reason=None):
         guard.forget(self.namespace, request.sid)
 
-    def on_join(self, data):
+    @_answers_bad_input
+    def on_join(self, data: dict):
         """Join the organisation's room ({}) or a detail's ({detail_id: N}); the ack says whether it worked."""
         organisation_id = session.get("board_organisation_id")
         if organisation_id is None:
@@ -85,23 +130,22 @@ class BoardNamespace(Namespace):
         join_room(live.detail_room(detail_id))
         return {"ok": True, "room": f"detail {detail_id}"}
 
-    def on_leave(self, data):
+    @_answers_bad_input
+    def on_leave(self, data: dict):
         detail_id = _detail_id(data)
-        if detail_id:
+        if detail_id is not None:
             leave_room(live.detail_room(detail_id))
         return {"ok": True}
 
-    def on_catch_up(self, data):
+    @_answers_bad_input
+    def on_catch_up(self, data: dict):
         """The events after the last id the board saw ({after: N, detail_id?: M}), in order."""
         organisation_id = session.get("board_organisation_id")
         if organisation_id is None:
             return {"ok": False, "error": "not connected as a coordinator"}
         if _revoked(self.namespace):
             return REVOKED
-        try:
-            after = int(data.get("after", 0)) if isinstance(data, dict) else 0
-        except (TypeError, ValueError):
-            return {"ok": False, "error": "after must be an event id"}
+        after = _whole_number(data, "after", 0, 0)
         detail_id = _detail_id(data)
         if detail_id is not None and get_owned(Detail, detail_id, organisation_id) is None:
             return {"ok": False, "error": f"no detail {detail_id} on your board"}

@@ -10,9 +10,12 @@ coalesced to at most one every POSITION_INTERVAL seconds, so a flood of position
 a status.
 """
 
+import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
+import socketio as socketio_server
 import sqlalchemy as sa
 
 from .extensions import db, socketio
@@ -25,6 +28,13 @@ AGENT_EVENT_KINDS = ("advisory_published", "detail_state")
 POSITION_INTERVAL = 0.5
 # pg_advisory_xact_lock(class, organisation): the first key keeps our locks apart from anyone else's.
 EVENT_LOCK_CLASS = 0x4F4D  # "OM"
+# Rights notices travel as emits in a namespace no client is served (see client_manager).
+RIGHTS_NAMESPACE = "/om-rights"
+RIGHTS_EVENT = "rights"
+# Sent to a phone whose rooms changed: no content, the phone reloads its assignments.
+ROOMS_CHANGED = "rooms"
+
+log = logging.getLogger(__name__)
 
 
 def org_room(organisation_id: int) -> str:
@@ -223,3 +233,81 @@ def publish_position(organisation_id: int, detail_ids: list[int], payload: dict)
     """Queue the agent's newest position for the boards of the organisation and its details."""
     rooms = [org_room(organisation_id)] + [detail_room(d) for d in detail_ids]
     positions.add(payload["agent_id"], rooms, payload)
+
+
+# --- rights notices: what lets every web process move its own sockets when rights change ---------
+
+_rights_receivers: list[Callable[[dict], None]] = []
+
+
+def on_rights_notice(receiver: Callable[[dict], None]) -> None:
+    """Have receiver(notice) called in this process for every rights notice, from any process."""
+    if receiver not in _rights_receivers:
+        _rights_receivers.append(receiver)
+
+
+def announce_rights(notice: dict, manager=None) -> None:
+    """Send a rights notice to every web process: this one at once, in this thread, the others
+    through the message queue. It travels in the queue's one channel with the events, so each
+    process handles it before any event published after this call. (manager: the client manager
+    to send it with, for a process that has no server of its own; this app's by default.)"""
+    try:
+        if manager is None:
+            socketio.emit(RIGHTS_EVENT, notice, namespace=RIGHTS_NAMESPACE)
+        else:
+            manager.emit(RIGHTS_EVENT, notice, namespace=RIGHTS_NAMESPACE)
+    except Exception:  # a queue outage must not undo the change: the guard's sweep catches up
+        log.exception("announcing a change of rights failed")
+
+
+def tell_rooms_changed(namespace: str, sid: str) -> None:
+    """Tell a socket (held by this process) that its rooms changed, so it reloads what it shows."""
+    socketio.emit(ROOMS_CHANGED, {}, namespace=namespace, to=sid, ignore_queue=True)
+
+
+def _receive_rights(notice) -> None:
+    for receiver in _rights_receivers:
+        try:
+            receiver(notice)
+        except Exception:  # one bad notice must not stop the queue's listener
+            log.exception("handling a rights notice failed")
+
+
+class _RightsNoticesFromTheQueue:
+    """Mixin for the message-queue managers: a rights notice is handed to the receivers, never to a client."""
+
+    def _handle_emit(self, message):
+        if message.get("namespace") == RIGHTS_NAMESPACE:
+            return _receive_rights(message["data"][0])
+        return super()._handle_emit(message)
+
+
+class _LocalManager(socketio_server.Manager):
+    """One process, no queue: a rights notice goes straight to the receivers."""
+
+    def emit(self, event, data, namespace, room=None, **kwargs):
+        if namespace == RIGHTS_NAMESPACE:
+            return _receive_rights(data)
+        return super().emit(event, data, namespace, room=room, **kwargs)
+
+
+def client_manager(message_queue: str | None, channel: str):
+    """The Socket.IO client manager (Flask-SocketIO's choice of class for the URL) that also
+    carries rights notices.
+
+    Why ride the manager rather than a channel of our own: its listener handles the queue's
+    messages one at a time in the order they were published, so a notice sent before an event is
+    handled before it in every process, and a process needs no second connection to Redis.
+    """
+    if not message_queue:
+        return _LocalManager()
+    if message_queue.startswith(("redis://", "rediss://")):
+        base = socketio_server.RedisManager
+    elif message_queue.startswith("kafka://"):
+        base = socketio_server.KafkaManager
+    elif message_queue.startswith("zmq"):
+        base = socketio_server.ZmqManager
+    else:
+        base = socketio_server.KombuManager
+    manager_class = type(f"RightsAware{base.__name__}", (_RightsNoticesFromTheQueue, base), {})
+    return manager_class(message_queue, channel=channel)

@@ -195,3 +195,39 @@ def test_board_state_json(app, client, world):
     assert row["position"]["latitude"] == 51.509
     assert [e["kind"] for e in state["timeline"]] == ["status"]
     assert client.get(f"/board/details/{world.other_org_detail.id}/state").status_code == 404
+
+
+NO_DATA = object()
+
+
+@pytest.mark.parametrize(
+    "event, data, says",
+    [
+        ("catch_up", {"after": 10**20}, "after must be"),
+        ("catch_up", {"after": -1}, "after must be"),
+        ("catch_up", {"after": "x"}, "after must be"),
+        ("catch_up", {"after": True}, "after must be"),
+        ("catch_up", {"after": 0, "detail_id": 10**20}, "detail_id must be"),
+        ("catch_up", [0], "an object"),
+        ("catch_up", "0", "an object"),
+        ("catch_up", NO_DATA, "an object"),
+        ("join", NO_DATA, "an object"),
+        ("join", None, "an object"),
+        ("join", {"detail_id": 10**20}, "detail_id must be"),
+        ("join", {"detail_id": -4}, "detail_id must be"),
+        ("join", {"detail_id": 2.5}, "detail_id must be"),
+        ("join", ["detail_id", 1], "an object"),
+        ("join", 7, "an object"),
+        ("leave", NO_DATA, "an object"),
+        ("leave", {"detail_id": 10**20}, "detail_id must be"),
+        ("leave", "x", "an object"),
+    ],
+)
+def test_bad_socket_input_gets_an_error_answer(app, client, world, event, data, says):
+    sign_in(client, world.coordinator)
+    sock = _socket(app, client)
+    args = () if data is NO_DATA else (data,)
+    ack = sock.emit(event, *args, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False and says in ack["error"], ack
+    assert sock.is_connected(NAMESPACE)
+    assert sock.emit("catch_up", {"after": 0}, namespace=NAMESPACE, callback=True)["ok"] is True

@@ -1,5 +1,5 @@
-"""Persons of interest: coordinators only; a BOLO summary reaches a detail's agents when shared, and
-nothing of the file ever reaches a client."""
+"""Persons of interest: coordinators only; a BOLO summary reaches a detail's agents when shared (the summary
+alone, not the name or the assessment), and nothing of the file ever reaches a client."""
 
 import sqlalchemy as sa
 
@@ -61,8 +61,12 @@ def test_agents_see_only_a_shared_bolo_and_clients_nothing(client, world, time_m
     sign_in(client, world.coordinator)
     assert client.post(f"/admin/persons/{person.id}/edit", data=_form(world, bolo_shared="y")).status_code == 302
     text = phone_text()
-    assert "Victor Vane" in text and BOLO in text
-    assert WORK_UP not in text and "Hostile emails" not in text  # the summary only, never the file
+    assert BOLO in text
+    # The summary only, never the file: not even the name or the assessment the coordinator keeps.
+    assert "Victor Vane" not in text and "Elevated" not in text and "elevated" not in text
+    assert WORK_UP not in text and "Hostile emails" not in text
+    [bolo] = [b for a in client.get("/phone/state").json["assignments"] for b in a["bolos"]]
+    assert bolo == {"summary": BOLO}
     # the agent is not let into the file itself
     assert client.get("/admin/persons").status_code == 403
     # a client contact sees none of it, anywhere

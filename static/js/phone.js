@@ -123,7 +123,7 @@
         el("a", { href: s.url }, s.site), ": safe room " + (s.safe_room || "—") + " · hospital " + (s.hospital || "—") +
         (s.radio_channel ? " · radio " + s.radio_channel : ""))),
       (a.bolos || []).length ? el("ul", { class: "intel-list" }, a.bolos.map((b) => el("li", null,
-        el("strong", null, "BOLO: " + b.name), " (" + b.assessment + ")", el("div", { class: "small" }, b.summary)))) : null,
+        el("strong", null, "BOLO"), el("div", { class: "small prewrap" }, b.summary)))) : null,
       (a.advisories || []).length ? el("ul", { class: "intel-list" }, a.advisories.map((adv) => el("li", null,
         el("span", { class: "severity sev-" + adv.severity }, adv.severity), " ", el("strong", null, adv.title),
         el("div", { class: "small" }, adv.summary),
@@ -249,6 +249,7 @@
     if (typeof io === "undefined") return;
     const socket = io("/phone", { transports: ["websocket"] });
     socket.on("event", () => refresh());
+    socket.on("rooms", () => refresh()); // taken off a detail, or put on one: reload the assignments
     socket.on("connect", () => refresh());
   }
 
