@@ -235,12 +235,18 @@ def private_redis():
 
 class TcpProxy:
     """A TCP proxy on loopback (threads and sockets) that can be cut: the listener closed, every open
-    connection shut, new ones refused, until restore() listens again on the same port."""
+    connection shut, new ones refused, until restore() listens again on the same port.
+
+    It can also freeze, as a server stopped with SIGSTOP does: connections stay open and new ones are
+    accepted (the kernel answers the handshake and acknowledges what is sent), but nothing is passed on
+    in either direction until thaw()."""
 
     def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
         self.port = free_port()
         self.lock = threading.Lock()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.sockets: set[socket.socket] = set()
         self.listener: socket.socket | None = None
         self.accepting = threading.Event()
@@ -289,6 +295,7 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self.flowing.wait()  # frozen: held here, neither passed on nor refused
                 sink.sendall(data)
         except OSError:
             pass
@@ -316,6 +323,12 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.start()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
 
     def refuses(self) -> bool:
         try:
