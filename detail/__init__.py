@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
-from . import security
+from . import database_limits, security
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 
@@ -49,7 +49,9 @@ def _project_root() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    database_limits.set_engine_options(app)
     db.init_app(app)
+    database_limits.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True, render_item=_render_migration_item)
     login_manager.init_app(app)
     csrf.init_app(app)

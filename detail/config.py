@@ -60,6 +60,19 @@ def _positive(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: dict, name: str, default: float) -> float:
+    value = env.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 < seconds < 3600:
+        raise ConfigError(f"{name} must be more than 0 seconds and under an hour, got {value!r}")
+    return seconds
+
+
 # Rate limits (Flask-Limiter notation, several joined by ";"), each overridable by its variable.
 LIMITS = {
     # Failed sign-ins only, per address and per account (one account guessed from many addresses).
@@ -105,10 +118,23 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
     if smtp_security not in ("none", "starttls", "tls"):
         raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
 
+    # PostgreSQL's limits for callers' work (detail/database_limits.py): a status answers 503 within
+    # 5 s and /healthz within 3 s with the server frozen. The client's wait outlasts the server's
+    # statement limit, so that a server that does answer cancels a slow statement itself.
+    database_limits = {
+        "DATABASE_CONNECT_TIMEOUT": round(_seconds(env, "DATABASE_CONNECT_TIMEOUT", 2)),
+        "DATABASE_POOL_TIMEOUT": _seconds(env, "DATABASE_POOL_TIMEOUT", 1),
+        "DATABASE_STATEMENT_TIMEOUT": _seconds(env, "DATABASE_STATEMENT_TIMEOUT", 1.5),
+        "DATABASE_ANSWER_TIMEOUT": _seconds(env, "DATABASE_ANSWER_TIMEOUT", 2),
+    }
+    if database_limits["DATABASE_ANSWER_TIMEOUT"] <= database_limits["DATABASE_STATEMENT_TIMEOUT"]:
+        raise ConfigError("DATABASE_ANSWER_TIMEOUT must be longer than DATABASE_STATEMENT_TIMEOUT")
+
     return {
         "OSCARMIKE_ENV": mode,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        **database_limits,
         "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
         # Several deployments may share one Redis: each needs its own channel.
         "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL") or "oscarmike",

@@ -7,6 +7,7 @@ send it again), never a 4xx or a 500; boards end with every event (pushes may be
 log is the truth and boards catch up from it); digests wait for the mail server and go once.
 """
 
+import concurrent.futures
 import contextlib
 import shutil
 import signal
@@ -235,12 +236,18 @@ def private_redis():
 
 class TcpProxy:
     """A TCP proxy on loopback (threads and sockets) that can be cut: the listener closed, every open
-    connection shut, new ones refused, until restore() listens again on the same port."""
+    connection shut, new ones refused, until restore() listens again on the same port.
+
+    It can also freeze, as a server stopped with SIGSTOP does: connections stay open and new ones are
+    accepted (the kernel answers the handshake and acknowledges what is sent), but nothing is passed on
+    in either direction until thaw()."""
 
     def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
         self.port = free_port()
         self.lock = threading.Lock()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.sockets: set[socket.socket] = set()
         self.listener: socket.socket | None = None
         self.accepting = threading.Event()
@@ -289,6 +296,7 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self.flowing.wait()  # frozen: held here, neither passed on nor refused
                 sink.sendall(data)
         except OSError:
             pass
@@ -316,6 +324,12 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.start()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
 
     def refuses(self) -> bool:
         try:
@@ -514,6 +528,97 @@ def test_postgres_unreachable_answers_503_and_recovers_by_itself(postgres_url, r
             engine.dispose()
         assert sorted(points.values()) == [1, 1], f"positions stored: {points}"
     finally:
+        topology.stop()
+        proxy.cut()
+
+
+# ----------------------------------------------------------------------------- PostgreSQL frozen
+
+
+def _timed(call):
+    """(seconds taken, the call's result or the name of what it raised)."""
+    started = time.monotonic()
+    try:
+        outcome = call()
+    except Exception as exc:
+        outcome = type(exc).__name__
+    return time.monotonic() - started, outcome
+
+
+@pytest.mark.postgres
+def test_a_frozen_postgres_gets_answers_within_seconds_and_recovers(postgres_url, redis_url, tmp_path):
+    """PostgreSQL accepting connections and data but answering nothing (stopped with SIGSTOP, a hung
+    disk): statuses get 503 with Retry-After within 5 s, /healthz 503 within 3 s, a board's socket
+    calls an error answer, never silence; and once it answers again, everything works."""
+    url = sa.make_url(postgres_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    topology = Topology(database_url=proxied, redis_url=redis_url, web=1, jobs=False, log_dir=tmp_path / "logs")
+    boards: list[Board] = []
+    try:
+        topology.flask("db", "upgrade")
+        ids, coordinator, agent = seed(tmp_path, postgres_url)
+        topology.start()
+        base = topology.url(0)
+
+        def status(client_id):
+            return requests.post(
+                base + "/api/v1/status",
+                json={"code": "OM", "client_id": client_id, "detail_id": ids["detail_id"]},
+                headers={"Authorization": f"Bearer {agent}"},
+                timeout=15,
+            )
+
+        def healthz():
+            return requests.get(base + "/healthz", timeout=15)
+
+        assert status("frozen-before").status_code == 201
+        boards.append(Board(base, coordinator))
+        # Several connections in the pool, as after real traffic, each to be met frozen.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            assert {r.status_code for r in pool.map(lambda _: healthz(), range(8))} == {200}
+
+        proxy.freeze()
+        answers = []  # (what, seconds, status or error, Retry-After)
+
+        def note(what, call, bound):
+            seconds, outcome = _timed(call)
+            code = getattr(outcome, "status_code", outcome)
+            retry_after = outcome.headers.get("Retry-After") if hasattr(outcome, "headers") else None
+            answers.append((what, round(seconds, 2), code, retry_after, bound))
+
+        note("status, first", lambda: status("frozen-during"), 5)
+        note("healthz, first", healthz, 3)
+        # Callers at once, as phones and probes are: each still answered within its bound.
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            calls = [("status, together", lambda: status("frozen-during"), 5)] * 4
+            calls += [("healthz, together", healthz, 3)] * 2
+            list(pool.map(lambda c: note(*c), calls))
+        note("status, again", lambda: status("frozen-during"), 5)
+        note("healthz, again", healthz, 3)
+        wrong = [a for a in answers if a[1] >= a[4] or a[2] != 503 or (a[0].startswith("status") and not a[3])]
+        assert not wrong, f"while PostgreSQL was frozen (what, s, answer, Retry-After, bound): {wrong}\n{answers}"
+
+        # A board's call answers with an error, and a board connecting now is refused, not left waiting.
+        seconds, reply = _timed(lambda: boards[0].client.call("catch_up", {"after": 0}, namespace="/board", timeout=15))
+        assert seconds < 5 and isinstance(reply, dict) and reply["ok"] is False, (seconds, reply)
+        assert "database" in reply["error"], reply
+        seconds, outcome = _timed(lambda: boards.append(Board(base, coordinator)))
+        assert seconds < 5 and outcome == "ConnectionError", (seconds, outcome)
+
+        proxy.thaw()
+        thawed_at = time.monotonic()
+        assert _poll(lambda: status("frozen-during").status_code == 201, 15, interval=0.2), _logs(topology)
+        assert time.monotonic() - thawed_at < 10
+        assert healthz().status_code == 200
+        reply = boards[0].client.call("catch_up", {"after": 0}, namespace="/board", timeout=10)
+        assert reply["ok"] and sum(e["kind"] == "status" for e in reply["events"]) == 2, reply
+        assert_stored_exactly_once(postgres_url, {"frozen-before", "frozen-during"})
+    finally:
+        proxy.thaw()
+        for board in boards:
+            board.close()
         topology.stop()
         proxy.cut()
 
