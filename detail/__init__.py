@@ -7,11 +7,11 @@ import os
 
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
+from . import bodies, security
 from . import config as config_module
-from . import security
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 
@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    bodies.init_app(app)
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
@@ -178,12 +179,22 @@ def register_error_handlers(app: Flask) -> None:
             return error.response
         if error.code == 429:
             return _too_many_requests(error)
-        if request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json":
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # The pages below would drop the exception's own headers, and Allow with them.
+            allow = {"Allow": ", ".join(sorted(error.valid_methods))}
+            error.data = {**(getattr(error, "data", None) or {}), "headers": allow}
+        else:
+            allow = {}
+        if request.path.startswith(("/api/", "/ingest/")) or request.is_json or _wants_json():
             if not (getattr(error, "data", None) or {}).get("message"):
                 error.data = {**(getattr(error, "data", None) or {}), "message": error.description}
             return rest.handle_http_exception(error)
         template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
-        return render_template(template, error=error), error.code
+        return render_template(template, error=error), error.code, allow
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
 
 
 def _too_many_requests(error: HTTPException):
