@@ -1,6 +1,8 @@
 """Hostile bodies get a clear 4xx, never a 500: JSON nested beyond reason, bodies too large for their
 purpose, methods nobody serves, ids out of range, and names that would look like other names."""
 
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -129,3 +131,54 @@ def test_unsupported_methods_answer_405_with_allow(app, client, world, method, u
     assert allowed == set(app.url_map.bind("localhost").allowed_methods(url))
     if url.startswith(("/api/", "/ingest/")):
         assert response.is_json and response.json["code"] == 405 and response.json["message"]
+
+
+def _photo(size: int) -> bytes:
+    magic = b"\x89PNG\r\n\x1a\n"
+    return magic + b"\x00" * (size - len(magic))
+
+
+def _survey(client, world):
+    from detail.models import Survey
+
+    sign_in(client, world.agent_user)
+    assert client.post(f"/surveys/details/{world.detail.id}/sites/{world.hotel.id}/start").status_code == 302
+    return db.session.scalar(sa.select(Survey).where(Survey.detail_id == world.detail.id))
+
+
+def test_a_survey_photo_may_be_as_large_as_promised(client, world):
+    from detail.models import SurveyPhoto
+    from detail.survey_views import PHOTO_MAX_BYTES
+
+    survey = _survey(client, world)
+    photo = _photo(PHOTO_MAX_BYTES)
+    r = client.post(f"/surveys/{survey.id}/photos", data={"photo": (io.BytesIO(photo), "door.png"), "caption": "Door"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    assert db.session.scalar(sa.select(SurveyPhoto.data)) == photo
+    # One byte more is refused with the page's own message, and nothing is stored.
+    r = client.post(f"/surveys/{survey.id}/photos", data={"photo": (io.BytesIO(photo + b"\x00"), "big.png")})
+    assert r.status_code == 400 and "at most 8 MB" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SurveyPhoto)) == 1
+
+
+def test_bodies_other_than_photos_keep_the_one_megabyte_limit(app, client, world):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    survey = _survey(client, world)
+    before = _stored_rows()
+    # The survey form itself, a form elsewhere, the apps, the API.
+    for user, url in (
+        (world.agent_user, f"/surveys/{survey.id}"),
+        (world.coordinator, "/admin/clients/new"),
+        (None, "/ingest/gpslogger"),
+    ):
+        sign_in(client, user)
+        r = client.post(url, data={"notes": "x" * (limit + 1)})
+        assert r.status_code == 413, url
+    sign_in(client, world.agent_user)
+    r = client.post("/api/v1/clients", data="x" * (limit + 1), content_type="application/json")
+    assert r.status_code == 413
+    # Far beyond the photo's limit, a photo upload is refused before it is read.
+    huge = _photo(9 * 1024 * 1024)
+    r = client.post(f"/surveys/{survey.id}/photos", data={"photo": (io.BytesIO(huge), "huge.png")})
+    assert r.status_code == 413
+    assert _stored_rows() == before
