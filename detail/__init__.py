@@ -103,19 +103,12 @@ def _async_mode() -> str:
 def register_blueprints(app: Flask) -> None:
     from . import admin, auth, board_state, board_views, calendar, ingest, pages, phone, survey_views, surveys
     from .api import register_api
-    from .security import (
-        INGEST_PER_DEVICE,
-        INGEST_REFUSED_PER_ADDRESS,
-        address,
-        device_or_address,
-        limit_blueprint,
-        refused_caller,
-    )
+    from .security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
 
     csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
     limit_blueprint(ingest.bp, INGEST_PER_DEVICE, device_or_address)
     # Each guessed device id would have a counter of its own: refusals are also counted per address.
-    limit_blueprint(ingest.bp, INGEST_REFUSED_PER_ADDRESS, address, deduct_when=refused_caller)
+    limit_guessing(ingest.bp, refused_caller)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(auth.bp)
