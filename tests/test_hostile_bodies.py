@@ -182,3 +182,99 @@ def test_bodies_other_than_photos_keep_the_one_megabyte_limit(app, client, world
     r = client.post(f"/surveys/{survey.id}/photos", data={"photo": (io.BytesIO(huge), "huge.png")})
     assert r.status_code == 413
     assert _stored_rows() == before
+
+
+# Each would make a name look like another, or like nothing: direction overrides and isolates,
+# zero-width characters and marks, the word joiner, the byte-order mark, a no-break space.
+HIDDEN = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff"]
+HIDDEN_MORE = ["\u00ad", "\u061c", "\u3164", "\u00a0", "\u2028", "\U000e0041"]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN + HIDDEN_MORE)
+def test_api_names_and_call_signs_refuse_hidden_characters(client, world, hidden):
+    from detail.models import Agent, Client
+
+    headers = {"Authorization": "Bearer " + issue_token(world.coordinator, "names")}
+    db.session.commit()
+    before = _stored_rows()
+    cases = [
+        ("/api/v1/clients", {"name": f"Northwind{hidden} plc"}, "name"),
+        (
+            "/api/v1/agents",
+            {"name": "Casey", "email": "casey@aegis.example", "call_sign": f"Bravo{hidden} 1"},
+            "call_sign",
+        ),
+        (
+            "/api/v1/principals",
+            {"client_id": world.client.id, "name": "Jo", "code_name": f"KES{hidden}TREL"},
+            "code_name",
+        ),
+    ]
+    for url, body, field in cases:
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 422, (url, response.get_data(as_text=True))
+        assert field in response.json["message"] and field in response.json["errors"]["json"], response.json
+        assert f"U+{ord(hidden):04X}" in str(response.json["errors"]["json"][field])
+    patch = client.patch(f"/api/v1/agents/{world.agent.id}", json={"call_sign": f"Bravo{hidden} 9"}, headers=headers)
+    assert patch.status_code == 422 and "call_sign" in patch.json["errors"]["json"]
+    assert _stored_rows() == before
+    assert db.session.get(Agent, world.agent.id).call_sign == "Bravo 1"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Client).where(Client.name.like("%plc%"))) == 1
+
+
+def test_api_names_keep_letters_of_every_script(client, world):
+    headers = {"Authorization": "Bearer " + issue_token(world.coordinator, "names")}
+    db.session.commit()
+    for name in ("Zoë Ångström", "محمد", "张伟", "Łukasz Żółć", "O'Brien-Smith"):
+        assert client.post("/api/v1/clients", json={"name": name}, headers=headers).status_code == 201, name
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\ufeff", "\u2066"])
+def test_admin_forms_refuse_hidden_characters_in_names_call_signs_and_codes(client, world, hidden):
+    from detail.models import StatusCode
+
+    sign_in(client, world.coordinator)
+    before = _stored_rows()
+    forms = [
+        ("/admin/agents/new", {"name": "Casey", "email": "casey@aegis.example", "call_sign": f"Bravo 1{hidden}"}),
+        (f"/admin/agents/{world.agent.id}/edit", {"name": "Sam Carter", "call_sign": f"Bravo{hidden} 2"}),
+        ("/admin/clients/new", {"name": f"North{hidden}wind"}),
+        (
+            f"/admin/clients/{world.client.id}/contacts",
+            {"contact-name": f"Ana{hidden}", "contact-email": "ana@northwind.example", "contact-password": "x" * 12},
+        ),
+        (
+            f"/admin/clients/{world.client.id}/principals",
+            {"principal-name": "Jo", "principal-code_name": f"{hidden}FALCON"},
+        ),
+        (
+            "/admin/codes/new",
+            {"code": "QRX", "spoken_name": f"Quebec{hidden} Romeo", "meaning": "Standing by", "kind": "routine",
+             "signal": "", "colour": "#123abc", "sort_order": "10"},
+        ),
+    ]  # fmt: skip
+    for url, data in forms:
+        response = client.post(url, data=data)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400, (url, response.status_code)
+        assert "does not show or that reorders the text" in page and f"U+{ord(hidden):04X}" in page, url
+    assert _stored_rows() == before
+    assert db.session.scalar(sa.select(StatusCode).where(StatusCode.code == "QRX")) is None
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--name", "Sam\u202eCarter"), ("--call-sign", "Bravo\u200b 1"), ("--client", "North\ufeffwind")],
+)
+def test_the_command_line_refuses_hidden_characters_naming_the_option(app, runner, option, value):
+    args = ["create-user", "--role", "agent", "--email", "x@x.example", "--name", "Ex", "--password", "long enough pw"]
+    if option == "--client":
+        args[2] = "client"
+    args += [option, value] if option != "--name" else []
+    if option == "--name":
+        args[args.index("--name") + 1] = value
+    before = _stored_rows()
+    result = runner.invoke(args=args)
+    assert result.exit_code != 0
+    assert option in result.output and "does not show or that reorders the text" in result.output, result.output
+    assert _stored_rows() == before
