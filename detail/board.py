@@ -58,7 +58,7 @@ class BoardNamespace(Namespace):
     """Coordinators' boards."""
 
     def on_connect(self, auth=None):
-        user = screen_socket_guess(_connecting_user(auth))
+        user = screen_socket_guess(_connecting_user(auth), auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
         if not allowed(self.namespace, user):  # the rule the socket guard checks again later
@@ -114,7 +114,7 @@ class PhoneNamespace(Namespace):
     """Agents' phones: told of published intel and state changes on their own details only."""
 
     def on_connect(self, auth=None):
-        user = screen_socket_guess(_connecting_user(auth))
+        user = screen_socket_guess(_connecting_user(auth), auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
         if not allowed(self.namespace, user):  # the rule the socket guard checks again later

@@ -120,14 +120,17 @@ def _guessing_counters():
     return [(item, keys) for item in parse_many(current_app.config[GUESSES_PER_ADDRESS])]
 
 
-def screen_socket_guess(user):
-    """A socket's connect, after its token was looked up (None: refused). A refused token counts as a
-    guess; once the address has used up its guesses, even a good token is refused, so the answer
-    tells a guesser nothing. Returns the user to go on with, or None."""
+def screen_socket_guess(user, auth):
+    """A socket's connect, after the token in its auth was looked up (user None: refused). A refused
+    token counts as a guess (no token at all, a board whose session ended, does not); once the
+    address has used up its guesses, even a good token is refused, so the answer tells a guesser
+    nothing. Returns the user to go on with, or None."""
     if not limiter.enabled:
         return user
     try:
         if user is None:
+            if not (isinstance(auth, dict) and auth.get("token")):
+                return None
             for item, keys in _guessing_counters():
                 limiter.limiter.hit(item, *keys)
             return None

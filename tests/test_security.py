@@ -275,6 +275,9 @@ def test_a_socket_connect_with_a_bad_token_counts_as_a_guess(limited):
         for _ in range(2):
             sock = FreshContextSocket(app, namespace=NAMESPACE, auth={"token": "om_guess"})
             assert not sock.is_connected(NAMESPACE)
+        # A board reconnecting after its session ended offers no secret: not a guess.
+        for _ in range(5):
+            assert not FreshContextSocket(app, namespace=NAMESPACE).is_connected(NAMESPACE)
         # Two socket guesses and one API guess use up the address's three.
         assert client.get("/api/v1/clients", headers={"Authorization": "Bearer om_guess"}).status_code == 401
         assert client.get("/api/v1/clients", headers={"Authorization": "Bearer " + good}).status_code == 429
