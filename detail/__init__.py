@@ -7,11 +7,12 @@ import os
 
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
+from . import bodies, security
 from . import config as config_module
-from . import database_limits, security
+from . import database_limits
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 
@@ -56,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    bodies.init_app(app)
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
@@ -104,19 +106,12 @@ def _async_mode() -> str:
 def register_blueprints(app: Flask) -> None:
     from . import admin, auth, board_state, board_views, calendar, ingest, pages, phone, survey_views, surveys
     from .api import register_api
-    from .security import (
-        INGEST_PER_DEVICE,
-        INGEST_REFUSED_PER_ADDRESS,
-        address,
-        device_or_address,
-        limit_blueprint,
-        refused_caller,
-    )
+    from .security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
 
     csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
     limit_blueprint(ingest.bp, INGEST_PER_DEVICE, device_or_address)
     # Each guessed device id would have a counter of its own: refusals are also counted per address.
-    limit_blueprint(ingest.bp, INGEST_REFUSED_PER_ADDRESS, address, deduct_when=refused_caller)
+    limit_guessing(ingest.bp, refused_caller)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(auth.bp)
@@ -180,12 +175,22 @@ def register_error_handlers(app: Flask) -> None:
             return error.response
         if error.code == 429:
             return _too_many_requests(error)
-        if request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json":
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # The pages below would drop the exception's own headers, and Allow with them.
+            allow = {"Allow": ", ".join(sorted(error.valid_methods))}
+            error.data = {**(getattr(error, "data", None) or {}), "headers": allow}
+        else:
+            allow = {}
+        if request.path.startswith(("/api/", "/ingest/")) or request.is_json or _wants_json():
             if not (getattr(error, "data", None) or {}).get("message"):
                 error.data = {**(getattr(error, "data", None) or {}), "message": error.description}
             return rest.handle_http_exception(error)
         template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
-        return render_template(template, error=error), error.code
+        return render_template(template, error=error), error.code, allow
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
 
 
 def _too_many_requests(error: HTTPException):

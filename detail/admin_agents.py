@@ -27,6 +27,7 @@ from .admin import (
 from .auth import staff_required
 from .extensions import db
 from .models import Agent, Unavailability, User, utcnow
+from .names import visible_field
 from .scoping import owned
 
 FORM_PAGE = "detail/admin/form_page.html"
@@ -39,9 +40,9 @@ def _call_sign_in_use(call_sign: str, agent: Agent | None) -> bool:
 
 
 class AgentForm(EditingForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
     email = EmailField("Email", [DataRequired(), Email(), Length(max=254)], filters=[strip])
-    call_sign = StringField("Call sign", [DataRequired(), Length(max=40)], filters=[strip])
+    call_sign = StringField("Call sign", [DataRequired(), Length(max=40), visible_field], filters=[strip])
     phone = StringField("Phone", [Length(max=40)], filters=[strip])
     password = PasswordField(
         "Password (optional)", [Optional(), Length(min=10, max=256, message="Use at least 10 characters.")]

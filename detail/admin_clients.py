@@ -23,6 +23,7 @@ from .admin import (
 from .auth import staff_required
 from .extensions import db
 from .models import Client, Detail, Principal, User
+from .names import visible_field
 from .scoping import owned
 
 FORM_PAGE = "detail/admin/form_page.html"
@@ -31,7 +32,7 @@ PASSWORD_RULE = Length(min=10, max=256, message="Use at least 10 characters.")
 
 
 class ClientForm(EditingForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
     notes = TextAreaField("Notes", filters=[strip])
 
     def validate_name(self, field):
@@ -41,7 +42,7 @@ class ClientForm(EditingForm):
 
 
 class ContactForm(EditingForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
     email = EmailField("Email", [DataRequired(), Email(), Length(max=254)], filters=[strip])
     title = StringField("Job title", [Length(max=120)], filters=[strip])
     phone = StringField("Phone", [Length(max=40)], filters=[strip])
@@ -58,8 +59,8 @@ class ContactEditForm(ContactForm):
 
 
 class PrincipalForm(EditingForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
-    code_name = StringField("Code name", [DataRequired(), Length(max=60)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
+    code_name = StringField("Code name", [DataRequired(), Length(max=60), visible_field], filters=[strip])
     notes = TextAreaField("Notes", filters=[strip])
 
     def __init__(self, *args, client: Client, **kwargs):

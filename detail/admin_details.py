@@ -28,13 +28,14 @@ from .auth import staff_required
 from .extensions import db
 from .itinerary import check_detail
 from .models import DETAIL_STATES, Assignment, Client, Detail, Principal, utcnow
+from .names import visible_field
 from .scoping import owned
 
 FORM_PAGE = "detail/admin/form_page.html"
 
 
 class DetailForm(FlaskForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
     client_id = SelectField("Client", [InputRequired()], coerce=int)
     principal_id = SelectField("Principal", coerce=optional_id)
     starts_at = local_datetime("Starts")

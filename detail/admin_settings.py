@@ -43,6 +43,7 @@ from .admin import (
 from .auth import staff_required
 from .extensions import db
 from .models import CODE_KINDS, CODE_SIGNALS, Organisation, StatusCode, StatusReport
+from .names import visible_field
 from .netguard import parse_allow_list
 from .scoping import owned
 
@@ -125,7 +126,7 @@ def _minutes(label: str, bounds: tuple[int, int]) -> IntegerField:
 class SettingsForm(FlaskForm):
     """Everything an admin may change; a coordinator's form is this without the name."""
 
-    name = StringField("Organisation name", [DataRequired(), Length(max=120)], filters=[squeeze])
+    name = StringField("Organisation name", [DataRequired(), Length(max=120), visible_field], filters=[squeeze])
     timezone = StringField("Time zone", [DataRequired(), valid_time_zone], filters=[strip])
     om_lead_minutes = _minutes("OM lead (minutes before report time)", OM_LEAD_RANGE)
     silent_after_minutes = _minutes("Silent after (minutes)", SILENT_AFTER_RANGE)
@@ -252,10 +253,11 @@ class CodeForm(EditingForm):
             DataRequired(),
             Length(max=16, message="At most 16 characters."),
             Regexp(CODE_PATTERN, message="Use letters A–Z, digits, spaces and dashes only."),
+            visible_field,
         ],
         filters=[squeeze],
     )
-    spoken_name = StringField("Spoken name", [DataRequired(), Length(max=60)], filters=[squeeze])
+    spoken_name = StringField("Spoken name", [DataRequired(), Length(max=60), visible_field], filters=[squeeze])
     meaning = StringField("Meaning", [DataRequired(), Length(max=200)], filters=[strip])
     kind = SelectField("Kind", choices=[SelectChoice(k, KIND_LABELS[k]) for k in CODE_KINDS], default="routine")
     signal = SelectField(

@@ -33,6 +33,7 @@ from .admin import (
 from .auth import staff_required
 from .extensions import db
 from .models import Site
+from .names import visible_field
 from .scoping import owned
 
 SITE_FORM = "detail/admin/site_form.html"
@@ -47,7 +48,7 @@ def zone_given(form, field) -> None:
 
 
 class SiteForm(FlaskForm):
-    name = StringField("Name", [DataRequired(), Length(max=120)], filters=[strip])
+    name = StringField("Name", [DataRequired(), Length(max=120), visible_field], filters=[strip])
     address = StringField("Address", [Length(max=300)], filters=[strip])
     # step=any: without it a browser refuses every coordinate that is not a whole number.
     # Optional, not required: both empty means "look the address up" (see _position).

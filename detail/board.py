@@ -18,6 +18,7 @@ from .auth import user_for_token
 from .extensions import db
 from .models import Detail, User, utcnow
 from .scoping import get_owned
+from .security import screen_socket_guess
 from .socket_guard import allowed, guard
 from .status import active_detail_ids
 
@@ -101,7 +102,7 @@ class BoardNamespace(Namespace):
     """Coordinators' boards."""
 
     def on_connect(self, auth=None):
-        user = _connecting_user(auth)
+        user = screen_socket_guess(_connecting_user(auth), auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
         if not allowed(self.namespace, user):  # the rule the socket guard checks again later
@@ -157,7 +158,7 @@ class PhoneNamespace(Namespace):
     """Agents' phones: told of published intel and state changes on their own details only."""
 
     def on_connect(self, auth=None):
-        user = _connecting_user(auth)
+        user = screen_socket_guess(_connecting_user(auth), auth)
         if user is None:
             raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
         if not allowed(self.namespace, user):  # the rule the socket guard checks again later

@@ -14,6 +14,7 @@ from icalendar import Calendar, Event, vGeo
 
 from .extensions import db
 from .models import Agent, Assignment, Detail, utcnow
+from .security import guessing_limit, not_found
 from .timefmt import local_time
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
@@ -68,6 +69,7 @@ def assignment_event(assignment: Assignment, stamp) -> Event:
 
 
 @bp.route("/<secret>.ics")
+@guessing_limit(not_found)
 def feed(secret: str):
     agent = db.session.scalar(sa.select(Agent).where(Agent.calendar_token_hash == _hash(secret)))
     if agent is None or not agent.user.active:

@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from .auth import issue_token
 from .extensions import db
 from .models import ROLES, Agent, Client, Organisation, User, seed_status_codes
+from .names import invisible_character
 
 
 def register(app: Flask) -> None:
@@ -36,13 +37,21 @@ def default_organisation(name: str | None = None) -> Organisation:
     return org
 
 
+def plain_name(ctx, param, value):
+    """click callback: a name, call sign or client name with nothing hidden in it (detail/names.py)."""
+    problem = invisible_character(value) if value else None
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 @click.command("create-user")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--email", required=True)
-@click.option("--name", required=True)
+@click.option("--name", required=True, callback=plain_name)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--client", "client_name", help="The client company, for a client contact.")
-@click.option("--call-sign", help="The agent's call sign (agents only; defaults to the name).")
+@click.option("--client", "client_name", callback=plain_name, help="The client company, for a client contact.")
+@click.option("--call-sign", callback=plain_name, help="The agent's call sign (agents only; defaults to the name).")
 @click.option("--organisation", help="The organisation's name, where there are several.")
 def create_user(role, email, name, password, client_name, call_sign, organisation):
     """Create a user with a role; client contacts need --client."""

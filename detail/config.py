@@ -78,15 +78,15 @@ LIMITS = {
     # Failed sign-ins only, per address and per account (one account guessed from many addresses).
     "RATELIMIT_LOGIN_PER_ADDRESS": "10 per minute;100 per day",
     "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",
-    # Every API request per token, and requests refused for a bad token per address.
+    # Every API request per token.
     "RATELIMIT_API_PER_TOKEN": "1200 per minute",
-    "RATELIMIT_BAD_TOKENS_PER_ADDRESS": "30 per minute",
+    # Refused secrets per address, all kinds together: API and socket tokens, calendar and feed
+    # links, device ids and numbers, gateway signatures.
+    "RATELIMIT_GUESSES_PER_ADDRESS": "30 per minute",
     # Statuses and positions per agent: far above tapping, or a phone flushing its offline queue.
     "RATELIMIT_STATUS_PER_AGENT": "600 per minute",
     # Agents' own apps, per device (or address).
     "RATELIMIT_INGEST_PER_DEVICE": "600 per minute",
-    # Refusals (unknown device, bad signature) per address: guessing device ids.
-    "RATELIMIT_INGEST_REFUSED_PER_ADDRESS": "30 per minute",
 }
 
 

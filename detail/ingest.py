@@ -362,13 +362,10 @@ def _waypoint_commands(agent: Agent, now: datetime) -> list[dict]:
 def owntracks():
     """OwnTracks in HTTP mode: locations, region transitions; replies with the venues to watch."""
     agent = _basic_auth_agent()
-    raw = request.get_data()
-    if not raw.strip():
+    if not request.get_data().strip():
         return jsonify([])
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        _refuse(400, "the body must be one OwnTracks JSON object")
+    # Whatever its Content-Type says; a body that is not JSON is refused there (detail/bodies.py).
+    data = request.get_json(force=True)
     if not isinstance(data, dict):
         _refuse(400, "the body must be one OwnTracks JSON object")
     now = utcnow()

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from .models import ASSIGNMENT_ROLES, DETAIL_STATES
+from .names import visible
 
 # --- fields -------------------------------------------------------------------------------------
 
@@ -74,7 +75,7 @@ class Text(fields.String):
 
 
 def _name(max_length: int, **kwargs) -> Text:
-    return Text(validate=validate.Length(min=1, max=max_length), **kwargs)
+    return Text(validate=[validate.Length(min=1, max=max_length), visible], **kwargs)
 
 
 def _ref(description: str, *, strict: bool = True, **kwargs) -> fields.Integer:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .extensions import limiter, talisman
@@ -22,10 +24,14 @@ from .extensions import limiter, talisman
 LOGIN_FAILURES_PER_ADDRESS = "RATELIMIT_LOGIN_PER_ADDRESS"
 LOGIN_FAILURES_PER_ACCOUNT = "RATELIMIT_LOGIN_PER_ACCOUNT"
 API_PER_TOKEN = "RATELIMIT_API_PER_TOKEN"
-BAD_TOKENS_PER_ADDRESS = "RATELIMIT_BAD_TOKENS_PER_ADDRESS"
+GUESSES_PER_ADDRESS = "RATELIMIT_GUESSES_PER_ADDRESS"
 STATUS_PER_AGENT = "RATELIMIT_STATUS_PER_AGENT"
 INGEST_PER_DEVICE = "RATELIMIT_INGEST_PER_DEVICE"
-INGEST_REFUSED_PER_ADDRESS = "RATELIMIT_INGEST_REFUSED_PER_ADDRESS"
+
+# The one counter of refused secrets per address, whatever the secret: an API or socket token, a
+# calendar or Atom feed link, a device id or phone number, a gateway's signature. Counted per
+# endpoint group, each group would give a guesser its own allowance.
+GUESSING = "guessing"
 
 
 def configured(key: str):
@@ -76,6 +82,11 @@ def refused_caller(response) -> bool:
     return response.status_code in (401, 403)
 
 
+def not_found(response) -> bool:
+    # A secret in the path (calendar, Atom feed, unsubscribe link) that names nothing.
+    return response.status_code == 404
+
+
 _limited: set[tuple[str, str]] = set()
 
 
@@ -88,8 +99,62 @@ def limit_blueprint(blueprint, key: str, key_func, deduct_when=None) -> None:
     limiter.limit(configured(key), key_func=key_func, deduct_when=deduct_when)(blueprint)
 
 
+def guessing_limit(refused):
+    """Decorator for a view or blueprint: its answers for which refused(response) is true count as
+    guesses against the address's one allowance (GUESSES_PER_ADDRESS), shared with every other."""
+    return limiter.shared_limit(configured(GUESSES_PER_ADDRESS), scope=GUESSING, key_func=address, deduct_when=refused)
+
+
+def limit_guessing(blueprint, refused) -> None:
+    """guessing_limit on a blueprint, once (see limit_blueprint)."""
+    if (blueprint.name, GUESSING) in _limited:
+        return
+    _limited.add((blueprint.name, GUESSING))
+    guessing_limit(refused)(blueprint)
+
+
+def _guessing_counters():
+    # The counters Flask-Limiter keeps for guessing_limit: the same limits, keys and scope.
+    prefix = getattr(limiter, "_key_prefix", "")  # the limiter's, which may predate this app's config
+    keys = [prefix, address(), GUESSING] if prefix else [address(), GUESSING]
+    return [(item, keys) for item in parse_many(current_app.config[GUESSES_PER_ADDRESS])]
+
+
+def screen_socket_guess(user, auth):
+    """A socket's connect, after the token in its auth was looked up (user None: refused). A refused
+    token counts as a guess (no token at all, a board whose session ended, does not); once the
+    address has used up its guesses, even a good token is refused, so the answer tells a guesser
+    nothing. Returns the user to go on with, or None."""
+    if not limiter.enabled:
+        return user
+    try:
+        if user is None:
+            if not (isinstance(auth, dict) and auth.get("token")):
+                return None
+            for item, keys in _guessing_counters():
+                limiter.limiter.hit(item, *keys)
+            return None
+        exhausted = not all(limiter.limiter.test(item, *keys) for item, keys in _guessing_counters())
+    except Exception:  # a counter store that is down lets callers through, as Flask-Limiter does here
+        current_app.logger.exception("guessing counter unavailable")
+        return user
+    if exhausted:
+        raise ConnectionRefusedError("too many refused tokens from this address: wait a minute and connect again")
+    return user
+
+
 def address() -> str:
-    return "ip:" + get_remote_address()
+    return "ip:" + _remote_address()
+
+
+def _remote_address() -> str:
+    # Socket.IO's requests reach the app before ProxyFix does: take the client's address the way it would.
+    proxies = current_app.config.get("TRUSTED_PROXIES", 0)
+    if proxies and "werkzeug.proxy_fix.orig" not in request.environ:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        if len(forwarded) >= proxies and forwarded[-proxies]:
+            return forwarded[-proxies]
+    return get_remote_address()
 
 
 def retry_after() -> str:
@@ -101,9 +166,9 @@ def retry_after() -> str:
 
 
 def limit_api(blueprint) -> None:
-    """Every API blueprint: requests per token, and refusals for a bad token per address."""
+    """Every API blueprint: requests per token, and refusals for a bad token counted as guesses."""
     limit_blueprint(blueprint, API_PER_TOKEN, token_or_address)
-    limit_blueprint(blueprint, BAD_TOKENS_PER_ADDRESS, address, deduct_when=unauthorized)
+    limit_guessing(blueprint, unauthorized)
 
 
 def tile_source(tile_url: str) -> str:

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from . import live, surveys
 from .admin import strip, to_local
 from .auth import roles_required
+from .bodies import FORM_OVERHEAD_BYTES, accepts_body_up_to
 from .extensions import db
 from .models import Detail, Site, Survey, SurveyPhoto, utcnow
 from .scoping import get_owned
@@ -207,6 +208,7 @@ def summary(survey_id: int):
 
 
 @bp.route("/<int:survey_id>/photos", methods=["POST"])
+@accepts_body_up_to(PHOTO_MAX_BYTES + FORM_OVERHEAD_BYTES)
 @team_required
 def add_photo(survey_id: int):
     found = _survey_or_404(survey_id)

@@ -22,6 +22,7 @@ from detail.auth import roles_required
 from detail.extensions import csrf, db
 from detail.handoff import latest as latest_handoff
 from detail.models import Detail, User, utcnow
+from detail.security import guessing_limit, not_found
 from detail.surveys import for_detail as surveys_for
 
 from .models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
@@ -238,6 +239,7 @@ def revoke_feed_url():
 
 
 @bp.route("/feed/<secret>.atom")
+@guessing_limit(not_found)
 def atom_feed(secret: str):
     """The client's published advisories for a feed reader; the secret in the URL is the key."""
     pref = db.session.scalar(
@@ -259,6 +261,7 @@ def atom_feed(secret: str):
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # the signed token is the credential; mail clients post here with no session (RFC 8058)
+@guessing_limit(not_found)
 def unsubscribe(token: str):
     """Pause a contact's digests from the link in a digest; the portal's preferences resume them."""
     from .digest import user_id_from_unsubscribe_token

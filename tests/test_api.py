@@ -856,3 +856,14 @@ def test_openapi_documents_every_operation_with_bearer_security(client, world):
     assert "password" not in schemas["Agent"]["properties"] or schemas["Agent"]["properties"]["password"].get(
         "writeOnly"
     )
+
+
+@pytest.mark.parametrize("field", ["after", "detail_id"])
+@pytest.mark.parametrize("value", [str(10**20), str(2**63), "-1", "-" + str(10**20)])
+def test_event_query_ids_out_of_range_are_422_naming_the_field(api, field, value):
+    # Not "cannot be stored" (400) from the database driver: the query names no event or detail.
+    assert_error(api.get(f"/events?{field}={value}"), 422, field, location="query")
+
+
+def test_the_largest_event_id_is_still_a_question(api):
+    assert api.get(f"/events?after={2**63 - 1}").json == []

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from detail.auth import issue_token
+from detail.calendar import issue_link
 from detail.extensions import db
 from detail.security import tile_source
 
@@ -25,7 +26,7 @@ def limited(tmp_path):
             "RATELIMIT_STORAGE_URI": "memory://",
             "RATELIMIT_LOGIN_PER_ADDRESS": "3 per minute",
             "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per hour",
-            "RATELIMIT_BAD_TOKENS_PER_ADDRESS": "3 per minute",
+            "RATELIMIT_GUESSES_PER_ADDRESS": "3 per minute",
             "RATELIMIT_STATUS_PER_AGENT": "4 per minute",
             "RATELIMIT_INGEST_PER_DEVICE": "3 per minute",
         }
@@ -124,7 +125,7 @@ def test_status_posts_are_limited_per_agent(limited):
 
 
 def test_ingest_is_limited_per_device(limited):
-    app = limited()
+    app = limited(RATELIMIT_GUESSES_PER_ADDRESS="30 per minute")
     with app.app_context():
         client = app.test_client()
         codes = [client.get("/ingest/osmand?id=unknown-1&lat=51.5&lon=-0.1").status_code for _ in range(4)]
@@ -215,10 +216,96 @@ def test_behind_a_trusted_proxy_limits_count_the_client_not_the_proxy(limited):
 
 
 def test_guessing_device_ids_is_limited_per_address(limited):
-    app = limited(RATELIMIT_INGEST_PER_DEVICE="600 per minute", RATELIMIT_INGEST_REFUSED_PER_ADDRESS="5 per minute")
+    app = limited(RATELIMIT_INGEST_PER_DEVICE="600 per minute", RATELIMIT_GUESSES_PER_ADDRESS="5 per minute")
     with app.app_context():
         client = app.test_client()
         codes = [client.get(f"/ingest/osmand?id=guess-{i}&lat=51.5&lon=-0.1").status_code for i in range(7)]
         assert codes == [403] * 5 + [429, 429]
         other = client.get("/ingest/osmand?id=guess-x&lat=51.5&lon=-0.1", environ_base={"REMOTE_ADDR": "192.0.2.50"})
         assert other.status_code == 403
+
+
+def _guesses(client, address: str) -> list:
+    """One refused secret of each kind, from one address."""
+    env = {"REMOTE_ADDR": address}
+    bad_token = {"Authorization": "Bearer om_guess"}
+    return [
+        client.get("/api/v1/clients", headers=bad_token, environ_base=env),
+        client.get("/api/v1/feeds", headers=bad_token, environ_base=env),  # another API group
+        client.get("/calendar/guessed-secret.ics", environ_base=env),
+        client.get("/portal/feed/guessed-secret.atom", environ_base=env),
+        client.get("/ingest/osmand?id=guessed-device&lat=51.5&lon=-0.1", environ_base=env),
+        client.post(
+            "/ingest/owntracks", json={"_type": "location"}, auth=("agent@aegis.example", "om_x"), environ_base=env
+        ),
+    ]
+
+
+def test_guessing_is_counted_per_address_across_every_kind_of_secret(limited):
+    app = limited(RATELIMIT_GUESSES_PER_ADDRESS="6 per minute", RATELIMIT_INGEST_PER_DEVICE="600 per minute")
+    with app.app_context():
+        from .conftest import build_world
+
+        world = build_world()
+        link = issue_link(world.agent)
+        db.session.commit()
+        client = app.test_client()
+        assert [r.status_code for r in _guesses(client, "192.0.2.7")] == [401, 401, 404, 404, 403, 401]
+        # The allowance is spent: every kind is refused now, the right secret too, with Retry-After.
+        for response in _guesses(client, "192.0.2.7") + [client.get(link, environ_base={"REMOTE_ADDR": "192.0.2.7"})]:
+            assert response.status_code == 429, response.request.path
+            assert 0 < int(response.headers["Retry-After"]) <= 60
+        # Another address has its own allowance, and the calendar link works from there.
+        assert client.get(link, environ_base={"REMOTE_ADDR": "192.0.2.8"}).status_code == 200
+
+
+def test_a_socket_connect_with_a_bad_token_counts_as_a_guess(limited):
+    from detail.live import NAMESPACE
+
+    from .conftest import FreshContextSocket
+
+    app = limited(RATELIMIT_GUESSES_PER_ADDRESS="3 per minute")
+    with app.app_context():
+        from .conftest import build_world
+
+        world = build_world()
+        good = issue_token(world.coordinator, "board")
+        db.session.commit()
+        client = app.test_client()
+        for _ in range(2):
+            sock = FreshContextSocket(app, namespace=NAMESPACE, auth={"token": "om_guess"})
+            assert not sock.is_connected(NAMESPACE)
+        # A board reconnecting after its session ended offers no secret: not a guess.
+        for _ in range(5):
+            assert not FreshContextSocket(app, namespace=NAMESPACE).is_connected(NAMESPACE)
+        # Two socket guesses and one API guess use up the address's three.
+        assert client.get("/api/v1/clients", headers={"Authorization": "Bearer om_guess"}).status_code == 401
+        assert client.get("/api/v1/clients", headers={"Authorization": "Bearer " + good}).status_code == 429
+        # A socket from that address is refused now, even with a good token.
+        sock = FreshContextSocket(app, namespace=NAMESPACE, auth={"token": good})
+        assert not sock.is_connected(NAMESPACE)
+
+
+def test_guessing_the_socket_from_behind_a_trusted_proxy_counts_the_client(limited):
+    from detail.live import NAMESPACE
+
+    from .conftest import FreshContextSocket
+
+    app = limited(RATELIMIT_GUESSES_PER_ADDRESS="2 per minute", TRUSTED_PROXIES=1)
+    with app.app_context():
+        for _ in range(2):
+            sock = FreshContextSocket(
+                app, namespace=NAMESPACE, auth={"token": "om_guess"}, headers={"X-Forwarded-For": "192.0.2.30"}
+            )
+            assert not sock.is_connected(NAMESPACE)
+        client = app.test_client()
+
+        def guess(client_address):
+            return client.get(
+                "/api/v1/clients",
+                headers={"Authorization": "Bearer om_guess", "X-Forwarded-For": client_address},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            ).status_code
+
+        assert guess("192.0.2.30") == 429
+        assert guess("192.0.2.31") == 401
