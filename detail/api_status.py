@@ -14,6 +14,7 @@ from . import board_state, live
 from .api import ApiBlueprint, details, found, refuse
 from .extensions import db
 from .models import Detail
+from .schemas import MAX_ID
 from .status import Refused, agent_of, keep_loaded_after_commit, publish_position, record_position, submit_status
 from .status_schemas import PositionIn, StatusIn, StatusOut
 
@@ -98,7 +99,7 @@ class EventQuery(ma.Schema):
         validate=ma.validate.Range(min=0),
         metadata={"description": "The last event id seen: returns the events after it"},
     )
-    detail_id = fields.Integer(load_default=None)
+    detail_id = fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID))
     limit = fields.Integer(load_default=500, validate=ma.validate.Range(1, 1000))
 
 
