@@ -2194,7 +2194,7 @@ HUGE_ID_REQUESTS = [
 @pytest.mark.parametrize(
     ("who", "method", "url", "body"), HUGE_ID_REQUESTS, ids=[f"{m} {u}" for _, m, u, _ in HUGE_ID_REQUESTS]
 )
-def test_regression_huge_ids_answer_500(arena, who, method, url, body):
+def test_huge_ids_get_no_500(arena, who, method, url, body):
     url = url.format(advisory=arena.ids["advisory"][0])
 
     def send(client):
@@ -2222,7 +2222,7 @@ SURROGATE_REQUESTS = [
 
 
 @pytest.mark.parametrize(("who", "url", "raw"), SURROGATE_REQUESTS, ids=[u for _, u, _ in SURROGATE_REQUESTS])
-def test_regression_lone_surrogates_answer_500(arena, who, url, raw):
+def test_lone_surrogates_get_no_500(arena, who, url, raw):
     url = url.format(alert=arena.ids["alert"][0])
     raw = raw.replace("{now}", str(int(utcnow().timestamp()) - 60))
 
@@ -2286,7 +2286,7 @@ EDGE_OF_TIME_POSITIONS = [
 @pytest.mark.parametrize(
     ("who", "url", "fields"), EDGE_OF_TIME_POSITIONS, ids=[u for _, u, _ in EDGE_OF_TIME_POSITIONS]
 )
-def test_regression_positions_before_year_one_in_utc_answer_500(arena, who, url, fields):
+def test_positions_before_year_one_in_utc_get_no_500(arena, who, url, fields):
     def send(client):
         if who == "app":
             return client.get(url, query_string=fields), f"GET {url} {fields!r}"
@@ -2315,7 +2315,7 @@ APP_OUT_OF_RANGE = [
     APP_OUT_OF_RANGE,
     ids=["osmand batt", "osmand bearing", "gpslogger batt", "gpslogger dir", "owntracks batt", "owntracks cog"],
 )
-def test_regression_apps_store_positions_out_of_range(arena, url, method, fields):
+def test_apps_positions_with_fields_out_of_range_are_stored_valid(arena, url, method, fields):
     now = int(utcnow().timestamp()) - 60
     credentials = base64.b64encode(f"{arena.world.agent_email}:{arena.tokens['agent']}".encode()).decode()
 
@@ -2331,7 +2331,7 @@ def test_regression_apps_store_positions_out_of_range(arena, url, method, fields
     assert response.status_code == 200  # stored, so the check above was of a stored row
 
 
-def test_regression_feeds_api_does_not_conform_to_its_schema(arena):
+def test_feeds_api_conforms_to_its_schema(arena):
     arena.restore()
     with arena.app.app_context():
         response = arena.app.test_client().get(
@@ -2341,7 +2341,7 @@ def test_regression_feeds_api_does_not_conform_to_its_schema(arena):
         OPERATIONS["GET /api/v1/feeds"].Case().validate_response(response, checks=[response_schema_conformance])
 
 
-def test_regression_mute_with_infinite_minutes_answers_500(arena):
+def test_mute_with_infinite_minutes_gets_no_500(arena):
     url = f"/board/alerts/{arena.ids['alert'][0]}/mute"
 
     def send(client):
@@ -2352,7 +2352,7 @@ def test_regression_mute_with_infinite_minutes_answers_500(arena):
     fuzz_request(arena, send, [])
 
 
-def test_regression_api_stores_a_blank_feed_name(arena):
+def test_the_api_stores_no_blank_feed_name(arena):
     body = {"url": "https://feeds.example/blank.xml", "name": "   "}
 
     def send(client):
@@ -2374,7 +2374,7 @@ def test_the_feed_form_refuses_a_country_code_that_is_not_one(arena):
 
 
 @pytest.mark.postgres
-def test_regression_nul_in_text_answers_500_on_postgresql(tmp_path, postgres_url):
+def test_nul_in_text_gets_no_500_on_postgresql(tmp_path, postgres_url):
     app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     with app.app_context():
