@@ -181,11 +181,17 @@ class ApiBlueprint(Blueprint):
 
 def _error_responses(rule: str, method: str) -> dict[int, str]:
     # Names of the responses flask-smorest registers for each HTTP status.
-    responses = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+    responses = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 429: "TOO_MANY_REQUESTS"}
     if "<" in rule:
         responses[404] = "NOT_FOUND"
     if method in ("POST", "PATCH"):
-        responses |= {400: "BAD_REQUEST", 409: "CONFLICT", 415: "UNSUPPORTED_MEDIA_TYPE"}
+        responses |= {
+            400: "BAD_REQUEST",
+            409: "CONFLICT",
+            413: "REQUEST_ENTITY_TOO_LARGE",
+            415: "UNSUPPORTED_MEDIA_TYPE",
+            422: "UNPROCESSABLE_ENTITY",
+        }
     return responses
 
 

@@ -66,3 +66,23 @@ def visible_field(form, field) -> None:
         problem = invisible_character(text) if isinstance(text, str) else None
         if problem:
             raise wtforms.validators.ValidationError(problem)
+
+
+def _hidden_class() -> str:
+    """The hidden characters of the Basic Multilingual Plane as a regex class body, for the OpenAPI
+    document's name pattern (detail/schemas.py), so the document refuses what this module refuses."""
+    ranges: list[list[int]] = []
+    for code in range(0x80, 0x10000):
+        if 0xD800 <= code <= 0xDFFF or not _hidden(chr(code)):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+# (The joiners that are spelling, allowed above, are the one thing the document's pattern refuses
+# and this module accepts; its description says so.)
+HIDDEN_CLASS = _hidden_class()
+

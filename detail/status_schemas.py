@@ -6,7 +6,15 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .schemas import MAX_ID, check_plausible_time, no_control_characters
+from .schemas import (
+    MAX_ID,
+    NAME_PATTERN,
+    TEXT_PATTERN,
+    YEAR_PATTERN,
+    StrictBoolean,
+    check_plausible_time,
+    no_control_characters,
+)
 
 
 class AwareDateTime(fields.AwareDateTime):
@@ -16,8 +24,13 @@ class AwareDateTime(fields.AwareDateTime):
         "invalid_awareness": "Not a valid datetime: include a UTC offset, such as 'Z' or '+01:00'."
     }
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", YEAR_PATTERN)
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         aware = super()._deserialize(value, attr, data, **kwargs)
+        check_plausible_time(aware)  # the year as written, as the document's pattern says
         try:
             moment = aware.astimezone(UTC)
         except OverflowError as error:  # 0001-01-01T00:30:00+01:00 lies before year 1 in UTC
@@ -28,6 +41,10 @@ class AwareDateTime(fields.AwareDateTime):
 
 class Text(fields.String):
     """Text only: no NUL, lone surrogates or other control codes."""
+
+    def __init__(self, *, pattern: str = TEXT_PATTERN, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", pattern)
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -41,34 +58,52 @@ def _finite(value: float) -> None:
 
 
 class StatusIn(ma.Schema):
-    """A status report: a code (or a line of text such as 'om eta 0615'), optional position, note, retry key."""
+    """A status report: a code (or a line of text such as 'om eta 0615'), optional position, note, retry key.
+
+    Either code or text, not both.
+    """
 
     class Meta:
         unknown = ma.RAISE
 
-    code = Text(validate=validate.Length(min=1, max=60), metadata={"description": "Code or spoken name, e.g. OM"})
+    code = Text(
+        validate=validate.Length(min=1, max=60),
+        pattern=NAME_PATTERN,
+        metadata={"description": "One of the organisation's codes or spoken names, e.g. OM"},
+    )
     text = Text(
         validate=validate.Length(min=1, max=300),
+        pattern=NAME_PATTERN,
         metadata={"description": "Short-burst text instead of code, e.g. 'om eta 0615 via north gate'"},
     )
     note = Text(load_default="", validate=validate.Length(max=280))
-    latitude = fields.Float(validate=[validate.Range(-90, 90), _finite], allow_nan=True, load_default=None)
+    latitude = fields.Float(
+        validate=[validate.Range(-90, 90), _finite],
+        allow_nan=True,
+        load_default=None,
+        metadata={"description": "With longitude, or neither"},
+    )
     longitude = fields.Float(validate=[validate.Range(-180, 180), _finite], allow_nan=True, load_default=None)
     accuracy = fields.Float(
         validate=[validate.Range(min=0), _finite], allow_nan=True, load_default=None, metadata={"description": "Metres"}
     )
-    reported_at = AwareDateTime(load_default=None, metadata={"description": "The device's time of the report"})
+    reported_at = AwareDateTime(
+        load_default=None,
+        metadata={"description": "The device's time of the report: at most 5 minutes ahead of the server's"},
+    )
     client_id = Text(
         required=True,
         validate=validate.Length(min=1, max=64),
+        pattern=NAME_PATTERN,
         metadata={"description": "Unique per report, made by the phone: a retry with the same id is stored once"},
     )
     detail_id = fields.Integer(
+        strict=True,
         load_default=None,
         validate=validate.Range(1, MAX_ID),
         metadata={"description": "Defaults to the assignment on shift now"},
     )
-    duress = fields.Boolean(
+    duress = StrictBoolean(
         load_default=False,
         load_only=True,
         metadata={"description": "Phone page only: send the organisation's duress code covertly"},

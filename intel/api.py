@@ -1,7 +1,7 @@
 """Intel's JSON API for coordinators: feeds and their health, items near a point, advisories and their review."""
 
 import math
-from urllib.parse import urlsplit
+import re
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -13,10 +13,19 @@ from detail import live
 from detail.api import ApiBlueprint, found, refuse
 from detail.extensions import db
 from detail.models import Detail
-from detail.schemas import Text
+from detail.schemas import CONTROL, MAX_ID, NAME_PATTERN, SPACE, StrictBoolean, Text, UTCDateTime, matches
 
 from . import advisories, feeds
 from .models import ADVISORY_STATUSES, CATEGORIES, Advisory, Feed
+
+# A feed's address (after surrounding white space is trimmed): http or https, a host, then anything but spaces.
+URL_BODY = rf"[Hh][Tt][Tt][Pp][Ss]?://[^{SPACE}{CONTROL}/?#]+([/?#][^{SPACE}{CONTROL}]*)?"
+URL_PATTERN = rf"^[{SPACE}]*{URL_BODY}[{SPACE}]*$"
+COUNTRY_PATTERN = r"^([A-Za-z]{2})?$"
+# "LAT,LON" in decimal degrees, each within its range (no exponents, no spaces).
+LATITUDE = r"[+-]?(90(\.0*)?|[1-8]?[0-9](\.[0-9]*)?|\.[0-9]+)"
+LONGITUDE = r"[+-]?(180(\.0*)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]*)?|\.[0-9]+)"
+POINT_PATTERN = rf"^{LATITUDE},{LONGITUDE}$"
 
 
 class FeedSchema(ma.Schema):
@@ -24,13 +33,20 @@ class FeedSchema(ma.Schema):
         unknown = RAISE
 
     id = fields.Integer(dump_only=True)
-    url = Text(required=True, validate=validate.Length(max=1000))
-    name = Text(required=True, validate=validate.Length(min=1, max=120))
+    url = Text(
+        required=True,
+        validate=validate.Length(max=1000),
+        pattern=URL_PATTERN,
+        metadata={"description": "An http:// or https:// URL with a host"},
+    )
+    name = Text(required=True, validate=validate.Length(min=1, max=120), pattern=NAME_PATTERN)
     region = Text(load_default="", validate=validate.Length(max=120))
-    country_code = fields.String(load_default="", validate=validate.Regexp(r"^([A-Za-z]{2})?$"))
+    country_code = fields.String(
+        load_default="", validate=matches(COUNTRY_PATTERN), metadata={"pattern": COUNTRY_PATTERN}
+    )
     default_category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES))
     poll_interval_s = fields.Integer(load_default=600, validate=validate.Range(60, 86_400))
-    enabled = fields.Boolean(load_default=True)
+    enabled = StrictBoolean(load_default=True)
     last_success_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     last_error = fields.String(dump_only=True, allow_none=True)
     last_error_at = fields.AwareDateTime(dump_only=True, allow_none=True)
@@ -41,9 +57,9 @@ class FeedSchema(ma.Schema):
 
     @ma.validates("url")
     def _http(self, value, **kwargs):
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ma.ValidationError("Use an http:// or https:// URL.")
+        # A regular expression, not urlsplit: that drops tabs and newlines inside the URL, and raises on "http://[".
+        if re.fullmatch(URL_BODY, value) is None:
+            raise ma.ValidationError("Use an http:// or https:// URL with a host, and no spaces.")
 
 
 feeds_api = ApiBlueprint("feeds", "The organisation's feed registry and each feed's health.")
@@ -77,10 +93,17 @@ class Feeds(MethodView):
 
 
 class ItemQuery(ma.Schema):
-    near = fields.String(required=True, metadata={"description": "LAT,LON"})
-    radius_km = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=500, min_inclusive=False))
-    since = fields.AwareDateTime(load_default=None)
-    until = fields.AwareDateTime(load_default=None)
+    near = fields.String(
+        required=True,
+        metadata={"description": "LAT,LON in decimal degrees, e.g. 51.5101,-0.1340", "pattern": POINT_PATTERN},
+    )
+    radius_km = fields.Float(
+        load_default=10.0,
+        validate=validate.Range(min=0, max=500, min_inclusive=False),
+        metadata={"exclusiveMinimum": True},
+    )
+    since = UTCDateTime(load_default=None)
+    until = UTCDateTime(load_default=None)
 
     @ma.validates("near")
     def _point(self, value, **kwargs):
@@ -88,10 +111,10 @@ class ItemQuery(ma.Schema):
 
 
 def parse_point(value: str) -> tuple[float, float]:
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-    except ValueError:
-        raise ma.ValidationError("Give near as LAT,LON, such as 51.5101,-0.1340.") from None
+    # The pattern first: float() would also take "1e1", "1_0", " 5" and digits of other scripts.
+    if re.fullmatch(POINT_PATTERN, value) is None:
+        raise ma.ValidationError("Give near as LAT,LON, such as 51.5101,-0.1340.")
+    lat, lon = (float(part) for part in value.split(","))
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         raise ma.ValidationError("Latitude must be -90..90 and longitude -180..180.")
     return lat, lon
@@ -159,7 +182,7 @@ class AdvisoryOut(ma.Schema):
 
 
 class AdvisoryQuery(ma.Schema):
-    detail = fields.Integer(load_default=None)
+    detail = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.String(load_default=None, validate=validate.OneOf(ADVISORY_STATUSES))
 
 
@@ -167,15 +190,15 @@ class PublishIn(ma.Schema):
     class Meta:
         unknown = RAISE
 
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    recommendation = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    summary = Text(required=True, validate=validate.Length(min=1, max=2000), pattern=NAME_PATTERN)
+    recommendation = Text(required=True, validate=validate.Length(min=1, max=2000), pattern=NAME_PATTERN)
 
 
 class DismissIn(ma.Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, validate=validate.Length(min=1, max=500), pattern=NAME_PATTERN)
 
 
 advisories_api = ApiBlueprint("advisories", "Candidate and published advisories per detail, and their review.")
