@@ -3,6 +3,13 @@
 Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
 each venue's time zone. Rules that must hold whatever code writes the rows live in the
 database as foreign keys, unique keys and check constraints.
+
+Internal fields: a column declared with ``info={"internal": True}`` holds what only the organisation's
+own people may read (the team's notes, assessments, survey findings, what an agent reported). It never
+reaches a client contact: not the portal's pages, not the mail sent to contacts (digests, notices), not
+the feeds they read. The marker is what tests/test_internal_fields.py walks the models for: it fills
+every such column and reads everything a client can read for it. A new text column that clients must
+not see gets the marker too.
 """
 
 import hashlib
@@ -205,7 +212,7 @@ class Client(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     organisation: so.Mapped[Organisation] = so.relationship()
@@ -229,7 +236,7 @@ class Principal(db.Model):
     client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id"), index=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     code_name: so.Mapped[str] = so.mapped_column(sa.String(60))
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
 
     client: so.Mapped[Client] = so.relationship(back_populates="principals")
 
@@ -284,7 +291,7 @@ class Detail(db.Model):
     starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     state: so.Mapped[str] = so.mapped_column(sa.String(16), default="planned")
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")  # internal: never shown to clients
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     client: so.Mapped[Client] = so.relationship()
@@ -357,7 +364,7 @@ class Movement(db.Model):
     to_site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
     departs_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     arrives_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
 
     detail: so.Mapped[Detail] = so.relationship(back_populates="movements")
     from_site: so.Mapped[Site] = so.relationship(foreign_keys=[from_site_id])
@@ -418,7 +425,9 @@ class Assignment(db.Model):
     shift_ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
 
     # A staffing conflict assigned anyway: why, by whom, when (empty when there was none).
-    override_reason: so.Mapped[str] = so.mapped_column(sa.String(300), default="", server_default="")
+    override_reason: so.Mapped[str] = so.mapped_column(
+        sa.String(300), default="", server_default="", info={"internal": True}
+    )
     overridden_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     overridden_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
@@ -518,7 +527,7 @@ class StatusReport(db.Model):
     status_code_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("status_code.id"))
     client_id: so.Mapped[str] = so.mapped_column(sa.String(64))
     source: so.Mapped[str] = so.mapped_column(sa.String(16), default="phone")
-    note: so.Mapped[str] = so.mapped_column(sa.String(280), default="")
+    note: so.Mapped[str] = so.mapped_column(sa.String(280), default="", info={"internal": True})
     eta: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     latitude: so.Mapped[float | None]
     longitude: so.Mapped[float | None]
@@ -615,14 +624,14 @@ class Alert(db.Model):
     detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
     agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
     kind: so.Mapped[str] = so.mapped_column(sa.String(16))
-    message: so.Mapped[str] = so.mapped_column(sa.String(300))
+    message: so.Mapped[str] = so.mapped_column(sa.String(300), info={"internal": True})
     status_report_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("status_report.id"))
     latitude: so.Mapped[float | None]
     longitude: so.Mapped[float | None]
     raised_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     acknowledged_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
-    acknowledgement_note: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    acknowledgement_note: so.Mapped[str] = so.mapped_column(sa.String(300), default="", info={"internal": True})
     muted_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
@@ -646,8 +655,8 @@ class Device(db.Model):
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
     agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"), index=True)
     kind: so.Mapped[str] = so.mapped_column(sa.String(8))
-    identifier: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
-    label: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
+    identifier: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True, info={"internal": True})
+    label: so.Mapped[str] = so.mapped_column(sa.String(80), default="", info={"internal": True})
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
@@ -670,7 +679,7 @@ class Unavailability(db.Model):
     kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="leave")
     starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
-    note: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    note: so.Mapped[str] = so.mapped_column(sa.String(200), default="", info={"internal": True})
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     agent: so.Mapped[Agent] = so.relationship()
@@ -692,10 +701,10 @@ class Risk(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
     detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
-    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    title: so.Mapped[str] = so.mapped_column(sa.String(200), info={"internal": True})
     likelihood: so.Mapped[int]
     impact: so.Mapped[int]
-    mitigation: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    mitigation: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
     review_on: so.Mapped[date]
@@ -728,15 +737,15 @@ class PersonOfInterest(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"), index=True)
     detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="SET NULL"), index=True)
-    name: so.Mapped[str] = so.mapped_column(sa.String(120))
-    description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    came_to_notice: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), info={"internal": True})
+    description: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    came_to_notice: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     assessment: so.Mapped[str] = so.mapped_column(sa.String(16), default="monitor")
-    work_up: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    work_up: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     assessed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     assessed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # What the detail's agents may see, when shared: a description to recognise, and what to do.
-    bolo: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    bolo: so.Mapped[str] = so.mapped_column(sa.String(500), default="", info={"internal": True})
     bolo_shared: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -832,7 +841,7 @@ class Handoff(db.Model):
     detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
     from_agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="SET NULL"))
     to_agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"))
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # What the client's contacts were told ("has led 6 details for you since March 2024").
@@ -849,9 +858,9 @@ class AfterAction(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), unique=True)
-    went_well: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    difficulties: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    lessons: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    went_well: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    difficulties: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    lessons: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     written_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -867,7 +876,7 @@ class ActionItem(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     after_action_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("after_action.id", ondelete="CASCADE"), index=True)
-    text: so.Mapped[str] = so.mapped_column(sa.String(500))
+    text: so.Mapped[str] = so.mapped_column(sa.String(500), info={"internal": True})
     owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     due_on: so.Mapped[date]
     done: so.Mapped[bool] = so.mapped_column(default=False)
@@ -897,32 +906,32 @@ class Survey(db.Model):
     author_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     copied_from_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="SET NULL"))
 
-    venue_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    arrival_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    arrival_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    departure_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    departure_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    principal_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    safe_room: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    fire_exits: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    parking: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    standby_car: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    security_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    radio_channel: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
-    hospital_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
-    hospital_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    hospital_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    venue_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    arrival_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    arrival_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    departure_primary: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    departure_alternate: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    principal_route: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    safe_room: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    fire_exits: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    parking: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    standby_car: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    security_contact: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
+    radio_channel: so.Mapped[str] = so.mapped_column(sa.String(80), default="", info={"internal": True})
+    hospital_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="", info={"internal": True})
+    hospital_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="", info={"internal": True})
+    hospital_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="", info={"internal": True})
     hospital_minutes: so.Mapped[int | None]
-    police_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
-    police_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    police_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    police_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="", info={"internal": True})
+    police_address: so.Mapped[str] = so.mapped_column(sa.String(300), default="", info={"internal": True})
+    police_phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="", info={"internal": True})
     police_minutes: so.Mapped[int | None]
-    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
 
     submitted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     reviewed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
-    review_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    review_note: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     # What a coordinator chose to tell the client, and whether it is shown in their portal.
     client_summary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     summary_shared: so.Mapped[bool] = so.mapped_column(default=False)
@@ -955,9 +964,9 @@ class SurveyRoute(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     survey_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="CASCADE"), index=True)
     to_site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"))
-    primary_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    primary_route: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     primary_minutes: so.Mapped[int | None]
-    alternate_route: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    alternate_route: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     alternate_minutes: so.Mapped[int | None]
     measured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
@@ -971,7 +980,7 @@ class SurveyPhoto(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     survey_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("survey.id", ondelete="CASCADE"), index=True)
-    caption: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    caption: so.Mapped[str] = so.mapped_column(sa.String(200), default="", info={"internal": True})
     content_type: so.Mapped[str] = so.mapped_column(sa.String(40))
     data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
     uploaded_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

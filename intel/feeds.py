@@ -743,7 +743,8 @@ def _sanitise_html(source: str, base_url: str | None) -> str:
     cleaner = nh3.Cleaner(
         tags=_SUMMARY_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
-        attributes={"a": {"href"}},
+        # "*": none on every tag; without it nh3 keeps title and lang everywhere.
+        attributes={"a": {"href"}, "*": set()},
         url_schemes=set(ALLOWED_SCHEMES),
         link_rel="noopener nofollow",
         url_relative=("rewrite_with_base", base_url) if base_url else "deny",

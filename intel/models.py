@@ -1,4 +1,9 @@
-"""Intel tables: feeds, the items they bring, classification rules, and advisories for details."""
+"""Intel tables: feeds, the items they bring, classification rules, and advisories for details.
+
+Internal fields (``info={"internal": True}``, as in detail.models): the raw intel (feeds, their items as
+fetched, classification rules) and a coordinator's reasons for dismissing an advisory are the team's
+own; a client contact reads only what a coordinator published, in the words written for the client.
+"""
 
 from datetime import datetime
 from typing import Any
@@ -27,9 +32,9 @@ class Feed(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
-    url: so.Mapped[str] = so.mapped_column(sa.String(1000))
-    name: so.Mapped[str] = so.mapped_column(sa.String(120))
-    region: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    url: so.Mapped[str] = so.mapped_column(sa.String(1000), info={"internal": True})
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), info={"internal": True})
+    region: so.Mapped[str] = so.mapped_column(sa.String(120), default="", info={"internal": True})
     country_code: so.Mapped[str] = so.mapped_column(sa.String(2), default="")  # resolves ambiguous place names
     default_category: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     poll_interval_s: so.Mapped[int] = so.mapped_column(default=600)
@@ -39,7 +44,7 @@ class Feed(db.Model):
     next_poll_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
     last_polled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     last_success_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
-    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text, info={"internal": True})
     last_error_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     last_problems: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     consecutive_failures: so.Mapped[int] = so.mapped_column(default=0)
@@ -67,18 +72,18 @@ class FeedItem(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     feed_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("feed.id", ondelete="CASCADE"), index=True)
-    guid: so.Mapped[str] = so.mapped_column(sa.String(500))
-    link: so.Mapped[str | None] = so.mapped_column(sa.String(1000))
-    title: so.Mapped[str] = so.mapped_column(sa.String(500))
-    summary_html: so.Mapped[str] = so.mapped_column(sa.Text, default="")  # sanitised
-    summary_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    guid: so.Mapped[str] = so.mapped_column(sa.String(500), info={"internal": True})
+    link: so.Mapped[str | None] = so.mapped_column(sa.String(1000), info={"internal": True})
+    title: so.Mapped[str] = so.mapped_column(sa.String(500), info={"internal": True})
+    summary_html: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})  # sanitised
+    summary_text: so.Mapped[str] = so.mapped_column(sa.Text, default="", info={"internal": True})
     category: so.Mapped[str] = so.mapped_column(sa.String(20), default="other")
     source_severity: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     latitude: so.Mapped[float | None]
     longitude: so.Mapped[float | None]
     geometry: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON)  # coordinates as (lat, lon)
     located_by: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # "feed", "gazetteer", or None: unlocated
-    place_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    place_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="", info={"internal": True})
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)  # when the event is relevant
     ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
@@ -103,7 +108,7 @@ class ClassificationRule(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
     category: so.Mapped[str] = so.mapped_column(sa.String(20))
-    pattern: so.Mapped[str] = so.mapped_column(sa.String(200))
+    pattern: so.Mapped[str] = so.mapped_column(sa.String(200), info={"internal": True})
     field: so.Mapped[str] = so.mapped_column(sa.String(12), default="any")
     weight: so.Mapped[int] = so.mapped_column(default=1)
     is_regex: so.Mapped[bool] = so.mapped_column(default=False)
@@ -138,7 +143,7 @@ class Advisory(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(12), default="candidate")
     summary: so.Mapped[str] = so.mapped_column(sa.Text, default="")  # written for the client
     recommendation: so.Mapped[str] = so.mapped_column(sa.Text, default="")  # written for the client
-    dismiss_reason: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    dismiss_reason: so.Mapped[str] = so.mapped_column(sa.String(500), default="", info={"internal": True})
     merged_into_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("advisory.id"))
     reviewed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

@@ -105,12 +105,16 @@ def test_settings_change_is_stored(world, coordinator):
             geofence_dwell_seconds="300",
             geofence_leave_signal="clear",
             manual_precedence_minutes="20",
+            travel_speed_kmh="80",
+            travel_buffer_minutes="45",
+            request_alert_minutes="25",
         ),
     )
     assert r.status_code == 302 and path_of(r) == "/admin/settings"
     org = db.session.get(Organisation, world.org.id)
     assert (org.timezone, org.om_lead_minutes, org.silent_after_minutes) == ("America/New_York", 45, 5)
     assert (org.geofence_dwell_seconds, org.geofence_leave_signal, org.manual_precedence_minutes) == (300, "clear", 20)
+    assert (org.travel_speed_kmh, org.travel_buffer_minutes, org.request_alert_minutes) == (80, 45, 25)
     assert org.name == "Aegis Protective"
     assert "Settings saved." in text(coordinator.get("/admin/settings"))
 
@@ -151,8 +155,11 @@ def test_a_coordinator_cannot_rename_the_organisation(world, coordinator):
     assert r.status_code == 403
     org = db.session.get(Organisation, world.org.id)
     assert (org.name, org.om_lead_minutes) == ("Aegis Protective", 30)
-    # The name sent back unchanged is no rename.
-    assert coordinator.post("/admin/settings", data=settings_data(name=" Aegis Protective ")).status_code == 302
+    # The name sent back unchanged is no rename: the rest of the form is saved.
+    r = coordinator.post("/admin/settings", data=settings_data(name=" Aegis Protective ", om_lead_minutes="20"))
+    assert r.status_code == 302
+    org = db.session.get(Organisation, world.org.id)
+    assert (org.name, org.om_lead_minutes) == ("Aegis Protective", 20)
 
 
 def test_an_admin_can_rename_the_organisation(world, admin):
@@ -393,12 +400,15 @@ def test_a_used_codes_letters_cannot_change(world, coordinator):
     # An unsent code's letters can change.
     os_ = code(world, "OS")
     assert coordinator.post(f"/admin/codes/{os_.id}/edit", data=code_data(os_, code="ONS")).status_code == 302
+    assert db.session.get(StatusCode, os_.id).code == "ONS"
 
 
 def test_a_codes_own_names_do_not_clash_with_themselves(world, coordinator):
     hot = code(world, "HOT")  # code "HOT", spoken name "Hot"
     r = coordinator.post(f"/admin/codes/{hot.id}/edit", data=code_data(hot, spoken_name="HOT"))
     assert r.status_code == 302
+    row = db.session.get(StatusCode, hot.id)
+    assert (row.code, row.spoken_name) == ("HOT", "HOT")
 
 
 # --- who may ------------------------------------------------------------------------------------

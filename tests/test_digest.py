@@ -9,7 +9,6 @@ import smtplib
 import threading
 from datetime import datetime, timedelta, timezone
 from email import policy
-from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -476,44 +475,7 @@ def test_list_unsubscribe_and_the_token(mailbox, world, app):
     assert digest.user_id_from_unsubscribe_token(URLSafeSerializer("wrong", salt="digest-unsubscribe").dumps(1)) is None
 
 
-class FakeSMTP:
-    """Stands in for smtplib.SMTP and SMTP_SSL to see which steps each security setting takes."""
-
-    calls: list = []
-
-    def __init__(self, host, port, **kwargs):
-        self.calls.append((type(self).__name__, host, port, kwargs.get("timeout"), "context" in kwargs))
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self.calls.append(name)
-
-
-class FakeSMTP_SSL(FakeSMTP):
-    pass
-
-
-@pytest.mark.parametrize(
-    "security, expected",
-    [
-        ("none", [("FakeSMTP", "mail.example", 25, 20, False), "send_message", "quit", "close"]),
-        (
-            "starttls",
-            [("FakeSMTP", "mail.example", 25, 20, False), "ehlo", "starttls", "ehlo", "send_message", "quit", "close"],
-        ),
-        ("tls", [("FakeSMTP_SSL", "mail.example", 25, 20, True), "send_message", "quit", "close"]),
-    ],
-)
-def test_smtp_security_settings(app, world, monkeypatch, security, expected):
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP_SSL)
-    monkeypatch.setattr(FakeSMTP, "calls", [])
-    app.config.update(SMTP_HOST="mail.example", SMTP_PORT=25, SMTP_SECURITY=security, SMTP_USER=None)
-    digest.send_smtp(EmailMessage(), "x@example.com")
-    assert FakeSMTP.calls == expected
-    FakeSMTP.calls.clear()
-    app.config.update(SMTP_USER="mailer", SMTP_PASSWORD="pw")
-    digest.send_smtp(EmailMessage(), "x@example.com")
-    assert FakeSMTP.calls.index("login") < FakeSMTP.calls.index("send_message")
+# SMTP_SECURITY and SMTP_USER are tested against a real server with TLS and AUTH: tests/test_smtp_security.py.
 
 
 def test_failures_are_sorted_into_transient_and_permanent():

@@ -1,6 +1,6 @@
 """The risk register: per client and per detail, overdue reviews first, internal to the organisation."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -76,14 +76,34 @@ def test_the_register_lists_overdue_reviews_first_and_hides_closed(client, world
     assert "Closed long ago" in client.get(f"/admin/risks?client={world.client.id}&all=1").get_data(as_text=True)
 
 
-def test_clients_and_agents_never_see_the_register(client, world):
+def test_clients_and_agents_never_see_the_register(client, world, time_machine):
+    time_machine.move_to(world.detail.starts_at - timedelta(minutes=30), tick=False)  # the agent is on shift
     db.session.add(
-        Risk(client=world.client, title="Stalker sighted", likelihood=3, impact=5, review_on=date(2026, 12, 1))
+        Risk(
+            client=world.client,
+            detail=world.detail,
+            title="Stalker sighted",
+            likelihood=3,
+            impact=5,
+            mitigation="Photo with the hotel's security",
+            review_on=date(2026, 12, 1),
+        )
     )
     db.session.commit()
-    for user in (world.contact, world.agent_user):
+    # Each reads the pages that are theirs (200: a refused page would hide nothing), and each page
+    # is about the detail the risk is on.
+    pages = {
+        world.contact: ("/portal", f"/portal/details/{world.detail.id}", "/portal/advisories"),
+        world.agent_user: ("/phone/", "/phone/state", f"/phone/details/{world.detail.id}/handoff"),
+    }
+    for user, urls in pages.items():
         sign_in(client, user)
         assert client.get("/admin/risks").status_code == 403
-        for page in ("/portal", f"/portal/details/{world.detail.id}", "/phone/state"):
-            response = client.get(page)
-            assert "Stalker sighted" not in response.get_data(as_text=True)
+        assert client.get(f"/admin/risks?client={world.client.id}").status_code == 403
+        for url in urls:
+            response = client.get(url)
+            body = response.get_data(as_text=True)
+            assert response.status_code == 200, (user.role, url, response.status_code)
+            if url not in ("/portal/advisories", "/phone/"):  # a list that may be empty; a page its script fills
+                assert world.detail.name in body or world.principal.code_name in body, (user.role, url)
+            assert "Stalker sighted" not in body and "hotel&#39;s security" not in body, (user.role, url)
