@@ -1,14 +1,18 @@
 """Sign-in and sign-out with sessions, CSRF on forms, and revocable API tokens."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+import time_machine
 
 from detail.auth import issue_token, revoke_token, user_for_token
 from detail.extensions import db
-from detail.models import ApiToken
+from detail.models import ApiToken, User, UserSession, utcnow
+from detail.sessions import session_alive, start_session
 
-from .conftest import PASSWORD, make_app
+from .conftest import PASSWORD, T0, make_app
 
 
 def _login(client, email, password, **extra):
@@ -167,6 +171,22 @@ def _signed_in_to(browser, page="/admin/details") -> bool:
     return response.status_code == 200
 
 
+def _session_secret(browser) -> str:
+    with browser.session_transaction() as session:
+        return session["_user_id"].partition(":")[2]
+
+
+# The agent's detail has him on duty from 07:30; the session cookies are signed at this time too.
+ON_DUTY = T0 - timedelta(minutes=40)
+
+
+def _posts_a_status(browser, client_id: str) -> bool:
+    """The phone page's status post, with the browser's cookies as its only credential."""
+    response = browser.post("/phone/status", json={"code": "OM", "client_id": client_id})
+    assert response.status_code in (200, 201, 302, 401), response.get_data(as_text=True)
+    return response.status_code in (200, 201)
+
+
 def _csrf_token(page: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
@@ -200,9 +220,21 @@ def test_the_remember_cookie_is_lax_httponly_and_lasts_30_days(app, world):
     assert timedelta(days=29, hours=23) < lasts <= timedelta(days=30)
 
 
-def test_an_id_without_the_session_version_is_not_a_sign_in(app, client, world):
-    # Sessions made before versions existed, or ids made up: none signs anyone in.
-    for user_id in (str(world.coordinator.id), f"{world.coordinator.id}:", f"{world.coordinator.id}:nope", "x:y", ""):
+def test_an_id_without_a_live_session_secret_is_not_a_sign_in(app, client, world):
+    # Sessions made before session rows existed (a bare id, or the old "<id>:<version>"), ids made
+    # up, and another account's secret under this account's id: none signs anyone in.
+    version = world.coordinator.session_version
+    other = _signed_in(app, world.agent_user)
+    agents_secret = _session_secret(other)
+    for user_id in (
+        str(world.coordinator.id),
+        f"{world.coordinator.id}:",
+        f"{world.coordinator.id}:{version}",
+        f"{world.coordinator.id}:nope",
+        f"{world.coordinator.id}:{agents_secret}",
+        "x:y",
+        "",
+    ):
         with client.session_transaction() as session:
             session["_user_id"] = user_id
         assert not _signed_in_to(client), user_id
@@ -364,3 +396,107 @@ def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
     browser.post("/logout")
     socket = FreshContextSocket(app, namespace=live.NAMESPACE, flask_test_client=stolen)
     assert not socket.is_connected(live.NAMESPACE)
+
+
+# --- one session per signed-in browser ---------------------------------------------------------
+
+
+def _sessions_of(user) -> list[UserSession]:
+    return db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    ).all()
+
+
+@time_machine.travel(ON_DUTY, tick=False)
+def test_signing_out_at_the_desk_leaves_the_phone_signed_in(app, world):
+    phone = _signed_in(app, world.agent_user)  # no remember cookie: the session cookie carries it
+    desk = _signed_in(app, world.agent_user, remember=True)
+    copied = _copy_of(app, desk, names=("session",))
+    copied_remember = _copy_of(app, desk, names=("remember_token",))
+    assert _posts_a_status(phone, "before")
+    assert desk.post("/logout").status_code == 302
+    # The phone page keeps posting statuses (a duress code among them) with its own session.
+    assert _posts_a_status(phone, "after")
+    assert _signed_in_to(phone, "/phone/")
+    # What was signed out stays signed out, copies of its cookies included.
+    assert not _signed_in_to(desk, "/phone/")
+    assert not _posts_a_status(copied, "copied")
+    assert not _signed_in_to(copied_remember, "/phone/")
+
+
+@time_machine.travel(ON_DUTY, tick=False)
+def test_a_password_change_keeps_this_phone_and_ends_the_desk(app, world):
+    phone = _signed_in(app, world.agent_user)
+    desk = _signed_in(app, world.agent_user)
+    response = phone.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert _posts_a_status(phone, "after the change")
+    assert not _posts_a_status(desk, "from the desk")
+    assert not _signed_in_to(desk, "/phone/")
+
+
+def test_a_session_unused_for_30_days_is_refused(app, world):
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        idle = _signed_in(app, world.coordinator, remember=True)
+        used = _signed_in(app, world.coordinator, remember=True)
+    idle_remember = _copy_of(app, idle, names=("remember_token",))
+    used_remember = _copy_of(app, used, names=("remember_token",))
+    with time_machine.travel(start + timedelta(days=20), tick=False):
+        assert _signed_in_to(used_remember)
+    with time_machine.travel(start + timedelta(days=30, hours=1), tick=False):
+        assert not _signed_in_to(idle_remember)
+        assert not _signed_in_to(idle)  # the session cookie too, though Flask would still take it
+        assert _signed_in_to(used_remember)
+    with time_machine.travel(start + timedelta(days=49), tick=False):
+        assert _signed_in_to(used_remember)
+
+
+def test_last_seen_is_stamped_at_most_every_five_minutes(app, world):
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        browser = _signed_in(app, world.coordinator)
+    (row,) = _sessions_of(world.coordinator)
+    assert row.created_at == row.last_seen_at == start
+    with time_machine.travel(start + timedelta(minutes=4), tick=False):
+        assert _signed_in_to(browser)
+    db.session.expire_all()
+    assert row.last_seen_at == start
+    with time_machine.travel(start + timedelta(minutes=6), tick=False):
+        assert _signed_in_to(browser)
+    db.session.expire_all()
+    assert row.last_seen_at == start + timedelta(minutes=6)
+
+
+def test_session_alive_for_the_socket_guard(app, world):
+    browser = _signed_in(app, world.coordinator)
+    other = _signed_in(app, world.coordinator)
+    first, second = _sessions_of(world.coordinator)
+    assert session_alive(world.coordinator.id, first.id) and session_alive(world.coordinator.id, second.id)
+    assert not session_alive(world.agent_user.id, first.id)  # not that account's session
+    assert not session_alive(world.coordinator.id, 10_000)
+    browser.post("/logout")
+    assert not session_alive(world.coordinator.id, first.id)
+    assert session_alive(world.coordinator.id, second.id)
+    world.coordinator.active = False
+    db.session.commit()
+    assert not session_alive(world.coordinator.id, second.id)
+    assert not _signed_in_to(other)
+
+
+def test_a_sign_in_racing_a_role_change_ends_with_it(app, world):
+    # The sign-in read the account before the change was committed, and stores its session after.
+    account = db.session.get(User, world.coordinator.id)
+    with app.app_context():
+        db.session.get(User, world.coordinator.id).role = "admin"
+        db.session.commit()
+    start_session(account, "racing")
+    user_id = account.get_id()
+    db.session.commit()
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["_user_id"] = user_id
+    assert not _signed_in_to(browser)
