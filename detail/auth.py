@@ -22,7 +22,7 @@ from .security import (
     failed_sign_in,
     submitted_account,
 )
-from .sessions import end_session, live_session, stamp_last_seen, start_session
+from .sessions import end_session, live_session, live_sessions, stamp_last_seen, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -166,13 +166,19 @@ class PasswordChangeForm(FlaskForm):
 
 
 def _account_page(password_form: PasswordChangeForm, status: int = 200):
-    return render_template("auth/account.html", password_form=password_form), status
+    this = current_session()
+    return render_template(
+        "auth/account.html",
+        password_form=password_form,
+        sessions=live_sessions(current_user),
+        this_session_id=this.id if this else None,
+    ), status
 
 
 @bp.route("/account")
 @login_required
 def account():
-    """Who is signed in, a new password, and signing out on every device."""
+    """Who is signed in, where, a new password, and signing out one device or every one."""
     return _account_page(PasswordChangeForm())
 
 
@@ -204,6 +210,27 @@ def sign_out_everywhere():
     logout_user()
     flash("Signed out on every device, including any that were kept signed in.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sessions/sign-out", methods=["POST"])
+@login_required
+def sign_out_session():
+    """One of the account's sessions (the form's session_id) ends: a lost phone, a shared computer; the others go on."""
+    session_id = request.form.get("session_id", type=int)
+    if session_id is None:
+        abort(400, "Say which session to sign out.")
+    session = db.session.get(UserSession, session_id)
+    if session is None or session.user_id != current_user.id:
+        abort(404)
+    this = current_session()
+    end_session(session)
+    db.session.commit()
+    if session is this:
+        logout_user()
+        flash("Signed out.", "info")
+        return redirect(url_for("auth.login"))
+    flash("That device has been signed out.", "success")
+    return redirect(url_for("auth.account"))
 
 
 # --- tokens -----------------------------------------------------------------------------------

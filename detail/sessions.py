@@ -83,6 +83,18 @@ def session_alive(user_id: int, session_id: int) -> bool:
     return found is not None
 
 
+def live_sessions(user: User) -> list[UserSession]:
+    """The account's live sessions, the most recently seen first (the account page's list)."""
+    return list(
+        db.session.scalars(
+            sa.select(UserSession)
+            .join(User, UserSession.user_id == User.id)
+            .where(UserSession.user_id == user.id, *_live(utcnow()))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
 def end_session(session: UserSession) -> None:
     """This session and its cookies (copies included) stop working; the account's others go on."""
     if session.ended_at is None:

@@ -438,6 +438,64 @@ def test_a_password_change_keeps_this_phone_and_ends_the_desk(app, world):
     assert not _signed_in_to(desk, "/phone/")
 
 
+def test_the_account_page_lists_the_live_sessions(app, world):
+    phone = app.test_client()
+    phone.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Linux; Android 14) Mobile Safari " + "x" * 500
+    assert _login(phone, world.agent_user.email, PASSWORD).status_code == 302
+    desk = app.test_client()
+    desk.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Windows NT 10.0) Firefox/<b>128</b>"
+    assert _login(desk, world.agent_user.email, PASSWORD).status_code == 302
+    gone = _signed_in(app, world.agent_user)
+    gone.post("/logout")
+    _signed_in(app, world.coordinator)  # another account's session is not listed
+
+    page = desk.get("/account").get_data(as_text=True)
+    assert page.count('class="session-row') == 2
+    assert "Android 14" in page and "x" * 200 not in page  # the device, trimmed
+    assert "Firefox/&lt;b&gt;128&lt;/b&gt;" in page  # escaped
+    this_row = re.search(r'<tr class="session-row this-device">(.*?)</tr>', page, re.S).group(1)
+    assert "Firefox" in this_row and "This device" in this_row
+    assert [row.device[:11] for row in _sessions_of(world.agent_user) if row.ended_at is None] == ["Mozilla/5.0"] * 2
+
+
+def test_one_session_is_signed_out_from_the_account_page(csrf_client):
+    client, world = csrf_client
+    app = client.application
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    assert _login(client, world.agent_user.email, PASSWORD, csrf_token=token).status_code == 302
+    phone = app.test_client()
+    phone_token = _csrf_token(phone.get("/login").get_data(as_text=True))
+    assert _login(phone, world.agent_user.email, PASSWORD, csrf_token=phone_token, remember="y").status_code == 302
+    stolen = _copy_of(app, phone)
+    phone_row, this_row = _sessions_of(world.agent_user)[-1], _sessions_of(world.agent_user)[0]
+
+    page = client.get("/account").get_data(as_text=True)
+    action = "/account/sessions/sign-out"
+    assert f'action="{action}"' in page and f'name="session_id" value="{phone_row.id}"' in page
+    assert client.post(action, data={"session_id": phone_row.id}).status_code == 400  # no CSRF token: refused
+    assert _signed_in_to(phone, "/phone/")
+
+    response = client.post(action, data={"session_id": phone_row.id, "csrf_token": _csrf_token(page)})
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert not _signed_in_to(phone, "/phone/")
+    assert not _signed_in_to(stolen, "/phone/")
+    assert _signed_in_to(client, "/phone/")
+
+    # Another account's session is not this account's to end; its own row signs this browser out.
+    coordinator = app.test_client()
+    coordinator_token = _csrf_token(coordinator.get("/login").get_data(as_text=True))
+    _login(coordinator, world.coordinator.email, PASSWORD, csrf_token=coordinator_token)
+    theirs = _sessions_of(world.coordinator)[0]
+    page = client.get("/account").get_data(as_text=True)
+    token = _csrf_token(page)
+    assert client.post(action, data={"session_id": theirs.id, "csrf_token": token}).status_code == 404
+    assert client.post(action, data={"session_id": "x", "csrf_token": token}).status_code == 400
+    assert _signed_in_to(coordinator)
+    response = client.post(action, data={"session_id": this_row.id, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert not _signed_in_to(client, "/phone/")
+
+
 def test_a_session_unused_for_30_days_is_refused(app, world):
     start = utcnow()
     with time_machine.travel(start, tick=False):
