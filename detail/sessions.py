@@ -122,3 +122,18 @@ def stamp_last_seen(session: UserSession) -> None:
         log.warning("could not stamp session %s as seen", session.id, exc_info=True)
         return
     set_committed_value(session, "last_seen_at", now)
+
+
+def prune_sessions() -> int:
+    """Delete sessions that can no longer sign anyone in: ended, idle past the limit, or of an older
+    session version of their account. Returns how many went."""
+    now = utcnow()
+    stale_version = (
+        sa.select(User.id)
+        .where(User.id == UserSession.user_id, User.session_version != UserSession.session_version)
+        .exists()
+    )
+    dead = sa.or_(UserSession.ended_at.is_not(None), UserSession.last_seen_at <= now - IDLE_LIMIT, stale_version)
+    return db.session.execute(
+        sa.delete(UserSession).where(dead), execution_options={"synchronize_session": False}
+    ).rowcount

@@ -545,6 +545,25 @@ def test_session_alive_for_the_socket_guard(app, world):
     assert not _signed_in_to(other)
 
 
+def test_the_hourly_job_prunes_ended_and_expired_sessions(app, world):
+    from detail import jobs
+
+    start = utcnow()
+    with time_machine.travel(start - timedelta(days=31), tick=False):
+        _signed_in(app, world.contact)  # expired by now
+    _signed_in(app, world.coordinator).post("/logout")  # ended
+    _signed_in(app, world.agent_user)
+    replaced = _signed_in(app, world.admin)
+    world.admin.role = "coordinator"  # every session of the account ends
+    db.session.commit()
+    kept = _signed_in(app, world.coordinator)
+    assert "session-retention" in {job.name for job in jobs.JOBS}
+    assert jobs.prune_sessions() == 3
+    remaining = db.session.scalars(sa.select(UserSession.user_id)).all()
+    assert sorted(remaining) == sorted([world.agent_user.id, world.coordinator.id])
+    assert _signed_in_to(kept) and not _signed_in_to(replaced)
+
+
 def test_a_sign_in_racing_a_role_change_ends_with_it(app, world):
     # The sign-in read the account before the change was committed, and stores its session after.
     account = db.session.get(User, world.coordinator.id)
