@@ -14,7 +14,7 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from .extensions import db, limiter, login_manager
-from .models import ApiToken, User, utcnow
+from .models import ApiToken, User, UserSession, utcnow
 from .security import (
     LOGIN_FAILURES_PER_ACCOUNT,
     LOGIN_FAILURES_PER_ADDRESS,
@@ -22,6 +22,7 @@ from .security import (
     failed_sign_in,
     submitted_account,
 )
+from .sessions import end_session, live_session, live_sessions, stamp_last_seen, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -41,18 +42,33 @@ def unauthorized():
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The user a session or remember cookie names, while its session version is still the account's.
+    """The user whose live session a session or remember cookie names (sessions.live_session).
 
-    The id is "<user id>:<session version>" (User.get_id); a bare id is from before versions and
-    signs nobody in. The board's sockets authenticate through this too, when they connect.
+    The id is "<user id>:<session secret>" (User.get_id); a bare id, or the "<id>:<version>" of
+    before session rows, signs nobody in. The board's sockets authenticate through this too, when
+    they connect: current_session() then names the session a socket was opened with.
     """
-    user_id, _, version = session_id.partition(":")
-    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and version):
+    user_id, _, secret = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and secret):
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or not secrets.compare_digest(user.session_version, version):
+    found = live_session(int(user_id), secret)
+    if found is None:
         return None
+    user, session = found
+    stamp_last_seen(session)
+    g.user_session = session
     return user
+
+
+def current_session() -> UserSession | None:
+    """The session this request is signed in with (None for tokens and anonymous requests)."""
+    return g.get("user_session") if current_user.is_authenticated else None
+
+
+def sign_in(user: User, remember: bool = False, device: str | None = None) -> None:
+    """Start a session for this browser and put it in its cookies (the caller commits)."""
+    g.user_session = start_session(user, request.user_agent.string if device is None else device)
+    login_user(user, remember=remember)
 
 
 def home_for(user: User) -> str:
@@ -113,7 +129,8 @@ def login():
         if user is None or not user.check_password(form.password.data) or not user.active:
             flash("Wrong email or password.", "error")
             return render_template("auth/login.html", form=form), 401
-        login_user(user, remember=form.remember.data)
+        sign_in(user, remember=form.remember.data)
+        db.session.commit()
         return redirect(_safe_next(request.args.get("next")) or home_for(user))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
@@ -121,10 +138,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    # A signed cookie cannot be taken back from whoever copied it: the account's new session
-    # version is what makes every copy, and the remember cookie, stop working.
-    if current_user.is_authenticated:
-        current_user.end_sessions()
+    # A signed cookie cannot be taken back from whoever copied it: ending its session row is what
+    # makes every copy, and the remember cookie, stop working. The account's other devices (the
+    # phone page an agent reports from) stay signed in.
+    session = current_session()
+    if session is not None:
+        end_session(session)
         db.session.commit()
     logout_user()
     flash("Signed out.", "info")
@@ -147,13 +166,19 @@ class PasswordChangeForm(FlaskForm):
 
 
 def _account_page(password_form: PasswordChangeForm, status: int = 200):
-    return render_template("auth/account.html", password_form=password_form), status
+    this = current_session()
+    return render_template(
+        "auth/account.html",
+        password_form=password_form,
+        sessions=live_sessions(current_user),
+        this_session_id=this.id if this else None,
+    ), status
 
 
 @bp.route("/account")
 @login_required
 def account():
-    """Who is signed in, a new password, and signing out on every device."""
+    """Who is signed in, where, a new password, and signing out one device or every one."""
     return _account_page(PasswordChangeForm())
 
 
@@ -165,11 +190,13 @@ def change_password():
     if not form.validate_on_submit():
         return _account_page(form, 400)
     user = current_user._get_current_object()
+    this = current_session()
     user.set_password(form.new_password.data)  # a new session version too (User._end_sessions_on_change)
-    db.session.commit()
-    # This browser signs in again under the new version; a remember cookie it held is issued again.
+    # This browser signs in again with a new session, so even copies of its old cookies stop
+    # working; a remember cookie it held is issued again.
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    login_user(user, remember=remembered)
+    sign_in(user, remember=remembered, device=this.device if this else None)
+    db.session.commit()
     flash("Password changed. Every other device signed in to your account has been signed out.", "success")
     return redirect(url_for("auth.account"))
 
@@ -183,6 +210,27 @@ def sign_out_everywhere():
     logout_user()
     flash("Signed out on every device, including any that were kept signed in.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sessions/sign-out", methods=["POST"])
+@login_required
+def sign_out_session():
+    """One of the account's sessions (the form's session_id) ends: a lost phone, a shared computer; the others go on."""
+    session_id = request.form.get("session_id", type=int)
+    if session_id is None:
+        abort(400, "Say which session to sign out.")
+    session = db.session.get(UserSession, session_id)
+    if session is None or session.user_id != current_user.id:
+        abort(404)
+    this = current_session()
+    end_session(session)
+    db.session.commit()
+    if session is this:
+        logout_user()
+        flash("Signed out.", "info")
+        return redirect(url_for("auth.login"))
+    flash("That device has been signed out.", "success")
+    return redirect(url_for("auth.account"))
 
 
 # --- tokens -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import alerts, geofence, live, notices, requests_inbox
+from . import alerts, geofence, live, notices, requests_inbox, sessions
 from .extensions import db, socketio
 from .models import Organisation, Position, utcnow
 
@@ -47,6 +47,15 @@ def prune_positions() -> int:
     db.session.commit()
     if deleted:
         log.info("deleted %d positions older than %d days", deleted, days)
+    return deleted
+
+
+def prune_sessions() -> int:
+    """Delete sign-in sessions that have ended or expired; returns how many went."""
+    deleted = sessions.prune_sessions()
+    db.session.commit()
+    if deleted:
+        log.info("deleted %d ended or expired sign-in sessions", deleted)
     return deleted
 
 
@@ -85,6 +94,7 @@ JOBS: list[Job] = [
     Job("alerts", 15, evaluate_alerts),
     Job("geofence", 15, evaluate_geofences),
     Job("position-retention", 3600, prune_positions),
+    Job("session-retention", 3600, prune_sessions),
     Job("requests", 30, evaluate_requests),
     Job("notices", 30, notices.send_due),
 ]

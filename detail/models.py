@@ -141,9 +141,9 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    # Part of every session's and remember cookie's user id (get_id): a new value signs the account
-    # out everywhere. Random rather than a counter, so no two changes (or a restored backup) give
-    # back a value an old cookie holds.
+    # Copied into each sign-in's UserSession; a session is live only while the two match, so a new
+    # value ends every session of the account at once, and one signing in at that very moment too.
+    # Random rather than a counter, so no two changes (or a restored backup) give back an old value.
     session_version: so.Mapped[str] = so.mapped_column(sa.String(32), default=new_session_version, server_default="0")
 
     organisation: so.Mapped[Organisation] = so.relationship()
@@ -161,9 +161,22 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    # The secret of the sign-in this object was loaded for (or just made by): never stored, never a column.
+    session_secret = None
+
     def get_id(self) -> str:
-        """Flask-Login's id for sessions and remember cookies: "<user id>:<session version>"."""
-        return f"{self.id}:{self.session_version}"
+        """Flask-Login's id for the session and remember cookies: "<user id>:<session secret>"."""
+        if not self.session_secret:
+            raise RuntimeError("no session to name: sign in with sessions.start_session first")
+        return f"{self.id}:{self.session_secret}"
+
+    # UserMixin compares get_id(), which names a sign-in: two sign-ins of one account are one user.
+    def __eq__(self, other):
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__
 
     def end_sessions(self) -> None:
         """Sign the account out everywhere: every session and remember cookie issued so far stops working."""
@@ -183,6 +196,32 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser: what its session and remember cookies name, until it signs out.
+
+    Only a hash of the secret is kept; the secret itself lives in the cookies. A session is live
+    while it has not ended, was used within the idle limit and carries its account's session version.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    secret_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    session_version: so.Mapped[str] = so.mapped_column(sa.String(32))
+    device: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    ended_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        # 256 random bits: a fast hash is enough, there is nothing to brute-force.
+        return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ApiToken(db.Model):

@@ -35,6 +35,7 @@ from detail.models import (
     Visit,
     seed_status_codes,
 )
+from detail.sessions import start_session
 
 from .mailbox import mailbox  # noqa: F401  (the real SMTP server fixture, for every test module)
 
@@ -351,12 +352,15 @@ def pg_world(tmp_path, postgres_url) -> World:
 
 
 def sign_in(client, user: User | None) -> None:
-    """Put the user in the test client's session, as Flask-Login would after a sign-in."""
+    """Start a session for the user and put it in the test client's cookie, as a sign-in would."""
     if user is None:
         return
-    version = db.session.scalar(sa.select(User.session_version).where(User.id == user.id))
+    account = db.session.get(User, user.id)  # callers may pass anything with the account's id
+    start_session(account, "test client")
+    user_id = account.get_id()
+    db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user.id}:{version}"
+        session["_user_id"] = user_id
         session["_fresh"] = True
 
 

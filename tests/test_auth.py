@@ -1,14 +1,18 @@
 """Sign-in and sign-out with sessions, CSRF on forms, and revocable API tokens."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+import time_machine
 
 from detail.auth import issue_token, revoke_token, user_for_token
 from detail.extensions import db
-from detail.models import ApiToken
+from detail.models import ApiToken, User, UserSession, utcnow
+from detail.sessions import session_alive, start_session
 
-from .conftest import PASSWORD, make_app
+from .conftest import PASSWORD, T0, make_app
 
 
 def _login(client, email, password, **extra):
@@ -167,6 +171,22 @@ def _signed_in_to(browser, page="/admin/details") -> bool:
     return response.status_code == 200
 
 
+def _session_secret(browser) -> str:
+    with browser.session_transaction() as session:
+        return session["_user_id"].partition(":")[2]
+
+
+# The agent's detail has him on duty from 07:30; the session cookies are signed at this time too.
+ON_DUTY = T0 - timedelta(minutes=40)
+
+
+def _posts_a_status(browser, client_id: str) -> bool:
+    """The phone page's status post, with the browser's cookies as its only credential."""
+    response = browser.post("/phone/status", json={"code": "OM", "client_id": client_id})
+    assert response.status_code in (200, 201, 302, 401), response.get_data(as_text=True)
+    return response.status_code in (200, 201)
+
+
 def _csrf_token(page: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
@@ -200,9 +220,21 @@ def test_the_remember_cookie_is_lax_httponly_and_lasts_30_days(app, world):
     assert timedelta(days=29, hours=23) < lasts <= timedelta(days=30)
 
 
-def test_an_id_without_the_session_version_is_not_a_sign_in(app, client, world):
-    # Sessions made before versions existed, or ids made up: none signs anyone in.
-    for user_id in (str(world.coordinator.id), f"{world.coordinator.id}:", f"{world.coordinator.id}:nope", "x:y", ""):
+def test_an_id_without_a_live_session_secret_is_not_a_sign_in(app, client, world):
+    # Sessions made before session rows existed (a bare id, or the old "<id>:<version>"), ids made
+    # up, and another account's secret under this account's id: none signs anyone in.
+    version = world.coordinator.session_version
+    other = _signed_in(app, world.agent_user)
+    agents_secret = _session_secret(other)
+    for user_id in (
+        str(world.coordinator.id),
+        f"{world.coordinator.id}:",
+        f"{world.coordinator.id}:{version}",
+        f"{world.coordinator.id}:nope",
+        f"{world.coordinator.id}:{agents_secret}",
+        "x:y",
+        "",
+    ):
         with client.session_transaction() as session:
             session["_user_id"] = user_id
         assert not _signed_in_to(client), user_id
@@ -364,3 +396,184 @@ def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
     browser.post("/logout")
     socket = FreshContextSocket(app, namespace=live.NAMESPACE, flask_test_client=stolen)
     assert not socket.is_connected(live.NAMESPACE)
+
+
+# --- one session per signed-in browser ---------------------------------------------------------
+
+
+def _sessions_of(user) -> list[UserSession]:
+    return db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    ).all()
+
+
+@time_machine.travel(ON_DUTY, tick=False)
+def test_signing_out_at_the_desk_leaves_the_phone_signed_in(app, world):
+    phone = _signed_in(app, world.agent_user)  # no remember cookie: the session cookie carries it
+    desk = _signed_in(app, world.agent_user, remember=True)
+    copied = _copy_of(app, desk, names=("session",))
+    copied_remember = _copy_of(app, desk, names=("remember_token",))
+    assert _posts_a_status(phone, "before")
+    assert desk.post("/logout").status_code == 302
+    # The phone page keeps posting statuses (a duress code among them) with its own session.
+    assert _posts_a_status(phone, "after")
+    assert _signed_in_to(phone, "/phone/")
+    # What was signed out stays signed out, copies of its cookies included.
+    assert not _signed_in_to(desk, "/phone/")
+    assert not _posts_a_status(copied, "copied")
+    assert not _signed_in_to(copied_remember, "/phone/")
+
+
+@time_machine.travel(ON_DUTY, tick=False)
+def test_a_password_change_keeps_this_phone_and_ends_the_desk(app, world):
+    phone = _signed_in(app, world.agent_user)
+    desk = _signed_in(app, world.agent_user)
+    response = phone.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert _posts_a_status(phone, "after the change")
+    assert not _posts_a_status(desk, "from the desk")
+    assert not _signed_in_to(desk, "/phone/")
+
+
+def test_the_account_page_lists_the_live_sessions(app, world):
+    phone = app.test_client()
+    phone.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Linux; Android 14) Mobile Safari " + "x" * 500
+    assert _login(phone, world.agent_user.email, PASSWORD).status_code == 302
+    desk = app.test_client()
+    desk.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Windows NT 10.0) Firefox/<b>128</b>"
+    assert _login(desk, world.agent_user.email, PASSWORD).status_code == 302
+    gone = _signed_in(app, world.agent_user)
+    gone.post("/logout")
+    _signed_in(app, world.coordinator)  # another account's session is not listed
+
+    page = desk.get("/account").get_data(as_text=True)
+    assert page.count('class="session-row') == 2
+    assert "Android 14" in page and "x" * 200 not in page  # the device, trimmed
+    assert "Firefox/&lt;b&gt;128&lt;/b&gt;" in page  # escaped
+    this_row = re.search(r'<tr class="session-row this-device">(.*?)</tr>', page, re.S).group(1)
+    assert "Firefox" in this_row and "This device" in this_row
+    assert [row.device[:11] for row in _sessions_of(world.agent_user) if row.ended_at is None] == ["Mozilla/5.0"] * 2
+
+
+def test_one_session_is_signed_out_from_the_account_page(csrf_client):
+    client, world = csrf_client
+    app = client.application
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    assert _login(client, world.agent_user.email, PASSWORD, csrf_token=token).status_code == 302
+    phone = app.test_client()
+    phone_token = _csrf_token(phone.get("/login").get_data(as_text=True))
+    assert _login(phone, world.agent_user.email, PASSWORD, csrf_token=phone_token, remember="y").status_code == 302
+    stolen = _copy_of(app, phone)
+    phone_row, this_row = _sessions_of(world.agent_user)[-1], _sessions_of(world.agent_user)[0]
+
+    page = client.get("/account").get_data(as_text=True)
+    action = "/account/sessions/sign-out"
+    assert f'action="{action}"' in page and f'name="session_id" value="{phone_row.id}"' in page
+    assert client.post(action, data={"session_id": phone_row.id}).status_code == 400  # no CSRF token: refused
+    assert _signed_in_to(phone, "/phone/")
+
+    response = client.post(action, data={"session_id": phone_row.id, "csrf_token": _csrf_token(page)})
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert not _signed_in_to(phone, "/phone/")
+    assert not _signed_in_to(stolen, "/phone/")
+    assert _signed_in_to(client, "/phone/")
+
+    # Another account's session is not this account's to end; its own row signs this browser out.
+    coordinator = app.test_client()
+    coordinator_token = _csrf_token(coordinator.get("/login").get_data(as_text=True))
+    _login(coordinator, world.coordinator.email, PASSWORD, csrf_token=coordinator_token)
+    theirs = _sessions_of(world.coordinator)[0]
+    page = client.get("/account").get_data(as_text=True)
+    token = _csrf_token(page)
+    assert client.post(action, data={"session_id": theirs.id, "csrf_token": token}).status_code == 404
+    assert client.post(action, data={"session_id": "x", "csrf_token": token}).status_code == 400
+    assert _signed_in_to(coordinator)
+    response = client.post(action, data={"session_id": this_row.id, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert not _signed_in_to(client, "/phone/")
+
+
+def test_a_session_unused_for_30_days_is_refused(app, world):
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        idle = _signed_in(app, world.coordinator, remember=True)
+        used = _signed_in(app, world.coordinator, remember=True)
+    idle_remember = _copy_of(app, idle, names=("remember_token",))
+    used_remember = _copy_of(app, used, names=("remember_token",))
+    with time_machine.travel(start + timedelta(days=20), tick=False):
+        assert _signed_in_to(used_remember)
+    with time_machine.travel(start + timedelta(days=30, hours=1), tick=False):
+        assert not _signed_in_to(idle_remember)
+        assert not _signed_in_to(idle)  # the session cookie too, though Flask would still take it
+        assert _signed_in_to(used_remember)
+    with time_machine.travel(start + timedelta(days=49), tick=False):
+        assert _signed_in_to(used_remember)
+
+
+def test_last_seen_is_stamped_at_most_every_five_minutes(app, world):
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        browser = _signed_in(app, world.coordinator)
+    (row,) = _sessions_of(world.coordinator)
+    assert row.created_at == row.last_seen_at == start
+    with time_machine.travel(start + timedelta(minutes=4), tick=False):
+        assert _signed_in_to(browser)
+    db.session.expire_all()
+    assert row.last_seen_at == start
+    with time_machine.travel(start + timedelta(minutes=6), tick=False):
+        assert _signed_in_to(browser)
+    db.session.expire_all()
+    assert row.last_seen_at == start + timedelta(minutes=6)
+
+
+def test_session_alive_for_the_socket_guard(app, world):
+    browser = _signed_in(app, world.coordinator)
+    other = _signed_in(app, world.coordinator)
+    first, second = _sessions_of(world.coordinator)
+    assert session_alive(world.coordinator.id, first.id) and session_alive(world.coordinator.id, second.id)
+    assert not session_alive(world.agent_user.id, first.id)  # not that account's session
+    assert not session_alive(world.coordinator.id, 10_000)
+    browser.post("/logout")
+    assert not session_alive(world.coordinator.id, first.id)
+    assert session_alive(world.coordinator.id, second.id)
+    world.coordinator.active = False
+    db.session.commit()
+    assert not session_alive(world.coordinator.id, second.id)
+    assert not _signed_in_to(other)
+
+
+def test_the_hourly_job_prunes_ended_and_expired_sessions(app, world):
+    from detail import jobs
+
+    start = utcnow()
+    with time_machine.travel(start - timedelta(days=31), tick=False):
+        _signed_in(app, world.contact)  # expired by now
+    _signed_in(app, world.coordinator).post("/logout")  # ended
+    _signed_in(app, world.agent_user)
+    replaced = _signed_in(app, world.admin)
+    world.admin.role = "coordinator"  # every session of the account ends
+    db.session.commit()
+    kept = _signed_in(app, world.coordinator)
+    assert "session-retention" in {job.name for job in jobs.JOBS}
+    assert jobs.prune_sessions() == 3
+    remaining = db.session.scalars(sa.select(UserSession.user_id)).all()
+    assert sorted(remaining) == sorted([world.agent_user.id, world.coordinator.id])
+    assert _signed_in_to(kept) and not _signed_in_to(replaced)
+
+
+def test_a_sign_in_racing_a_role_change_ends_with_it(app, world):
+    # The sign-in read the account before the change was committed, and stores its session after.
+    account = db.session.get(User, world.coordinator.id)
+    with app.app_context():
+        db.session.get(User, world.coordinator.id).role = "admin"
+        db.session.commit()
+    start_session(account, "racing")
+    user_id = account.get_id()
+    db.session.commit()
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["_user_id"] = user_id
+    assert not _signed_in_to(browser)
