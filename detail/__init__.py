@@ -10,9 +10,8 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
-from . import bodies, security
+from . import bodies, database_limits, security
 from . import config as config_module
-from . import database_limits
 from .extensions import csrf, db, login_manager, migrate, rest, socketio
 
 

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
 
 from . import live
-from .auth import user_for_token
+from .auth import current_session, user_for_token
 from .extensions import db
 from .models import Detail, User, utcnow
 from .scoping import get_owned
@@ -36,6 +36,7 @@ def _connecting_user(auth) -> User | None:
 def _watch(namespace: str, user: User) -> None:
     """From now on the socket lives only as long as the user's rights (and token, if it used one)."""
     token = g.get("api_token")
+    signed_in = current_session() if token is None else None
     guard.watch(
         current_app._get_current_object(),
         namespace,
@@ -43,6 +44,7 @@ def _watch(namespace: str, user: User) -> None:
         user.id,
         token.id if token else None,
         user.organisation_id,
+        signed_in.id if signed_in else None,
     )
 
 

@@ -85,4 +85,3 @@ def _hidden_class() -> str:
 # (The joiners that are spelling, allowed above, are the one thing the document's pattern refuses
 # and this module accepts; its description says so.)
 HIDDEN_CLASS = _hidden_class()
-

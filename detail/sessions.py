@@ -8,7 +8,7 @@ every row at once. Flushes, never commits, except the last-seen stamp (see stamp
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -71,6 +71,15 @@ def live_session(user_id: int, secret: str) -> tuple[User, UserSession] | None:
     user, session = row
     user.session_secret = secret
     return user, session
+
+
+def live_sessions_of(user_ids, now: datetime) -> sa.Select:
+    """(user id, session id) of these users' live sessions: what sockets opened with a cookie need."""
+    return (
+        sa.select(UserSession.user_id, UserSession.id)
+        .join(User, UserSession.user_id == User.id)
+        .where(UserSession.user_id.in_(user_ids), *_live(now))
+    )
 
 
 def session_alive(user_id: int, session_id: int) -> bool:

@@ -34,7 +34,8 @@ from flask import Flask
 
 from . import live
 from .extensions import db, socketio
-from .models import Agent, ApiToken, Assignment, Detail, User, utcnow
+from .models import Agent, ApiToken, Assignment, Detail, User, UserSession, utcnow
+from .sessions import live_sessions_of
 from .status import active_detail_ids
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def allowed(namespace: str, user: User | None) -> bool:
 
 def rights(session: so.Session, user_ids, token_ids, now: datetime) -> dict:
     """What these users may see now and which of these tokens are no longer good, as the session
-    sees it: {"users": [{user_id, organisation_id, board, phone, details}], "revoked_tokens": [...]}."""
+    sees it: {"users": [{user_id, organisation_id, board, phone, details, sessions}], "revoked_tokens": [...]}
+    (sessions: the user's live sign-in sessions, which a socket opened with a session cookie needs)."""
     users = {
         u.id: u
         for u in session.scalars(sa.select(User).where(User.id.in_(user_ids)).options(so.selectinload(User.agent)))
@@ -64,6 +66,9 @@ def rights(session: so.Session, user_ids, token_ids, now: datetime) -> dict:
         if token_ids
         else []
     )
+    sessions: dict[int, list[int]] = {}
+    for user_id, session_id in session.execute(live_sessions_of(user_ids, now)):
+        sessions.setdefault(user_id, []).append(session_id)
     decided = []
     for user_id in sorted(user_ids):
         user = users.get(user_id)
@@ -75,6 +80,7 @@ def rights(session: so.Session, user_ids, token_ids, now: datetime) -> dict:
                 "board": allowed(live.NAMESPACE, user),
                 "phone": phone,
                 "details": active_detail_ids(user.agent, now) if phone else [],
+                "sessions": sessions.get(user_id, []),
             }
         )
     return {"users": decided, "revoked_tokens": sorted(set(token_ids) - live_tokens)}
@@ -86,6 +92,7 @@ class _Socket:
     user_id: int
     token_id: int | None
     organisation_id: int
+    session_id: int | None = None  # the sign-in session it connected with (None for a token)
     denied: bool = False  # taken out of its rooms: it is disconnected at the next sync
     rooms_moved: bool = False  # a phone whose rooms changed since it was last told
 
@@ -128,10 +135,17 @@ class SocketGuard:
         self._started = False
 
     def watch(
-        self, app: Flask, namespace: str, sid: str, user_id: int, token_id: int | None, organisation_id: int
+        self,
+        app: Flask,
+        namespace: str,
+        sid: str,
+        user_id: int,
+        token_id: int | None,
+        organisation_id: int,
+        session_id: int | None = None,
     ) -> None:
         with self._lock:
-            self._sockets[(namespace, sid)] = _Socket(app, user_id, token_id, organisation_id)
+            self._sockets[(namespace, sid)] = _Socket(app, user_id, token_id, organisation_id, session_id)
             if not self._started:
                 self._started = True
                 socketio.start_background_task(self._run)
@@ -253,6 +267,8 @@ def _allows(namespace: str, known: _Socket, may: dict | None, revoked: set[int])
         return False
     if may is None:
         return True  # only its token was in question
+    if known.session_id is not None and known.session_id not in may["sessions"]:
+        return False  # signed out there, or everywhere
     in_namespace = may["board"] if namespace == live.NAMESPACE else may["phone"]
     return in_namespace and may["organisation_id"] == known.organisation_id
 
@@ -265,8 +281,8 @@ live.on_rights_notice(guard.receive)
 
 _TOUCHED = "om_rights_touched"
 _ANNOUNCED = "om_rights_announced"
-_WATCHED = (User, Agent, Assignment, Detail, ApiToken)
-_USER_RIGHTS = ("role", "active", "client_id", "organisation_id")
+_WATCHED = (User, Agent, Assignment, Detail, ApiToken, UserSession)
+_USER_RIGHTS = ("role", "active", "client_id", "organisation_id", "session_version")
 _PLACEMENT = ("agent_id", "agent", "detail_id", "detail", "shift_starts_at", "shift_ends_at")
 
 
@@ -292,21 +308,27 @@ def _touched(session: so.Session) -> _Touched:
         elif isinstance(obj, User | Detail) and obj in session.deleted:
             (touched.users if isinstance(obj, User) else touched.details).add(obj.id)
     for obj in session.dirty:
-        if isinstance(obj, Assignment) and _changed(obj, _PLACEMENT):
-            # The agent it was given to hears of it, and so does the one it was taken from.
-            touched.agents.update([obj.agent_id, *_before(obj, "agent_id")])
-            touched.agents.update(agent.id for agent in _before(obj, "agent") if agent is not None)
-        elif isinstance(obj, Detail) and _changed(obj, ("state",)):
-            touched.details.add(obj.id)
-        elif isinstance(obj, User) and _changed(obj, _USER_RIGHTS):
-            touched.users.add(obj.id)
-        elif isinstance(obj, Agent) and _changed(obj, ("user_id",)):
-            touched.users.update([obj.user_id, *_before(obj, "user_id")])
-        elif isinstance(obj, ApiToken) and _changed(obj, ("revoked_at",)):
-            touched.tokens.add(obj.id)
+        _note_changed(obj, touched)
     touched.agents.discard(None)
     touched.users.discard(None)
     return touched
+
+
+def _note_changed(obj, touched: _Touched) -> None:
+    if isinstance(obj, Assignment) and _changed(obj, _PLACEMENT):
+        # The agent it was given to hears of it, and so does the one it was taken from.
+        touched.agents.update([obj.agent_id, *_before(obj, "agent_id")])
+        touched.agents.update(agent.id for agent in _before(obj, "agent") if agent is not None)
+    elif isinstance(obj, Detail) and _changed(obj, ("state",)):
+        touched.details.add(obj.id)
+    elif isinstance(obj, User) and _changed(obj, _USER_RIGHTS):
+        touched.users.add(obj.id)
+    elif isinstance(obj, Agent) and _changed(obj, ("user_id",)):
+        touched.users.update([obj.user_id, *_before(obj, "user_id")])
+    elif isinstance(obj, ApiToken) and _changed(obj, ("revoked_at",)):
+        touched.tokens.add(obj.id)
+    elif isinstance(obj, UserSession) and _changed(obj, ("ended_at",)):
+        touched.users.add(obj.user_id)
 
 
 @sa.event.listens_for(db.session, "after_flush")

@@ -398,6 +398,25 @@ def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
     assert not socket.is_connected(live.NAMESPACE)
 
 
+def test_signing_out_disconnects_that_browsers_board_and_no_other(app, world):
+    from detail import live
+
+    from .conftest import FreshContextSocket
+
+    desk = _signed_in(app, world.coordinator)
+    laptop = _signed_in(app, world.coordinator)
+    desk_board = FreshContextSocket(app, namespace=live.NAMESPACE, flask_test_client=desk)
+    laptop_board = FreshContextSocket(app, namespace=live.NAMESPACE, flask_test_client=laptop)
+    assert desk_board.is_connected(live.NAMESPACE) and laptop_board.is_connected(live.NAMESPACE)
+    # The sign-out's own commit ends the socket opened with that session, at once (no sweep).
+    desk.post("/logout")
+    assert not desk_board.is_connected(live.NAMESPACE)
+    assert laptop_board.is_connected(live.NAMESPACE)
+    # Signing out everywhere ends the rest.
+    laptop.post("/account/sign-out-everywhere")
+    assert not laptop_board.is_connected(live.NAMESPACE)
+
+
 # --- one session per signed-in browser ---------------------------------------------------------
 
 

@@ -221,9 +221,9 @@ def test_a_deactivated_agent_hears_nothing_after_the_commit(app, client, now_wor
             live.publish([event])
             published.append(phone.get_received(PHONE_NAMESPACE))
 
+    sign_in(client, w.coordinator)  # (a commit of its own: before the listener)
     sa.event.listen(db.session, "after_commit", publish_the_moment_it_commits, insert=True)
     try:
-        sign_in(client, w.coordinator)
         agent = w.agent
         response = client.post(
             f"/admin/agents/{agent.id}/edit", data={"name": "Sam Carter", "call_sign": agent.call_sign, "phone": ""}
