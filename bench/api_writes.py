@@ -32,21 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.database import scratch_database  # noqa: E402
 from bench.statements import counted  # noqa: E402
 from detail import create_app  # noqa: E402
-from detail.auth import issue_token  # noqa: E402
 from detail.config import testing  # noqa: E402
 from detail.extensions import db  # noqa: E402
-from detail.models import (  # noqa: E402
-    Agent,
-    Assignment,
-    Client,
-    Detail,
-    Organisation,
-    Site,
-    User,
-    Visit,
-    seed_status_codes,
-    utcnow,
-)
+from detail.models import Agent, Assignment, Client, Detail, Organisation, Site, User, Visit, seed_status_codes, utcnow  # noqa: E402
+from detail.web.auth import issue_token  # noqa: E402
 
 WARM_UP = 50  # requests of each kind before measuring: caches and the connection pool fill
 

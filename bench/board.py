@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.database import scratch_database  # noqa: E402
 from bench.statements import counted  # noqa: E402
-from detail import board_state, create_app  # noqa: E402
+from detail import create_app
 from detail.config import testing  # noqa: E402
+from detail.domain import board_state  # noqa: E402
 from detail.extensions import db  # noqa: E402
 from detail.models import (  # noqa: E402
     Agent,

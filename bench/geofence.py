@@ -23,8 +23,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.statements import counted  # noqa: E402
-from detail import create_app, geofence  # noqa: E402
+from detail import create_app
 from detail.config import testing  # noqa: E402
+from detail.domain import geofence  # noqa: E402
 from detail.extensions import db  # noqa: E402
 from detail.models import (  # noqa: E402
     Agent,

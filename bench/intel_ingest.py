@@ -38,10 +38,10 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 import sqlalchemy as sa
 
 from bench import world as bw
-from detail import live
+from detail.domain import live
 from detail.extensions import db
 from detail.models import Organisation
-from intel import advisories, classify, feeds, geo, poller
+from intel.domain import advisories, classify, feeds, geo, poller
 from intel.models import Advisory, Feed, FeedItem
 
 LOOPBACK = "127.0.0.1"  # where FeedServer listens

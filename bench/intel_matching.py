@@ -27,8 +27,8 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 from bench import world as bw
 from detail.extensions import db
-from intel import advisories, geo
-from intel.advisories import REACH, SEVERITIES, DetailIndex, Match
+from intel.domain import advisories, geo
+from intel.domain.advisories import REACH, SEVERITIES, DetailIndex, Match
 from intel.models import FeedItem
 
 

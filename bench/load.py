@@ -106,7 +106,6 @@ def seed(database_url: str, agents: int, workdir: str) -> tuple[str, list[str], 
     """One organisation on a hot detail with `agents` agents; returns the coordinator's token, the
     agents' tokens and the detail's id."""
     from detail import create_app
-    from detail.auth import issue_token
     from detail.config import from_environment
     from detail.extensions import db
     from detail.models import (
@@ -121,6 +120,7 @@ def seed(database_url: str, agents: int, workdir: str) -> tuple[str, list[str], 
         seed_status_codes,
         utcnow,
     )
+    from detail.web.auth import issue_token
 
     config = from_environment(workdir, env={"DATABASE_URL": database_url, "SECRET_KEY": "bench"})
     app = create_app({**config, "RATELIMIT_ENABLED": False})

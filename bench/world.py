@@ -24,8 +24,8 @@ from detail import create_app
 from detail.config import testing
 from detail.extensions import db
 from detail.models import Assignment, Client, Detail, Movement, Organisation, Principal, Site, Visit
-from intel import geo
-from intel.classify import CATEGORIES
+from intel.domain import geo
+from intel.domain.classify import CATEGORIES
 from intel.models import Feed, FeedItem
 
 SEED = 20261124

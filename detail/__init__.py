@@ -10,9 +10,10 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
-from . import bodies, database_limits, security
-from . import config as config_module
-from .extensions import csrf, db, login_manager, migrate, rest, socketio
+from detail import config as config_module
+from detail import database_limits, hooks
+from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
+from detail.web import bodies, security
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -60,10 +61,10 @@ def register_extensions(app: Flask) -> None:
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
-    from .live import client_manager
+    from detail.domain.live import client_manager
 
     # A manager of our own choosing (each app its own: tests build many): it also carries the
-    # rights notices that move sockets between rooms when rights change (detail/socket_guard.py).
+    # rights notices that move sockets between rooms when rights change (detail/web/socket_guard.py).
     socketio.init_app(
         app,
         client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
@@ -72,8 +73,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_socket_namespaces() -> None:
-    from .board import BoardNamespace, PhoneNamespace
-    from .live import NAMESPACE, PHONE_NAMESPACE
+    from detail.domain.live import NAMESPACE, PHONE_NAMESPACE
+    from detail.web.sockets import BoardNamespace, PhoneNamespace
 
     # Registered once on the shared SocketIO object; each init_app hands them to its new server.
     for handler_class, namespace in ((BoardNamespace, NAMESPACE), (PhoneNamespace, PHONE_NAMESPACE)):
@@ -86,7 +87,7 @@ def register_socket_namespaces() -> None:
 def _render_migration_item(type_, obj, autogen_context):
     # Migrations spell UTCDateTime as the column type it is in the database, so they never
     # import application code that may change after they are written.
-    from .models import UTCDateTime
+    from detail.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -103,9 +104,18 @@ def _async_mode() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, board_state, board_views, calendar, ingest, pages, phone, survey_views, surveys
-    from .api import register_api
-    from .security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
+    from detail.domain import surveys
+    from detail.web import admin, auth, calendar, ingest, pages, phone
+    from detail.web import board as board_views
+    from detail.web import surveys as survey_views
+    from detail.web.api import register_api
+    from detail.web.security import (
+        INGEST_PER_DEVICE,
+        device_or_address,
+        limit_blueprint,
+        limit_guessing,
+        refused_caller,
+    )
 
     csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
     limit_blueprint(ingest.bp, INGEST_PER_DEVICE, device_or_address)
@@ -119,11 +129,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(survey_views.bp)
-    from .admin_persons import bolo_section
+    from detail.web.admin.persons import bolo_section
 
-    phone.register_assignment_section(bolo_section)
-    phone.register_assignment_section(surveys.phone_section)
-    board_state.register_detail_section(surveys.board_section)
+    hooks.add(hooks.ASSIGNMENT_SECTIONS, bolo_section)
+    hooks.add(hooks.ASSIGNMENT_SECTIONS, surveys.phone_section)
+    hooks.add(hooks.DETAIL_SECTIONS, surveys.board_section)
     register_api(app)
 
     import intel
@@ -193,7 +203,7 @@ def _wants_json() -> bool:
 
 
 def _too_many_requests(error: HTTPException):
-    from .api import describe_http_error
+    from detail.web.api.base import describe_http_error
 
     error.description = describe_http_error(error)
     if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
@@ -205,13 +215,13 @@ def _too_many_requests(error: HTTPException):
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import register
+    from detail.cli import register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .timefmt import local_time
+    from detail.domain.timefmt import local_time
 
     app.jinja_env.filters["local"] = local_time
 

@@ -4,10 +4,13 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from .auth import issue_token
-from .extensions import db
-from .models import ROLES, Agent, Client, Organisation, User, seed_status_codes
-from .names import invisible_character
+from detail.demo import load_demo
+from detail.domain.devices import BindingError, bind
+from detail.domain.names import invisible_character
+from detail.extensions import db
+from detail.jobs import jobs_command, prune_positions
+from detail.models import ROLES, Agent, Client, Organisation, User, seed_status_codes
+from detail.web.auth import issue_token
 
 
 def register(app: Flask) -> None:
@@ -16,7 +19,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(bind_device)
     app.cli.add_command(prune_positions_command)
-    from .jobs import jobs_command
 
     app.cli.add_command(jobs_command)
 
@@ -38,7 +40,7 @@ def default_organisation(name: str | None = None) -> Organisation:
 
 
 def plain_name(ctx, param, value):
-    """click callback: a name, call sign or client name with nothing hidden in it (detail/names.py)."""
+    """click callback: a name, call sign or client name with nothing hidden in it (detail/domain/names.py)."""
     problem = invisible_character(value) if value else None
     if problem:
         raise click.BadParameter(problem)
@@ -98,7 +100,6 @@ def issue_token_command(email, name):
 @click.command("demo")
 def demo():
     """Load the demo organisation (idempotent: a second run changes nothing)."""
-    from .demo import load_demo
 
     if current_app.config["OSCARMIKE_ENV"] == "production":
         raise click.UsageError("the demo has well-known passwords: it is not loaded in production")
@@ -117,7 +118,6 @@ def demo():
 @click.option("--label", default="", help="What the device is, such as 'Traccar on the work phone'.")
 def bind_device(agent_email, identifier, is_phone, label):
     """Bind a tracking app's device id, or a phone number, to an agent."""
-    from .devices import BindingError, bind
 
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == agent_email.lower()))
     if user is None or user.agent is None:
@@ -135,7 +135,6 @@ def bind_device(agent_email, identifier, is_phone, label):
 @click.option("--days", type=click.IntRange(min=1), help="Keep this many days (default: POSITION_RETENTION_DAYS).")
 def prune_positions_command(days):
     """Delete stored positions older than the retention period (statuses are kept)."""
-    from .jobs import prune_positions
 
     if days is not None:
         current_app.config["POSITION_RETENTION_DAYS"] = days

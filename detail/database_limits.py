@@ -26,7 +26,7 @@ from flask_socketio import ConnectionRefusedError
 from psycopg.connection import _WAIT_INTERVAL
 from psycopg.errors import _WaitTimeout
 
-from .extensions import db, socketio
+from detail.extensions import db, socketio
 
 UNAVAILABLE = "the database is briefly unavailable; try again shortly"
 DATABASE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)

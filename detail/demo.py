@@ -4,14 +4,14 @@ Loading is idempotent: the organisation's name is the key, and a second run chan
 Report times are relative to the day the demo is first loaded, in the venue's time zone.
 """
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .models import (
+from detail import hooks
+from detail.extensions import db
+from detail.models import (
     AfterAction,
     Agent,
     Assignment,
@@ -55,21 +55,13 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
 
 
 # Other packages add their part of the demo (intel: sample feeds); each step must be idempotent.
-DEMO_STEPS: list[Callable[[Organisation], None]] = []
-
-
-def register_demo_step(step: Callable[[Organisation], None]) -> None:
-    if step not in DEMO_STEPS:
-        DEMO_STEPS.append(step)
-
-
 def load_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     """Create the demo organisation unless it exists, then the registered steps; return the sign-ins."""
     sign_ins = [(role, email, password) for role, email, _, password, _ in SIGN_INS]
     org = db.session.scalar(sa.select(Organisation).where(Organisation.name == DEMO_ORGANISATION))
     if org is None:
         org = _create_demo_organisation(today or datetime.now(LONDON).date())
-    for step in DEMO_STEPS:
+    for step in hooks.DEMO_STEPS:
         step(org)
     db.session.flush()
     return sign_ins

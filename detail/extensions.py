@@ -26,5 +26,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 rest = Api()  # flask-smorest: the JSON API and its OpenAPI document
 socketio = SocketIO()
-limiter = Limiter(key_func=get_remote_address)  # limits and storage: detail/security.py and config
-talisman = Talisman()  # security headers and the content security policy: detail/security.py
+limiter = Limiter(key_func=get_remote_address)  # limits and storage: detail/web/security.py and config
+talisman = Talisman()  # security headers and the content security policy: detail/web/security.py

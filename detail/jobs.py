@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import alerts, geofence, live, notices, requests_inbox, sessions
-from .extensions import db, socketio
-from .models import Organisation, Position, utcnow
+from detail.domain import alerts, geofence, live, notices, sessions
+from detail.domain import requests as requests_inbox
+from detail.extensions import db, socketio
+from detail.models import Organisation, Position, utcnow
 
 log = logging.getLogger(__name__)
 JOB_LOCK_CLASS = 0x4A42  # "JB": keeps these advisory locks apart from the event log's

@@ -23,7 +23,7 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from detail.extensions import db
 
 
 def utcnow() -> datetime:

@@ -7,22 +7,22 @@ bp = Blueprint("intel", __name__, url_prefix="/intel")
 
 def init_app(app: Flask) -> None:
     """Register the intel tables, pages, API and commands."""
-    from detail import board_state
-    from detail.demo import register_demo_step
+    from detail import hooks
     from detail.jobs import Job, register_job
-    from detail.phone import register_assignment_section
-
-    from . import models, portal_requests, routes, samples  # noqa: F401  (tables for migrations; pages register on bp)
-    from .board import advisories_section, published_section
-    from .cli import intel_cli
-    from .portal import bp as portal_bp
+    from intel import models  # noqa: F401  (its tables, for migrations)
+    from intel.cli import intel_cli
+    from intel.domain import geo
+    from intel.web import pages, portal_requests, samples  # noqa: F401  (their routes register on bp)
+    from intel.web.board import advisories_section, published_section
+    from intel.web.portal import bp as portal_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(portal_bp)
-    board_state.register_detail_section(advisories_section)
-    register_assignment_section(published_section)
-    register_demo_step(add_demo_feeds)
-    register_demo_step(add_demo_preferences)
+    hooks.add(hooks.DETAIL_SECTIONS, advisories_section)
+    hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
+    hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
+    hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
+    hooks.use_gazetteer(geo)
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))
@@ -32,22 +32,21 @@ def init_app(app: Flask) -> None:
 def _poll_due_feeds() -> int:
     from flask import current_app
 
-    from .poller import poll_due
+    from intel.domain.poller import poll_due
 
     return len(poll_due(current_app._get_current_object()))
 
 
 def _send_due_digests() -> int:
-    from .digest import send_due_digests
+    from intel.domain.digests import send_due_digests
 
     return send_due_digests()
 
 
 def register_api() -> None:
     from detail.extensions import csrf, rest
-    from detail.security import limit_api
-
-    from .api import BLUEPRINTS
+    from detail.web.security import limit_api
+    from intel.web.api import BLUEPRINTS
 
     for blueprint in BLUEPRINTS:
         csrf.exempt(blueprint)  # bearer tokens, not cookies
@@ -65,9 +64,8 @@ def add_demo_feeds(organisation) -> None:
     from flask import current_app
 
     from detail.extensions import db
-
-    from .models import Feed
-    from .samples import sample_feed_urls
+    from intel.models import Feed
+    from intel.web.samples import sample_feed_urls
 
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname
     allowed = [entry for entry in re.split(r"[\s,]+", organisation.feed_private_hosts or "") if entry]
@@ -94,8 +92,7 @@ def add_demo_preferences(organisation) -> None:
 
     from detail.extensions import db
     from detail.models import User
-
-    from .models import ContactPreference
+    from intel.models import ContactPreference
 
     wishes = {
         "security@northwind.example": dict(cadence="immediate", min_severity="high"),

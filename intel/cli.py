@@ -10,9 +10,9 @@ from flask.cli import AppGroup
 from detail.cli import default_organisation
 from detail.extensions import db, socketio
 from detail.models import utcnow
-
-from . import digest, feeds, poller
-from .models import CATEGORIES, Feed
+from intel.domain import digests as digest
+from intel.domain import feeds, poller
+from intel.models import CATEGORIES, Feed
 
 intel_cli = AppGroup("intel", help="Feeds and advisories.")
 

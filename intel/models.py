@@ -14,9 +14,21 @@ import sqlalchemy.orm as so
 from detail.extensions import db
 from detail.models import Client, Detail, Organisation, Site, User, UTCDateTime, _in, _latlon_checks, utcnow
 
-from .classify import CATEGORIES, FIELDS, SEVERITIES
-
-# Categories, severities and rule fields are classify's: one list each, read by the check constraints too.
+# Categories, severities and rule fields: one list each, read by the check constraints and by
+# intel.domain.classify, which gives them their labels and weights.
+CATEGORIES = (
+    "protest",
+    "civil_unrest",
+    "crime",
+    "terrorism",
+    "weather",
+    "natural_hazard",
+    "transport",
+    "health",
+    "other",
+)
+FIELDS = ("title", "summary", "categories", "any")
+SEVERITIES = ("info", "low", "moderate", "high", "critical")
 RULE_FIELDS = FIELDS
 ADVISORY_STATUSES = ("candidate", "published", "dismissed", "merged")
 

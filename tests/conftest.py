@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from detail import create_app
 from detail.config import testing
+from detail.domain.sessions import start_session
 from detail.extensions import db, socketio
 from detail.models import (
     Agent,
@@ -35,7 +36,6 @@ from detail.models import (
     Visit,
     seed_status_codes,
 )
-from detail.sessions import start_session
 
 from .mailbox import mailbox  # noqa: F401  (the real SMTP server fixture, for every test module)
 

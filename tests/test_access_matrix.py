@@ -48,8 +48,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from detail import live
-from detail.auth import issue_token
+from detail.domain import live
 from detail.extensions import db
 from detail.models import (
     ActionItem,
@@ -72,6 +71,7 @@ from detail.models import (
     User,
     Visit,
 )
+from detail.web.auth import issue_token
 
 from .conftest import FreshContextSocket, build_world, make_app, sign_in
 

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from detail.auth import user_for_token
 from detail.extensions import db
 from detail.models import Agent, ApiToken, Assignment, Client, Detail, Movement, Principal, Site, User, Visit
+from detail.web.auth import user_for_token
 from tests.conftest import build_world, make_app, sign_in
 
 UTC = timezone.utc
@@ -684,7 +684,7 @@ def test_revoked_tokens_stay_listed_as_revoked(world, coordinator):
 
 def test_a_clash_the_checks_miss_is_caught_and_nothing_is_stored(world, coordinator, monkeypatch):
     # As if another coordinator had made someone lead between this page's check and its commit.
-    monkeypatch.setattr("detail.admin_itinerary.check_assignment", lambda assignment: None)
+    monkeypatch.setattr("detail.web.admin.itinerary.check_assignment", lambda assignment, by: None)
     before = count(Assignment)
     r = coordinator.post(
         f"/admin/details/{world.detail.id}/assignments",

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from detail.domain.statuses import record_status
 from detail.extensions import db
 from detail.models import Organisation, StatusCode
-from detail.status import record_status
 from tests import conftest
 
 

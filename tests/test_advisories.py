@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from geopy.distance import distance as geodesic_distance
 
 from detail.extensions import db
-from intel import advisories, geo
+from intel.domain import advisories, geo
 from intel.models import Advisory, AdvisorySource, Feed, FeedItem
 
 from .conftest import T0

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pypdf
 import sqlalchemy as sa
 
-from detail import alerts
-from detail import requests_inbox as inbox
+from detail.domain import alerts
+from detail.domain import requests as inbox
+from detail.domain.statuses import record_status
 from detail.extensions import db
 from detail.models import ActionItem, AfterAction, Detail, StatusCode, Visit
-from detail.status import record_status
 
 from .conftest import T0, sign_in
 

@@ -1,4 +1,4 @@
-"""The late and silent rules of detail/alerts.py, one test per condition, on a controlled clock.
+"""The late and silent rules of detail/domain/alerts.py, one test per condition, on a controlled clock.
 
 Each condition of alerts.evaluate (and of the statuses that end alerts) has a test here that fails
 when the condition is dropped or loosened: who is evaluated (the organisation, detail state, the
@@ -16,10 +16,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail import alerts
+from detail.domain import alerts
+from detail.domain.positions import record_position
+from detail.domain.statuses import find_code, record_status
 from detail.extensions import db
 from detail.models import Alert, Position, StatusReport
-from detail.status import find_code, record_position, record_status
 
 from .conftest import T0
 

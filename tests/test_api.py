@@ -11,20 +11,9 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from detail.auth import issue_token, revoke_token
 from detail.extensions import db
-from detail.models import (
-    Agent,
-    ApiToken,
-    Assignment,
-    Client,
-    Detail,
-    Movement,
-    Principal,
-    Site,
-    User,
-    Visit,
-)
+from detail.models import Agent, ApiToken, Assignment, Client, Detail, Movement, Principal, Site, User, Visit
+from detail.web.auth import issue_token, revoke_token
 
 from .conftest import T0, build_world, make_app
 

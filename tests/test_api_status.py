@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import Event, Position, StatusReport
+from detail.web.auth import issue_token
 
 from .conftest import T0
 

@@ -7,10 +7,10 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail.auth import issue_token, revoke_token, user_for_token
+from detail.domain.sessions import session_alive, start_session
 from detail.extensions import db
 from detail.models import ApiToken, User, UserSession, utcnow
-from detail.sessions import session_alive, start_session
+from detail.web.auth import issue_token, revoke_token, user_for_token
 
 from .conftest import PASSWORD, T0, make_app
 
@@ -387,7 +387,7 @@ def test_every_role_has_the_account_page(app, world):
 
 
 def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
-    from detail import live
+    from detail.domain import live
 
     from .conftest import FreshContextSocket
 
@@ -399,7 +399,7 @@ def test_a_board_socket_connecting_with_an_ended_session_is_refused(app, world):
 
 
 def test_signing_out_disconnects_that_browsers_board_and_no_other(app, world):
-    from detail import live
+    from detail.domain import live
 
     from .conftest import FreshContextSocket
 

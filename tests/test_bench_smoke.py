@@ -61,7 +61,7 @@ def test_geofence_benchmark_evaluates_an_agent_with_a_long_track(tmp_path, capsy
 
 
 def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):
-    from intel import feeds
+    from intel.domain import feeds
 
     parsed = feeds.parse(intel_ingest.make_feed(40, text_share=0.5))
     assert parsed.usable and len(parsed.items) == 40 and not parsed.problems

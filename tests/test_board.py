@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail.auth import issue_token
+from detail.domain.live import NAMESPACE
+from detail.domain.statuses import find_code, record_status
 from detail.extensions import db
-from detail.live import NAMESPACE
 from detail.models import Alert, Event
-from detail.status import find_code, record_status
+from detail.web.auth import issue_token
 
 from .conftest import T0, FreshContextSocket, sign_in
 
@@ -77,7 +77,7 @@ def test_status_posted_reaches_the_room_and_no_other_organisation(app, client, w
     theirs.emit("join", {}, namespace=NAMESPACE, callback=True)
     ours.get_received(NAMESPACE)
 
-    from detail.live import publish
+    from detail.domain.live import publish
 
     recorded = _om(world, "a1")
     db.session.commit()
@@ -117,7 +117,7 @@ def test_catch_up_never_shows_another_organisations_events(app, world):
 
 
 def test_duress_stays_raised_across_reloads_until_acknowledged(app, client, world):
-    from detail.status import submit_status
+    from detail.domain.statuses import submit_status
 
     submit_status(world.agent_user, {"duress": True, "client_id": "d1"}, "phone", now=T0)
     db.session.commit()
@@ -135,7 +135,7 @@ def test_duress_stays_raised_across_reloads_until_acknowledged(app, client, worl
 
 
 def test_duress_cannot_be_muted_and_other_orgs_cannot_touch_alerts(app, client, world):
-    from detail.status import submit_status
+    from detail.domain.statuses import submit_status
 
     submit_status(world.agent_user, {"duress": True, "client_id": "d2"}, "phone", now=T0)
     db.session.commit()
@@ -150,7 +150,7 @@ def test_duress_cannot_be_muted_and_other_orgs_cannot_touch_alerts(app, client, 
 
 
 def test_late_alert_can_be_muted(app, client, world):
-    from detail import alerts
+    from detail.domain import alerts
 
     alerts.evaluate(world.org, T0)
     db.session.commit()

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.statements import counted
-from detail import board_state
+from detail.domain import board_state
 from detail.extensions import db
 from detail.models import Agent, Assignment, Position, StatusCode, StatusReport, User
 

@@ -161,7 +161,7 @@ def test_phone_queues_offline_and_sends_when_back(browser, live_server, world_no
 
 
 def _publish_one(world):
-    from intel import advisories
+    from intel.domain import advisories
     from intel.models import Advisory, Feed, FeedItem
 
     feed = Feed(organisation=world.org, url="http://127.0.0.1:9/x.xml", name="Monitor")

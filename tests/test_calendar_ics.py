@@ -6,9 +6,9 @@ import icalendar
 import pytest
 import time_machine
 
-from detail.calendar import issue_link, revoke_link
 from detail.extensions import db
 from detail.models import Agent, Assignment, User
+from detail.web.calendar import issue_link, revoke_link
 
 from .conftest import T0
 

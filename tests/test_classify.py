@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from intel.classify import (
+from intel.domain.classify import (
     CATEGORIES,
     CATEGORY_LABELS,
     DEFAULT_RULES,
@@ -16,7 +16,7 @@ from intel.classify import (
     severity_rank,
     source_severity,
 )
-from intel.feeds import ParsedItem, parse
+from intel.domain.feeds import ParsedItem, parse
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 

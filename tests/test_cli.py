@@ -4,9 +4,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from detail.auth import user_for_token
 from detail.extensions import db
 from detail.models import Agent, Assignment, Client, Detail, Organisation, Site, StatusCode, User
+from detail.web.auth import user_for_token
 
 
 def test_create_user_of_each_role(runner, app):

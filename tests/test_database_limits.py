@@ -9,10 +9,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from detail.auth import issue_token
 from detail.config import ConfigError, from_environment
+from detail.domain.live import NAMESPACE
 from detail.extensions import db
-from detail.live import NAMESPACE
+from detail.web.auth import issue_token
 
 from .conftest import FreshContextSocket, build_world, make_app
 from .test_faults import TcpProxy

@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail import board_state
-from detail.auth import issue_token
-from detail.devices import BindingError, agent_for_device, agent_for_number, bind, normalise_phone
+from detail.domain import board_state
+from detail.domain.devices import BindingError, agent_for_device, agent_for_number, bind, normalise_phone
+from detail.domain.positions import record_position
 from detail.extensions import db
 from detail.models import Device, Position
-from detail.status import record_position
+from detail.web.auth import issue_token
 
 from .conftest import T0, sign_in
 
@@ -218,8 +218,8 @@ def test_values_an_app_cannot_know_are_kept_as_unknown(client, world):
 
 
 def test_an_owntracks_region_entry_never_replaces_a_duress(client, world):
+    from detail.domain.statuses import record_status
     from detail.models import StatusCode
-    from detail.status import record_status
 
     stamp = int(NOW.timestamp())
     with time_machine.travel(NOW - timedelta(minutes=30), tick=False):
@@ -242,7 +242,7 @@ def test_an_owntracks_region_entry_never_replaces_a_duress(client, world):
             "desc": "Grand Hotel",
         }
         assert client.post("/ingest/owntracks", json=body, auth=("agent@aegis.example", token)).status_code == 200
-    from detail.status import latest_report
+    from detail.domain.statuses import latest_report
 
     assert latest_report(world.agent.id, world.detail.id).status_code.code == "DUR"
 

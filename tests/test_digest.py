@@ -17,7 +17,7 @@ import time_machine
 
 from detail.extensions import db, socketio
 from detail.models import Site, StatusCode, StatusReport
-from intel import digest
+from intel.domain import digests as digest
 from intel.models import Advisory, ContactPreference, Digest, DigestEntry, WatchArea
 
 from .conftest import T0

@@ -49,13 +49,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from detail import devices
-from detail.auth import issue_token
-from detail.calendar import issue_link
+from detail.domain import devices
 from detail.extensions import db
 from detail.models import Agent, Alert, StatusCode, User, utcnow
-from intel import advisories, feeds, poller
-from intel.digest import preview, send_now, unsubscribe_token
+from detail.web.auth import issue_token
+from detail.web.calendar import issue_link
+from intel.domain import advisories, feeds, poller
+from intel.domain.digests import preview, send_now, unsubscribe_token
 from intel.models import Advisory, ClassificationRule, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import build_world, make_app, sign_in
@@ -347,7 +347,7 @@ def gallery(tmp_path_factory):
             sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id)
         )
         if preference is None:
-            from intel.digest import preference_for
+            from intel.domain.digests import preference_for
 
             preference = preference_for(world.contact, utcnow())
         preference.feed_token_hash = hashlib.sha256(secret.encode()).hexdigest()
@@ -871,7 +871,7 @@ def test_typed_text_shown_back_is_escaped(gallery, http, role, method, url, data
 def test_sms_reply_is_well_formed_xml_with_the_text_as_text(gallery, http):
     from werkzeug.datastructures import MultiDict
 
-    from detail.ingest import twilio_signature
+    from detail.web.ingest import twilio_signature
 
     form = MultiDict({"From": "+447700900123", "Body": MARKERS["status note"], "MessageSid": "SM-escape"})
     signature = twilio_signature(SMS_SECRET, "http://localhost/ingest/sms", form)

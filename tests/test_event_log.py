@@ -4,7 +4,7 @@ when it is rolled back; on PostgreSQL no organisation's log is locked before tha
 import sqlalchemy as sa
 from flask import current_app
 
-from detail import live
+from detail.domain import live
 from detail.extensions import db
 from detail.models import Event
 

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from bench.topology import Topology, free_port
-from detail.devices import bind
+from detail.domain.devices import bind
 from detail.extensions import db
 from detail.models import Agent, Event, Position, StatusReport
-from intel import digest
+from intel.domain import digests as digest
 from intel.models import Digest, DigestEntry
 
 from .conftest import T0, make_app, service_missing

@@ -14,9 +14,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from detail.netguard import parse_allow_list
-from intel import feeds
-from intel.feeds import MAX_ITEMS, FetchResult, ParsedFeed, fetch, parse
+from detail.domain.netguard import parse_allow_list
+from intel.domain import feeds
+from intel.domain.feeds import MAX_ITEMS, FetchResult, ParsedFeed, fetch, parse
 
 from .conftest import LOOPBACK_FEEDS
 

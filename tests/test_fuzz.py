@@ -65,12 +65,12 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from werkzeug.security import generate_password_hash
 
-from detail import devices
-from detail.auth import issue_token
+from detail.domain import devices
 from detail.extensions import db
-from detail.ingest import twilio_signature
 from detail.models import Alert, StatusCode, utcnow
-from detail.status_schemas import PositionIn
+from detail.web.api.status_schemas import PositionIn
+from detail.web.auth import issue_token
+from detail.web.ingest import twilio_signature
 
 from .conftest import build_world, make_app, sign_in
 
@@ -103,7 +103,7 @@ AGENT_NUMBER = "+447700900123"
 
 # Columns that change on requests that are refused, on purpose.
 BOOKKEEPING = {
-    ("api_token", "last_used_at"),  # stamped on every authenticated API request (detail/auth.py user_for_token)
+    ("api_token", "last_used_at"),  # stamped on every authenticated API request (detail/web/auth.py user_for_token)
 }
 # The harness's own sign_in starts a session row before each request; test_auth judges sessions.
 BOOKKEEPING_TABLES = {"user_sessions"}
@@ -219,8 +219,8 @@ def _populate(world) -> dict:
     db.session.flush()
     # What the first visit of /intel/rules and /portal/preferences would store, stored now: a refused
     # form must then change nothing at all.
-    from intel.digest import preference_for
-    from intel.poller import ensure_default_rules
+    from intel.domain.digests import preference_for
+    from intel.domain.poller import ensure_default_rules
 
     ensure_default_rules(world.org.id)
     preference_for(world.contact, utcnow())
@@ -429,9 +429,10 @@ def _api_schema_problems(changed: set[str]) -> list[str]:
     """Every row the API shows loads again through the API's input schema (whichever way it was stored)."""
     import sqlalchemy.orm as so
 
-    from detail import models, schemas
-    from intel.api import FeedSchema
+    from detail import models
+    from detail.web.api import schemas
     from intel.models import Feed
+    from intel.web.api import FeedSchema
 
     pairs = [
         (models.Client, schemas.ClientSchema),
@@ -470,7 +471,7 @@ def assert_stored_rows_valid(arena: Arena, request: str) -> None:
 
 
 def assert_positions_valid(request: str) -> None:
-    """A position from any source reads back as a position the API would take (detail/status_schemas.py)."""
+    """A position from any source reads back as a position the API would take (detail/web/api/status_schemas.py)."""
     from detail.models import Position
 
     with db.engine.connect() as connection:
@@ -826,9 +827,9 @@ def _api_read_back(arena: Arena, resource: str, row: dict) -> list[tuple[str, st
 
 
 def _input_schema(resource: str):
-    from detail import schemas
-    from detail.api_status import ApiStatusIn  # noqa: F401
-    from intel.api import FeedSchema
+    from detail.web.api import schemas
+    from detail.web.api.status import ApiStatusIn  # noqa: F401
+    from intel.web.api import FeedSchema
 
     return {
         "clients": schemas.ClientSchema,
@@ -2055,7 +2056,7 @@ ACTIONS = [
 @fuzz_settings(1)
 @given(stray=st.dictionaries(st.sampled_from(["csrf_token", "id", "next", "confirm", "x"]), nasty_text, max_size=2))
 def test_form_buttons(arena, role, template, stray):
-    from intel.digest import unsubscribe_token
+    from intel.domain.digests import unsubscribe_token
 
     ids = arena.ids
     with arena.app.app_context():

@@ -19,7 +19,7 @@ from geopy.geocoders import Nominatim
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
-from intel import geo
+from intel.domain import geo
 
 # --------------------------------------------------------------------------------------------------------
 # Gazetteer look-ups

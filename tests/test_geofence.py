@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail import geofence
+from detail.domain import geofence
+from detail.domain.positions import record_position
+from detail.domain.statuses import record_status
 from detail.extensions import db
 from detail.jobs import evaluate_geofences
 from detail.models import Event, StatusCode, StatusReport
-from detail.status import record_position, record_status
 
 from .conftest import T0
 

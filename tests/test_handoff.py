@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from detail import notices
+from detail.domain import notices
+from detail.domain.handoff import client_notice
 from detail.extensions import db
-from detail.handoff import client_notice
 from detail.models import Assignment, Detail, Event, Handoff, Unavailability
 
 from .conftest import T0, sign_in

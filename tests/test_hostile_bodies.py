@@ -6,8 +6,8 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from detail.auth import issue_token
 from detail.extensions import db
+from detail.web.auth import issue_token
 
 from .conftest import sign_in
 
@@ -153,7 +153,7 @@ def _survey(client, world):
 
 def test_a_survey_photo_may_be_as_large_as_promised(client, world):
     from detail.models import SurveyPhoto
-    from detail.survey_views import PHOTO_MAX_BYTES
+    from detail.web.surveys import PHOTO_MAX_BYTES
 
     survey = _survey(client, world)
     photo = _photo(PHOTO_MAX_BYTES)

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail.auth import issue_token
-from detail.devices import bind
+from detail.domain.devices import bind
 from detail.extensions import db
 from detail.models import Alert, Position, StatusCode, StatusReport
+from detail.web.auth import issue_token
 
 from .conftest import T0
 

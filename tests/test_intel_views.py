@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import Event
-from intel import advisories
+from detail.web.auth import issue_token
+from intel.domain import advisories
 from intel.models import Advisory, ClassificationRule, Feed, FeedItem
 
 from .conftest import T0
@@ -177,8 +177,8 @@ def test_board_shows_advisories(as_user, world, candidate):
 def test_published_advisories_reach_the_details_agents_phones_and_only_them(app, client, world, candidate):
     import time_machine
 
-    from detail import live
-    from detail.live import PHONE_NAMESPACE
+    from detail.domain import live
+    from detail.domain.live import PHONE_NAMESPACE
 
     from .conftest import FreshContextSocket, sign_in
 

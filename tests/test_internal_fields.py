@@ -28,7 +28,9 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail import handoff, notices, requests_inbox
+from detail.domain import handoff, notices
+from detail.domain import requests as requests_inbox
+from detail.domain.statuses import find_code, record_status
 from detail.extensions import db
 from detail.models import (
     ActionItem,
@@ -43,8 +45,7 @@ from detail.models import (
     Unavailability,
     utcnow,
 )
-from detail.status import find_code, record_status
-from intel import digest
+from intel.domain import digests as digest
 from intel.models import Advisory, AdvisorySource, ClassificationRule, Feed, FeedItem
 
 from .conftest import T0, sign_in
@@ -177,7 +178,7 @@ def portal_urls(app, world, request_id: int) -> list[str]:
     """Every GET page of the portal, from the url_map, with the contact's own ids and real secrets."""
     secret = "feed-secret-for-the-leak-test"
     preference = digest.preference_for(world.contact, utcnow())
-    from intel.portal import _feed_hash
+    from intel.web.portal import _feed_hash
 
     preference.feed_token_hash = _feed_hash(secret)
     db.session.commit()

@@ -7,8 +7,8 @@ import pytest
 import requests
 import socketio as sio_client
 
-from detail.auth import issue_token
 from detail.extensions import db
+from detail.web.auth import issue_token
 
 from .conftest import build_world
 
@@ -151,8 +151,8 @@ def test_refused_connections(live_server, now_world, who):
     elif who == "client":
         token = _token(w.contact)
     elif who == "revoked":
-        from detail.auth import revoke_token
         from detail.models import ApiToken
+        from detail.web.auth import revoke_token
 
         token = _token(w.coordinator)
         revoke_token(db.session.scalars(db.select(ApiToken)).one())

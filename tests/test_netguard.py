@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from detail import netguard
-from detail.netguard import AddressNotAllowed, check_address, check_host, literal_address, parse_allow_list
+from detail.domain import netguard
+from detail.domain.netguard import AddressNotAllowed, check_address, check_host, literal_address, parse_allow_list
 
 REFUSED = [
     "127.0.0.1",

@@ -3,9 +3,9 @@ alone, not the name or the assessment), and nothing of the file ever reaches a c
 
 import sqlalchemy as sa
 
-from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import PersonOfInterest
+from detail.web.auth import issue_token
 
 from .conftest import T0, sign_in
 

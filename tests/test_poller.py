@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from detail.extensions import db
 from detail.models import Organisation
-from intel import poller
+from intel.domain import poller
 from intel.models import Advisory, Feed, FeedItem
 
 from .conftest import allow_loopback_feeds, make_app

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from detail.extensions import db
-from intel import advisories
+from intel.domain import advisories
 from intel.models import Advisory, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import T0
@@ -137,7 +137,7 @@ def test_atom_feed_at_a_secret_revocable_url(app, as_user, world, published):
 
 
 def test_unsubscribe_link_pauses_digests(app, world):
-    from intel.digest import unsubscribe_token
+    from intel.domain.digests import unsubscribe_token
 
     anonymous = app.test_client()
     token = unsubscribe_token(world.contact.id)

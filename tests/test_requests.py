@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from detail import notices
-from detail import requests_inbox as inbox
-from detail.board_state import organisation_board
+from detail.domain import notices
+from detail.domain import requests as inbox
+from detail.domain.board_state import organisation_board
+from detail.domain.live import NAMESPACE
+from detail.domain.requests import percentile
 from detail.extensions import db
-from detail.live import NAMESPACE
 from detail.models import ClientRequest, Event, Notice
-from detail.requests_inbox import percentile
 
 from .conftest import T0, FreshContextSocket, sign_in
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from detail.auth import issue_token
-from detail.calendar import issue_link
 from detail.extensions import db
-from detail.security import tile_source
+from detail.web.auth import issue_token
+from detail.web.calendar import issue_link
+from detail.web.security import tile_source
 
 from .conftest import PASSWORD, T0, make_app
 
@@ -260,7 +260,7 @@ def test_guessing_is_counted_per_address_across_every_kind_of_secret(limited):
 
 
 def test_a_socket_connect_with_a_bad_token_counts_as_a_guess(limited):
-    from detail.live import NAMESPACE
+    from detail.domain.live import NAMESPACE
 
     from .conftest import FreshContextSocket
 
@@ -287,7 +287,7 @@ def test_a_socket_connect_with_a_bad_token_counts_as_a_guess(limited):
 
 
 def test_guessing_the_socket_from_behind_a_trusted_proxy_counts_the_client(limited):
-    from detail.live import NAMESPACE
+    from detail.domain.live import NAMESPACE
 
     from .conftest import FreshContextSocket
 

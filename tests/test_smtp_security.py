@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from detail import mail
+from detail.domain import mail
 
 from .mailbox import Mailbox, free_port
 

@@ -16,13 +16,13 @@ import socketio as socketio_pkg
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from detail import live
-from detail.auth import issue_token, revoke_token
-from detail.board import REVOKED
+from detail.domain import live
+from detail.domain.live import NAMESPACE, PHONE_NAMESPACE
 from detail.extensions import db
-from detail.live import NAMESPACE, PHONE_NAMESPACE
 from detail.models import ApiToken, Assignment, User, utcnow
-from detail.socket_guard import guard, sync_notice
+from detail.web.auth import issue_token, revoke_token
+from detail.web.socket_guard import guard, sync_notice
+from detail.web.sockets import REVOKED
 
 from .conftest import FreshContextSocket, build_world, make_app, sign_in
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import Assignment, Detail, Site, Unavailability, Visit
+from detail.web.auth import issue_token
 
 from .conftest import T0, sign_in
 
@@ -236,7 +236,7 @@ def test_history_lists_clients_details_roles_and_punctuality(client, world, time
     _worked(world, world.agent, _past_detail(world, "Autumn board", 30), "detail_lead", -10)
     _worked(world, world.agent, _past_detail(world, "Contoso visit", 10, client=world.other_client), "driver", None)
     db.session.commit()
-    from detail import history
+    from detail.domain import history
 
     records = history.by_client(history.worked(world.agent.id, before=T0 - timedelta(hours=2)))
     northwind, contoso = records

@@ -5,10 +5,17 @@ from datetime import time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail import alerts
+from detail.domain import alerts
+from detail.domain.statuses import (
+    Refused,
+    find_code,
+    organisation_codes,
+    parse_short_burst,
+    record_status,
+    submit_status,
+)
 from detail.extensions import db
 from detail.models import Alert, Event, Position, StatusReport
-from detail.status import Refused, find_code, organisation_codes, parse_short_burst, record_status, submit_status
 
 from .conftest import T0
 
@@ -194,7 +201,7 @@ def test_late_on_station_rule_and_early_arrival(world):
 
 
 def test_on_station_early_is_shown(world):
-    from detail.board_state import punctuality
+    from detail.domain.board_state import punctuality
 
     record_status(world.agent, find_code(world.org.id, "OS"), client_id="os", now=REPORT - timedelta(minutes=45))
     assert punctuality(world.assignment)["text"] == "on station 45 min before report time"
@@ -209,7 +216,7 @@ def test_silent_rule_on_hot_detail(world):
     assert [e.payload["kind"] for e in events] == ["silent"]
     assert "silent for 11 min" in events[0].payload["message"]
     # Any word from the phone ends it: here a position.
-    from detail.status import record_position
+    from detail.domain.positions import record_position
 
     record_position(world.agent, latitude=51.5, longitude=-0.1, now=REPORT + timedelta(minutes=17))
     assert _open_kinds() == []

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from detail import status
+from detail.domain import statuses as status
 from detail.extensions import db
 from detail.models import Agent, Event, Position, StatusCode, StatusReport
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from detail.board_state import detail_board
+from detail.domain.board_state import detail_board
 from detail.extensions import db
 from detail.models import Assignment, Detail, Event, Survey, SurveyPhoto, Visit
 

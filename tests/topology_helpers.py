@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import socketio
 
-from detail.auth import issue_token
 from detail.extensions import db
 from detail.models import utcnow
+from detail.web.auth import issue_token
 
 from .conftest import build_world, make_app
 

@@ -1,0 +1,27 @@
+"""Coordinator pages: clients, contacts, principals, details, itineraries, agents, tokens, settings,
+status codes, one module per area, all on the one `admin` blueprint of admin/base.py.
+
+Every handler follows the same shape: validate the form, build or change rows, run the
+itinerary checks, commit once, redirect with a flash. Bad input re-renders the form with
+status 400 and a message per field; nothing is stored.
+"""
+
+# Importing the page modules registers their routes on bp.
+from detail.web.admin import (  # noqa: F401
+    after_action,
+    agents,
+    clients,
+    details,
+    devices,
+    handoff,
+    itinerary,
+    persons,
+    requests,
+    risks,
+    settings,
+    sites,
+    tokens,
+)
+from detail.web.admin.base import bp
+
+__all__ = ["bp"]

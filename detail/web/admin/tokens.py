@@ -1,0 +1,83 @@
+"""Coordinator pages for API tokens: list the organisation's, issue one for a user, revoke.
+
+A token is shown once, on the page that answers the issuing POST, and never again: only its
+hash is stored. That page is rendered rather than redirected to because the plaintext must not
+travel in a URL or in the session cookie (signed, not encrypted); it is marked no-store.
+"""
+
+from flask import abort, make_response, render_template
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import orm as so
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length
+
+from detail.domain.scoping import owned
+from detail.extensions import db
+from detail.models import ApiToken, User
+from detail.web.admin.base import ConfirmForm, bp, done, form_page, org_id, org_zone, owned_or_404, save
+from detail.web.auth import issue_token, revoke_token, staff_required
+from detail.web.kit import strip
+
+TOKENS_PAGE = "detail/admin/tokens.html"
+
+
+class IssueTokenForm(FlaskForm):
+    user_id = SelectField("For", [InputRequired()], coerce=int)
+    name = StringField("Name", [Length(max=80)], filters=[strip])
+
+
+def _may_hold_token_of(user: User) -> bool:
+    # Whoever issues a token holds it and can act as its user: a coordinator must not be able
+    # to mint an admin's. Inactive users are left out because their tokens would not work.
+    return user.active and (current_user.role == "admin" or user.role != "admin")
+
+
+def token_form() -> IssueTokenForm:
+    """The issue form, offering the organisation's users this coordinator may issue a token for."""
+    form = IssueTokenForm()
+    users = db.session.scalars(owned(User, org_id()).order_by(User.role, User.name))
+    form.user_id.choices = [
+        SelectChoice(u.id, f"{u.name} <{u.email}> ({u.role})") for u in users if _may_hold_token_of(u)
+    ]
+    return form
+
+
+def _tokens() -> list[ApiToken]:
+    return db.session.scalars(
+        owned(ApiToken, org_id()).options(so.contains_eager(ApiToken.user)).order_by(ApiToken.created_at.desc())
+    ).all()
+
+
+@bp.route("/tokens")
+@staff_required
+def tokens():
+    """The organisation's API tokens, newest first, with the form to issue one."""
+    return form_page(token_form(), TOKENS_PAGE, tokens=_tokens(), zone=org_zone(), confirm=ConfirmForm())
+
+
+@bp.route("/tokens", methods=["POST"], endpoint="issue_token")
+@staff_required
+def issue_token_page():
+    """Issue a token for a user of the organisation and show it, once."""
+    form = token_form()
+    if form.validate_on_submit():
+        user = owned_or_404(User, form.user_id.data)
+        token = issue_token(user, form.name.data or "")
+        if save(form):
+            response = make_response(render_template("detail/admin/token_issued.html", token=token, user=user), 201)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return form_page(form, TOKENS_PAGE, tokens=_tokens(), zone=org_zone(), confirm=ConfirmForm())
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"], endpoint="revoke_token")
+@staff_required
+def revoke_token_page(token_id: int):
+    """Revoke a token; the next request made with it is refused."""
+    row = owned_or_404(ApiToken, token_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    revoke_token(row)
+    db.session.commit()
+    return done(f"Token {row.name or row.id} of {row.user.name} revoked.", "admin.tokens")

@@ -1,0 +1,70 @@
+"""What every blueprint of both packages shares: form filters and validators, and JSON refusals
+shaped like the API's everywhere JSON is spoken (API, phone page, board actions, intel's pages)."""
+
+import marshmallow as ma
+import wtforms
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from detail.domain.names import invisible_character, strip
+from detail.domain.statuses import Refused
+
+__all__ = ["strip", "optional_id", "visible_field", "json_error", "refused", "load_json"]
+
+
+def json_error(status: int, message: str, field: str | None = None, **extra):
+    """A 4xx body: {code, status, message, errors?, ...extra}."""
+    body = {"code": status, "status": HTTP_STATUS_CODES.get(status, "Error"), "message": message, **extra}
+    if field:
+        body["errors"] = {"json": {field: [message]}}
+    return jsonify(body), status
+
+
+def refused(exc: Refused):
+    return json_error(exc.status, exc.message, exc.field, **exc.extra)
+
+
+class BadJSON(HTTPException):
+    code = 422
+
+
+def load_json(schema: ma.Schema) -> dict:
+    """The request's JSON body validated by the schema; raises a 4xx that names every bad field."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        response = json_error(400, "the body must be a JSON object (Content-Type: application/json)")[0]
+        response.status_code = 400
+        raise BadJSON(response=response)
+    try:
+        return schema.load(data)
+    except ma.ValidationError as exc:
+        fields = ", ".join(sorted(exc.messages)) if isinstance(exc.messages, dict) else "body"
+        response = jsonify(
+            {
+                "code": 422,
+                "status": "Unprocessable Entity",
+                "message": f"invalid fields: {fields}",
+                "errors": {"json": exc.messages},
+            }
+        )
+        response.status_code = 422
+        raise BadJSON(response=response) from None
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+def optional_id(value) -> int | None:
+    """Coerce a select's value to an id, with the blank option meaning none."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+def visible_field(form, field) -> None:
+    """WTForms validator for names, call signs and codes: checks what was sent, before a filter tidied it."""
+    for text in [*(field.raw_data or []), field.data]:
+        problem = invisible_character(text) if isinstance(text, str) else None
+        if problem:
+            raise wtforms.validators.ValidationError(problem)

@@ -1,0 +1,251 @@
+"""Poll due feeds: one unit of work per feed, each claimed by one poller.
+
+A feed is claimed by moving its next_poll_at forward in a short transaction (with SKIP LOCKED
+on PostgreSQL), so several pollers at once never fetch a feed twice in one period; items are
+unique per (feed, guid), so none is stored twice either. The fetch itself happens outside any
+transaction. Failures are recorded on the feed and back off; the poller never stops for one.
+"""
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from detail.domain import live
+from detail.extensions import db
+from detail.models import utcnow
+from intel.domain import advisories, classify, feeds, geo
+from intel.models import ClassificationRule, Feed, FeedItem
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+# An item with no time of its own is taken as relevant for six hours from when it was published:
+# long enough for a march or a rally, short enough not to colour a whole day.
+DEFAULT_RELEVANCE = timedelta(hours=6)
+
+
+@dataclass
+class PollResult:
+    feed_id: int
+    status: str  # "ok", "not_modified", "error"
+    new_items: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def claim_due_feeds(now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Claim the feeds due now: push their next poll forward and commit, so no other poller takes them."""
+    now = now or utcnow()
+    query = (
+        sa.select(Feed).where(Feed.enabled.is_(True), Feed.next_poll_at <= now).order_by(Feed.next_poll_at).limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = db.session.scalars(query).all()
+    for feed in claimed:
+        feed.next_poll_at = now + timedelta(seconds=feed.poll_interval_s)
+    ids = [feed.id for feed in claimed]
+    db.session.commit()
+    return ids
+
+
+def ensure_default_rules(organisation_id: int) -> None:
+    """Give an organisation the default rules the first time it needs any, so it edits one full set."""
+    exists = db.session.scalar(
+        sa.select(ClassificationRule.id).where(ClassificationRule.organisation_id == organisation_id).limit(1)
+    )
+    if exists is None:
+        db.session.add_all(
+            ClassificationRule(
+                organisation_id=organisation_id,
+                category=r.category,
+                pattern=r.pattern,
+                field=r.field,
+                weight=int(r.weight),
+                is_regex=r.is_regex,
+            )
+            for r in classify.DEFAULT_RULES
+        )
+        db.session.flush()
+
+
+def rules_for(organisation_id: int) -> list[classify.Rule]:
+    """The organisation's enabled classification rules."""
+    ensure_default_rules(organisation_id)
+    rows = db.session.scalars(
+        sa.select(ClassificationRule).where(
+            ClassificationRule.organisation_id == organisation_id, ClassificationRule.enabled.is_(True)
+        )
+    ).all()
+    return [classify.Rule(r.category, r.pattern, r.field, r.weight, r.is_regex) for r in rows]
+
+
+def representative_point(geometry: dict) -> tuple[float, float]:
+    """One point for an item's geometry: itself, or the middle of a line, area or box."""
+    kind, coordinates = geometry["type"], geometry["coordinates"]
+    if kind == "point":
+        return tuple(coordinates)
+    if kind == "box":
+        south, west, north, east = coordinates
+        return (south + north) / 2, (west + east) / 2
+    points = (
+        coordinates[:-1]
+        if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
+        else coordinates
+    )
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
+
+
+def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
+    """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
+    extra = parsed.cap or parsed.gdacs or {}
+    start = extra.get("onset") or extra.get("fromdate") or published
+    end = extra.get("expires") or extra.get("todate") or start + DEFAULT_RELEVANCE
+    if not isinstance(start, datetime):
+        start = published
+    if not isinstance(end, datetime) or end < start:
+        end = start + DEFAULT_RELEVANCE
+    return start, end
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) -> FeedItem:
+    """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
+    category = classify.classify(parsed, rules, default_category=feed.default_category).category
+    published = parsed.published or parsed.updated or now
+    starts_at, ends_at = _window(parsed, published)
+    latitude = longitude = None
+    located_by, place_name, country = None, "", feed.country_code or None
+    if parsed.geometry:
+        latitude, longitude = representative_point(parsed.geometry)
+        located_by = "feed"
+    else:
+        place = geo.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
+        if place is not None:
+            latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
+            country = place.country_code
+    details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
+    if country:
+        details["country_code"] = country  # for watch areas that cover a whole country
+    return FeedItem(
+        feed=feed,
+        guid=parsed.guid[:500],
+        link=parsed.link[:1000] if parsed.link else None,
+        title=(parsed.title or "(untitled)")[:500],
+        summary_html=parsed.summary_html,
+        summary_text=parsed.summary_text,
+        category=category,
+        source_severity=classify.source_severity(parsed),
+        latitude=latitude,
+        longitude=longitude,
+        geometry=_jsonable(parsed.geometry) if parsed.geometry else None,
+        located_by=located_by,
+        place_name=place_name,
+        published_at=parsed.published,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        details=details,
+        fetched_at=now,
+    )
+
+
+def _failed(feed: Feed, error: str, now: datetime) -> None:
+    feed.consecutive_failures += 1
+    feed.last_error, feed.last_error_at = error[:2000], now
+    backoff = min(timedelta(seconds=feed.poll_interval_s) * 2 ** min(feed.consecutive_failures, 10), MAX_BACKOFF)
+    feed.next_poll_at = now + backoff
+
+
+def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
+    """Fetch, parse, store new items, match them to details, commit, then publish the events."""
+    now = now or utcnow()
+    feed = db.session.get(Feed, feed_id)
+    etag, modified, url = feed.etag, feed.modified, feed.url
+    allow = feeds.allow_list(feed.organisation.feed_private_hosts)
+    db.session.commit()  # no transaction is held open across the network
+    fetched = feeds.fetch(url, etag=etag, modified=modified, allow=allow)
+    feed = db.session.get(Feed, feed_id)
+    feed.last_polled_at = now
+    if fetched.status == "error":
+        _failed(feed, fetched.error or "fetch failed", now)
+        db.session.commit()
+        return PollResult(feed_id, "error", error=feed.last_error)
+    if fetched.status == "not_modified":
+        feed.consecutive_failures, feed.last_success_at = 0, now
+        db.session.commit()
+        return PollResult(feed_id, "not_modified")
+    parsed = feeds.parse(fetched.body, default_category=feed.default_category)
+    if not parsed.usable:
+        _failed(feed, "unusable feed: " + "; ".join(parsed.problems or ["no entries"]), now)
+        db.session.commit()
+        return PollResult(feed_id, "error", problems=parsed.problems, error=feed.last_error)
+
+    rules = rules_for(feed.organisation_id)
+    known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed.id)))
+    problems = list(parsed.problems)
+    new_items = []
+    for entry in parsed.items:
+        if entry.guid[:500] in known:
+            continue
+        known.add(entry.guid[:500])
+        if entry.geometry_problem:
+            problems.append(f"{entry.title[:60]}: {entry.geometry_problem}")
+        item = build_item(feed, entry, rules, now)
+        try:
+            with db.session.begin_nested():  # another poller may have stored it a moment ago
+                db.session.add(item)
+                db.session.flush()
+        except sa.exc.IntegrityError:
+            continue
+        new_items.append(item)
+    feed.etag, feed.modified = fetched.etag, fetched.modified
+    feed.consecutive_failures, feed.last_success_at, feed.last_error = 0, now, None
+    feed.items_seen += len(new_items)
+    feed.last_problems = problems[:50]
+    events = advisories.record_candidates(feed.organisation_id, new_items, now)
+    db.session.commit()
+    live.publish(events)
+    return PollResult(feed_id, "ok", new_items=len(new_items), problems=problems)
+
+
+def poll_due(app, now: datetime | None = None, progress: bool = False) -> list[PollResult]:
+    """Poll every due feed once, each in its own app context; a failing feed never stops the rest."""
+    with app.app_context():
+        ids = claim_due_feeds(now)
+    results = []
+    bar = _progress(len(ids)) if progress and ids else None
+    for feed_id in ids:
+        with app.app_context():
+            try:
+                results.append(poll_feed(feed_id, now))
+            except Exception as exc:  # a bug in one feed's handling must not stop the poller
+                db.session.rollback()
+                log.exception("polling feed %s failed", feed_id)
+                feed = db.session.get(Feed, feed_id)
+                if feed is not None:
+                    _failed(feed, f"internal error: {exc!r}", now or utcnow())
+                    db.session.commit()
+                results.append(PollResult(feed_id, "error", error=repr(exc)))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="feed", desc="polling", file=sys.stderr, disable=not sys.stderr.isatty())

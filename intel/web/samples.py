@@ -1,0 +1,46 @@
+"""Sample feeds bundled with the demo, served by the app itself so the demo needs no internet.
+
+Their items are dated around today in London, near the demo's venues, so the demo shows
+advisories with reasons whenever it is loaded.
+"""
+
+from datetime import datetime, time, timedelta, timezone
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, render_template, request
+
+from intel import bp
+
+SAMPLES = {
+    "london-protests": "London protest monitor (sample)",
+    "embassy-alerts": "Embassy security alerts (sample)",
+    "weather-warnings": "Weather warnings (sample, CAP)",
+}
+LONDON = ZoneInfo("Europe/London")
+
+
+@bp.route("/samples/<name>.xml")
+def sample_feed(name: str):
+    """A bundled sample feed (public: it holds nothing but made-up demo items)."""
+    if name not in SAMPLES:
+        abort(404)
+    today = datetime.now(LONDON).date()
+
+    def at(hour: int, minute: int = 0, days: int = 0) -> datetime:
+        return datetime.combine(today + timedelta(days=days), time(hour, minute), tzinfo=LONDON)
+
+    body = render_template(
+        f"intel/samples/{name}.xml",
+        base=request.host_url,
+        day=today.isoformat(),
+        at=at,
+        rfc822=lambda moment: format_datetime(moment.astimezone(timezone.utc)),
+        iso=lambda moment: moment.astimezone(timezone.utc).isoformat(),
+    )
+    return body, 200, {"Content-Type": "application/xml; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+def sample_feed_urls(public_url: str) -> list[tuple[str, str]]:
+    """(name, url) of each sample feed as the app at public_url serves it."""
+    return [(title, f"{public_url.rstrip('/')}/intel/samples/{key}.xml") for key, title in SAMPLES.items()]
