@@ -12,8 +12,20 @@ from werkzeug.routing import IntegerConverter
 
 from detail import config as config_module
 from detail import database_limits, hooks
+from detail.cli import register
+from detail.domain import surveys
+from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
+from detail.domain.timefmt import local_time
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
-from detail.web import bodies, security
+from detail.models import UTCDateTime
+from detail.web import admin, auth, bodies, calendar, ingest, pages, phone, security
+from detail.web import board as board_views
+from detail.web import surveys as survey_views
+from detail.web.admin.persons import bolo_section
+from detail.web.api import register_api
+from detail.web.api.base import describe_http_error
+from detail.web.security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
+from detail.web.sockets import BoardNamespace, PhoneNamespace
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -61,7 +73,6 @@ def register_extensions(app: Flask) -> None:
     rest.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_socket_namespaces()
-    from detail.domain.live import client_manager
 
     # A manager of our own choosing (each app its own: tests build many): it also carries the
     # rights notices that move sockets between rooms when rights change (detail/web/socket_guard.py).
@@ -73,21 +84,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_socket_namespaces() -> None:
-    from detail.domain.live import NAMESPACE, PHONE_NAMESPACE
-    from detail.web.sockets import BoardNamespace, PhoneNamespace
 
     # Registered once on the shared SocketIO object; each init_app hands them to its new server.
     for handler_class, namespace in ((BoardNamespace, NAMESPACE), (PhoneNamespace, PHONE_NAMESPACE)):
         if not any(isinstance(handler, handler_class) for handler in socketio.namespace_handlers):
-            handler = handler_class(namespace)
-            handler._set_socketio(socketio)
-            socketio.namespace_handlers.append(handler)
+            socketio.on_namespace(handler_class(namespace))
 
 
 def _render_migration_item(type_, obj, autogen_context):
     # Migrations spell UTCDateTime as the column type it is in the database, so they never
     # import application code that may change after they are written.
-    from detail.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -104,18 +110,6 @@ def _async_mode() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from detail.domain import surveys
-    from detail.web import admin, auth, calendar, ingest, pages, phone
-    from detail.web import board as board_views
-    from detail.web import surveys as survey_views
-    from detail.web.api import register_api
-    from detail.web.security import (
-        INGEST_PER_DEVICE,
-        device_or_address,
-        limit_blueprint,
-        limit_guessing,
-        refused_caller,
-    )
 
     csrf.exempt(ingest.bp)  # the apps authenticate with tokens, device ids or signatures, never cookies
     limit_blueprint(ingest.bp, INGEST_PER_DEVICE, device_or_address)
@@ -129,7 +123,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(survey_views.bp)
-    from detail.web.admin.persons import bolo_section
 
     hooks.add(hooks.ASSIGNMENT_SECTIONS, bolo_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, surveys.phone_section)
@@ -203,7 +196,6 @@ def _wants_json() -> bool:
 
 
 def _too_many_requests(error: HTTPException):
-    from detail.web.api.base import describe_http_error
 
     error.description = describe_http_error(error)
     if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
@@ -215,13 +207,11 @@ def _too_many_requests(error: HTTPException):
 
 
 def register_commands(app: Flask) -> None:
-    from detail.cli import register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from detail.domain.timefmt import local_time
 
     app.jinja_env.filters["local"] = local_time
 

@@ -1,22 +1,32 @@
 """Intel: regional protest and threat feeds, placed on the map and turned into advisories."""
 
-from flask import Blueprint, Flask
+import re
+from urllib.parse import urlsplit
 
-bp = Blueprint("intel", __name__, url_prefix="/intel")
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from detail import hooks
+from detail.extensions import csrf, db, rest
+from detail.jobs import Job, register_job
+from detail.models import User
+from detail.web.security import limit_api
+from intel import models  # noqa: F401  (its tables, for migrations)
+from intel.cli import intel_cli
+from intel.domain import geo
+from intel.domain.digests import send_due_digests
+from intel.domain.poller import poll_due
+from intel.models import ContactPreference, Feed
+from intel.web import pages, portal_requests, samples  # noqa: F401  (their routes register on bp)
+from intel.web.api import BLUEPRINTS
+from intel.web.board import advisories_section, published_section
+from intel.web.portal import bp as portal_bp
+from intel.web.samples import sample_feed_urls
 
 
 def init_app(app: Flask) -> None:
     """Register the intel tables, pages, API and commands."""
-    from detail import hooks
-    from detail.jobs import Job, register_job
-    from intel import models  # noqa: F401  (its tables, for migrations)
-    from intel.cli import intel_cli
-    from intel.domain import geo
-    from intel.web import pages, portal_requests, samples  # noqa: F401  (their routes register on bp)
-    from intel.web.board import advisories_section, published_section
-    from intel.web.portal import bp as portal_bp
-
-    app.register_blueprint(bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(portal_bp)
     hooks.add(hooks.DETAIL_SECTIONS, advisories_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
@@ -30,23 +40,15 @@ def init_app(app: Flask) -> None:
 
 
 def _poll_due_feeds() -> int:
-    from flask import current_app
-
-    from intel.domain.poller import poll_due
-
     return len(poll_due(current_app._get_current_object()))
 
 
 def _send_due_digests() -> int:
-    from intel.domain.digests import send_due_digests
 
     return send_due_digests()
 
 
 def register_api() -> None:
-    from detail.extensions import csrf, rest
-    from detail.web.security import limit_api
-    from intel.web.api import BLUEPRINTS
 
     for blueprint in BLUEPRINTS:
         csrf.exempt(blueprint)  # bearer tokens, not cookies
@@ -57,16 +59,6 @@ def register_api() -> None:
 def add_demo_feeds(organisation) -> None:
     """The demo's sample feeds, served by this app at PUBLIC_URL, and that host on the organisation's
     allow-list of private feed hosts, since the demo's own address is usually loopback (idempotent)."""
-    import re
-    from urllib.parse import urlsplit
-
-    import sqlalchemy as sa
-    from flask import current_app
-
-    from detail.extensions import db
-    from intel.models import Feed
-    from intel.web.samples import sample_feed_urls
-
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname
     allowed = [entry for entry in re.split(r"[\s,]+", organisation.feed_private_hosts or "") if entry]
     if host and host not in allowed:
@@ -88,11 +80,6 @@ def add_demo_feeds(organisation) -> None:
 def add_demo_preferences(organisation) -> None:
     """The demo's client contacts: the head of security hears at once of high and critical advisories,
     the event manager gets a daily digest at 07:00 London time with an all-quiet note (idempotent)."""
-    import sqlalchemy as sa
-
-    from detail.extensions import db
-    from detail.models import User
-    from intel.models import ContactPreference
 
     wishes = {
         "security@northwind.example": dict(cadence="immediate", min_severity="high"),

@@ -20,7 +20,6 @@ from detail.extensions import db
 from detail.models import Client, Detail, Organisation, Site, User
 from detail.web.auth import staff_required
 from detail.web.kit import strip
-from intel import bp
 from intel.domain import advisories, geo
 from intel.domain import digests as digest
 from intel.domain.feeds import address_problem, allow_list
@@ -36,6 +35,7 @@ from intel.models import (
     Feed,
     WatchArea,
 )
+from intel.web import bp
 
 CATEGORY_CHOICES = [SelectChoice(c, c.replace("_", " ")) for c in CATEGORIES]
 

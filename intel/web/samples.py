@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request
 
-from intel import bp
+from intel.web import bp
 
 SAMPLES = {
     "london-protests": "London protest monitor (sample)",
