@@ -14,11 +14,14 @@ __all__ = ["strip", "optional_id", "visible_field", "json_error", "refused", "lo
 
 
 def json_error(status: int, message: str, field: str | None = None, **extra):
-    """A 4xx body: {code, status, message, errors?, ...extra}."""
+    """A 4xx answer in the one JSON error shape, {code, status, message, errors?, ...extra}: the
+    shape flask-smorest gives the API's refusals, so a caller reads every refusal the same way."""
     body = {"code": status, "status": HTTP_STATUS_CODES.get(status, "Error"), "message": message, **extra}
     if field:
         body["errors"] = {"json": {field: [message]}}
-    return jsonify(body), status
+    response = jsonify(body)
+    response.status_code = status  # also when raised inside an exception, as load_json does
+    return response, status
 
 
 def refused(exc: Refused):
@@ -33,23 +36,12 @@ def load_json(schema: ma.Schema) -> dict:
     """The request's JSON body validated by the schema; raises a 4xx that names every bad field."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        response = json_error(400, "the body must be a JSON object (Content-Type: application/json)")[0]
-        response.status_code = 400
-        raise BadJSON(response=response)
+        raise BadJSON(response=json_error(400, "the body must be a JSON object (Content-Type: application/json)")[0])
     try:
         return schema.load(data)
     except ma.ValidationError as exc:
         fields = ", ".join(sorted(exc.messages)) if isinstance(exc.messages, dict) else "body"
-        response = jsonify(
-            {
-                "code": 422,
-                "status": "Unprocessable Entity",
-                "message": f"invalid fields: {fields}",
-                "errors": {"json": exc.messages},
-            }
-        )
-        response.status_code = 422
-        raise BadJSON(response=response) from None
+        raise BadJSON(response=json_error(422, f"invalid fields: {fields}", errors={"json": exc.messages})[0]) from None
 
 
 # --- forms ---------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
     abort(status, message=message, errors={"json": errors})
 
 
-def json_error(error: HTTPException):
+def handle_api_error(error: HTTPException):
     """Errors raised in an API view, as JSON with a message even when Werkzeug raised them (e.g. 413)."""
     data = getattr(error, "data", None) or {}
     if "message" not in data:
@@ -154,7 +154,7 @@ class ApiBlueprint(Blueprint):
     def __init__(self, name: str, description: str, roles=STAFF_ROLES, read_roles=None):
         super().__init__(name, __name__, url_prefix=f"{PREFIX}/{name}", description=description)
         self.before_request(functools.partial(authenticate, tuple(roles), tuple(read_roles or roles)))
-        self.register_error_handler(HTTPException, json_error)
+        self.register_error_handler(HTTPException, handle_api_error)
 
     def route(self, rule, **options):
         """Register a MethodView, documenting the bearer security and the errors every operation may answer."""
