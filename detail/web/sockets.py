@@ -100,15 +100,21 @@ def _answers_bad_input(handler):
     return checked
 
 
+def _admitted(namespace: str, auth, refusal: str) -> User:
+    """The connecting user, if signed in (or holding a good token) and allowed in this namespace."""
+    user = screen_socket_guess(_connecting_user(auth), auth)
+    if user is None:
+        raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
+    if not allowed(namespace, user):  # the rule the socket guard checks again later
+        raise ConnectionRefusedError(refusal)
+    return user
+
+
 class BoardNamespace(Namespace):
     """Coordinators' boards."""
 
     def on_connect(self, auth=None):
-        user = screen_socket_guess(_connecting_user(auth), auth)
-        if user is None:
-            raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
-        if not allowed(self.namespace, user):  # the rule the socket guard checks again later
-            raise ConnectionRefusedError("only coordinators may watch the board")
+        user = _admitted(self.namespace, auth, "only coordinators may watch the board")
         session["board_user_id"] = user.id
         session["board_organisation_id"] = user.organisation_id
         _watch(self.namespace, user)
@@ -160,11 +166,7 @@ class PhoneNamespace(Namespace):
     """Agents' phones: told of published intel and state changes on their own details only."""
 
     def on_connect(self, auth=None):
-        user = screen_socket_guess(_connecting_user(auth), auth)
-        if user is None:
-            raise ConnectionRefusedError("sign in, or connect with auth {token: TOKEN}")
-        if not allowed(self.namespace, user):  # the rule the socket guard checks again later
-            raise ConnectionRefusedError("only agents connect here")
+        user = _admitted(self.namespace, auth, "only agents connect here")
         agent = user.agent
         # Rooms of the details the agent is on now: the server picks them, the phone asks for nothing.
         for detail_id in active_detail_ids(agent, utcnow()):

@@ -1,12 +1,5 @@
-"""JSON API under /api/v1 with bearer-token auth, documented at /api/v1/openapi.json.
-
-Every endpoint here is for admin and coordinator accounts. Each request goes the same way:
-authenticate (ApiBlueprint's before_request), validate the body with a schema from
-detail.schemas, look every id up through detail.scoping (so another organisation's rows are
-"not found", whether in the path or in the body), build or change the row, run the itinerary
-rule for it, commit once. Any refusal rolls the session back, so nothing stored changes.
-Errors are JSON: {code, status, message, errors}, where errors is {"json": {field: [message]}}.
-"""
+"""JSON API under /api/v1 with bearer-token auth, documented at /api/v1/openapi.json: the
+resources (itinerary.py, team.py, status.py, intel's in intel/web/api.py) on the base of base.py."""
 
 from flask import Flask
 

@@ -83,9 +83,12 @@ class UTCDateTime(fields.AwareDateTime):
         try:
             moment = aware.astimezone(UTC)
         except OverflowError as error:  # e.g. 0001-01-01T00:00:00+01:00 lies before year 1 in UTC
-            raise self.make_error("invalid") from error
+            raise self.not_in_utc() from error
         check_plausible_time(moment)
         return moment
+
+    def not_in_utc(self) -> ValidationError:
+        return self.make_error("invalid")
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.astimezone(UTC).isoformat()
