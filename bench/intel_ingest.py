@@ -41,7 +41,7 @@ from bench import world as bw
 from detail.domain import live
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import advisories, classify, feeds, geo, poller
+from intel.domain import advisories, classify, feeds, geo, matching, poller
 from intel.models import Advisory, Feed, FeedItem
 
 LOOPBACK = "127.0.0.1"  # where FeedServer listens
@@ -232,19 +232,19 @@ def raised_caps(fetch_bytes: int | None = None, items: int | None = None):
 
 @contextlib.contextmanager
 def clocked_match_items(into: list[float]):
-    """Time each call of advisories.match_items (record_candidates calls it) into `into`."""
-    original = advisories.match_items
+    """Time each call of matching.match_items (record_candidates calls it) into `into`."""
+    original = matching.match_items
 
     def clocked(*args, **kwargs):
         elapsed, result = bw.timed(original, *args, **kwargs)
         into.append(elapsed)
         return result
 
-    advisories.match_items = clocked
+    matching.match_items = clocked
     try:
         yield
     finally:
-        advisories.match_items = original
+        matching.match_items = original
 
 
 def _counts(feed_id: int) -> dict:

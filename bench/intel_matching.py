@@ -1,6 +1,6 @@
 """Benchmark: match 10,000 feed items against the details of an organisation with 1,000 venues.
 
-Times intel.advisories.match_items(items, details) on objects already loaded (the grid prefilter
+Times intel.domain.matching.match_items(items, details) on objects already loaded (the grid prefilter
 then exact geodesic distances), and a naive baseline that computes the geodesic distance of every
 item x exposure pair, on a random sample of items, extrapolated to all of them. The baseline keeps
 match_items' own rules (time window, radius, weighing, best exposure per detail), so its matches on
@@ -27,9 +27,11 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 from bench import world as bw
 from detail.extensions import db
-from intel.domain import advisories, geo
-from intel.domain.advisories import REACH, SEVERITIES, DetailIndex, Match
-from intel.models import FeedItem
+from intel.domain import exposures, geo, matching, severity
+from intel.domain.exposures import DetailIndex
+from intel.domain.matching import Match
+from intel.domain.severity import REACH
+from intel.models import SEVERITIES, FeedItem
 
 
 def naive_match_items(items: list[FeedItem], details) -> tuple[list[Match], int]:
@@ -49,17 +51,17 @@ def naive_match_items(items: list[FeedItem], details) -> tuple[list[Match], int]
             detail = index.details[exposure.detail_id]
             if exposure.point:
                 distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
-                inside = advisories._inside(item, exposure.point)
+                inside = exposures.area_covers(item, exposure.point)
             else:
                 distance = geo.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
                 inside = False
             computed += 1
-            window = (detail.starts_at - advisories.MARGIN, detail.ends_at + advisories.MARGIN)
-            if not advisories._overlaps(item.starts_at, item.ends_at, *window):
+            window = (detail.starts_at - matching.MARGIN, detail.ends_at + matching.MARGIN)
+            if not exposures.overlaps(item.starts_at, item.ends_at, *window):
                 continue
             if distance > reach.radius_m and not inside:
                 continue
-            rank, reason = advisories.weigh(item, exposure, 0.0 if inside else distance, inside, detail)
+            rank, reason = severity.weigh(item, exposure, 0.0 if inside else distance, inside, detail)
             match = Match(
                 item.id, detail.id, exposure.site_id, SEVERITIES[rank], reason, 0.0 if inside else distance, rank
             )
@@ -85,8 +87,8 @@ class WhatIfIndex:
     def __init__(self, details, exact: bool = True):
         self.distance = _geodesic_m if exact else geo._haversine_m
         self.details = {d.id: d for d in details}
-        self.exposures = [e for d in details for e in advisories.exposures(d)]
-        windows = {d.id: (d.starts_at - advisories.MARGIN, d.ends_at + advisories.MARGIN) for d in details}
+        self.exposures = [e for d in details for e in exposures.exposures(d)]
+        windows = {d.id: (d.starts_at - matching.MARGIN, d.ends_at + matching.MARGIN) for d in details}
         self.windows = [windows[e.detail_id] for e in self.exposures]
         self.points = geo.GridIndex([(i, *e.point) for i, e in enumerate(self.exposures) if e.point], cell_km=25)
         self.routes: dict[int, list[tuple[float, float]]] = {}
@@ -116,7 +118,7 @@ class WhatIfIndex:
             if geo._haversine_m(lat, lon, p_lat, p_lon) > search * (1 + geo._HAVERSINE_MARGIN) + 1.0:
                 continue
             distance = self.distance(lat, lon, p_lat, p_lon)
-            inside = area and advisories._inside(item, (p_lat, p_lon))
+            inside = area and exposures.area_covers(item, (p_lat, p_lon))
             if distance <= radius_m or inside:
                 found.append((i, distance, inside))
         return found
@@ -173,38 +175,38 @@ def what_if_match_items(items: list[FeedItem], details, exact: bool = True) -> l
     """match_items' results with the changes WhatIfIndex describes (a measurement aid, not a replacement).
 
     The best exposure per detail is chosen on weigh's rank with the reason's time text left out (weigh
-    is called with advisories._window_text stubbed: three local-time formattings a call), and the reason
+    is called with severity._window_text stubbed: three local-time formattings a call), and the reason
     is written for the winners only. With exact=False, distances are haversine (within 0.6 % of the
     geodesic) rather than geodesic: not the same results, a measure of what exactness costs.
     """
     index = WhatIfIndex(details, exact)
-    window_text = advisories._window_text
+    window_text = severity._window_text
     matches: list[Match] = []
     try:
         for item in items:
             if not item.located:
                 continue
             reach = REACH.get(item.category, REACH["other"])
-            found = index.near_points(item, reach.radius_m, advisories._area_extent_m(item))
+            found = index.near_points(item, reach.radius_m, exposures.area_extent_m(item))
             found += index.near_routes(item, reach.radius_m)
-            advisories._window_text = _no_window_text
+            severity._window_text = _no_window_text
             best: dict[int, tuple[tuple, int, float, bool]] = {}
             for i, distance, inside in sorted(found):  # match_items' order: ties go to the first exposure
                 exposure = index.exposures[i]
                 detail = index.details[exposure.detail_id]
                 shown = 0.0 if inside else distance
-                rank, _ = advisories.weigh(item, exposure, shown, inside, detail)
+                rank, _ = severity.weigh(item, exposure, shown, inside, detail)
                 key = (rank, exposure.point is not None, -shown)
                 current = best.get(detail.id)
                 if current is None or key > current[0]:
                     best[detail.id] = (key, i, shown, inside)
-            advisories._window_text = window_text
+            severity._window_text = window_text
             for detail_id, (_, i, shown, inside) in best.items():
                 exposure = index.exposures[i]
-                rank, reason = advisories.weigh(item, exposure, shown, inside, index.details[detail_id])
+                rank, reason = severity.weigh(item, exposure, shown, inside, index.details[detail_id])
                 matches.append(Match(item.id, detail_id, exposure.site_id, SEVERITIES[rank], reason, shown, rank))
     finally:
-        advisories._window_text = window_text
+        severity._window_text = window_text
     return matches
 
 
@@ -231,7 +233,7 @@ def primitive_costs(items: list[FeedItem], details, calls: int = 2_000) -> dict:
         "geo.distance_to_segment_m": per_call(
             lambda i, e: geo.distance_to_segment_m(i.latitude, i.longitude, *e.segment), route_pairs
         ),
-        "advisories.weigh": per_call(lambda i, e: advisories.weigh(i, e, 1234.0, False, detail), pairs),
+        "severity.weigh": per_call(lambda i, e: severity.weigh(i, e, 1234.0, False, detail), pairs),
     }
 
 
@@ -273,21 +275,21 @@ def work_counts(items: list[FeedItem], details) -> dict:
                 continue
             counts["items"] += 1
             reach = REACH.get(item.category, REACH["other"])
-            candidates = index.candidates(item, reach.radius_m + advisories._area_extent_m(item))
+            candidates = index.candidates(item, reach.radius_m + exposures.area_extent_m(item))
             counts["route_box_tests"] += len(index.segments)
             details_matched = set()
             for i in candidates:
                 exposure = index.exposures[i]
                 counts["point_candidates" if exposure.point else "route_candidates"] += 1
                 detail = index.details[exposure.detail_id]
-                window = (detail.starts_at - advisories.MARGIN, detail.ends_at + advisories.MARGIN)
-                if not advisories._overlaps(item.starts_at, item.ends_at, *window):
+                window = (detail.starts_at - matching.MARGIN, detail.ends_at + matching.MARGIN)
+                if not exposures.overlaps(item.starts_at, item.ends_at, *window):
                     continue
                 counts["candidates_in_time_window"] += 1
                 if exposure.point:
                     counts["point_distances"] += 1
                     distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
-                    inside = advisories._inside(item, exposure.point)
+                    inside = exposures.area_covers(item, exposure.point)
                 else:
                     counts["route_distances"] += 1
                     counts["route_pieces_walked"] += len(_route_vertices(*exposure.segment)) - 1
@@ -348,7 +350,7 @@ def agreement(ours: list[Match], theirs: list[Match]) -> dict:
 def profile_once(items, details, top: int) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
-    advisories.match_items(items, details)
+    matching.match_items(items, details)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -389,7 +391,7 @@ def run(args: argparse.Namespace) -> dict:
             db.session.expunge_all()
             details = bw.load_details(world.organisation_id)
             items = bw.load_items(world.feed_id)
-            advisories.match_items(items[:200], details)  # warm-up: nothing lazy left, time zones cached
+            matching.match_items(items[:200], details)  # warm-up: nothing lazy left, time zones cached
 
             results = {
                 "sizes": {
@@ -408,7 +410,7 @@ def run(args: argparse.Namespace) -> dict:
             seconds = []
             matches: list[Match] = []
             for _ in range(args.repeat):
-                elapsed, matches = bw.timed(advisories.match_items, items, details)
+                elapsed, matches = bw.timed(matching.match_items, items, details)
                 seconds.append(elapsed)
             results["match_items"] = {
                 "seconds": bw.summary(seconds),
@@ -422,7 +424,7 @@ def run(args: argparse.Namespace) -> dict:
             if sample_size:
                 sample = random.Random(args.seed + 1).sample(items, sample_size)
                 naive_s, (naive, computed) = bw.timed(naive_match_items, sample, details)
-                indexed_s, indexed = bw.timed(advisories.match_items, sample, details)
+                indexed_s, indexed = bw.timed(matching.match_items, sample, details)
                 per_item = naive_s / sample_size
                 extrapolated = per_item * len(items)
                 same = compare(indexed, naive)

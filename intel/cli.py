@@ -1,14 +1,13 @@
 """flask intel poll [--loop], flask intel add-feed URL, flask intel send-digests [--loop] [--dry-run]."""
 
-import time
-
 import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
 from detail.cli import default_organisation
-from detail.extensions import db, socketio
+from detail.extensions import db
+from detail.jobs import Job, loop
 from detail.models import utcnow
 from intel.domain import digests as digest
 from intel.domain import feeds, poller
@@ -23,23 +22,26 @@ intel_cli = AppGroup("intel", help="Feeds and advisories.")
 def poll_command(forever: bool, every: float) -> None:
     """Poll every due feed once and report, or keep polling with --loop."""
     app = current_app._get_current_object()
-    while True:
-        results = poller.poll_due(app, progress=not forever)
-        for result in results:
-            with app.app_context():
-                feed = db.session.get(Feed, result.feed_id)
-                name = feed.name if feed else result.feed_id
-            line = f"{name}: {result.status}"
-            if result.status == "ok":
-                line += f", {result.new_items} new items"
-            if result.error:
-                line += f" ({result.error})"
-            click.echo(line)
-        if not forever:
-            if not results:
-                click.echo("no feed is due")
-            return
-        socketio.sleep(every) if socketio.server else time.sleep(every)
+    if forever:
+        loop(app, [Job("feeds", every, lambda: _report_polls(app, poller.poll_due(app)))])
+        return
+    if not _report_polls(app, poller.poll_due(app, progress=True)):
+        click.echo("no feed is due")
+
+
+def _report_polls(app, results: list[poller.PollResult]) -> int:
+    """A line for each feed polled; returns how many."""
+    for result in results:
+        with app.app_context():
+            feed = db.session.get(Feed, result.feed_id)
+            name = feed.name if feed else result.feed_id
+        line = f"{name}: {result.status}"
+        if result.status == "ok":
+            line += f", {result.new_items} new items"
+        if result.error:
+            line += f" ({result.error})"
+        click.echo(line)
+    return len(results)
 
 
 @intel_cli.command("add-feed")
@@ -90,27 +92,24 @@ def send_digests_command(forever: bool, dry_run: bool) -> None:
         _print_dry_run()
         return
     app = current_app._get_current_object()
-    while True:
-        # Each round in its own app context, with its own database session.
-        with app.app_context():
-            try:
-                outcomes = digest.run_digests()
-            except Exception:
-                if not forever:
-                    raise
-                db.session.rollback()
-                current_app.logger.exception("sending digests failed; trying again in a minute")
-                outcomes = []
-        for outcome in outcomes:
-            line = f"{outcome.status}: #{outcome.digest_id} to {outcome.email}: {outcome.subject}"
-            if outcome.status != "sent" and outcome.error:
-                line += f" ({outcome.error})"
-            click.echo(line)
-        if not forever:
-            if not outcomes:
-                click.echo("no digest is due")
-            return
-        socketio.sleep(DIGEST_EVERY_S) if socketio.server else time.sleep(DIGEST_EVERY_S)
+    if forever:
+        # The job runner gives each round its own app context and logs a failed round, then tries again.
+        loop(app, [Job("digests", DIGEST_EVERY_S, _send_digests_round)])
+        return
+    with app.app_context():
+        if not _send_digests_round():
+            click.echo("no digest is due")
+
+
+def _send_digests_round() -> int:
+    """Send the digests that are due, a line for each; returns how many."""
+    outcomes = digest.run_digests()
+    for outcome in outcomes:
+        line = f"{outcome.status}: #{outcome.digest_id} to {outcome.email}: {outcome.subject}"
+        if outcome.status != "sent" and outcome.error:
+            line += f" ({outcome.error})"
+        click.echo(line)
+    return len(outcomes)
 
 
 DIGEST_EVERY_S = 60

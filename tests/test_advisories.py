@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from geopy.distance import distance as geodesic_distance
 
 from detail.extensions import db
-from intel.domain import advisories, geo
+from intel.domain import advisories, exposures, geo, matching
 from intel.models import Advisory, AdvisorySource, Feed, FeedItem
 
 from .conftest import T0
@@ -51,7 +51,7 @@ def _item(feed, lat, lon, start, hours=1, category="protest", title="March on th
 
 
 def _match(world, item):
-    matches = advisories.match_items([item], advisories.active_details(world.org.id, T0))
+    matches = matching.match_items([item], matching.active_details(world.org.id, T0))
     return {m.detail_id: m for m in matches}.get(world.detail.id)
 
 
@@ -242,7 +242,7 @@ def test_long_routes_match_along_their_geodesic_and_across_the_antimeridian():
 
     # Toronto to Doha passes over Poland, far north of both ends' latitudes.
     flight = SimpleNamespace(segment=((43.65, -79.38), (25.29, 51.53)), point=None)
-    index = advisories.DetailIndex.__new__(advisories.DetailIndex)
+    index = exposures.DetailIndex.__new__(exposures.DetailIndex)
     index.points = None
     index.exposures = [flight]
     index.segments = [(0, flight)]

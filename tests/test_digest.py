@@ -6,7 +6,6 @@ the clock is passed in (or frozen with time-machine for the command).
 
 import email
 import smtplib
-import threading
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.utils import parsedate_to_datetime
@@ -15,12 +14,13 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from detail.extensions import db, socketio
+from detail.extensions import db
 from detail.models import Site, StatusCode, StatusReport
 from intel.domain import digests as digest
 from intel.models import Advisory, ContactPreference, Digest, DigestEntry, WatchArea
 
 from .conftest import T0
+from .job_clock import JobClock, Stop
 from .mailbox import PUBLIC_URL, free_port
 
 PUBLISHED = T0 - timedelta(hours=3)  # 05:00 London: before the 07:00 digest
@@ -563,27 +563,17 @@ def test_dry_run_records_and_sends_nothing(mailbox, world, runner):
 
 def test_send_digests_loop_runs_every_minute(mailbox, world, runner, monkeypatch):
     add_advisory(world, "March past the Grand Hotel", "critical", site=world.hotel)
-    naps = []
+    clock = JobClock(monkeypatch, run_for=121)
+    rounds, run_digests = [], digest.run_digests
 
-    class Stop(Exception):
-        pass
+    def counted(*args, **kwargs):
+        rounds.append(clock.now)
+        return run_digests(*args, **kwargs)
 
-    # Background loops of earlier tests in this process (the position coalescer, a live server's
-    # jobs) sleep through socketio too: only this thread's naps are the command's.
-    me, original = threading.get_ident(), socketio.sleep
-
-    def sleep(seconds):
-        if threading.get_ident() != me:
-            return original(seconds)
-        naps.append(seconds)
-        if len(naps) >= 2:
-            raise Stop
-
-    assert socketio.server is not None  # the command sleeps through socketio, patched here
-    monkeypatch.setattr(socketio, "sleep", sleep)
+    monkeypatch.setattr(digest, "run_digests", counted)
     with time_machine.travel(T0 - timedelta(minutes=30), tick=False):
         result = runner.invoke(args=["intel", "send-digests", "--loop"])
     assert isinstance(result.exception, Stop)
-    assert naps == [60, 60]
+    assert rounds == [1_000, 1_060, 1_120]  # a round a minute, through the job runner's clock
     assert result.output.count("sent: #") == 1
     assert len(mailbox.messages) == 1

@@ -12,6 +12,7 @@ from intel.domain import poller
 from intel.models import Advisory, Feed, FeedItem
 
 from .conftest import allow_loopback_feeds, make_app
+from .job_clock import JobClock, Stop
 from .test_feeds import FeedServer
 
 
@@ -180,6 +181,28 @@ def test_cli_add_feed_and_poll(app, world, runner, feed_server):
     assert result.exit_code == 0, result.output
     assert "CAP: ok" in result.output
     assert runner.invoke(args=["intel", "poll"]).output.strip() == "no feed is due"
+
+
+def test_cli_poll_loop_runs_through_the_job_runner_and_outlives_a_failed_round(
+    app, world, runner, feed_server, monkeypatch, caplog
+):
+    _feed(world.org, feed_server.url("/feeds/cap_atom.xml"), name="CAP")
+    clock = JobClock(monkeypatch, run_for=65)
+    rounds, poll_due = [], poller.poll_due
+
+    def first_fails(*args, **kwargs):
+        rounds.append(clock.now)
+        if len(rounds) == 1:
+            raise RuntimeError("database away")
+        return poll_due(*args, **kwargs)
+
+    monkeypatch.setattr(poller, "poll_due", first_fails)
+    result = runner.invoke(args=["intel", "poll", "--loop", "--every", "30"])
+    assert isinstance(result.exception, Stop), result.output
+    assert rounds == [1_000, 1_030, 1_060]  # --every 30, and on after the failure
+    assert "job feeds failed" in caplog.text
+    # The round after the failure polls the feed; the next finds nothing due and says nothing.
+    assert [line.split(",")[0] for line in result.output.splitlines()] == ["CAP: ok"]
 
 
 def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server):
