@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     from detail.jobs import Job, register_job
     from intel import models  # noqa: F401  (its tables, for migrations)
     from intel.cli import intel_cli
-    from intel.domain import geo
+    from intel.domain import gazetteer, geocoders, timezones
     from intel.web import pages, portal_requests, samples  # noqa: F401  (their routes register on bp)
     from intel.web.board import advisories_section, published_section
     from intel.web.portal import bp as portal_bp
@@ -22,7 +22,11 @@ def init_app(app: Flask) -> None:
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
     hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
     hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
-    hooks.use_gazetteer(geo)
+    hooks.use_gazetteer(
+        hooks.Gazetteer(
+            geocode_all=geocoders.geocode_all, place_label=gazetteer.place_label, timezone_at=timezones.timezone_at
+        )
+    )
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))

@@ -10,7 +10,7 @@ distance and timing, and the reason says why in words:
     a protest 500 m from the venue during arrival  -> critical
     the same 40 km away, or the day after          -> low
 
-Matching goes through a grid prefilter (intel.geo.GridIndex) before exact geodesic distances,
+Matching goes through a grid prefilter (intel.domain.geometry.GridIndex) before exact geodesic distances,
 so it does not put every item-venue pair through geodesic.
 """
 
@@ -22,10 +22,11 @@ from difflib import SequenceMatcher
 import sqlalchemy as sa
 
 from detail.domain import live
+from detail.domain.distance import distance_m, fast_distance_m
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, Detail, utcnow
-from intel.domain import geo
+from intel.domain.geometry import GridIndex, bbox_contains, distance_to_segment_m, point_in_polygon, route_bounds
 from intel.models import SEVERITIES, Advisory, AdvisorySource, FeedItem
 
 
@@ -175,9 +176,9 @@ def _window_text(exposure: Exposure) -> str:
 def _inside(item: FeedItem, point: tuple[float, float]) -> bool:
     geometry = item.geometry or {}
     if geometry.get("type") == "polygon":
-        return geo.point_in_polygon(point[0], point[1], [tuple(p) for p in geometry["coordinates"]])
+        return point_in_polygon(point[0], point[1], [tuple(p) for p in geometry["coordinates"]])
     if geometry.get("type") == "box":
-        return geo.bbox_contains(point[0], point[1], tuple(geometry["coordinates"]))
+        return bbox_contains(point[0], point[1], tuple(geometry["coordinates"]))
     return False
 
 
@@ -249,10 +250,10 @@ class DetailIndex:
         self.details = {d.id: d for d in details}
         self.exposures: list[Exposure] = [e for d in details for e in exposures(d)]
         points = [(i, e.point[0], e.point[1]) for i, e in enumerate(self.exposures) if e.point]
-        self.points = geo.GridIndex(points, cell_km=25) if points else None
+        self.points = GridIndex(points, cell_km=25) if points else None
         # Each route's bounds come from its geodesic, not its ends: a long flight bulges poleward.
         self.segments = [(i, e) for i, e in enumerate(self.exposures) if e.segment]
-        self.route_bounds = {i: geo.route_bounds(*e.segment) for i, e in self.segments}
+        self.route_bounds = {i: route_bounds(*e.segment) for i, e in self.segments}
 
     def candidates(self, item: FeedItem, radius_m: float) -> set[int]:
         """Exposures worth an exact look: a superset of those within the radius."""
@@ -310,10 +311,10 @@ def match_items(items: list[FeedItem], details: list[Detail]) -> list[Match]:
             if not _overlaps(item.starts_at, item.ends_at, detail.starts_at - MARGIN, detail.ends_at + MARGIN):
                 continue
             if exposure.point:
-                distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
+                distance = distance_m(item.latitude, item.longitude, *exposure.point)
                 inside = _inside(item, exposure.point)
             else:
-                distance = geo.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
+                distance = distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
                 inside = False
             if distance > reach.radius_m and not inside:
                 continue
@@ -337,7 +338,7 @@ def _area_extent_m(item: FeedItem) -> float:
     corners = _area_corners(item)
     if not corners:
         return 0.0
-    return max(geo.fast_distance_m(item.latitude, item.longitude, lat, lon) for lat, lon in corners)
+    return max(fast_distance_m(item.latitude, item.longitude, lat, lon) for lat, lon in corners)
 
 
 def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
@@ -346,7 +347,7 @@ def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
         if (item.details or {}).get("country_code") == area.country_code:
             return None, f"in {area.name}"
         return None
-    distance = geo.distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
+    distance = distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
     if distance > area.radius_m:
         return None
     return distance, f"{_distance_text(distance)} from {area.name}"
@@ -435,8 +436,7 @@ def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
             if (
                 other.feed_id != item.feed_id
                 and abs(other.starts_at - item.starts_at) <= DUPLICATE_TIME
-                and geo.distance_m(other.latitude, other.longitude, item.latitude, item.longitude)
-                <= DUPLICATE_DISTANCE_M
+                and distance_m(other.latitude, other.longitude, item.latitude, item.longitude) <= DUPLICATE_DISTANCE_M
                 and _similar(other.title, item.title)
             ):
                 return advisory
@@ -600,7 +600,7 @@ def near(
         query = query.where(FeedItem.starts_at <= ends_at)
     found = []
     for item in db.session.scalars(query):
-        distance = geo.distance_m(latitude, longitude, item.latitude, item.longitude)
+        distance = distance_m(latitude, longitude, item.latitude, item.longitude)
         if distance <= radius_m:
             found.append((item, distance))
     return sorted(found, key=lambda pair: pair[1])
