@@ -41,7 +41,7 @@ from bench import world as bw
 from detail.domain import live
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import advisories, classify, feeds, geo, matching, poller
+from intel.domain import advisories, classify, feeds, gazetteer, matching, places, poller
 from intel.models import Advisory, Feed, FeedItem
 
 LOOPBACK = "127.0.0.1"  # where FeedServer listens
@@ -336,7 +336,7 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, body_s
                 lambda: [classify.classify(e, rules, default_category=feed.default_category) for e in parsed.items]
             )[0],
             "gazetteer_s": bw.timed(
-                lambda: [geo.place_from_text(f"{e.title}. {e.summary_text}") for e in parsed.items if not e.geometry]
+                lambda: [places.place_from_text(f"{e.title}. {e.summary_text}") for e in parsed.items if not e.geometry]
             )[0],
             "items_without_geometry": sum(1 for e in parsed.items if not e.geometry),
         }
@@ -392,7 +392,7 @@ def run(args: argparse.Namespace) -> dict:
             db.session.remove()
             db.engine.dispose()
         results["world"] = {"venues": world.venue_count, "details": world.detail_count, "cities": len(world.cities)}
-        results["gazetteer_load_s"] = geo.gazetteer_stats().get("load_seconds")
+        results["gazetteer_load_s"] = gazetteer.gazetteer_stats().get("load_seconds")
         results["peak_rss_mb_before"] = bw.peak_rss_mb()
         results["generate_s"], body = bw.timed(make_feed, args.items, args.seed, args.text_share)
         results["feed"] = {

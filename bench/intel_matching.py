@@ -25,9 +25,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from geographiclib.geodesic import Geodesic
+
 from bench import world as bw
+from detail.domain.distance import distance_m, geodesic_m, haversine_m
 from detail.extensions import db
-from intel.domain import exposures, geo, matching, severity
+from intel.domain import exposures, geometry, matching, severity
 from intel.domain.exposures import DetailIndex
 from intel.domain.matching import Match
 from intel.domain.severity import REACH
@@ -50,10 +53,10 @@ def naive_match_items(items: list[FeedItem], details) -> tuple[list[Match], int]
         for exposure in index.exposures:
             detail = index.details[exposure.detail_id]
             if exposure.point:
-                distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
+                distance = distance_m(item.latitude, item.longitude, *exposure.point)
                 inside = exposures.area_covers(item, exposure.point)
             else:
-                distance = geo.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
+                distance = geometry.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
                 inside = False
             computed += 1
             window = (detail.starts_at - matching.MARGIN, detail.ends_at + matching.MARGIN)
@@ -85,12 +88,12 @@ class WhatIfIndex:
     """
 
     def __init__(self, details, exact: bool = True):
-        self.distance = _geodesic_m if exact else geo._haversine_m
+        self.distance = geodesic_m if exact else haversine_m
         self.details = {d.id: d for d in details}
         self.exposures = [e for d in details for e in exposures.exposures(d)]
         windows = {d.id: (d.starts_at - matching.MARGIN, d.ends_at + matching.MARGIN) for d in details}
         self.windows = [windows[e.detail_id] for e in self.exposures]
-        self.points = geo.GridIndex([(i, *e.point) for i, e in enumerate(self.exposures) if e.point], cell_km=25)
+        self.points = geometry.GridIndex([(i, *e.point) for i, e in enumerate(self.exposures) if e.point], cell_km=25)
         self.routes: dict[int, list[tuple[float, float]]] = {}
         pieces = []
         for i, exposure in enumerate(self.exposures):
@@ -98,9 +101,9 @@ class WhatIfIndex:
                 vertices = _route_vertices(*exposure.segment)
                 self.routes[i] = vertices
                 for j, (a, b) in enumerate(zip(vertices, vertices[1:], strict=False)):
-                    mid_lon = geo._wrap_lon(a[1] + geo._wrap_lon(b[1] - a[1]) / 2)
+                    mid_lon = geometry._wrap_lon(a[1] + geometry._wrap_lon(b[1] - a[1]) / 2)
                     pieces.append(((i, j), (a[0] + b[0]) / 2, mid_lon))
-        self.pieces = geo.GridIndex(pieces, cell_km=25)
+        self.pieces = geometry.GridIndex(pieces, cell_km=25)
 
     def in_window(self, i: int, item: FeedItem) -> bool:
         low, high = self.windows[i]
@@ -115,7 +118,7 @@ class WhatIfIndex:
         for i, p_lat, p_lon in self.points._candidates(lat, lon, search):
             if not self.in_window(i, item):
                 continue
-            if geo._haversine_m(lat, lon, p_lat, p_lon) > search * (1 + geo._HAVERSINE_MARGIN) + 1.0:
+            if haversine_m(lat, lon, p_lat, p_lon) > search * (1 + geometry._HAVERSINE_MARGIN) + 1.0:
                 continue
             distance = self.distance(lat, lon, p_lat, p_lon)
             inside = area and exposures.area_covers(item, (p_lat, p_lon))
@@ -135,12 +138,12 @@ class WhatIfIndex:
         for (i, j), p_lat, p_lon in self.pieces._candidates(lat, lon, search):
             if i not in hits and not self.in_window(i, item):
                 continue
-            if geo._haversine_m(lat, lon, p_lat, p_lon) <= search * (1 + geo._HAVERSINE_MARGIN) + 1.0:
+            if haversine_m(lat, lon, p_lat, p_lon) <= search * (1 + geometry._HAVERSINE_MARGIN) + 1.0:
                 hits.setdefault(i, []).append(j)
         found = []
         for i, pieces in hits.items():
             vertices = self.routes[i]
-            _, c_lat, c_lon = min(geo._closest_on_piece(lat, lon, vertices[j], vertices[j + 1]) for j in pieces)
+            _, c_lat, c_lon = min(geometry._closest_on_piece(lat, lon, vertices[j], vertices[j + 1]) for j in pieces)
             distance = self.distance(lat, lon, c_lat, c_lon)
             if distance <= radius_m:
                 found.append((i, distance, False))
@@ -152,19 +155,15 @@ _PIECE_REACH_M = 3_500.0
 
 
 def _route_vertices(start, end) -> list[tuple[float, float]]:
-    """The vertices geo.distance_to_segment_m cuts a route into (the same code, run once per route)."""
-    line = geo.Geodesic.WGS84.InverseLine(start[0], start[1], end[0], end[1])
-    pieces = min(geo._SEGMENT_MAX_PIECES, max(1, math.ceil(line.s13 / geo._SEGMENT_PIECE_M)))
+    """The vertices geometry.distance_to_segment_m cuts a route into (the same code, run once per route)."""
+    line = Geodesic.WGS84.InverseLine(start[0], start[1], end[0], end[1])
+    pieces = min(geometry._SEGMENT_MAX_PIECES, max(1, math.ceil(line.s13 / geometry._SEGMENT_PIECE_M)))
     vertices = [tuple(start)]
     for i in range(1, pieces):
         position = line.Position(line.s13 * i / pieces)
-        vertices.append((position["lat2"], geo._wrap_lon(position["lon2"])))
+        vertices.append((position["lat2"], geometry._wrap_lon(position["lon2"])))
     vertices.append(tuple(end))
     return vertices
-
-
-def _geodesic_m(lat1, lon1, lat2, lon2) -> float:
-    return geo.Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2, geo.Geodesic.DISTANCE)["s12"]
 
 
 def _no_window_text(exposure) -> str:
@@ -227,11 +226,11 @@ def primitive_costs(items: list[FeedItem], details, calls: int = 2_000) -> dict:
 
     detail = index.details[points[0].detail_id] if points else None
     return {
-        "geo.distance_m": per_call(lambda i, e: geo.distance_m(i.latitude, i.longitude, *e.point), pairs),
-        "geographiclib WGS84.Inverse": per_call(lambda i, e: _geodesic_m(i.latitude, i.longitude, *e.point), pairs),
-        "haversine": per_call(lambda i, e: geo._haversine_m(i.latitude, i.longitude, *e.point), pairs),
-        "geo.distance_to_segment_m": per_call(
-            lambda i, e: geo.distance_to_segment_m(i.latitude, i.longitude, *e.segment), route_pairs
+        "distance.distance_m": per_call(lambda i, e: distance_m(i.latitude, i.longitude, *e.point), pairs),
+        "geographiclib WGS84.Inverse": per_call(lambda i, e: geodesic_m(i.latitude, i.longitude, *e.point), pairs),
+        "haversine": per_call(lambda i, e: haversine_m(i.latitude, i.longitude, *e.point), pairs),
+        "geometry.distance_to_segment_m": per_call(
+            lambda i, e: geometry.distance_to_segment_m(i.latitude, i.longitude, *e.segment), route_pairs
         ),
         "severity.weigh": per_call(lambda i, e: severity.weigh(i, e, 1234.0, False, detail), pairs),
     }
@@ -258,17 +257,17 @@ def work_counts(items: list[FeedItem], details) -> dict:
         ),
         0,
     )
-    original_candidates = geo.GridIndex._candidates
+    original_candidates = geometry.GridIndex._candidates
 
     def counting_candidates(self, lat, lon, radius_m):  # under near() and near_candidates() alike
         counts["grid_queries"] += 1
         for point in original_candidates(self, lat, lon, radius_m):
             counts["grid_points_scanned"] += 1
-            if geo._haversine_m(lat, lon, point[1], point[2]) <= radius_m * (1 + geo._HAVERSINE_MARGIN) + 1.0:
+            if haversine_m(lat, lon, point[1], point[2]) <= radius_m * (1 + geometry._HAVERSINE_MARGIN) + 1.0:
                 counts["grid_points_within_reach"] += 1
             yield point
 
-    geo.GridIndex._candidates = counting_candidates
+    geometry.GridIndex._candidates = counting_candidates
     try:
         for item in items:
             if not item.located:
@@ -288,19 +287,19 @@ def work_counts(items: list[FeedItem], details) -> dict:
                 counts["candidates_in_time_window"] += 1
                 if exposure.point:
                     counts["point_distances"] += 1
-                    distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
+                    distance = distance_m(item.latitude, item.longitude, *exposure.point)
                     inside = exposures.area_covers(item, exposure.point)
                 else:
                     counts["route_distances"] += 1
                     counts["route_pieces_walked"] += len(_route_vertices(*exposure.segment)) - 1
-                    distance = geo.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
+                    distance = geometry.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
                     inside = False
                 if distance <= reach.radius_m or inside:
                     counts["within_reach"] += 1
                     details_matched.add(detail.id)
             counts["matches"] += len(details_matched)
     finally:
-        geo.GridIndex._candidates = original_candidates
+        geometry.GridIndex._candidates = original_candidates
     per_item = {f"{key}_per_item": round(value / max(1, counts["items"]), 1) for key, value in counts.items()}
     del per_item["items_per_item"]
     return {**counts, **per_item}
@@ -363,7 +362,7 @@ def exposure_counts(details) -> dict:
     index = DetailIndex(details)
     points = sum(1 for e in index.exposures if e.point)
     segments = len(index.segments)
-    lengths = sorted(geo.distance_m(*e.segment[0], *e.segment[1]) / 1000 for _, e in index.segments)
+    lengths = sorted(distance_m(*e.segment[0], *e.segment[1]) / 1000 for _, e in index.segments)
     return {
         "exposures": len(index.exposures),
         "point_exposures": points,

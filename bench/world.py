@@ -22,9 +22,10 @@ import sqlalchemy.orm as so
 
 from detail import create_app
 from detail.config import testing
+from detail.domain.distance import fast_distance_m
 from detail.extensions import db
 from detail.models import Assignment, Client, Detail, Movement, Organisation, Principal, Site, Visit
-from intel.domain import geo
+from intel.domain import gazetteer
 from intel.domain.classify import CATEGORIES
 from intel.models import Feed, FeedItem
 
@@ -133,10 +134,10 @@ class World:
 
 
 def cities(count: int = len(CITY_NAMES)) -> list[City]:
-    """The first `count` benchmark cities, placed by the offline gazetteer (geo.lookup)."""
+    """The first `count` benchmark cities, placed by the offline gazetteer (gazetteer.lookup)."""
     found = []
     for name in CITY_NAMES[:count]:
-        place = geo.lookup(name)[0]
+        place = gazetteer.lookup(name)[0]
         found.append(City(place.name, place.latitude, place.longitude, place.timezone or "UTC", place.country_code))
     return found
 
@@ -170,7 +171,7 @@ def _second_city(rng: random.Random, city: City, city_list: list[City], long_hau
         return None
     if rng.random() < long_haul_share:
         return rng.choice(others)
-    close = [c for c in others if geo.fast_distance_m(c.latitude, c.longitude, city.latitude, city.longitude) < 1.5e6]
+    close = [c for c in others if fast_distance_m(c.latitude, c.longitude, city.latitude, city.longitude) < 1.5e6]
     return rng.choice(close) if close else None  # nowhere near: the detail stays in its city
 
 

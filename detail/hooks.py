@@ -7,6 +7,7 @@ runner's own list: detail.jobs.register_job.) This module imports nothing of our
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 # detail -> {name: ...}: what a detail's board shows below its agents.
@@ -17,18 +18,28 @@ ASSIGNMENT_SECTIONS: list[Callable[[Any], dict]] = []
 DEMO_STEPS: list[Callable[[Any], None]] = []
 
 
-class _Gazetteer:
-    """The module that finds places and time zones offline (intel.domain.geo), once one is given."""
+@dataclass(frozen=True)
+class Gazetteer:
+    """What the venue pages ask of a gazetteer: the places a query may mean (best first), a place's
+    one-line label, and the IANA time zone at a point (ValueError for a point out of range)."""
 
-    module: Any = None
+    geocode_all: Callable[[str], list]
+    place_label: Callable[[Any], str]
+    timezone_at: Callable[[float, float], str | None]
+
+
+class _GivenGazetteer:
+    """The gazetteer intel gives (intel.domain's gazetteer, geocoders and time zones), once given."""
+
+    given: Gazetteer | None = None
 
     def __getattr__(self, name: str):
-        if self.module is None:
+        if self.given is None:
             raise RuntimeError("no gazetteer: intel is not registered on this app")
-        return getattr(self.module, name)
+        return getattr(self.given, name)
 
 
-gazetteer = _Gazetteer()
+gazetteer = _GivenGazetteer()
 
 
 def add(registry: list, item) -> None:
@@ -37,5 +48,5 @@ def add(registry: list, item) -> None:
         registry.append(item)
 
 
-def use_gazetteer(module) -> None:
-    gazetteer.module = module
+def use_gazetteer(given: Gazetteer) -> None:
+    gazetteer.given = given

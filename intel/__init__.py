@@ -13,7 +13,7 @@ from detail.models import User
 from detail.web.security import limit_api
 from intel import models  # noqa: F401  (its tables, for migrations)
 from intel.cli import intel_cli
-from intel.domain import geo
+from intel.domain import gazetteer, geocoders, timezones
 from intel.domain.digests import send_due_digests
 from intel.domain.poller import poll_due
 from intel.models import ContactPreference, Feed
@@ -32,7 +32,11 @@ def init_app(app: Flask) -> None:
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
     hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
     hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
-    hooks.use_gazetteer(geo)
+    hooks.use_gazetteer(
+        hooks.Gazetteer(
+            geocode_all=geocoders.geocode_all, place_label=gazetteer.place_label, timezone_at=timezones.timezone_at
+        )
+    )
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))

@@ -1,14 +1,16 @@
 """Items matched to details' venues, routes and times, with severity in context and reasons in words."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from geographiclib.geodesic import Geodesic
 from geopy.distance import distance as geodesic_distance
 
 from detail.extensions import db
-from intel.domain import advisories, exposures, geo, matching
-from intel.models import Advisory, AdvisorySource, Feed, FeedItem
+from intel.domain import advisories, exposures, geometry, matching
+from intel.models import Advisory, AdvisorySource, Feed, FeedItem, WatchArea
 
 from .conftest import T0
 
@@ -173,8 +175,6 @@ def test_near_answers_with_distances(world, feed):
 
 
 def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
-    from intel.models import WatchArea
-
     office = WatchArea(
         client_id=world.client.id,
         name="Northwind HQ, London",
@@ -238,25 +238,21 @@ def test_a_wide_warning_area_is_not_raised_by_covering_the_venue(world, feed):
 
 
 def test_long_routes_match_along_their_geodesic_and_across_the_antimeridian():
-    from types import SimpleNamespace
-
     # Toronto to Doha passes over Poland, far north of both ends' latitudes.
     flight = SimpleNamespace(segment=((43.65, -79.38), (25.29, 51.53)), point=None)
     index = exposures.DetailIndex.__new__(exposures.DetailIndex)
     index.points = None
     index.exposures = [flight]
     index.segments = [(0, flight)]
-    index.route_bounds = {0: geo.route_bounds(*flight.segment)}
-    from geographiclib.geodesic import Geodesic
-
+    index.route_bounds = {0: geometry.route_bounds(*flight.segment)}
     line = Geodesic.WGS84.InverseLine(43.65, -79.38, 25.29, 51.53)
     on_route = line.Position(line.s13 * 0.55)
     below = SimpleNamespace(latitude=on_route["lat2"] - 0.3, longitude=on_route["lon2"], geometry=None)
     assert below.latitude > 43.65  # north of both ends: a box of the ends would miss it
-    assert geo.distance_to_segment_m(below.latitude, below.longitude, *flight.segment) < 50_000
+    assert geometry.distance_to_segment_m(below.latitude, below.longitude, *flight.segment) < 50_000
     assert index.candidates(below, 50_000) == {0}
     # Fiji: a route across 180 degrees has no plain longitude band and is always measured.
     fiji = ((-17.7, 178.0), (-16.5, -179.9))
-    assert geo.route_bounds(*fiji) is None
+    assert geometry.route_bounds(*fiji) is None
     index.route_bounds = {0: None}
     assert index.candidates(SimpleNamespace(latitude=-17.0, longitude=179.5, geometry=None), 20_000) == {0}

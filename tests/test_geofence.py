@@ -1,16 +1,21 @@
 """Arrival and departure by geofence, from positions of any source, with a controlled clock."""
 
+import math
+import random
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
+from bench.statements import counted
 from detail.domain import geofence
+from detail.domain.distance import distance_m
 from detail.domain.positions import record_position
 from detail.domain.statuses import record_status
 from detail.extensions import db
 from detail.jobs import evaluate_geofences
-from detail.models import Event, StatusCode, StatusReport
+from detail.models import Agent, Assignment, Event, Movement, Site, StatusCode, StatusReport, User, Visit
 
 from .conftest import T0
 
@@ -218,10 +223,6 @@ def test_dwell_is_the_organisations(world, dwell):
 def test_the_quick_sphere_screen_reads_every_fix_as_the_geodesic_would():
     # Fixes scattered 0-600 m around venues at several latitudes, many right at the radius and at
     # the drift margin: the mark must be the one the exact geodesic distance gives.
-    import math
-    import random
-    from types import SimpleNamespace
-
     rng = random.Random(20261204)
     for latitude in (0.5, 38.7, 51.51, 64.1, -33.9):
         site = SimpleNamespace(latitude=latitude, longitude=12.5, arrival_radius_m=rng.choice((50, 150, 400)))
@@ -234,7 +235,7 @@ def test_the_quick_sphere_screen_reads_every_fix_as_the_geodesic_would():
             lat = latitude + distance * math.cos(bearing) / 111_132
             lon = 12.5 + distance * math.sin(bearing) / (111_320 * math.cos(math.radians(latitude)))
             fix = SimpleNamespace(latitude=lat, longitude=lon, accuracy_m=accuracy)
-            exact = geofence.distance_m(lat, lon, site.latitude, site.longitude)
+            exact = distance_m(lat, lon, site.latitude, site.longitude)
             outer = site.arrival_radius_m + max(geofence.EDGE_MARGIN_M, accuracy or 0.0)
             expected = "in" if exact <= site.arrival_radius_m else "edge" if exact <= outer else "out"
             assert geofence.mark(fix, places).state == expected, (latitude, exact, site.arrival_radius_m, accuracy)
@@ -242,8 +243,6 @@ def test_the_quick_sphere_screen_reads_every_fix_as_the_geodesic_would():
 
 def test_venues_are_the_post_then_the_details_venues_in_order_for_every_assignment(backend):
     # venues_of reads every assignment's venues in one query; it must give what the relationships give.
-    from detail.models import Agent, Assignment, Movement, Site, User, Visit
-
     world = backend
     org, detail, idle_agent = world.org, world.detail, world.idle_agent_user.agent
 
@@ -291,9 +290,6 @@ def test_venues_are_the_post_then_the_details_venues_in_order_for_every_assignme
 
 
 def test_a_position_is_stored_and_weighed_in_a_fixed_number_of_queries(backend):
-    from bench.statements import counted
-    from detail.models import Site, Visit
-
     world = backend
     for i in range(3):  # more venues than the hotel and the conference: still one query for them
         site = Site(organisation=world.org, name=f"Venue {i}", latitude=51.5 + i / 100, longitude=-0.1)

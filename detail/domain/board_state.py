@@ -12,6 +12,7 @@ import sqlalchemy.orm as so
 from detail import hooks
 from detail.domain import alerts, geofence, live
 from detail.domain import requests as requests_inbox
+from detail.domain.distance import distance_m
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Agent, Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
@@ -76,7 +77,7 @@ def arrival_estimate(site: Site | None, position: Position | None, now: datetime
     estimate = {"site_id": site.id, "name": site.name, "latitude": site.latitude, "longitude": site.longitude}
     if position is None:
         return estimate
-    distance = geofence.distance_m(position.latitude, position.longitude, site.latitude, site.longitude)
+    distance = distance_m(position.latitude, position.longitude, site.latitude, site.longitude)
     speed = position.speed_kmh if position.speed_kmh and position.speed_kmh >= MOVING_KMH else TOWN_SPEED_KMH
     minutes = 0 if distance <= site.arrival_radius_m else round(distance * ROUTE_FACTOR / 1000 / speed * 60)
     return {

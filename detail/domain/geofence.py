@@ -10,13 +10,12 @@ Evaluated after each stored position, and by the periodic job for agents whose p
 once they stop moving (so a dwell completes without another fix).
 """
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from geographiclib.geodesic import Geodesic
 
+from detail.domain.distance import distance_m, screened_distance_m
 from detail.domain.statuses import NEAR_ASSIGNMENTS, latest_report, record_status
 from detail.extensions import db
 from detail.models import (
@@ -45,33 +44,6 @@ ON_STATION_SLACK = timedelta(minutes=5)
 AT_VENUE = ("on_station", "hot")
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    return Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2, Geodesic.DISTANCE)["s12"]
-
-
-# The sphere's distance is within 0.6 % of the ellipsoid's: far from a boundary it decides alone,
-# near one the geodesic does (at ~60 µs, the geodesic of every fix made an evaluation cost 250 ms).
-_SPHERE_ERROR = 0.006
-_EARTH_RADIUS_M = 6_371_008.8
-
-
-def _sphere_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((phi2 - phi1) / 2) ** 2
-        + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _distance_against(lat: float, lon: float, site_lat: float, site_lon: float, *boundaries: float) -> float:
-    """The distance to the site, exact wherever it is close enough to a boundary to matter."""
-    d = _sphere_distance_m(lat, lon, site_lat, site_lon)
-    if any(abs(d - b) <= _SPHERE_ERROR * d + 1 for b in boundaries):
-        return distance_m(lat, lon, site_lat, site_lon)
-    return d
-
-
 @dataclass(frozen=True)
 class Mark:
     """A position as the geofence reads it: inside a venue, outside all, or at an edge (undecided)."""
@@ -95,7 +67,7 @@ def mark(position, places: list[tuple[Site, float, float, float]]) -> Mark | Non
     edge = False
     for site, latitude, longitude, radius in places:
         outer = radius + max(EDGE_MARGIN_M, accuracy)
-        d = _distance_against(position.latitude, position.longitude, latitude, longitude, radius, outer)
+        d = screened_distance_m(position.latitude, position.longitude, latitude, longitude, radius, outer)
         if d <= radius:
             return Mark(position, "in", site)
         if d <= outer:

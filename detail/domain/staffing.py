@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from detail.domain.geofence import distance_m
+from detail.domain.distance import distance_m
 from detail.extensions import db
 from detail.models import Agent, Assignment, Detail, Organisation, Site, Unavailability, User, utcnow
 

@@ -18,10 +18,11 @@ from difflib import SequenceMatcher
 import sqlalchemy as sa
 
 from detail.domain import live
+from detail.domain.distance import distance_m
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
-from intel.domain import geo, matching
+from intel.domain import matching
 from intel.domain.severity import REACH, distance_text, rank_of
 from intel.models import SEVERITIES, Advisory, AdvisorySource, Feed, FeedItem, WatchArea
 
@@ -37,7 +38,7 @@ def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
         if (item.details or {}).get("country_code") == area.country_code:
             return None, f"in {area.name}"
         return None
-    distance = geo.distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
+    distance = distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
     if distance > area.radius_m:
         return None
     return distance, f"{distance_text(distance)} from {area.name}"
@@ -109,8 +110,7 @@ def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
             if (
                 other.feed_id != item.feed_id
                 and abs(other.starts_at - item.starts_at) <= DUPLICATE_TIME
-                and geo.distance_m(other.latitude, other.longitude, item.latitude, item.longitude)
-                <= DUPLICATE_DISTANCE_M
+                and distance_m(other.latitude, other.longitude, item.latitude, item.longitude) <= DUPLICATE_DISTANCE_M
                 and _similar(other.title, item.title)
             ):
                 return advisory
@@ -272,7 +272,7 @@ def near(
         query = query.where(FeedItem.starts_at <= ends_at)
     found = []
     for item in db.session.scalars(query):
-        distance = geo.distance_m(latitude, longitude, item.latitude, item.longitude)
+        distance = distance_m(latitude, longitude, item.latitude, item.longitude)
         if distance <= radius_m:
             found.append((item, distance))
     return sorted(found, key=lambda pair: pair[1])

@@ -5,7 +5,7 @@ arrival and departure, along each movement's route while it runs, and at the pos
 holds with no visit, for the whole detail. An item reaches an exposure from its point or, for a
 warning area (a polygon or a box), from its corners too.
 
-DetailIndex puts many details' exposures in a grid (geo.GridIndex) and box-tests routes, so that
+DetailIndex puts many details' exposures in a grid (GridIndex) and box-tests routes, so that
 matching measures exact geodesic distances only for the candidates it gives. The rule it keeps:
 its candidates are a superset of the exposures within the radius, never fewer. Nothing here
 writes: exposures() reads a detail's visits, movements and posts through its relationships.
@@ -15,8 +15,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from detail.domain.distance import fast_distance_m
 from detail.models import Detail
-from intel.domain import geo
+from intel.domain.geometry import GridIndex, bbox_contains, point_in_polygon, route_bounds
 from intel.models import FeedItem
 
 # Around arrival and departure: the principal is in the open, the moments that matter most.
@@ -113,9 +114,9 @@ def area_covers(item: FeedItem, point: tuple[float, float]) -> bool:
     """Whether the item's area (a polygon or a box) contains the point; a bare point covers nothing."""
     geometry = item.geometry or {}
     if geometry.get("type") == "polygon":
-        return geo.point_in_polygon(point[0], point[1], [tuple(p) for p in geometry["coordinates"]])
+        return point_in_polygon(point[0], point[1], [tuple(p) for p in geometry["coordinates"]])
     if geometry.get("type") == "box":
-        return geo.bbox_contains(point[0], point[1], tuple(geometry["coordinates"]))
+        return bbox_contains(point[0], point[1], tuple(geometry["coordinates"]))
     return False
 
 
@@ -135,7 +136,7 @@ def area_extent_m(item: FeedItem) -> float:
     corners = area_corners(item)
     if not corners:
         return 0.0
-    return max(geo.fast_distance_m(item.latitude, item.longitude, lat, lon) for lat, lon in corners)
+    return max(fast_distance_m(item.latitude, item.longitude, lat, lon) for lat, lon in corners)
 
 
 class DetailIndex:
@@ -145,10 +146,10 @@ class DetailIndex:
         self.details = {d.id: d for d in details}
         self.exposures: list[Exposure] = [e for d in details for e in exposures(d)]
         points = [(i, e.point[0], e.point[1]) for i, e in enumerate(self.exposures) if e.point]
-        self.points = geo.GridIndex(points, cell_km=25) if points else None
+        self.points = GridIndex(points, cell_km=25) if points else None
         # Each route's bounds come from its geodesic, not its ends: a long flight bulges poleward.
         self.segments = [(i, e) for i, e in enumerate(self.exposures) if e.segment]
-        self.route_bounds = {i: geo.route_bounds(*e.segment) for i, e in self.segments}
+        self.route_bounds = {i: route_bounds(*e.segment) for i, e in self.segments}
 
     def candidates(self, item: FeedItem, radius_m: float) -> set[int]:
         """Exposures worth an exact look: a superset of those within the radius."""

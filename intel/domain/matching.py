@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from detail.domain.distance import distance_m
 from detail.extensions import db
 from detail.models import Client, Detail, utcnow
-from intel.domain import geo
 from intel.domain.exposures import DetailIndex, Exposure, area_covers, area_extent_m, overlaps
+from intel.domain.geometry import distance_to_segment_m
 from intel.domain.severity import REACH, reason, severity_rank, timing_of
 from intel.models import SEVERITIES, FeedItem
 
@@ -55,10 +56,10 @@ def match_items(items: list[FeedItem], details: list[Detail]) -> list[Match]:
             if not overlaps(item.starts_at, item.ends_at, detail.starts_at - MARGIN, detail.ends_at + MARGIN):
                 continue
             if exposure.point:
-                distance = geo.distance_m(item.latitude, item.longitude, *exposure.point)
+                distance = distance_m(item.latitude, item.longitude, *exposure.point)
                 inside = area_covers(item, exposure.point)
             else:
-                distance = geo.distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
+                distance = distance_to_segment_m(item.latitude, item.longitude, *exposure.segment)
                 inside = False
             if distance > reach.radius_m and not inside:
                 continue

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, feeds, geo
+from intel.domain import advisories, classify, feeds, places
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         latitude, longitude = representative_point(parsed.geometry)
         located_by = "feed"
     else:
-        place = geo.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
+        place = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
         if place is not None:
             latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
             country = place.country_code

@@ -20,7 +20,7 @@ from detail.extensions import db
 from detail.models import Client, Detail, Organisation, Site, User
 from detail.web.auth import staff_required
 from detail.web.kit import strip
-from intel.domain import advisories, geo
+from intel.domain import advisories, gazetteer, geocoders
 from intel.domain import digests as digest
 from intel.domain.feeds import address_problem, allow_list
 from intel.domain.poller import ensure_default_rules
@@ -291,7 +291,7 @@ def near():
                 site = get_owned(Site, args.get("venue", type=int), _org())
                 centre = (site.name, site.latitude, site.longitude) if site else None
             else:
-                place = geo.geocode(args["place"])
+                place = geocoders.geocode(args["place"])
                 centre = (f"{place.name}, {place.country_code}", place.latitude, place.longitude) if place else None
             if centre is None:
                 error = (
@@ -377,13 +377,13 @@ def watch_areas(client_id: int):
     form = WatchAreaForm()
     status = 200
     if form.validate_on_submit():
-        place = geo.geocode(form.place.data)
+        place = geocoders.geocode(form.place.data)
         if place is None:
             form.place.errors.append(f"No place called {form.place.data!r} in the gazetteer.")
         else:
             area = WatchArea(
                 client_id=client.id,
-                name=(form.name.data or geo.place_label(place)).strip(),
+                name=(form.name.data or gazetteer.place_label(place)).strip(),
                 timezone=place.timezone or "UTC",
             )
             if place.kind == "country":

@@ -159,11 +159,10 @@ def _found(form: SiteForm, query: str, places: list, index: int, replaceable: se
 
 def _look_up(form: SiteForm, default_zone: str) -> tuple[Found | None, dict[str, str]]:
     """Look the address up, then the name; fill the form with the best place or say nothing was found."""
-    geo = gazetteer
     queries = [q for q in (form.address.data, form.name.data) if q]
     for query in queries:
         # geocode(query) is the first of these; one call gives the place and its alternatives.
-        places = geo.geocode_all(query)[: ALTERNATIVES + 1]
+        places = gazetteer.geocode_all(query)[: ALTERNATIVES + 1]
         if places:
             return _found(form, query, places, 0, {default_zone}), {}
     if not queries:
