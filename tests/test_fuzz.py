@@ -304,7 +304,8 @@ def arena(tmp_path_factory):
     # Agents created with a password are hashed with scrypt, slow on purpose: here, one cheap round.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            "detail.models.generate_password_hash", functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
+            "detail.models.accounts.generate_password_hash",
+            functools.partial(generate_password_hash, method="pbkdf2:sha256:1"),
         )
         yield from _arena(tmp_path_factory)
 
