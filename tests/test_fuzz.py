@@ -70,7 +70,7 @@ from detail.extensions import db
 from detail.models import Alert, StatusCode, utcnow
 from detail.web.api.status_schemas import PositionIn
 from detail.web.auth import issue_token
-from detail.web.ingest import twilio_signature
+from detail.web.ingest.sms import twilio_signature
 
 from .conftest import build_world, make_app, sign_in
 
