@@ -12,7 +12,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail.extensions import db
-from detail.models import Client, Detail, Organisation, Site, User, UTCDateTime, _in, _latlon_checks, utcnow
+from detail.models import Client, Detail, Organisation, Site, User
+from detail.models.base import UTCDateTime, latlon_checks, one_of, utcnow
 
 # Categories, severities and rule fields: one list each, read by the check constraints and by
 # intel.domain.classify, which gives them their labels and weights.
@@ -39,7 +40,9 @@ class Feed(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("organisation_id", "url"),
         sa.CheckConstraint("poll_interval_s >= 60", name="poll_interval_at_least_a_minute"),
-        sa.CheckConstraint(f"default_category IS NULL OR {_in('default_category', CATEGORIES)}", name="category_known"),
+        sa.CheckConstraint(
+            f"default_category IS NULL OR {one_of('default_category', CATEGORIES)}", name="category_known"
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -75,9 +78,11 @@ class FeedItem(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("feed_id", "guid"),
-        *_latlon_checks(),
-        sa.CheckConstraint(_in("category", CATEGORIES), name="category_known"),
-        sa.CheckConstraint(f"source_severity IS NULL OR {_in('source_severity', SEVERITIES)}", name="severity_known"),
+        *latlon_checks(),
+        sa.CheckConstraint(one_of("category", CATEGORIES), name="category_known"),
+        sa.CheckConstraint(
+            f"source_severity IS NULL OR {one_of('source_severity', SEVERITIES)}", name="severity_known"
+        ),
         sa.CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         sa.Index("ix_feed_item_latitude_longitude", "latitude", "longitude"),
     )
@@ -113,8 +118,8 @@ class ClassificationRule(db.Model):
     """A word or pattern that puts an item in a category: data a coordinator edits, not code."""
 
     __table_args__ = (
-        sa.CheckConstraint(_in("category", CATEGORIES), name="category_known"),
-        sa.CheckConstraint(_in("field", RULE_FIELDS), name="field_known"),
+        sa.CheckConstraint(one_of("category", CATEGORIES), name="category_known"),
+        sa.CheckConstraint(one_of("field", RULE_FIELDS), name="field_known"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -131,9 +136,9 @@ class Advisory(db.Model):
     """What an item (or several alike) means for a detail: severity in context, the reason, and its review."""
 
     __table_args__ = (
-        sa.CheckConstraint(_in("status", ADVISORY_STATUSES), name="status_known"),
-        sa.CheckConstraint(_in("severity", SEVERITIES), name="severity_known"),
-        sa.CheckConstraint(_in("category", CATEGORIES), name="category_known"),
+        sa.CheckConstraint(one_of("status", ADVISORY_STATUSES), name="status_known"),
+        sa.CheckConstraint(one_of("severity", SEVERITIES), name="severity_known"),
+        sa.CheckConstraint(one_of("category", CATEGORIES), name="category_known"),
         sa.Index("ix_advisory_organisation_id_status", "organisation_id", "status"),
         sa.CheckConstraint("(detail_id IS NULL) <> (watch_area_id IS NULL)", name="for_detail_or_watch_area"),
     )
@@ -194,8 +199,8 @@ class ContactPreference(db.Model):
     """How a client contact hears from the team: where, how often, from which severity, in which zone."""
 
     __table_args__ = (
-        sa.CheckConstraint(_in("cadence", CADENCES), name="cadence_known"),
-        sa.CheckConstraint(_in("min_severity", SEVERITIES), name="severity_known"),
+        sa.CheckConstraint(one_of("cadence", CADENCES), name="cadence_known"),
+        sa.CheckConstraint(one_of("min_severity", SEVERITIES), name="severity_known"),
         sa.CheckConstraint("daily_at_minute >= 0 AND daily_at_minute < 1440", name="daily_at_in_day"),
         sa.CheckConstraint("weekly_day >= 0 AND weekly_day <= 6", name="weekly_day_in_week"),
     )
@@ -220,7 +225,7 @@ class WatchArea(db.Model):
     """A place a client cares about with no detail scheduled: an office, a home city, a country."""
 
     __table_args__ = (
-        *_latlon_checks(),
+        *latlon_checks(),
         sa.CheckConstraint("radius_m > 0", name="radius_positive"),
         sa.CheckConstraint(
             "(country_code IS NOT NULL) OR (latitude IS NOT NULL AND longitude IS NOT NULL)", name="place_or_country"
@@ -244,8 +249,8 @@ class Digest(db.Model):
     """One message to one contact. Written (with its Message-ID) before sending, so a crash cannot send it twice."""
 
     __table_args__ = (
-        sa.CheckConstraint(_in("status", DIGEST_STATUSES), name="status_known"),
-        sa.CheckConstraint(_in("cadence", CADENCES), name="cadence_known"),
+        sa.CheckConstraint(one_of("status", DIGEST_STATUSES), name="status_known"),
+        sa.CheckConstraint(one_of("cadence", CADENCES), name="cadence_known"),
         sa.Index("ix_digest_status_next_attempt_at", "status", "next_attempt_at"),
         # One daily digest a day and one weekly a week per contact, however many senders run.
         sa.UniqueConstraint("user_id", "cadence", "period_key"),

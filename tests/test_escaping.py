@@ -871,7 +871,7 @@ def test_typed_text_shown_back_is_escaped(gallery, http, role, method, url, data
 def test_sms_reply_is_well_formed_xml_with_the_text_as_text(gallery, http):
     from werkzeug.datastructures import MultiDict
 
-    from detail.web.ingest import twilio_signature
+    from detail.web.ingest.sms import twilio_signature
 
     form = MultiDict({"From": "+447700900123", "Body": MARKERS["status note"], "MessageSid": "SM-escape"})
     signature = twilio_signature(SMS_SECRET, "http://localhost/ingest/sms", form)

@@ -70,7 +70,7 @@ from detail.extensions import db
 from detail.models import Alert, StatusCode, utcnow
 from detail.web.api.status_schemas import PositionIn
 from detail.web.auth import issue_token
-from detail.web.ingest import twilio_signature
+from detail.web.ingest.sms import twilio_signature
 
 from .conftest import build_world, make_app, sign_in
 
@@ -304,7 +304,8 @@ def arena(tmp_path_factory):
     # Agents created with a password are hashed with scrypt, slow on purpose: here, one cheap round.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            "detail.models.generate_password_hash", functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
+            "detail.models.accounts.generate_password_hash",
+            functools.partial(generate_password_hash, method="pbkdf2:sha256:1"),
         )
         yield from _arena(tmp_path_factory)
 

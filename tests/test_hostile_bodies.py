@@ -5,6 +5,7 @@ import io
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.http import HTTP_STATUS_CODES
 
 from detail.extensions import db
 from detail.web.auth import issue_token
@@ -136,6 +137,26 @@ def test_unsupported_methods_answer_405_with_allow(app, client, world, method, u
     assert allowed == set(app.url_map.bind("localhost").allowed_methods(url))
     if url.startswith(("/api/", "/ingest/")):
         assert response.is_json and response.json["code"] == 405 and response.json["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "field"),
+    [
+        ("GET", "/ingest/osmand?id=nobody&lat=51.5&lon=-0.1&timestamp=1700000000", 403, "id"),
+        ("GET", "/ingest/gpslogger?lat=51.5&lon=-0.1&time=1700000000", 400, "id"),
+        ("POST", "/ingest/owntracks", 401, None),
+    ],
+)
+def test_the_apps_refusals_come_in_the_one_json_error_shape(client, world, method, url, status, field):
+    # What the API, the phone page and the board answer: {code, status, message, errors?}.
+    sent = {"json": {"_type": "location"}, "auth": ("agent@aegis.example", "om_x")} if method == "POST" else {}
+    response = client.open(url, method=method, **sent)
+    assert response.status_code == status and response.is_json
+    body = response.json
+    expected = {"code": status, "status": HTTP_STATUS_CODES[status], "message": body.get("message")}
+    if field:
+        expected["errors"] = {"json": {field: [body.get("message")]}}
+    assert body["message"] and body == expected, body
 
 
 def _photo(size: int) -> bytes:
