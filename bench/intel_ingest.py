@@ -6,10 +6,10 @@ organisation with the matching benchmark's venues and details, and
 
 - polls it end to end with intel.poller.poll_feed (fetch, parse, classify, place, store, match,
   commit, publish): once with the poller's defaults, once with only the 5 MB fetch cap raised,
-  and once with both the fetch cap and feeds.MAX_ITEMS (1,000 entries) raised, each on a fresh
+  and once with both the fetch cap and parse.MAX_ITEMS (1,000 entries) raised, each on a fresh
   copy of the database;
-- then times the stages one by one on another fresh copy, calling intel.feeds.fetch / parse,
-  intel.poller.build_item (and, inside it, classify and the gazetteer), the poller's store loop,
+- then times the stages one by one on another fresh copy, calling intel.domain's fetch.fetch /
+  parse.parse, intel.poller.build_item (and, inside it, classify and the gazetteer), the poller's store loop,
   and advisories.record_candidates (with match_items' share of it).
 
     .venv/bin/python bench/intel_ingest.py
@@ -41,11 +41,11 @@ from bench import world as bw
 from detail.domain import live
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import advisories, classify, feeds, gazetteer, matching, places, poller
+from intel.domain import advisories, classify, fetch, gazetteer, matching, parse, places, poller
 from intel.models import Advisory, Feed, FeedItem
 
 LOOPBACK = "127.0.0.1"  # where FeedServer listens
-DEFAULT_FETCH_CAP = 5_000_000  # intel.feeds.fetch's max_bytes default
+DEFAULT_FETCH_CAP = 5_000_000  # intel.domain.fetch.fetch's max_bytes default
 
 # Titles and summaries by category: what regional security feeds say. {place} is a city's name.
 TEMPLATES = {
@@ -218,16 +218,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def raised_caps(fetch_bytes: int | None = None, items: int | None = None):
-    """Raise intel.feeds' fetch cap (poll_feed passes none) and MAX_ITEMS for a while, in this process only."""
-    original_fetch, original_items = feeds.fetch, feeds.MAX_ITEMS
+    """Raise fetch's byte cap (poll_feed passes none) and parse's MAX_ITEMS for a while, in this process only."""
+    original_fetch, original_items = fetch.fetch, parse.MAX_ITEMS
     try:
         if fetch_bytes is not None:
-            feeds.fetch = functools.partial(original_fetch, max_bytes=fetch_bytes)
+            fetch.fetch = functools.partial(original_fetch, max_bytes=fetch_bytes)
         if items is not None:
-            feeds.MAX_ITEMS = items
+            parse.MAX_ITEMS = items
         yield
     finally:
-        feeds.fetch, feeds.MAX_ITEMS = original_fetch, original_items
+        fetch.fetch, parse.MAX_ITEMS = original_fetch, original_items
 
 
 @contextlib.contextmanager
@@ -311,21 +311,21 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, body_s
         feed = db.session.get(Feed, feed_id)
         now = bw.WEEK_START
 
-        seconds, default_fetch = bw.timed(feeds.fetch, url, allow=feeds.allow_list(LOOPBACK))
+        seconds, default_fetch = bw.timed(fetch.fetch, url, allow=fetch.allow_list(LOOPBACK))
         out["fetch_with_default_cap"] = {"status": default_fetch.status, "error": default_fetch.error, "s": seconds}
         cap = max(DEFAULT_FETCH_CAP, 2 * body_size)
-        stages["fetch"], fetched = bw.timed(feeds.fetch, url, max_bytes=cap, allow=feeds.allow_list(LOOPBACK))
+        stages["fetch"], fetched = bw.timed(fetch.fetch, url, max_bytes=cap, allow=fetch.allow_list(LOOPBACK))
         out["fetch"] = {"status": fetched.status, "bytes": len(fetched.body or b""), "max_bytes": cap}
 
-        seconds, parsed_default = bw.timed(feeds.parse, fetched.body, default_category=feed.default_category)
+        seconds, parsed_default = bw.timed(parse.parse, fetched.body, default_category=feed.default_category)
         out["parse_with_default_item_cap"] = {
             "s": seconds,
             "items": len(parsed_default.items),
             "problems": [p for p in parsed_default.problems if "entries" in p],
         }
         del parsed_default
-        with raised_caps(items=max(n, feeds.MAX_ITEMS)):
-            stages["parse"], parsed = bw.timed(feeds.parse, fetched.body, default_category=feed.default_category)
+        with raised_caps(items=max(n, parse.MAX_ITEMS)):
+            stages["parse"], parsed = bw.timed(parse.parse, fetched.body, default_category=feed.default_category)
         out["parsed_items"] = len(parsed.items)
 
         rules = poller.rules_for(organisation_id)
@@ -399,7 +399,7 @@ def run(args: argparse.Namespace) -> dict:
             "items": args.items,
             "bytes": len(body),
             "over_default_fetch_cap": len(body) > DEFAULT_FETCH_CAP,
-            "over_max_items": args.items > feeds.MAX_ITEMS,
+            "over_max_items": args.items > parse.MAX_ITEMS,
         }
         server = FeedServer(body)
         cap = max(DEFAULT_FETCH_CAP, 2 * len(body))
@@ -416,7 +416,7 @@ def run(args: argparse.Namespace) -> dict:
                     server.url("/c.xml"),
                     world.organisation_id,
                     fetch_bytes=cap,
-                    items=max(args.items, feeds.MAX_ITEMS),
+                    items=max(args.items, parse.MAX_ITEMS),
                 ),
             }
         if args.part in ("both", "breakdown"):
@@ -439,7 +439,7 @@ def report(results: dict) -> str:
         f"world: {w['venues']} venues, {w['details']} details around {w['cities']} cities; gazetteer loaded in "
         f"{results['gazetteer_load_s']:.2f} s; peak RSS before the feed {results['peak_rss_mb_before']:.0f} MB",
         f"feed: {f['items']} items, {f['bytes']:,} bytes (over fetch's 5,000,000-byte default: "
-        f"{f['over_default_fetch_cap']}; over feeds.MAX_ITEMS {feeds.MAX_ITEMS}: {f['over_max_items']}); "
+        f"{f['over_default_fetch_cap']}; over parse.MAX_ITEMS {parse.MAX_ITEMS}: {f['over_max_items']}); "
         f"generated in {results['generate_s']:.2f} s",
     ]
     for name, e in results.get("end_to_end", {}).items():

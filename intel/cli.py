@@ -10,7 +10,8 @@ from detail.extensions import db
 from detail.jobs import Job, loop
 from detail.models import utcnow
 from intel.domain import digests as digest
-from intel.domain import feeds, poller
+from intel.domain import poller
+from intel.domain.fetch import address_problem, allow_list
 from intel.models import CATEGORIES, Feed
 
 intel_cli = AppGroup("intel", help="Feeds and advisories.")
@@ -64,7 +65,7 @@ def add_feed_command(url, name, region, country_code, default_category, poll_int
     if len(country_code) not in (0, 2):
         raise click.BadParameter("a two-letter ISO country code", param_hint="--country")
     org = default_organisation(organisation)
-    problem = feeds.address_problem(url, feeds.allow_list(org.feed_private_hosts))
+    problem = address_problem(url, allow_list(org.feed_private_hosts))
     if problem:
         raise click.BadParameter(problem, param_hint="URL")
     if db.session.scalar(sa.select(Feed).where(Feed.organisation_id == org.id, Feed.url == url)) if org.id else None:

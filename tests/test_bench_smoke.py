@@ -2,6 +2,7 @@
 bench/README.md says how to run them at full size and what they measured."""
 
 from bench import api_writes, board, geofence, intel_ingest, intel_matching
+from intel.domain.parse import parse
 
 
 def test_matching_benchmark_runs_and_its_baselines_agree_with_match_items(tmp_path, capsys):
@@ -61,9 +62,7 @@ def test_geofence_benchmark_evaluates_an_agent_with_a_long_track(tmp_path, capsy
 
 
 def test_the_generated_feed_is_what_the_ingest_benchmark_says(tmp_path):
-    from intel.domain import feeds
-
-    parsed = feeds.parse(intel_ingest.make_feed(40, text_share=0.5))
+    parsed = parse(intel_ingest.make_feed(40, text_share=0.5))
     assert parsed.usable and len(parsed.items) == 40 and not parsed.problems
     with_points = [item for item in parsed.items if item.geometry]
     assert 0 < len(with_points) < 40 and all(item.geometry["type"] == "point" for item in with_points)

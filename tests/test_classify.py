@@ -16,7 +16,8 @@ from intel.domain.classify import (
     severity_rank,
     source_severity,
 )
-from intel.domain.feeds import ParsedItem, parse
+from intel.domain.parse import parse
+from intel.domain.parse.items import ParsedItem
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 

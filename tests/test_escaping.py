@@ -54,8 +54,9 @@ from detail.extensions import db
 from detail.models import Agent, Alert, StatusCode, User, utcnow
 from detail.web.auth import issue_token
 from detail.web.calendar import issue_link
-from intel.domain import advisories, feeds, poller
+from intel.domain import advisories, fetch, parse, poller
 from intel.domain.digests import preview, send_now, unsubscribe_token
+from intel.domain.parse.html import SUMMARY_TAGS, sanitise_html
 from intel.models import Advisory, ClassificationRule, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import build_world, make_app, sign_in
@@ -326,7 +327,7 @@ def gallery(tmp_path_factory):
     folder = tmp_path_factory.mktemp("escaping")
     app = make_app(folder, PUBLIC_URL="https://om.example", SMTP_HOST=None, SMS_WEBHOOK_SECRET=SMS_SECRET)
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    original_fetch = feeds.fetch
+    original_fetch = fetch.fetch
     MARKERS.clear()
     with app.app_context():
         db.create_all()
@@ -336,12 +337,12 @@ def gallery(tmp_path_factory):
         _status_and_alerts(app, world, tokens)
 
         def fake_fetch(body):
-            feeds.fetch = lambda url, **kwargs: feeds.FetchResult(status="ok", body=body, http_status=200, url=url)
+            fetch.fetch = lambda url, **kwargs: fetch.FetchResult(status="ok", body=body, http_status=200, url=url)
 
         try:
             intel_ids = _intel(app, world, fake_fetch)
         finally:
-            feeds.fetch = original_fetch
+            fetch.fetch = original_fetch
         secret = "escape-feed-secret"
         preference = db.session.scalar(
             sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id)
@@ -884,8 +885,6 @@ def test_sms_reply_is_well_formed_xml_with_the_text_as_text(gallery, http):
 
 # --- feed HTML, sanitised when stored -----------------------------------------------------------------------
 
-SUMMARY_TAGS = feeds._SUMMARY_TAGS
-
 
 class _Markup(HTMLParser):
     """Every element and attribute of sanitised HTML, and whether any script text survived."""
@@ -933,7 +932,7 @@ def test_stored_feed_item_is_sanitised(gallery):
 
 
 def test_sanitised_html_keeps_no_generic_attributes():
-    sanitised = feeds._sanitise_html('<p title="x" lang="en">y</p><svg><noscript><p title="</noscript>">', None)
+    sanitised = sanitise_html('<p title="x" lang="en">y</p><svg><noscript><p title="</noscript>">', None)
     assert "title=" not in sanitised and "lang=" not in sanitised, sanitised
 
 
@@ -978,7 +977,7 @@ HOSTILE_FRAGMENTS = [
 )
 def test_feed_html_sanitiser_leaves_nothing_that_runs(parts, base):
     source = "".join(parts)
-    sanitised = feeds._sanitise_html(source, base)
+    sanitised = sanitise_html(source, base)
     assert not sanitisation_problems(sanitised), (sanitisation_problems(sanitised), source, sanitised)
 
 
@@ -996,7 +995,7 @@ def test_feed_items_parsed_from_hostile_feeds_are_sanitised(parts, in_cdata):
 <rss version="2.0"><channel><title>t</title><link>https://feeds.example/</link><description>d</description>
 <item><title>Protest {html.escape(markup)}</title><link>javascript:alert(1)</link><guid>g-1</guid>
 <description>{description}</description></item></channel></rss>""".encode()
-    parsed = feeds.parse(body, base_url="https://feeds.example/")
+    parsed = parse.parse(body, base_url="https://feeds.example/")
     assert len(parsed.items) == 1, parsed.problems
     item = parsed.items[0]
     assert not sanitisation_problems(item.summary_html), (

@@ -1,4 +1,4 @@
-"""intel.feeds: fetching over loopback HTTP, and parsing real-shaped and hostile feeds."""
+"""intel.domain.fetch over loopback HTTP, and intel.domain.parse on real-shaped and hostile feeds."""
 
 import contextlib
 import gzip
@@ -15,8 +15,9 @@ from urllib.parse import quote, unquote
 import pytest
 
 from detail.domain.netguard import parse_allow_list
-from intel.domain import feeds
-from intel.domain.feeds import MAX_ITEMS, FetchResult, ParsedFeed, fetch, parse
+from intel.domain.fetch import MAX_REDIRECTS, FetchResult, fetch
+from intel.domain.parse import MAX_ITEMS, document, parse
+from intel.domain.parse.items import ParsedFeed
 
 from .conftest import LOOPBACK_FEEDS
 
@@ -285,7 +286,7 @@ def test_fetch_limits_redirects(server):
 
     assert result.status == "error"
     assert "too many redirects" in result.error
-    assert len(server.seen) == feeds.MAX_REDIRECTS + 1
+    assert len(server.seen) == MAX_REDIRECTS + 1
 
 
 def test_fetch_refuses_a_redirect_to_another_scheme(server):
@@ -688,7 +689,7 @@ def test_parse_refuses_entity_declarations_in_any_encoding(encoding):
 
 def test_without_the_guard_feedparser_still_resolves_no_external_entity(monkeypatch):
     """Defence in depth: with the entity guard off, /etc/passwd still never shows up."""
-    monkeypatch.setattr(feeds, "_declares_entities", lambda body: False)
+    monkeypatch.setattr(document, "declares_entities", lambda body: False)
     passwd = Path("/etc/passwd").read_text().splitlines()[0]
 
     for name in ("xxe_file.xml", "xxe_parameter_entity.xml", "billion_laughs.xml"):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, feeds, places
+from intel.domain import advisories, classify, fetch, parse, places
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
@@ -173,9 +173,9 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     now = now or utcnow()
     feed = db.session.get(Feed, feed_id)
     etag, modified, url = feed.etag, feed.modified, feed.url
-    allow = feeds.allow_list(feed.organisation.feed_private_hosts)
+    allow = fetch.allow_list(feed.organisation.feed_private_hosts)
     db.session.commit()  # no transaction is held open across the network
-    fetched = feeds.fetch(url, etag=etag, modified=modified, allow=allow)
+    fetched = fetch.fetch(url, etag=etag, modified=modified, allow=allow)
     feed = db.session.get(Feed, feed_id)
     feed.last_polled_at = now
     if fetched.status == "error":
@@ -186,7 +186,7 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
         feed.consecutive_failures, feed.last_success_at = 0, now
         db.session.commit()
         return PollResult(feed_id, "not_modified")
-    parsed = feeds.parse(fetched.body, default_category=feed.default_category)
+    parsed = parse.parse(fetched.body, default_category=feed.default_category)
     if not parsed.usable:
         _failed(feed, "unusable feed: " + "; ".join(parsed.problems or ["no entries"]), now)
         db.session.commit()

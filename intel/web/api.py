@@ -14,7 +14,8 @@ from detail.extensions import db
 from detail.models import Detail
 from detail.web.api.base import ApiBlueprint, found, refuse
 from detail.web.api.schemas import CONTROL, MAX_ID, NAME_PATTERN, SPACE, StrictBoolean, Text, UTCDateTime, matches
-from intel.domain import advisories, feeds
+from intel.domain import advisories
+from intel.domain.fetch import address_problem, allow_list
 from intel.models import ADVISORY_STATUSES, CATEGORIES, Advisory, Feed
 
 # A feed's address (after surrounding white space is trimmed): http or https, a host, then anything but spaces.
@@ -78,7 +79,7 @@ class Feeds(MethodView):
     def post(self, data):
         """Add a feed (polled on the next round)"""
         data["country_code"] = data["country_code"].upper()
-        problem = feeds.address_problem(data["url"], feeds.allow_list(g.user.organisation.feed_private_hosts))
+        problem = address_problem(data["url"], allow_list(g.user.organisation.feed_private_hosts))
         if problem:
             refuse(422, problem, {"url": [problem]})
         if db.session.scalar(

@@ -22,7 +22,7 @@ from detail.web.auth import staff_required
 from detail.web.kit import strip
 from intel.domain import advisories, gazetteer, geocoders
 from intel.domain import digests as digest
-from intel.domain.feeds import address_problem, allow_list
+from intel.domain.fetch import address_problem, allow_list
 from intel.domain.poller import ensure_default_rules
 from intel.models import (
     ADVISORY_STATUSES,

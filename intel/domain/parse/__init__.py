@@ -1,0 +1,84 @@
+"""Parse one feed's bytes: `parse` and its dialects, pure functions for the poller, no database, no Flask.
+
+`parse` turns the bytes into `ParsedItem`s (items.py) with plain-text titles, sanitised
+summaries (html.py), UTC times, one geometry shape (geometry.py, in (lat, lon) order:
+coordinates.py) and the CAP, GDACS and USGS fields the classifier reads (cap.py, gdacs.py,
+usgs.py; GeoRSS, GML and W3C geo in georss.py). It never raises for what a feed contains: a
+document that declares XML entities is refused unread (document.py says why), and every other
+trouble is a problem recorded on the result. The body is handed to feedparser as a stream, never
+as bare bytes, because feedparser treats bare bytes as a file name to open.
+"""
+
+import io
+
+import feedparser
+
+from . import document
+from .cap import is_cap_namespace
+from .gdacs import is_gdacs_namespace
+from .georss import normalise_srs_names
+from .html import plain_text
+from .items import FeedContext, ParsedFeed, build_items
+
+MAX_ITEMS = 1000
+
+
+def parse(body: bytes, *, default_category: str | None = None, base_url: str | None = None) -> ParsedFeed:
+    """Parse a feed's bytes; problems are recorded, never raised.
+
+    `base_url` (the feed's URL) resolves relative links; `default_category` is carried on
+    every item for the classifier to fall back on.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise TypeError(f"parse() takes the feed's bytes, not {type(body).__name__}")
+    body = bytes(body)
+    if not body.strip():
+        return ParsedFeed(title=None, version=None, problems=["empty body: no feed"])
+    if document.declares_entities(body):
+        return ParsedFeed(
+            title=None,
+            version=None,
+            problems=["refused: the document declares XML entities (<!ENTITY>), a sign of an entity-expansion attack"],
+        )
+    headers = {"content-location": base_url} if base_url else None
+    try:
+        raw = feedparser.parse(
+            io.BytesIO(normalise_srs_names(body)),
+            response_headers=headers,
+            sanitize_html=True,
+            resolve_relative_uris=bool(base_url),
+        )
+    except Exception as exc:  # feedparser has crashes of its own on odd input; one feed must not stop the poller
+        return ParsedFeed(title=None, version=None, problems=[f"feed parser failed: {type(exc).__name__}: {exc}"])
+
+    problems: list[str] = []
+    document_problem, malformed, truncated = document.document_problem(raw)
+    if document_problem:
+        problems.append(document_problem)
+    version = raw.get("version") or None
+    title = plain_text(raw.get("feed", {}).get("title")) or None
+    entries = list(raw.get("entries", []))
+    if truncated and entries and document.last_entry_cut_off(body):
+        entries.pop()
+        problems.append("the document ends early (truncated?): its last, incomplete entry was dropped")
+    if len(entries) > MAX_ITEMS:
+        problems.append(f"the feed has {len(entries)} entries; only the first {MAX_ITEMS} were read")
+        entries = entries[:MAX_ITEMS]
+
+    if not version:
+        problems.append("not a feed: no RSS, Atom or RDF document found (an HTML page or other XML?)")
+        return ParsedFeed(title=title, version=None, problems=problems, usable=False)
+    if malformed and not entries:
+        problems.append("no entries could be read from the malformed document")
+        return ParsedFeed(title=title, version=version, problems=problems, usable=False)
+
+    context = FeedContext(
+        source=title,
+        default_category=default_category,
+        base_url=base_url,
+        cap_prefixes=document.namespace_prefixes(raw, is_cap_namespace),
+        gdacs_prefixes=document.namespace_prefixes(raw, is_gdacs_namespace),
+        problems=problems,
+    )
+    items = build_items(entries, context)
+    return ParsedFeed(title=title, version=version, items=items, problems=problems, usable=True)
