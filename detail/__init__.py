@@ -101,7 +101,8 @@ def _render_migration_item(type_, obj, autogen_context):
 
 
 def _async_mode() -> str:
-    # gevent only where wsgi.py (or gunicorn's gevent worker) has patched the standard library.
+    # gevent only where wsgi.py (or gunicorn's gevent worker) has patched the standard library;
+    # imported here because it is optional where nothing patches (tests run threaded).
     try:
         from gevent import monkey
     except ImportError:
@@ -129,6 +130,8 @@ def register_blueprints(app: Flask) -> None:
     hooks.add(hooks.DETAIL_SECTIONS, surveys.board_section)
     register_api(app)
 
+    # The one place detail imports intel (an import-linter contract keeps it so): the rest of
+    # detail never depends on intel, which plugs in through detail/hooks.py when an app is built.
     import intel
 
     intel.init_app(app)

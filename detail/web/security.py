@@ -8,6 +8,7 @@ failing them.
 """
 
 import hashlib
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
@@ -159,8 +160,6 @@ def _remote_address() -> str:
 
 def retry_after() -> str:
     """Seconds until the limit that was just hit lets the caller in again."""
-    import time
-
     current = limiter.current_limit
     return str(max(1, int(current.reset_at - time.time())) if current else 60)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from tqdm import tqdm
 
 from detail.domain import live
 from detail.extensions import db
@@ -246,6 +247,4 @@ def poll_due(app, now: datetime | None = None, progress: bool = False) -> list[P
 
 
 def _progress(total: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, unit="feed", desc="polling", file=sys.stderr, disable=not sys.stderr.isatty())

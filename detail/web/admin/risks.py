@@ -4,6 +4,7 @@ Internal to the organisation: no client page, API answer or mail ever shows a ri
 """
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -74,8 +75,6 @@ def _apply(form: RiskForm, risk: Risk) -> bool:
 
 
 def _today():
-    from zoneinfo import ZoneInfo
-
     return datetime.now(ZoneInfo(org_zone())).date()
 
 
