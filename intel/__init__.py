@@ -38,6 +38,8 @@ def _poll_due_feeds() -> int:
 
 
 def _send_due_digests() -> int:
+    # Imported when the job first runs, not with the package: this file runs on every `import intel.x`
+    # (the tables alone, for migrations), and the digests bring the advisories, places and mail with them.
     from intel.domain.digests import send_due_digests
 
     return send_due_digests()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from detail.extensions import db
 from intel.domain import advisories
+from intel.domain.preferences import unsubscribe_token
 from intel.models import Advisory, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import T0
@@ -137,8 +138,6 @@ def test_atom_feed_at_a_secret_revocable_url(app, as_user, world, published):
 
 
 def test_unsubscribe_link_pauses_digests(app, world):
-    from intel.domain.digests import unsubscribe_token
-
     anonymous = app.test_client()
     token = unsubscribe_token(world.contact.id)
     assert anonymous.get(f"/portal/unsubscribe/{token}").status_code == 200

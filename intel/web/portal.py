@@ -24,8 +24,9 @@ from detail.models import Detail, User, utcnow
 from detail.web.auth import roles_required
 from detail.web.kit import strip
 from detail.web.security import guessing_limit, not_found
-from intel.domain.digests import preference_for as stored_preference
-from intel.domain.digests import readiness_line, user_id_from_unsubscribe_token
+from intel.domain.preferences import preference_for as stored_preference
+from intel.domain.preferences import user_id_from_unsubscribe_token
+from intel.domain.readiness import readiness_line
 from intel.models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -35,7 +36,6 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 def preference_for(user: User) -> ContactPreference:
     """The contact's preferences (stored with defaults on first use)."""
-
     return stored_preference(user, utcnow())
 
 
@@ -61,7 +61,6 @@ def _own_detail(detail_id: int) -> Detail:
 
 
 def _readiness(detail: Detail) -> str:
-
     return readiness_line(detail, utcnow())
 
 
