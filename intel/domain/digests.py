@@ -183,11 +183,22 @@ def _record(plan: Plan, now: datetime) -> Digest | None:
     return digest
 
 
+def _kept_preference(user: User, now: datetime) -> ContactPreference:
+    """The preference a digest is planned by, the default kept (committed) from the first digest on."""
+    preference = preference_for(user, now)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:  # another sender stored it first
+        db.session.rollback()
+        preference = stored_preference(user)
+    return preference
+
+
 def prepare_digest(user: User, now: datetime) -> Digest | None:
     """Record the contact's due digest (status pending, with its entries) and commit; None when none is due."""
     if not _is_contact(user):
         return None
-    plan, _ = plan_digest(user, now, preference_for(user, now))
+    plan, _ = plan_digest(user, now, _kept_preference(user, now))
     return _record(plan, now) if plan else None
 
 
@@ -322,7 +333,7 @@ def send_now(user: User, now: datetime | None = None) -> Digest | None:
     now = now or utcnow()
     if not _is_contact(user):
         return None
-    plan, _ = plan_digest(user, now, preference_for(user, now), scheduled=False)
+    plan, _ = plan_digest(user, now, _kept_preference(user, now), scheduled=False)
     digest = _record(plan, now) if plan else None
     if digest is None:
         return None

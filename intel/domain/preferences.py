@@ -1,7 +1,9 @@
 """A client contact's digest preferences, and the signed token of a digest's one-click unsubscribe link.
 
-Previews and dry runs get the stored row or an unsaved default (preference_or_default);
-preference_for stores the default on first use and commits that on its own.
+Reading a preference writes nothing: pages, previews and dry runs get the stored row or an
+unsaved default (preference_or_default). preference_for, for a caller that means to keep the
+preference (the preferences form, the digest job), adds the default to the session; the caller
+commits. Never commits.
 """
 
 from datetime import datetime
@@ -79,13 +81,10 @@ def preference_or_default(user: User, now: datetime) -> ContactPreference:
 
 
 def preference_for(user: User, now: datetime) -> ContactPreference:
-    """The contact's preference, stored with the defaults on first use (commits that on its own)."""
+    """The stored preference, or the default added to the session, for a caller whose commit keeps it."""
     stored = stored_preference(user)
     if stored is not None:
         return stored
-    db.session.add(default_preference(user, now))
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:  # another sender stored it first
-        db.session.rollback()
-    return stored_preference(user)
+    preference = default_preference(user, now)
+    db.session.add(preference)
+    return preference
