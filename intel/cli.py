@@ -1,5 +1,7 @@
 """flask intel poll [--loop], flask intel add-feed URL, flask intel send-digests [--loop] [--dry-run]."""
 
+from urllib.parse import urlsplit
+
 import click
 import sqlalchemy as sa
 from flask import current_app
@@ -11,6 +13,7 @@ from detail.jobs import Job, loop
 from detail.models import utcnow
 from intel.domain import digests as digest
 from intel.domain import poller
+from intel.domain.digest_content import build_content
 from intel.domain.fetch import address_problem, allow_list
 from intel.models import CATEGORIES, Feed
 
@@ -55,8 +58,6 @@ def _report_polls(app, results: list[poller.PollResult]) -> int:
 @click.option("--organisation", help="The organisation's name, where there are several.")
 def add_feed_command(url, name, region, country_code, default_category, poll_interval_s, organisation) -> None:
     """Add a feed to the registry; it is polled on the next round."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.BadParameter("use an http:// or https:// URL", param_hint="URL")
@@ -122,7 +123,7 @@ def _print_dry_run() -> None:
         if plan is None:
             click.echo(f"{preference.email} ({user.client.name}, {preference.cadence}): nothing to send: {why}")
             continue
-        content = digest.build_content(user, preference.email, preference.timezone, plan.cadence, plan.advisories, now)
+        content = build_content(user, preference.email, preference.timezone, plan.cadence, plan.advisories, now)
         click.echo(f"{preference.email} ({user.client.name}, {preference.cadence}): {content.subject}")
         for advisory in plan.advisories:
             click.echo(f"  - [{advisory.severity}] {advisory.title}")

@@ -13,10 +13,15 @@ from email.utils import parsedate_to_datetime
 import pytest
 import sqlalchemy as sa
 import time_machine
+from itsdangerous import URLSafeSerializer
 
+from detail.domain.mail import failure_kind
+from detail.domain.outbox import NEVER, Outbox, retry_delay
 from detail.extensions import db
 from detail.models import Site, StatusCode, StatusReport
 from intel.domain import digests as digest
+from intel.domain.preferences import unsubscribe_token, user_id_from_unsubscribe_token
+from intel.domain.readiness import readiness_line
 from intel.models import Advisory, ContactPreference, Digest, DigestEntry, WatchArea
 
 from .conftest import T0
@@ -188,13 +193,11 @@ def test_the_teams_own_posts_are_not_named(mailbox, world):
 
 def test_readiness_before_the_team_is_on_station(mailbox, world):
     detail = world.detail
-    assert digest.readiness_line(detail, T0 - timedelta(hours=1)) == "Team not yet on station; report time 07:30"
-    assert (
-        digest.readiness_line(detail, T0 - timedelta(days=1)) == "Team not yet on station; report time Tue 24 Nov 07:30"
-    )
+    assert readiness_line(detail, T0 - timedelta(hours=1)) == "Team not yet on station; report time 07:30"
+    assert readiness_line(detail, T0 - timedelta(days=1)) == "Team not yet on station; report time Tue 24 Nov 07:30"
     on_station(world, T0 + timedelta(minutes=10))
-    assert digest.readiness_line(detail, T0) == "Team not yet on station; report time 07:30"  # a report still to come
-    assert digest.readiness_line(detail, T0 + timedelta(hours=1)) == (
+    assert readiness_line(detail, T0) == "Team not yet on station; report time 07:30"  # a report still to come
+    assert readiness_line(detail, T0 + timedelta(hours=1)) == (
         "Team on station at Grand Hotel since 08:10, 10 minutes after arrival"
     )
 
@@ -328,7 +331,7 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(mailbox, world,
     def crash(*args):
         raise RuntimeError("the process died before recording")
 
-    monkeypatch.setattr(digest, "_record_sent", crash)
+    monkeypatch.setattr(Outbox, "record_sent", crash)
     assert digest.send_due_digests(now) == 0
     [stuck] = digests()
     assert stuck.status == "sending" and len(mailbox.messages) == 1
@@ -358,7 +361,7 @@ def test_outbox_crash_is_settled_from_the_file(outbox, world, monkeypatch):
     def crash(*args):
         raise RuntimeError("the process died before recording")
 
-    monkeypatch.setattr(digest, "_record_sent", crash)
+    monkeypatch.setattr(Outbox, "record_sent", crash)
     assert digest.send_due_digests(now) == 0
     monkeypatch.undo()
     [stuck] = digests()
@@ -377,7 +380,7 @@ def test_outbox_crash_before_writing_is_retried(outbox, world, monkeypatch):
     def killed(*args):
         raise SystemExit("killed while writing")
 
-    monkeypatch.setattr(digest, "write_outbox", killed)
+    monkeypatch.setattr("detail.domain.outbox.write_outbox", killed)
     with pytest.raises(SystemExit):
         digest.send_due_digests(now)
     monkeypatch.undo()
@@ -392,7 +395,7 @@ def test_outbox_writes_a_parseable_eml(outbox, world):
     assert digest.send_due_digests(T0 - timedelta(minutes=30)) == 1
     [sent] = digests(status="sent")
     [path] = outbox.glob("*.eml")
-    assert path == digest.outbox_path(sent)
+    assert path == digest.DIGESTS.outbox_path(sent)
     assert path.name.startswith(f"{sent.id}-") and "<" not in path.name and "@" not in path.name
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["Message-ID"] == sent.message_id
@@ -433,9 +436,7 @@ def test_an_unreachable_server_is_a_transient_failure(mailbox, world, app):
 
 
 def test_retry_delays_double_up_to_an_hour():
-    assert [digest.retry_delay(n) for n in range(1, 10)] == [
-        timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60)
-    ]
+    assert [retry_delay(n) for n in range(1, 10)] == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60)]
 
 
 @pytest.mark.parametrize("where, reply", [("rcpt", "550 5.1.1 No such user"), ("data", "554 5.6.0 Rejected")])
@@ -449,7 +450,7 @@ def test_a_permanent_refusal_is_recorded_not_dropped(mailbox, world, where, repl
     now = T0 - timedelta(hours=1)
     assert digest.send_due_digests(now) == 0
     [failed] = digests()
-    assert failed.status == "failed" and failed.next_attempt_at == digest.NEVER
+    assert failed.status == "failed" and failed.next_attempt_at == NEVER
     assert reply.split()[0] in failed.last_error
     assert [e.advisory_id for e in failed.entries] == [critical.id]
     assert digest.send_due_digests(now + timedelta(days=1)) == 0
@@ -461,25 +462,23 @@ def test_list_unsubscribe_and_the_token(mailbox, world, app):
     add_advisory(world, "March past the Grand Hotel", "critical", site=world.hotel)
     digest.send_due_digests(T0 - timedelta(minutes=30))
     message = next(m for m in mailbox.messages if m["To"] == world.contact.email)
-    token = digest.unsubscribe_token(world.contact.id)
+    token = unsubscribe_token(world.contact.id)
     # Folded after the colon when long, as RFC 5322 allows: a reader unfolds it.
     assert message["List-Unsubscribe"].strip() == f"<{PUBLIC_URL}/portal/unsubscribe/{token}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert digest.user_id_from_unsubscribe_token(token) == world.contact.id
-    assert digest.user_id_from_unsubscribe_token(token[:-2] + "xx") is None
-    assert digest.user_id_from_unsubscribe_token("not-a-token") is None
-    from itsdangerous import URLSafeSerializer
-
+    assert user_id_from_unsubscribe_token(token) == world.contact.id
+    assert user_id_from_unsubscribe_token(token[:-2] + "xx") is None
+    assert user_id_from_unsubscribe_token("not-a-token") is None
     other_salt = URLSafeSerializer(app.config["SECRET_KEY"], salt="something-else").dumps(world.contact.id)
-    assert digest.user_id_from_unsubscribe_token(other_salt) is None
-    assert digest.user_id_from_unsubscribe_token(URLSafeSerializer("wrong", salt="digest-unsubscribe").dumps(1)) is None
+    assert user_id_from_unsubscribe_token(other_salt) is None
+    assert user_id_from_unsubscribe_token(URLSafeSerializer("wrong", salt="digest-unsubscribe").dumps(1)) is None
 
 
 # SMTP_SECURITY and SMTP_USER are tested against a real server with TLS and AUTH: tests/test_smtp_security.py.
 
 
 def test_failures_are_sorted_into_transient_and_permanent():
-    kind = digest.failure_kind
+    kind = failure_kind
     assert kind(smtplib.SMTPRecipientsRefused({"a@x": (550, b"no")})) == "permanent"
     assert kind(smtplib.SMTPRecipientsRefused({"a@x": (450, b"busy")})) == "transient"
     assert kind(smtplib.SMTPDataError(554, b"rejected")) == "permanent"

@@ -55,8 +55,9 @@ from detail.models import Agent, Alert, StatusCode, User, utcnow
 from detail.web.auth import issue_token
 from detail.web.calendar import issue_link
 from intel.domain import advisories, fetch, parse, poller
-from intel.domain.digests import preview, send_now, unsubscribe_token
+from intel.domain.digests import preview, send_now
 from intel.domain.parse.html import SUMMARY_TAGS, sanitise_html
+from intel.domain.preferences import preference_for, unsubscribe_token
 from intel.models import Advisory, ClassificationRule, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import build_world, make_app, sign_in
@@ -348,8 +349,6 @@ def gallery(tmp_path_factory):
             sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id)
         )
         if preference is None:
-            from intel.domain.digests import preference_for
-
             preference = preference_for(world.contact, utcnow())
         preference.feed_token_hash = hashlib.sha256(secret.encode()).hexdigest()
         preference.cadence, preference.min_severity, preference.timezone = "daily", "info", "Europe/London"

@@ -219,8 +219,8 @@ def _populate(world) -> dict:
     db.session.flush()
     # What the first visit of /intel/rules and /portal/preferences would store, stored now: a refused
     # form must then change nothing at all.
-    from intel.domain.digests import preference_for
     from intel.domain.poller import ensure_default_rules
+    from intel.domain.preferences import preference_for
 
     ensure_default_rules(world.org.id)
     preference_for(world.contact, utcnow())
@@ -2057,7 +2057,7 @@ ACTIONS = [
 @fuzz_settings(1)
 @given(stray=st.dictionaries(st.sampled_from(["csrf_token", "id", "next", "confirm", "x"]), nasty_text, max_size=2))
 def test_form_buttons(arena, role, template, stray):
-    from intel.domain.digests import unsubscribe_token
+    from intel.domain.preferences import unsubscribe_token
 
     ids = arena.ids
     with arena.app.app_context():

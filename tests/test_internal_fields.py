@@ -46,7 +46,9 @@ from detail.models import (
     utcnow,
 )
 from intel.domain import digests as digest
+from intel.domain.preferences import preference_for, unsubscribe_token
 from intel.models import Advisory, AdvisorySource, ClassificationRule, Feed, FeedItem
+from intel.web.portal import _feed_hash
 
 from .conftest import T0, sign_in
 from .test_access_matrix import PARAMETER
@@ -177,16 +179,14 @@ def leaks(markers: dict[str, str], body: str) -> list[str]:
 def portal_urls(app, world, request_id: int) -> list[str]:
     """Every GET page of the portal, from the url_map, with the contact's own ids and real secrets."""
     secret = "feed-secret-for-the-leak-test"
-    preference = digest.preference_for(world.contact, utcnow())
-    from intel.web.portal import _feed_hash
-
+    preference = preference_for(world.contact, utcnow())
     preference.feed_token_hash = _feed_hash(secret)
     db.session.commit()
     values = {
         "detail_id": world.detail.id,
         "request_id": request_id,
         "secret": secret,
-        "token": digest.unsubscribe_token(world.contact.id),
+        "token": unsubscribe_token(world.contact.id),
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from detail.extensions import db
 from intel.domain import advisories
+from intel.domain.preferences import preference_for, preference_or_default, unsubscribe_token
 from intel.models import Advisory, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import T0
@@ -76,6 +77,33 @@ def test_portal_shows_own_details_and_published_advisories_only(as_user, world, 
     assert "March past the hotel" not in other.get("/portal/advisories").get_data(as_text=True)
 
 
+def _preferences_stored() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ContactPreference))
+
+
+def test_reading_the_portal_stores_no_preference(as_user, world, published):
+    client = as_user(world.contact)
+    urls = (
+        "/portal",
+        f"/portal/details/{world.detail.id}",
+        "/portal/advisories",
+        "/portal/digests",
+        "/portal/requests",
+    )
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert _preferences_stored() == 0
+
+
+def test_the_preference_getter_leaves_the_commit_to_its_caller(world):
+    preference = preference_for(world.contact, T0)
+    assert (preference.cadence, preference.email) == ("daily", world.contact.email) and preference in db.session
+    db.session.rollback()
+    assert _preferences_stored() == 0
+    unsaved = preference_or_default(world.contact, T0)
+    assert unsaved.timezone == preference.timezone and unsaved not in db.session
+
+
 def test_preferences_are_saved_and_checked(as_user, world):
     client = as_user(world.contact)
     assert client.get("/portal/preferences").status_code == 200
@@ -137,8 +165,6 @@ def test_atom_feed_at_a_secret_revocable_url(app, as_user, world, published):
 
 
 def test_unsubscribe_link_pauses_digests(app, world):
-    from intel.domain.digests import unsubscribe_token
-
     anonymous = app.test_client()
     token = unsubscribe_token(world.contact.id)
     assert anonymous.get(f"/portal/unsubscribe/{token}").status_code == 200

@@ -1,14 +1,13 @@
-"""Sending mail: to the SMTP server when SMTP_HOST is set, otherwise to instance/outbox/ as .eml files.
+"""The mail transport: handing one message to the SMTP server (TLS, AUTH), or writing it whole as an .eml.
 
-Shared by digests (intel.digest) and notices (detail.notices). failure_kind tells a retry worth
-making from a refusal for good; retry_delay spaces the retries out.
+Used by the outbox (detail.domain.outbox), which decides when a message goes and records what
+happened; failure_kind tells it a retry worth making from a refusal for good.
 """
 
 import os
 import smtplib
 import ssl
 import tempfile
-from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -16,14 +15,6 @@ from pathlib import Path
 from flask import current_app
 
 SMTP_TIMEOUT_S = 20
-RETRY_CAP = timedelta(hours=1)
-# next_attempt_at of a message that failed for good: it is never retried by itself.
-NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4, ... minutes after the first, second, third ... failed attempt, at most an hour."""
-    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 6)), RETRY_CAP)
 
 
 def describe(exc: BaseException) -> str:
@@ -50,7 +41,7 @@ def failure_kind(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
         return "permanent" if exc.smtp_code >= 500 else "transient"
     # Greeting, HELO, authentication, TLS, a dropped connection, timeouts, refused connections:
-    # about the server or our settings, not this message, and they hit every digest alike.
+    # about the server or our settings, not this message, and they hit every message alike.
     if isinstance(exc, smtplib.SMTPException | OSError):
         return "transient"
     return "unknown"

@@ -1,7 +1,7 @@
 """Times are stored in UTC and shown in the venue's time zone."""
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d %b %H:%M %Z") -> str:
@@ -19,3 +19,12 @@ def parse_local(text: str, tz: str) -> datetime:
     if naive.tzinfo is not None:
         return naive.astimezone(timezone.utc)
     return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def known_zone(name: str | None) -> str:
+    """The IANA zone name if this machine knows it, else "UTC" (a stored name may outlive its zone data)."""
+    try:
+        ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder: IsADirectoryError
+        return "UTC"
+    return name or "UTC"

@@ -24,8 +24,9 @@ from detail.models import Detail, User, utcnow
 from detail.web.auth import roles_required
 from detail.web.kit import strip
 from detail.web.security import guessing_limit, not_found
-from intel.domain.digests import preference_for as stored_preference
-from intel.domain.digests import readiness_line, user_id_from_unsubscribe_token
+from intel.domain.preferences import preference_for as kept_preference
+from intel.domain.preferences import preference_or_default, user_id_from_unsubscribe_token
+from intel.domain.readiness import readiness_line
 from intel.models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -33,10 +34,14 @@ client_required = roles_required("client")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def preference_for(user: User) -> ContactPreference:
-    """The contact's preferences (stored with defaults on first use)."""
+def contact_zone(user: User) -> str:
+    """The zone the contact reads times in: their preference's, or the default's (nothing is stored)."""
+    return preference_or_default(user, utcnow()).timezone
 
-    return stored_preference(user, utcnow())
+
+def preference_for(user: User) -> ContactPreference:
+    """The contact's preferences, the defaults added to the session on first use: for a handler that commits."""
+    return kept_preference(user, utcnow())
 
 
 def published_for_client(client_id: int, detail_id: int | None = None) -> list[Advisory]:
@@ -61,7 +66,6 @@ def _own_detail(detail_id: int) -> Detail:
 
 
 def _readiness(detail: Detail) -> str:
-
     return readiness_line(detail, utcnow())
 
 
@@ -81,7 +85,7 @@ def index():
         past=past[-10:],
         readiness={d.id: _readiness(d) for d in upcoming},
         advisories=published_for_client(current_user.client_id)[:10],
-        zone=preference_for(current_user).timezone,
+        zone=contact_zone(current_user),
     )
 
 
@@ -106,7 +110,7 @@ def advisories():
     return render_template(
         "intel/portal/advisories.html",
         advisories=published_for_client(current_user.client_id),
-        zone=preference_for(current_user).timezone,
+        zone=contact_zone(current_user),
     )
 
 
@@ -117,7 +121,7 @@ def digests():
     rows = db.session.scalars(
         sa.select(Digest).where(Digest.user_id == current_user.id).order_by(Digest.created_at.desc()).limit(100)
     ).all()
-    return render_template("intel/portal/digests.html", digests=rows, zone=preference_for(current_user).timezone)
+    return render_template("intel/portal/digests.html", digests=rows, zone=contact_zone(current_user))
 
 
 def _zone(form, field):
@@ -184,7 +188,7 @@ def preferences():
         db.session.commit()
         flash("Preferences saved.", "success")
         return redirect(url_for("portal.preferences"))
-    db.session.commit()  # keeps the default preferences created on first visit
+    db.session.commit()  # keeps the defaults from the first visit on: the form shows what is stored
     status = 400 if request.method == "POST" else 200
     return render_template(
         "intel/portal/preferences.html", form=form, pref=pref, action=FlaskForm(), feed_url=None

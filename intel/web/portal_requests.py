@@ -13,7 +13,7 @@ from detail.domain import requests as inbox
 from detail.extensions import db
 from detail.models import REQUEST_PRIORITIES, ClientRequest, Detail, utcnow
 from detail.web.kit import optional_id, strip
-from intel.web.portal import bp, client_required, preference_for
+from intel.web.portal import bp, client_required, contact_zone
 
 PRIORITY_HINTS = {
     "urgent": "Urgent: needs the team now",
@@ -75,7 +75,7 @@ def requests():
     ).all()
     status = 400 if form.is_submitted() else 200
     return render_template(
-        "intel/portal/requests.html", form=form, requests=rows, zone=preference_for(current_user).timezone
+        "intel/portal/requests.html", form=form, requests=rows, zone=contact_zone(current_user)
     ), status
 
 
@@ -86,5 +86,5 @@ def request_view(request_id: int):
     if req is None or req.client_id != current_user.client_id:
         abort(404)
     return render_template(
-        "intel/portal/request.html", req=req, zone=preference_for(current_user).timezone, minutes=inbox.minutes_between
+        "intel/portal/request.html", req=req, zone=contact_zone(current_user), minutes=inbox.minutes_between
     )
