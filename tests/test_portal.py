@@ -98,10 +98,32 @@ def test_reading_the_portal_stores_no_preference(as_user, world, published):
 def test_the_preference_getter_leaves_the_commit_to_its_caller(world):
     preference = preference_for(world.contact, T0)
     assert (preference.cadence, preference.email) == ("daily", world.contact.email) and preference in db.session
+    zone = preference.timezone
     db.session.rollback()
     assert _preferences_stored() == 0
     unsaved = preference_or_default(world.contact, T0)
-    assert unsaved.timezone == preference.timezone and unsaved not in db.session
+    assert unsaved.timezone == zone and unsaved not in db.session
+
+
+def test_two_first_visits_at_once_store_one_preference_and_fail_neither(world, monkeypatch):
+    """Another tab (or the digest job) stored the contact's preference between this request's read
+    and its write: this request gets that row, not a unique-key error."""
+    from intel.domain import preferences
+
+    other = preferences.default_preference(world.contact, T0)
+    other.cadence = "weekly"
+    db.session.add(other)
+    db.session.commit()
+    real, reads = preferences.stored_preference, []
+
+    def read_before_the_other_tab_stored_it(user):
+        reads.append(user)
+        return None if len(reads) == 1 else real(user)
+
+    monkeypatch.setattr(preferences, "stored_preference", read_before_the_other_tab_stored_it)
+    preference = preferences.preference_for(world.contact, T0)
+    db.session.commit()
+    assert preference.cadence == "weekly" and _preferences_stored() == 1
 
 
 def test_preferences_are_saved_and_checked(as_user, world):

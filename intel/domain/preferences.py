@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from detail.domain.storage import insert_once
 from detail.domain.timefmt import known_zone
 from detail.extensions import db
 from detail.models import Detail, Site, User, Visit
@@ -60,9 +61,8 @@ def _default_zone(user: User, now: datetime) -> str:
     return known_zone(zone or user.organisation.timezone)
 
 
-def default_preference(user: User, now: datetime) -> ContactPreference:
-    """The preference a contact has until they choose: daily at 07:00 local, moderate and above (not stored)."""
-    return ContactPreference(
+def _default_values(user: User, now: datetime) -> dict:
+    return dict(
         user_id=user.id,
         email=user.email,
         cadence="daily",
@@ -75,16 +75,20 @@ def default_preference(user: User, now: datetime) -> ContactPreference:
     )
 
 
+def default_preference(user: User, now: datetime) -> ContactPreference:
+    """The preference a contact has until they choose: daily at 07:00 local, moderate and above (not stored)."""
+    return ContactPreference(**_default_values(user, now))
+
+
 def preference_or_default(user: User, now: datetime) -> ContactPreference:
     """The stored preference, or the default unsaved: for reading, it writes nothing."""
     return stored_preference(user) or default_preference(user, now)
 
 
 def preference_for(user: User, now: datetime) -> ContactPreference:
-    """The stored preference, or the default added to the session, for a caller whose commit keeps it."""
+    """The stored preference, or the default stored now, for a caller whose commit keeps it. Stored
+    once even when two requests (two tabs, a page and the digest job) ask for it at the same moment."""
     stored = stored_preference(user)
     if stored is not None:
         return stored
-    preference = default_preference(user, now)
-    db.session.add(preference)
-    return preference
+    return insert_once(ContactPreference, ("user_id",), **_default_values(user, now)) or stored_preference(user)
