@@ -788,7 +788,7 @@ def test_digest_email_escapes_html_and_keeps_its_headers(gallery):
 
 
 def test_digest_preview_render_escapes_html(gallery):
-    """intel.digest.preview, as the coordinators' preview and the sender render it, for the second contact."""
+    """intel.domain.digests.preview, as the coordinators' preview and the sender render it, for the second contact."""
     with gallery.app.app_context():
         subject, text, html_part = preview(db.session.get(User, gallery.ids["second_contact"]), utcnow())
     assert "\n" not in subject and "\r" not in subject

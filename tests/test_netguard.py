@@ -1,4 +1,4 @@
-"""detail.netguard: only public addresses, unless the allow-list names the host or its range."""
+"""detail.domain.netguard: only public addresses, unless the allow-list names the host or its range."""
 
 import ipaddress
 import socket
