@@ -81,7 +81,8 @@ class Target:
         return {"Authorization": "Bearer " + self.agent_tokens[seq % len(self.agent_tokens)]}
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(url: str, timeout: float = 180) -> None:
+    # Generous: a server starting on a machine busy with the test suite can take a minute.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
