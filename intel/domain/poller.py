@@ -18,6 +18,7 @@ from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
 from intel.domain import advisories, classify, fetch, parse, places
+from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
             continue
         known.add(entry.guid[:500])
         if entry.geometry_problem:
-            problems.append(f"{entry.title[:60]}: {entry.geometry_problem}")
+            problems.append(f"item {entry.title[:60]!r}: {entry.geometry_problem}")
         item = build_item(feed, entry, rules, now)
         try:
             with db.session.begin_nested():  # another poller may have stored it a moment ago
@@ -214,7 +215,8 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     feed.etag, feed.modified = fetched.etag, fetched.modified
     feed.consecutive_failures, feed.last_success_at, feed.last_error = 0, now, None
     feed.items_seen += len(new_items)
-    feed.last_problems = problems[:50]
+    problems = problem_lines(problems)
+    feed.last_problems = problems
     events = advisories.record_candidates(feed.organisation_id, new_items, now)
     db.session.commit()
     live.publish(events)
