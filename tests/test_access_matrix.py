@@ -793,10 +793,10 @@ def _populate(world) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("access_matrix")
-    app = make_app(folder, SMS_WEBHOOK_SECRET="matrix-sms-secret")
+def matrix_world(folder, **config):
+    """An app on the populated world, with a snapshot its tests restore between calls (a generator
+    for a module-scoped fixture: it tears the app down after the yield)."""
+    app = make_app(folder, **config)
     with app.app_context():
         db.create_all()
         built = _populate(build_world())
@@ -811,6 +811,11 @@ def matrix(tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    yield from matrix_world(tmp_path_factory.mktemp("access_matrix"), SMS_WEBHOOK_SECRET="matrix-sms-secret")
 
 
 @pytest.fixture

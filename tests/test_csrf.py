@@ -19,24 +19,22 @@ The cases share one world (the access matrix's), restored from a snapshot before
 """
 
 import re
-import sqlite3
 from types import SimpleNamespace
 
 import pytest
 
 from detail.extensions import db
 
-from .conftest import build_world, make_app, sign_in
+from .conftest import sign_in
 from .test_access_matrix import (
     ACCOUNT_ROLE,
     QUERIES,
     RULES,
-    Matrix,
-    _populate,
     classify,
     describe,
     expected,
     id_params,
+    matrix_world,
     outcome,
     pretty,
     url_for_rule,
@@ -108,22 +106,9 @@ def caller(rule: str, method: str) -> str:
 
 @pytest.fixture(scope="module")
 def world_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("csrf")
-    app = make_app(folder, WTF_CSRF_ENABLED=True, SMS_WEBHOOK_SECRET="csrf-sms-secret")
-    with app.app_context():
-        db.create_all()
-        built = _populate(build_world())
-        db.session.remove()
-        db.engine.dispose()
-    database, snapshot = folder / "test.db", folder / "snapshot.db"
-    source, target = sqlite3.connect(database), sqlite3.connect(snapshot)
-    source.backup(target)
-    source.close()
-    target.close()
-    yield Matrix(app, database, snapshot, **built)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    yield from matrix_world(
+        tmp_path_factory.mktemp("csrf"), WTF_CSRF_ENABLED=True, SMS_WEBHOOK_SECRET="csrf-sms-secret"
+    )
 
 
 @pytest.fixture
