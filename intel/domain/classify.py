@@ -102,11 +102,11 @@ def _regexes(category: str, weight: float, *patterns: str) -> list[Rule]:
     return [Rule(category, pattern, "any", weight, is_regex=True) for pattern in patterns]
 
 
-# In English, French, German, Spanish, Italian, Portuguese and Dutch. A cause outweighs its effect:
-# a security operation's own words (5) beat the road closure it causes (4 + 1), and a terror word
-# (5) ties with them and wins the tie; a cordon (3) is how police answer anything, so it wins only
-# when nothing else is said. A general strike counts for transport too (3, the impact weight), so
-# it is a protest with a transport impact; a strike of the trains is transport outright.
+# In English, French, German, Spanish, Italian, Portuguese and Dutch. A cause wins over its effect:
+# a security operation's own words (5) weigh as much as the road closure they cause (4 + 1) and
+# win the tie (TIE_ORDER), as a terror word (5) wins over them; a cordon (3) is how police answer
+# anything, so it wins only when nothing else is said. A general strike counts for transport too
+# (3, the impact weight): a protest with a transport impact. A strike of the trains is transport.
 DEFAULT_RULES: tuple[Rule, ...] = (
     # protest: demonstrations, marches, gatherings, strikes
     *_rules("protest", 3, "protest", "protester", "protestor", "demonstration", "demonstrator", "rally"),
