@@ -22,6 +22,7 @@ CATEGORIES = (
     "civil_unrest",
     "crime",
     "terrorism",
+    "security",
     "weather",
     "natural_hazard",
     "transport",

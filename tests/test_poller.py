@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import poller
+from intel.domain import classify, poller
+from intel.domain.parse.items import ParsedItem
 from intel.models import Advisory, Feed, FeedItem
 
 from .conftest import allow_loopback_feeds, make_app
@@ -224,3 +225,16 @@ def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server
     assert embassy.located_by == "gazetteer"
     paris = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: Paris"))
     assert paris.located and paris.latitude == pytest.approx(48.85, abs=0.1)
+
+
+def test_an_items_impacts_are_kept_with_it(world):
+    feed = Feed(organisation=world.org, url="https://a.example/rss", name="Wires")
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+    def built(title):
+        entry = ParsedItem("g", None, title, "", "", now, None, [])
+        return poller.build_item(feed, entry, list(classify.DEFAULT_RULES), now)
+
+    strike, riot = built("Huelga general el jueves"), built("Riots after the match")
+    assert (strike.category, strike.details["impacts"]) == ("protest", ["transport"])
+    assert riot.category == "civil_unrest" and "impacts" not in riot.details

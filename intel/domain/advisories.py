@@ -35,7 +35,8 @@ DUPLICATE_TITLE_RATIO = 0.55
 def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
     """Distance (or None for a whole country) and the place phrase, when the item lies in the watch area."""
     if area.country_code:
-        if (item.details or {}).get("country_code") == area.country_code:
+        details = item.details or {}
+        if area.country_code in details.get("country_codes", [details.get("country_code")]):
             return None, f"in {area.name}"
         return None
     distance = distance_m(item.latitude, item.longitude, area.latitude, area.longitude)

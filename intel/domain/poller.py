@@ -125,7 +125,7 @@ def _jsonable(value):
 
 def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) -> FeedItem:
     """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
-    category = classify.classify(parsed, rules, default_category=feed.default_category).category
+    classification = classify.classify(parsed, rules, default_category=feed.default_category)
     published = parsed.published or parsed.updated or now
     starts_at, ends_at = _window(parsed, published)
     latitude = longitude = None
@@ -139,8 +139,12 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
             latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
             country = place.country_code
     details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
-    if country:
-        details["country_code"] = country  # for watch areas that cover a whole country
+    # For watch areas that cover a whole country; GDACS names its countries outright, over the feed's guess.
+    countries = (parsed.gdacs or {}).get("country_codes") or ([country] if country else [])
+    if countries:
+        details["country_code"], details["country_codes"] = countries[0], countries
+    if classification.impacts:
+        details["impacts"] = classification.impacts  # ["transport"]: a general strike also stops the trains
     return FeedItem(
         feed=feed,
         guid=parsed.guid[:500],
@@ -148,7 +152,7 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         title=(parsed.title or "(untitled)")[:500],
         summary_html=parsed.summary_html,
         summary_text=parsed.summary_text,
-        category=category,
+        category=classification.category,
         source_severity=classify.source_severity(parsed),
         latitude=latitude,
         longitude=longitude,

@@ -33,6 +33,7 @@ REACH = {
     "civil_unrest": Reach(2_000, 75_000, "high"),
     "crime": Reach(500, 10_000, "low"),
     "terrorism": Reach(5_000, 100_000, "high"),
+    "security": Reach(1_000, 25_000, "moderate"),
     "weather": Reach(10_000, 150_000, "moderate"),
     "natural_hazard": Reach(25_000, 300_000, "moderate"),
     "transport": Reach(2_000, 50_000, "low"),
