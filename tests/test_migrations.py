@@ -139,7 +139,7 @@ def test_security_category_and_the_new_default_rules_reach_organisations_with_ru
         _insert(connection, "advisory_source", advisory_id=advisory, watch_area_id=area, item_id=item)
         before = _counts(connection)
 
-    upgrade(directory=MIGRATIONS, revision="0018_security_category")
+    upgrade(directory=MIGRATIONS, revision="0016")
 
     with db.engine.begin() as connection:
         assert _counts(connection) == before  # rebuilding the tables on SQLite cascaded nothing away

@@ -1,7 +1,7 @@
 """a security category (police and security operations, cordons, checkpoints, exclusion zones), and the
 new default rules for the organisations that already have their own
 
-Revision ID: 0018_security_category
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-06 09:00:00
 
@@ -20,7 +20,7 @@ a feed's security default and deletes the security rules coordinators added.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_security_category"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
