@@ -362,17 +362,27 @@ def test_sending_the_same_answer_twice_answers_once(client, world, intel):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientRequestAdvisory)) == 2
 
 
-def test_an_answer_racing_another_claims_nothing(app, world):
+def test_an_answer_racing_another_claims_nothing(backend):
     """The session's copy still says unanswered; another connection answered a moment ago."""
-    req = _request(world)
+    req = _request(backend)
     assert req.answered_at is None
     with db.engine.begin() as other:
         other.execute(
             sa.text("UPDATE client_request SET answered_at = received_at, acknowledged_at = received_at WHERE id = :i"),
             {"i": req.id},
         )
-    assert inbox.answer(req, world.coordinator, "second") is None
+    assert inbox.answer(req, backend.coordinator, "second") is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notice)) == 0
+
+
+def test_an_advisory_is_attached_to_an_answer_once(backend):
+    req = _request(backend)
+    advisory = _advisory(backend.org, "Road closure", T0, status="published", detail_id=backend.detail.id)
+    db.session.commit()
+    for _ in range(2):
+        assert answers.attach(req, backend.coordinator, [advisory.id, advisory.id], {}) == []
+        db.session.commit()
+    assert db.session.scalars(sa.select(ClientRequestAdvisory.advisory_id)).all() == [advisory.id]
 
 
 def test_change_it_returns_to_the_page_with_what_was_typed(client, world, intel):
