@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail.extensions import db
-from detail.models import Client, Detail, Organisation, Site, User
+from detail.models import Client, ClientRequest, Detail, Organisation, Site, User
 from detail.models.base import UTCDateTime, latlon_checks, one_of, utcnow
 
 # Categories, severities and rule fields: one list each, read by the check constraints and by
@@ -190,6 +190,22 @@ class AdvisorySource(db.Model):
 
     advisory: so.Mapped[Advisory] = so.relationship(back_populates="sources")
     item: so.Mapped[FeedItem] = so.relationship()
+
+
+class ClientRequestAdvisory(db.Model):
+    """An advisory a coordinator attached to the answer to a client's request: the client reads it
+    with the answer. Only that client's advisories, and only published ones (attaching a candidate
+    publishes it): intel.domain.answers keeps both rules."""
+
+    request_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("client_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    advisory_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("advisory.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    request: so.Mapped[ClientRequest] = so.relationship()
+    advisory: so.Mapped[Advisory] = so.relationship()
 
 
 CADENCES = ("immediate", "daily", "weekly")

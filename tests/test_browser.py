@@ -262,3 +262,68 @@ def test_survey_draft_survives_no_signal_and_a_reload(browser, live_server, worl
     db.session.expire_all()
     assert db.session.get(Survey, survey.id).safe_room == "Suite 12, behind the kitchen"
     assert page.evaluate(f"localStorage.getItem('survey:{survey.id}')") is None
+
+
+def test_coordinator_answers_a_request_with_an_advisory_ticked_beside_it(browser, live_server, world_now, tmp_path):
+    """The boxes beside the request belong to the answer form; the check page shows the client's view;
+    "Send the answer" sends once however often it is clicked; no script breaks the page's policy."""
+    from detail.domain import requests as inbox
+    from detail.models import ClientRequest, Notice
+    from intel.models import Advisory, ClientRequestAdvisory
+
+    w = world_now
+    start = w.detail.starts_at
+    candidate = Advisory(
+        organisation_id=w.org.id,
+        detail_id=w.detail.id,
+        title="Climate march at Trafalgar Square",
+        category="protest",
+        severity="high",
+        reason="within 300 m of the Grand Hotel during arrival",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
+    db.session.add(candidate)
+    req, _ = inbox.log_request(client=w.client, contact=w.contact, subject="Any protests near the hotel today?")
+    db.session.commit()
+
+    page = _signed_in_page(browser, live_server, w.coordinator.email, bypass_csp=False)
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda error: refused.append(str(error)))
+
+    def to_the_check_page():
+        page.goto(f"/admin/requests/{req.id}")
+        page.get_by_label("Attach to the answer and publish it").check()
+        page.get_by_label("Recommendation for the client (needed to publish it)").fill("Arrive by the rear entrance")
+        page.get_by_label("Answer (sent to the contact)").fill("Yes, one march: see the advisory.")
+        page.get_by_role("button", name="Check the answer").click()
+        page.wait_for_selector("text=Check the answer before it goes")
+
+    page.goto(f"/admin/requests/{req.id}")
+    _shot(page, tmp_path, "request-intel")
+    to_the_check_page()
+    assert "Arrive by the rear entrance" in page.locator("main").inner_text()
+    _shot(page, tmp_path, "request-check")
+    # A send answered with 204 leaves the page as it is: what a second click does can be seen.
+    sends = []
+    page.route("**/answer", lambda route: (sends.append(route.request.url), route.fulfill(status=204)))
+    send = page.get_by_role("button", name="Send the answer")
+    send.click()
+    page.wait_for_selector("#answer-form[aria-busy=true] button:disabled", timeout=5000)
+    send.click(force=True)  # the second click of a double click
+    page.wait_for_timeout(300)
+    assert len(sends) == 1
+    page.unroute("**/answer")
+
+    to_the_check_page()
+    page.get_by_role("button", name="Send the answer").click()
+    page.wait_for_selector(".flash-success")
+    assert page.inner_text(".flash-success") == "Answered; the contact is told."
+    _shot(page, tmp_path, "request-answered")
+    db.session.expire_all()
+    assert db.session.get(ClientRequest, req.id).answer == "Yes, one march: see the advisory."
+    assert db.session.get(Advisory, candidate.id).status == "published"
+    assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == 1
+    assert db.session.scalar(db.select(db.func.count()).select_from(ClientRequestAdvisory)) == 1
+    assert refused == []

@@ -76,7 +76,11 @@ def test_acknowledge_and_answer_are_timed_mailed_and_shown_in_the_portal(client,
     r = client.post(f"/admin/requests/{req.id}/acknowledge", data={"ack-note": "Looking into it now."})
     assert r.status_code == 302
     time_machine.move_to(T0 + timedelta(minutes=42), tick=False)
-    r = client.post(f"/admin/requests/{req.id}/answer", data={"answer-answer": "One march, 2 km away, ends 11:00."})
+    typed = {"answer-answer": "One march, 2 km away, ends 11:00."}
+    r = client.post(f"/admin/requests/{req.id}/answer", data=typed)
+    assert r.status_code == 200 and "Check the answer before it goes" in r.get_data(as_text=True)
+    assert db.session.get(ClientRequest, req.id).answered_at is None  # shown for checking, not sent
+    r = client.post(f"/admin/requests/{req.id}/answer", data={**typed, "answer-confirmed": "yes"})
     assert r.status_code == 302
     db.session.expire_all()
     assert (req.state, req.acknowledged_by_id, req.answered_by_id) == (
