@@ -256,3 +256,14 @@ def test_long_routes_match_along_their_geodesic_and_across_the_antimeridian():
     assert geometry.route_bounds(*fiji) is None
     index.route_bounds = {0: None}
     assert index.candidates(SimpleNamespace(latitude=-17.0, longitude=179.5, geometry=None), 20_000) == {0}
+
+
+def test_the_clients_payload_names_no_feed_source_or_venue(world, feed):
+    item = _item(feed, *_away(world.hotel, 400), T0, title="Rally at the hotel", link="http://127.0.0.1:1/x")
+    advisories.record_candidates(world.org.id, [item], T0)
+    advisory = db.session.scalars(sa.select(Advisory)).one()
+    team = advisories.advisory_payload(advisory)
+    assert team["sources"][0]["feed"] == "Protest monitor" and team["site"]
+    client = advisories.advisory_payload(advisory, for_client=True)
+    assert "sources" not in client and "site" not in client
+    assert "Protest monitor" not in repr(client) and "127.0.0.1:1/x" not in repr(client)

@@ -178,10 +178,12 @@ def advisory_payload(advisory: Advisory, for_client: bool = False) -> dict:
         "summary": advisory.summary,
         "recommendation": advisory.recommendation,
         "published_at": advisory.published_at.isoformat() if advisory.published_at else None,
-        "sources": [{"title": s.item.title, "link": s.item.link, "feed": s.item.feed.name} for s in advisory.sources],
     }
-    if not for_client:
+    if not for_client:  # the feeds behind it and the venue's name are the team's own
         payload["site"] = advisory.site.name if advisory.site else None
+        payload["sources"] = [
+            {"title": s.item.title, "link": s.item.link, "feed": s.item.feed.name} for s in advisory.sources
+        ]
     return payload
 
 

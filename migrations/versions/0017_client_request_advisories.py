@@ -1,7 +1,7 @@
 """advisories attached to the answer to a client's request
 
-Revision ID: 0019_client_request_advisories
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-08 09:00:00
 
 One row per (request, advisory): the pair is the primary key, so an advisory is attached to an
@@ -12,8 +12,8 @@ takes its attachments with it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_client_request_advisories"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
