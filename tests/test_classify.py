@@ -193,7 +193,7 @@ def test_unknown_categories_and_fields_in_rules_are_ignored():
         ("cap_atom.xml", ["weather", "natural_hazard", "weather"]),
         ("gdacs.xml", ["natural_hazard", "weather"]),
         ("usgs_earthquakes.atom", ["natural_hazard"] * 3),
-        ("w3c_geo.xml", ["transport", "transport"]),
+        ("w3c_geo.xml", ["transport", "transport", "transport"]),
         ("wrong_encoding.xml", ["protest"]),
     ],
 )

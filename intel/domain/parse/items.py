@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from xml.etree.ElementTree import Element
 
 from .cap import cap_fields
 from .coordinates import Geometry
@@ -76,6 +77,11 @@ class FeedContext:
     cap_prefixes: list[str]
     gdacs_prefixes: list[str]
     problems: list[str]
+    georss: list[Element | None] | None = None  # each entry's GeoRSS element from the document (entry_xml.py)
+
+    def georss_of(self, index: int) -> Element | None:
+        """The GeoRSS element of the entry at `index` (1-based), when the document could be read for it."""
+        return self.georss[index - 1] if self.georss is not None and index <= len(self.georss) else None
 
 
 def build_items(entries, context: FeedContext) -> list[ParsedItem]:
@@ -116,7 +122,9 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
     guid = _guid(text(entry, "id"), raw_link, title, published or updated)
     if raw_link and link is None:
         context.problems.append(f"item {guid!r}: link dropped ({_describe_link(raw_link)})")
-    geometry, geometry_problem, refused = entry_geometry(entry, context.cap_prefixes, context.gdacs_prefixes)
+    geometry, geometry_problem, refused = entry_geometry(
+        entry, context.cap_prefixes, context.gdacs_prefixes, context.georss_of(index)
+    )
     for problem in refused:
         context.problems.append(f"item {guid!r}: {problem}")
     return ParsedItem(
