@@ -224,3 +224,19 @@ def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server
     assert embassy.located_by == "gazetteer"
     paris = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: Paris"))
     assert paris.located and paris.latitude == pytest.approx(48.85, abs=0.1)
+
+
+def test_coordinates_refused_or_in_unknown_systems_are_problems_on_the_feed(app, world, feed_server):
+    grids = _feed(world.org, feed_server.url("/feeds/gml_reference_systems.xml"))
+    bad = _feed(world.org, feed_server.url("/feeds/bad_coordinates.xml"))
+    assert [r.status for r in poller.poll_due(app)] == ["ok", "ok"]
+    db.session.expire_all()
+    placed = {i.guid: i for i in _items(grids)}
+    assert placed["bng-point"].located and placed["bng-point"].details["country_code"] == "GB"
+    assert not placed["unknown-code"].located
+    grid_problems = "\n".join(grids.last_problems)
+    assert "coordinate reference system 'EPSG:99999' is not one PROJ knows" in grid_problems
+    assert "not a whole number of 2-D positions" in grid_problems
+    bad_problems = "\n".join(bad.last_problems)
+    assert "GeoRSS line has 5 numbers, an odd count" in bad_problems
+    assert "position (0, 0) is where a missing location written as zeros lands, not a place on 2 items" in bad_problems

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, places
+from intel.domain import advisories, classify, fetch, parse, placement
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
@@ -85,22 +85,6 @@ def rules_for(organisation_id: int) -> list[classify.Rule]:
     return [classify.Rule(r.category, r.pattern, r.field, r.weight, r.is_regex) for r in rows]
 
 
-def representative_point(geometry: dict) -> tuple[float, float]:
-    """One point for an item's geometry: itself, or the middle of a line, area or box."""
-    kind, coordinates = geometry["type"], geometry["coordinates"]
-    if kind == "point":
-        return tuple(coordinates)
-    if kind == "box":
-        south, west, north, east = coordinates
-        return (south + north) / 2, (west + east) / 2
-    points = (
-        coordinates[:-1]
-        if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
-        else coordinates
-    )
-    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
-
-
 def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
     """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
     extra = parsed.cap or parsed.gdacs or {}
@@ -124,24 +108,14 @@ def _jsonable(value):
 
 
 def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) -> FeedItem:
-    """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
+    """A FeedItem from a parsed entry: classified, placed (intel.domain.placement says how), timed."""
     category = classify.classify(parsed, rules, default_category=feed.default_category).category
     published = parsed.published or parsed.updated or now
     starts_at, ends_at = _window(parsed, published)
-    latitude = longitude = None
-    located_by, place_name, country = None, "", feed.country_code or None
-    if parsed.geometry:
-        latitude, longitude = representative_point(parsed.geometry)
-        located_by = "feed"
-    else:
-        place = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
-        if place is not None:
-            latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
-            country = place.country_code
+    where = placement.place(parsed, country_hint=feed.country_code or None)
     details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
-    if country:
-        details["country_code"] = country  # for watch areas that cover a whole country
-    return FeedItem(
+    details.update(where.details())  # country_code: for watch areas that cover a whole country
+    item = FeedItem(
         feed=feed,
         guid=parsed.guid[:500],
         link=parsed.link[:1000] if parsed.link else None,
@@ -150,17 +124,18 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         summary_text=parsed.summary_text,
         category=category,
         source_severity=classify.source_severity(parsed),
-        latitude=latitude,
-        longitude=longitude,
+        latitude=where.latitude,
+        longitude=where.longitude,
         geometry=_jsonable(parsed.geometry) if parsed.geometry else None,
-        located_by=located_by,
-        place_name=place_name,
+        located_by=where.located_by,
+        place_name=where.place_name,
         published_at=parsed.published,
         starts_at=starts_at,
         ends_at=ends_at,
         details=details,
         fetched_at=now,
     )
+    return item
 
 
 def _failed(feed: Feed, error: str, now: datetime) -> None:

@@ -1,0 +1,56 @@
+"""Where a feed item is: at its own coordinates, or at a place its text names.
+
+The rule it keeps: an item's own coordinates always win. An item with a geometry is placed at its
+representative point, and its country is the one at that point (countries.country_at), never the
+feed's: an earthquake in Taiwan from a feed registered for the United States is in Taiwan, and at sea
+it is in no country. The feed's country only helps tell apart places of one name in text ("Paris" in
+a US feed). Pure: nothing here reads or writes the database.
+"""
+
+from dataclasses import dataclass
+
+from intel.domain import places
+from intel.domain.countries import country_at
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An item's point (if any), how it was found, the place's name and the countries it lies in."""
+
+    latitude: float | None = None
+    longitude: float | None = None
+    located_by: str | None = None  # "feed" (its coordinates), "gazetteer" (its text), or None
+    place_name: str = ""
+    countries: tuple[str, ...] = ()
+
+    def details(self) -> dict:
+        """What FeedItem.details keeps of it: the country, for country watch areas."""
+        return {"country_code": self.countries[0]} if self.countries else {}
+
+
+def place(parsed, country_hint: str | None = None) -> Placement:
+    """Where a parsed item is (see the module's rule); `country_hint` is the feed's country."""
+    if parsed.geometry:
+        latitude, longitude = representative_point(parsed.geometry)
+        country = country_at(latitude, longitude)
+        return Placement(latitude, longitude, "feed", countries=(country,) if country else ())
+    found = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=country_hint)
+    if found is None:
+        return Placement()
+    return Placement(found.latitude, found.longitude, "gazetteer", found.name, (found.country_code,))
+
+
+def representative_point(geometry: dict) -> tuple[float, float]:
+    """One point for an item's geometry: itself, or the middle of a line, area or box."""
+    kind, coordinates = geometry["type"], geometry["coordinates"]
+    if kind == "point":
+        return tuple(coordinates)
+    if kind == "box":
+        south, west, north, east = coordinates
+        return (south + north) / 2, (west + east) / 2
+    points = (
+        coordinates[:-1]
+        if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
+        else coordinates
+    )
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
