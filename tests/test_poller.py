@@ -11,7 +11,7 @@ from detail.models import Organisation
 from intel.domain import poller
 from intel.models import Advisory, Feed, FeedItem
 
-from .conftest import allow_loopback_feeds, make_app
+from .conftest import T0, allow_loopback_feeds, make_app
 from .job_clock import JobClock, Stop
 from .test_feeds import FeedServer
 
@@ -224,6 +224,23 @@ def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server
     assert embassy.located_by == "gazetteer"
     paris = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: Paris"))
     assert paris.located and paris.latitude == pytest.approx(48.85, abs=0.1)
+
+
+def test_travel_advisories_are_stored_country_wide_and_raise_candidates_for_details_there(app, world, feed_server):
+    # The world's detail is in London from T0; the feed's UK advisory was issued in May 2025 and still stands.
+    feed = _feed(world.org, feed_server.url("/feeds/travel_advisories.xml"), country_code="US")
+    assert poller.poll_feed(feed.id, now=T0).status == "ok"
+    db.session.expire_all()
+    items = _items(feed)
+    wide = [i for i in items if i.located_by == "country"]
+    assert len(wide) == 8 and all(i.latitude is None for i in wide)
+    assert [i.title for i in items if i.located_by != "country"] == ["Worldwide Caution"]
+    raised = db.session.scalars(sa.select(Advisory).where(Advisory.detail_id == world.detail.id)).all()
+    assert [(a.title, a.severity) for a in raised] == [("United Kingdom - Level 2: Exercise Increased Caution", "low")]
+
+    feed.etag = None  # fetched whole again: the same issues, so nothing new
+    db.session.commit()
+    assert poller.poll_feed(feed.id, now=T0).new_items == 0
 
 
 def test_coordinates_refused_or_in_unknown_systems_are_problems_on_the_feed(app, world, feed_server):

@@ -1,16 +1,21 @@
-"""Where a feed item is: at its own coordinates, or at a place its text names.
+"""Where a feed item is: at its own coordinates, in whole countries, or at a place its text names.
 
 The rule it keeps: an item's own coordinates always win. An item with a geometry is placed at its
 representative point, and its country is the one at that point (countries.country_at), never the
 feed's: an earthquake in Taiwan from a feed registered for the United States is in Taiwan, and at sea
 it is in no country. The feed's country only helps tell apart places of one name in text ("Paris" in
-a US feed). Pure: nothing here reads or writes the database.
+a US feed). A travel advisory is placed in its countries and at no point (located_by "country"); one
+whose country is not recognised is left unplaced rather than placed by the words of its title.
+Pure: nothing here reads or writes the database.
 """
 
 from dataclasses import dataclass
 
 from intel.domain import places
 from intel.domain.countries import country_at
+from intel.domain.gazetteer import country_name
+
+MAX_PLACE_NAME = 200  # the FeedItem.place_name column
 
 
 @dataclass(frozen=True)
@@ -19,21 +24,34 @@ class Placement:
 
     latitude: float | None = None
     longitude: float | None = None
-    located_by: str | None = None  # "feed" (its coordinates), "gazetteer" (its text), or None
+    located_by: str | None = None  # "feed" (its coordinates), "gazetteer" (its text), "country", or None
     place_name: str = ""
     countries: tuple[str, ...] = ()
 
     def details(self) -> dict:
-        """What FeedItem.details keeps of it: the country, for country watch areas."""
-        return {"country_code": self.countries[0]} if self.countries else {}
+        """What FeedItem.details keeps of it: the country (for country watch areas), and all of a
+        country-wide item's countries."""
+        if not self.countries:
+            return {}
+        found: dict = {"country_code": self.countries[0]}
+        if self.located_by == "country":
+            found["countries"] = list(self.countries)
+        return found
 
 
 def place(parsed, country_hint: str | None = None) -> Placement:
     """Where a parsed item is (see the module's rule); `country_hint` is the feed's country."""
+    advisory = getattr(parsed, "travel_advisory", None)
+    if advisory and advisory["countries"]:
+        codes = tuple(advisory["countries"])
+        name = advisory["country_name"] or ", ".join(country_name(code) for code in codes)
+        return Placement(located_by="country", place_name=name[:MAX_PLACE_NAME], countries=codes)
     if parsed.geometry:
         latitude, longitude = representative_point(parsed.geometry)
         country = country_at(latitude, longitude)
         return Placement(latitude, longitude, "feed", countries=(country,) if country else ())
+    if advisory:
+        return Placement()
     found = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=country_hint)
     if found is None:
         return Placement()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, placement
+from intel.domain import advisories, classify, fetch, parse, placement, travel_advisories
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
@@ -113,7 +113,11 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
     published = parsed.published or parsed.updated or now
     starts_at, ends_at = _window(parsed, published)
     where = placement.place(parsed, country_hint=feed.country_code or None)
-    details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
+    details = {
+        key: _jsonable(value)
+        for key in ("cap", "gdacs", "usgs", "travel_advisory")
+        if (value := getattr(parsed, key, None))
+    }
     details.update(where.details())  # country_code: for watch areas that cover a whole country
     item = FeedItem(
         feed=feed,
@@ -135,6 +139,8 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         details=details,
         fetched_at=now,
     )
+    if where.located_by == "country" and parsed.travel_advisory:
+        travel_advisories.put_in_force(item, parsed.travel_advisory, issued=published)
     return item
 
 

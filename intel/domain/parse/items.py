@@ -18,6 +18,7 @@ from .fields import struct_to_utc, text
 from .gdacs import gdacs_fields
 from .geometry import entry_geometry
 from .html import LINK_SCHEMES, html_to_text, plain_text, sanitise_html
+from .travel import advisory_guid, travel_advisory_fields, unrecognised
 from .usgs import usgs_fields
 
 MAX_GUID_LENGTH = 500  # the FeedItem.guid column; longer ids are hashed, never cut
@@ -36,7 +37,7 @@ class ParsedItem:
     position as (latitude, longitude): a point (lat, lon), a line or polygon a list of them
     (a polygon closed, first == last), a box (south, west, north, east). A CAP circle is a
     point with "radius_km". When a feed's location is refused, geometry is None and
-    geometry_problem says why.
+    geometry_problem says why (so it does for a travel advisory whose country is not recognised).
     """
 
     guid: str  # the entry's id, else its link, else "sha256:" of title and time; at most 500 characters
@@ -52,6 +53,7 @@ class ParsedItem:
     cap: dict[str, Any] | None = None  # severity, urgency, certainty, event, onset, expires, area_desc, status, ...
     gdacs: dict[str, Any] | None = None  # alertlevel, eventtype, severity, country, fromdate, todate, bbox, ...
     usgs: dict[str, Any] | None = None  # magnitude, place, depth_km, event_id
+    travel_advisory: dict[str, Any] | None = None  # countries, country_name, country_tag, level, advice
     source: str | None = None  # the feed's title
     default_category: str | None = None  # the feed's, for the classifier to fall back on
 
@@ -120,6 +122,9 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
     published = struct_to_utc(dict.get(entry, "published_parsed"))
     updated = struct_to_utc(dict.get(entry, "updated_parsed"))
     guid = _guid(text(entry, "id"), raw_link, title, published or updated)
+    travel_advisory = travel_advisory_fields(entry, title)
+    if travel_advisory is not None:
+        guid = advisory_guid(guid, travel_advisory, published or updated)
     if raw_link and link is None:
         context.problems.append(f"item {guid!r}: link dropped ({_describe_link(raw_link)})")
     geometry, geometry_problem, refused = entry_geometry(
@@ -127,6 +132,8 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
     )
     for problem in refused:
         context.problems.append(f"item {guid!r}: {problem}")
+    if travel_advisory is not None and geometry is None:
+        geometry_problem = geometry_problem or unrecognised(travel_advisory)
     return ParsedItem(
         guid=guid,
         link=link,
@@ -141,6 +148,7 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
         cap=cap_fields(entry, context.cap_prefixes),
         gdacs=gdacs_fields(entry, context.gdacs_prefixes, title),
         usgs=usgs_fields(entry, title, link),
+        travel_advisory=travel_advisory,
         source=context.source,
         default_category=context.default_category,
     )
