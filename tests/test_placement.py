@@ -108,3 +108,16 @@ def test_a_quake_in_taiwan_from_a_feed_for_the_united_states_reaches_taiwans_wat
 
     raised = db.session.scalars(sa.select(Advisory).where(Advisory.watch_area_id.is_not(None))).all()
     assert [advisory.watch_area.name for advisory in raised] == ["Taiwan"]
+
+
+def test_a_warning_area_across_180_degrees_is_placed_there_not_at_0_degrees(us_feed):
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0" xmlns:georss="http://www.georss.org/georss"><channel><title>T'
+        b"</title><item><title>Tropical cyclone warning</title><guid>tc</guid>"
+        b"<georss:box>-20 175 -15 -175</georss:box></item></channel></rss>"
+    )
+    rules = poller.rules_for(us_feed.organisation_id)
+    item = poller.build_item(us_feed, parse(body).items[0], rules, T0)
+
+    assert (item.latitude, item.longitude) == (-17.5, 180.0)
+    assert item.details["country_code"] == "FJ"

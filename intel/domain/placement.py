@@ -59,16 +59,25 @@ def place(parsed, country_hint: str | None = None) -> Placement:
 
 
 def representative_point(geometry: dict) -> tuple[float, float]:
-    """One point for an item's geometry: itself, or the middle of a line, area or box."""
+    """One point for an item's geometry: itself, or the middle of a line, area or box, across 180° too."""
     kind, coordinates = geometry["type"], geometry["coordinates"]
     if kind == "point":
         return tuple(coordinates)
     if kind == "box":
         south, west, north, east = coordinates
-        return (south + north) / 2, (west + east) / 2
+        east = east if west <= east else east + 360  # west > east: the box crosses 180°
+        return (south + north) / 2, _wrap((west + east) / 2)
     points = (
         coordinates[:-1]
         if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
         else coordinates
     )
-    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
+    # Longitudes taken on the side of the first point: the middle of a Fiji warning area across 180° is
+    # near Fiji, not at 0° in the Gulf of Guinea.
+    first = points[0][1]
+    longitudes = [first + _wrap(p[1] - first) for p in points]
+    return sum(p[0] for p in points) / len(points), _wrap(sum(longitudes) / len(longitudes))
+
+
+def _wrap(longitude: float) -> float:
+    return (longitude + 180.0) % 360.0 - 180.0 if not -180.0 <= longitude <= 180.0 else longitude
