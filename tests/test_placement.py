@@ -24,6 +24,9 @@ FEEDS = Path(__file__).parent / "data" / "feeds"
         (31.76, -106.49, "US"),  # El Paso ...
         (31.69, -106.42, "MX"),  # ... and Ciudad Juárez, 10 km apart across the border
         (47.14, 9.52, "LI"),  # Vaduz, between Switzerland and Austria
+        (21.03, 105.85, "VN"),  # Hanoi, inside the Asia/Bangkok time zone's polygon
+        (13.75, 100.50, "TH"),  # Bangkok
+        (42.66, 21.16, "XK"),  # Pristina, inside Europe/Belgrade's
         (51.5101, -0.1340, "GB"),
         (24.0, 122.2, "TW"),  # 60 km off Taiwan's east coast: the nearest coast's
         (35.0, -40.0, None),  # the middle of the Atlantic

@@ -1,11 +1,13 @@
 """Which country a point lies in, and which countries a name means: offline, from time-zone borders and GeoNames.
 
 ``country_at`` reads the time zone at the point (timezonefinder's polygons, which follow national borders
-and territorial waters) and the one country tz's zone.tab gives each zone (tzdata, pinned): exact at a
-border where a nearest-city rule is not (El Paso and Ciudad Juárez are 5 km apart), and about 15 µs a
-call. At sea the zone is an "Etc/GMT" one; there the point belongs to the country of the nearest GeoNames
-city within OFFSHORE_REACH_KM, so a quake or a cyclone just off a coast concerns that coast; farther out,
-and at exactly (0, 0), it belongs to none.
+and territorial waters): exact at a border where a nearest-city rule is not (El Paso and Ciudad Juárez are
+10 km apart), and about 20 µs a call. Most zones lie in one country, tz's zone.tab says which. A few
+polygons hold places of several countries (Asia/Bangkok covers northern Vietnam too, Europe/Belgrade
+Kosovo): which ones is learnt once per process from the GeoNames cities inside each polygon, and there a
+point takes the country of the nearest city inside the same polygon. At sea the zone is an "Etc/GMT" one;
+there the point belongs to the country of the nearest city within OFFSHORE_REACH_KM, so a quake or a
+cyclone just off a coast concerns that coast; farther out, and at exactly (0, 0), it belongs to none.
 
 ``countries_named`` reads country names as feeds write them ("Burma (Myanmar)", "The Bahamas", "Israel,
 the West Bank and Gaza") into ISO 3166 codes, through the gazetteer's names and aliases and a few of its
@@ -55,6 +57,8 @@ _LIST_SEPARATORS = re.compile(r"\s*(?:,|&|\band\b)\s*", re.IGNORECASE)
 
 _offshore_lock = threading.Lock()
 _offshore_grid: dict[tuple[int, int], list[Place]] | None = None
+_shared_lock = threading.Lock()
+_shared: dict[str, list[Place]] | None = None
 
 
 def country_at(latitude: float, longitude: float) -> str | None:
@@ -63,16 +67,17 @@ def country_at(latitude: float, longitude: float) -> str | None:
     if latitude == 0.0 and longitude == 0.0:
         return None  # "null island": a missing position written as zeros, never a place
     zone = timezone_at(latitude, longitude)
-    if zone and not zone.startswith("Etc/"):
-        code = _zone_countries().get(zone)
-        if code is not None:
-            return code
-    return _nearest_coast(latitude, longitude)
+    if not zone or zone.startswith("Etc/"):
+        return _nearest_coast(latitude, longitude)
+    shared = _shared_zones().get(zone)
+    if shared is not None:
+        return _nearest(latitude, longitude, shared, math.inf).country_code
+    return _zone_countries().get(zone) or _nearest_coast(latitude, longitude)
 
 
 @functools.cache
 def _zone_countries() -> dict[str, str]:
-    """tz's zone.tab: each zone's one country (zone1970.tab gives some zones several)."""
+    """tz's zone.tab: the one country of each zone."""
     text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
     zones = {}
     for line in text.splitlines():
@@ -83,6 +88,30 @@ def _zone_countries() -> dict[str, str]:
     return zones
 
 
+def _shared_zones() -> dict[str, list[Place]]:
+    """The zones whose polygon holds cities of more than one country, with those cities."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                inside: dict[str, list[Place]] = {}
+                for place in load_gazetteer().cities:
+                    zone = timezone_at(place.latitude, place.longitude)
+                    if zone and not zone.startswith("Etc/"):
+                        inside.setdefault(zone, []).append(place)
+                _shared = {zone: cities for zone, cities in inside.items() if len({p.country_code for p in cities}) > 1}
+    return _shared
+
+
+def _nearest(latitude: float, longitude: float, places: list[Place], within_m: float) -> Place | None:
+    best, best_m = None, within_m
+    for place in places:
+        metres = haversine_m(latitude, longitude, place.latitude, place.longitude)
+        if metres <= best_m:
+            best, best_m = place, metres
+    return best
+
+
 def _nearest_coast(latitude: float, longitude: float) -> str | None:
     """The country of the nearest city within OFFSHORE_REACH_KM, or None."""
     grid = _offshore_index()
@@ -91,13 +120,13 @@ def _nearest_coast(latitude: float, longitude: float) -> str | None:
     across = OFFSHORE_REACH_KM / (111.0 * max(math.cos(math.radians(latitude)), 0.01))
     spread = min(180, math.ceil(across / _CELL_DEG))
     col = math.floor(longitude / _CELL_DEG)
-    best, best_m = None, reach_m
-    for r in range(row - 1, row + 2):
-        for c in range(col - spread, col + spread + 1):
-            for place in grid.get((r, (c + 180) % 360 - 180), ()):
-                metres = haversine_m(latitude, longitude, place.latitude, place.longitude)
-                if metres <= best_m:
-                    best, best_m = place, metres
+    nearby = [
+        place
+        for r in range(row - 1, row + 2)
+        for c in range(col - spread, col + spread + 1)
+        for place in grid.get((r, (c + 180) % 360 - 180), ())
+    ]
+    best = _nearest(latitude, longitude, nearby, reach_m)
     return best.country_code if best is not None else None
 
 
