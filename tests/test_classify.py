@@ -347,7 +347,7 @@ def test_unknown_categories_and_fields_in_rules_are_ignored():
         ("gdacs.xml", ["natural_hazard", "weather"]),
         ("usgs_earthquakes.atom", ["natural_hazard"] * 3),
         # "Airport: security alert at BER ... Terminal 1 partially closed": security, with a transport impact
-        ("w3c_geo.xml", ["transport", "security"]),
+        ("w3c_geo.xml", ["transport", "security", "transport"]),
         ("wrong_encoding.xml", ["protest"]),
     ],
 )

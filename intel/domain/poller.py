@@ -17,7 +17,7 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, places
+from intel.domain import advisories, classify, fetch, parse, placement, travel_advisories
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
@@ -85,22 +85,6 @@ def rules_for(organisation_id: int) -> list[classify.Rule]:
     return [classify.Rule(r.category, r.pattern, r.field, r.weight, r.is_regex) for r in rows]
 
 
-def representative_point(geometry: dict) -> tuple[float, float]:
-    """One point for an item's geometry: itself, or the middle of a line, area or box."""
-    kind, coordinates = geometry["type"], geometry["coordinates"]
-    if kind == "point":
-        return tuple(coordinates)
-    if kind == "box":
-        south, west, north, east = coordinates
-        return (south + north) / 2, (west + east) / 2
-    points = (
-        coordinates[:-1]
-        if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
-        else coordinates
-    )
-    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
-
-
 def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
     """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
     extra = parsed.cap or parsed.gdacs or {}
@@ -124,28 +108,23 @@ def _jsonable(value):
 
 
 def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) -> FeedItem:
-    """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
+    """A FeedItem from a parsed entry: classified, placed (intel.domain.placement says how), timed."""
     classification = classify.classify(parsed, rules, default_category=feed.default_category)
     published = parsed.published or parsed.updated or now
     starts_at, ends_at = _window(parsed, published)
-    latitude = longitude = None
-    located_by, place_name, country = None, "", feed.country_code or None
-    if parsed.geometry:
-        latitude, longitude = representative_point(parsed.geometry)
-        located_by = "feed"
-    else:
-        place = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
-        if place is not None:
-            latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
-            country = place.country_code
-    details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
-    # For watch areas that cover a whole country; GDACS names its countries outright, over the feed's guess.
-    countries = (parsed.gdacs or {}).get("country_codes") or ([country] if country else [])
+    where = placement.place(parsed, country_hint=feed.country_code or None)
+    details = {
+        key: _jsonable(value)
+        for key in ("cap", "gdacs", "usgs", "travel_advisory")
+        if (value := getattr(parsed, key, None))
+    }
+    # For watch areas that cover a whole country; GDACS names its countries outright, over the point's.
+    countries = (parsed.gdacs or {}).get("country_codes") or list(where.countries)
     if countries:
         details["country_code"], details["country_codes"] = countries[0], countries
     if classification.impacts:
         details["impacts"] = classification.impacts  # ["transport"]: a general strike also stops the trains
-    return FeedItem(
+    item = FeedItem(
         feed=feed,
         guid=parsed.guid[:500],
         link=parsed.link[:1000] if parsed.link else None,
@@ -154,17 +133,20 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         summary_text=parsed.summary_text,
         category=classification.category,
         source_severity=classify.source_severity(parsed),
-        latitude=latitude,
-        longitude=longitude,
+        latitude=where.latitude,
+        longitude=where.longitude,
         geometry=_jsonable(parsed.geometry) if parsed.geometry else None,
-        located_by=located_by,
-        place_name=place_name,
+        located_by=where.located_by,
+        place_name=where.place_name,
         published_at=parsed.published,
         starts_at=starts_at,
         ends_at=ends_at,
         details=details,
         fetched_at=now,
     )
+    if where.located_by == "country" and parsed.travel_advisory:
+        travel_advisories.put_in_force(item, parsed.travel_advisory, issued=published)
+    return item
 
 
 def _failed(feed: Feed, error: str, now: datetime) -> None:
