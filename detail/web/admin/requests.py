@@ -4,7 +4,7 @@ answer, and the monthly response figures per client."""
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
@@ -176,7 +176,10 @@ def acknowledge_request(request_id: int):
     form = AcknowledgeForm(prefix="ack")
     if not form.validate_on_submit():
         return _view_again(req, ack_form=form)
-    event = inbox.acknowledge(req, current_user, form.note.data or "")
+    try:
+        event = inbox.acknowledge(req, current_user, form.note.data or "")
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
     db.session.commit()
     if event is None:
         return done("Already acknowledged.", "admin.request_view", request_id=req.id)
@@ -191,12 +194,22 @@ def answer_request(request_id: int):
     form = AnswerForm(prefix="answer")
     if not form.validate_on_submit():
         return _view_again(req, answer_form=form)
-    event = inbox.answer(req, current_user, form.answer.data)
+    try:
+        event = inbox.answer(req, current_user, form.answer.data)
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
     db.session.commit()
     if event is None:
         return done("Already answered.", "admin.request_view", request_id=req.id)
     live.publish([event])
     return done("Answered; the contact is told.", "admin.request_view", request_id=req.id)
+
+
+def _refused(req: ClientRequest, message: str):
+    """The request's page again with why the step was refused (409: the request's times are in the way)."""
+    flash(message, "error")
+    page, _ = _view_again(req)
+    return page, 409
 
 
 def _view_again(req: ClientRequest, **forms):
