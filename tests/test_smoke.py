@@ -2,6 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from flask_login import current_user
 
 from detail.extensions import db
@@ -20,8 +21,7 @@ def test_world_builds(world):
     assert {s.name for s in world.detail.sites} == {"Grand Hotel", "ExCeL London"}
 
 
-@pytest.fixture
-def broken_transaction_views(app, world):
+def add_broken_transaction_views(app, world):
     """A page and an API path whose view reads the signed-in user, then makes the database refuse a
     flush (an acknowledgment before receipt, as the demo's early-morning request did) and lets the
     error through: the session is left in a failed transaction, as a real fault would leave it."""
@@ -38,7 +38,16 @@ def broken_transaction_views(app, world):
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the app answers, not the test runner
 
 
-def test_an_error_inside_a_broken_transaction_gets_a_proper_500_page(client, world, broken_transaction_views):
+@pytest.fixture
+def broken_transaction_views(app, world):
+    add_broken_transaction_views(app, world)
+
+
+def test_an_error_inside_a_broken_transaction_gets_a_proper_500_page(backend):
+    """On SQLite and on PostgreSQL (where a failed statement aborts the whole transaction)."""
+    world, app = backend, current_app._get_current_object()
+    add_broken_transaction_views(app, world)
+    client = app.test_client()
     sign_in(client, world.coordinator)
     page = client.get("/test/broken")
     assert page.status_code == 500 and page.content_type.startswith("text/html")
