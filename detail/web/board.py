@@ -96,7 +96,10 @@ def acknowledge_request(request_id: int):
     note = str(_body().get("note", ""))
     if len(note) > 2000:
         return json_error(422, "note is at most 2000 characters", "note")
-    event = requests_inbox.acknowledge(req, current_user, note)
+    try:
+        event = requests_inbox.acknowledge(req, current_user, note)
+    except requests_inbox.BeforeReceipt as refused:
+        return json_error(409, str(refused))
     db.session.commit()
     if event is not None:
         live.publish([event])

@@ -5,7 +5,7 @@ detail.hooks.REQUEST_ATTACHMENTS), and the monthly response figures per client."
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
@@ -195,7 +195,10 @@ def acknowledge_request(request_id: int):
     form = AcknowledgeForm(prefix="ack")
     if not form.validate_on_submit():
         return _view_again(req, ack_form=form)
-    event = inbox.acknowledge(req, current_user, form.note.data or "")
+    try:
+        event = inbox.acknowledge(req, current_user, form.note.data or "")
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
     db.session.commit()
     if event is None:
         return done("Already acknowledged.", "admin.request_view", request_id=req.id)
@@ -230,13 +233,23 @@ def answer_request(request_id: int):
     except hooks.AnswerRefused as refused:
         db.session.rollback()
         return _page(req, refused.status, request.form, refused.message, answer_form=form)
-    event = inbox.answer(req, current_user, form.answer.data, now)
+    try:
+        event = inbox.answer(req, current_user, form.answer.data, now)
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
     if event is None:  # answered a moment ago, by a double click or a colleague: undo what this one did
         db.session.rollback()
         return done("Already answered: nothing more was sent.", "admin.request_view", request_id=req.id)
     db.session.commit()
     live.publish([*events, event])
     return done("Answered; the contact is told.", "admin.request_view", request_id=req.id)
+
+
+def _refused(req: ClientRequest, message: str):
+    """The request's page again with why the step was refused (409: the request's times are in the way)."""
+    db.session.rollback()
+    flash(message, "error")
+    return _page(req, 409)
 
 
 def _view_again(req: ClientRequest, **forms):
