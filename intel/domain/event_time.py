@@ -44,8 +44,9 @@ USUAL_DURATION = timedelta(hours=3)
 # A quake (or any hazard given as one instant) matters after it happens: aftershocks are likeliest in the
 # first day, and closed roads, inspected buildings and stopped trains disrupt a visit for about as long.
 AFTERMATH = timedelta(hours=24)
-# A bare time this long before publication is taken as the next day's ("at 09:00" published at 23:30).
-BARE_TIME_PAST = timedelta(hours=12)
+# A bare time is a report for up to this long before publication, else the coming one: "at 14:15" published
+# at 16:40 is today's, "at 09:00" published at 23:30 tomorrow's, "at 21:45" published at 02:30 last night's.
+BARE_TIME_PAST = timedelta(hours=8)
 # Stated days this far from publication are history or a calendar, not this item's event.
 OLDEST_STATED = timedelta(days=30)
 FURTHEST_STATED = timedelta(days=366)
@@ -67,6 +68,7 @@ _RANGE_GAP = re.compile(
     r"[-–—]|\b(?:to|until|till|through|au|à|jusqu|bis|zum|al|a|hasta|alle|fino|às|até|tot)\b", re.IGNORECASE
 )
 _AND_GAP = re.compile(r"\b(?:and|et|und|y|e|en)\b", re.IGNORECASE)
+_BETWEEN_BEFORE = re.compile(r"\b(?:between|zwischen|entre|tra|fra|tussen)\s*$", re.IGNORECASE)
 _UNTIL_BEFORE = re.compile(r"\b(?:until|till|jusqu'à|jusqu'au|bis|hasta|fino a|fino alle|até|tot)\s*$", re.I)
 MAX_GLUE = 40
 
@@ -89,6 +91,7 @@ class _Part:
     last_day: date | None = None
     time: Mention | None = None
     part: str | None = None
+    by_weekday: bool = False
 
 
 @dataclass
@@ -97,6 +100,7 @@ class _Stated:
     end: datetime
     timed: bool  # a time of day was stated, not only a day
     end_stated: bool
+    joined: bool = False  # two moments joined by "and": as wide as they are apart
 
 
 def zone_of(name: str | None) -> tzinfo:
@@ -215,15 +219,18 @@ def _split(phrase: list[tuple[str, Mention]]) -> tuple[_Part, _Part | None, bool
     phrase is an end only ("until 16:00")."""
     first, second, ranged = _Part(), None, True
     until = bool(_UNTIL_BEFORE.search(phrase[0][0]))
+    between = bool(_BETWEEN_BEFORE.search(phrase[0][0]))
     current = first
     for index, (gap, mention) in enumerate(phrase):
+        gap = f"{gap} {mention.lead}"  # "dalle 10 alle 12": the second mention's own preposition says "to"
         seen = current.day is not None if mention.kind == "day" else current.time is not None
         if index and seen and second is None and (_RANGE_GAP.search(gap) or _AND_GAP.search(gap)):
-            ranged = not (_AND_GAP.search(gap) and not _RANGE_GAP.search(gap))
+            ranged = between or not (_AND_GAP.search(gap) and not _RANGE_GAP.search(gap))
             second = current = _Part()
-        elif index and seen:
-            continue  # "Wednesday, 9 December": the first reading of each kind stands
+        elif index and seen and not (mention.kind == "day" and current.by_weekday and not mention.weekday):
+            continue  # the first reading of each kind stands, but "Wednesday, 10 December" is the 10th
         if mention.kind == "day":
+            current.by_weekday = mention.weekday
             current.day, current.last_day = mention.day, mention.last_day
             current.part = current.part or mention.part
         elif mention.part:
@@ -245,11 +252,14 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 
 
 def _bare_day(mention: Mention, published_local: datetime, zone: tzinfo) -> date:
-    """A time with no day: the publication day, or the next when it is well before publication."""
-    day = published_local.date()
-    if _moment(day, mention, zone) < published_local - BARE_TIME_PAST:
-        day += timedelta(days=1)
-    return day
+    """A time with no day: its first occurrence from BARE_TIME_PAST before publication (so mostly the
+    publication day, the next when well past, the evening before for an item published in the small hours)."""
+    earliest = published_local - BARE_TIME_PAST
+    for offset in (-1, 0, 1):
+        day = published_local.date() + timedelta(days=offset)
+        if _moment(day, mention, zone) >= earliest:
+            return day
+    return published_local.date() + timedelta(days=2)
 
 
 def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:
@@ -266,6 +276,7 @@ def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:
 
 def _read_phrase(phrase, context_day, published_local, zone, duration) -> _Stated | None:
     first, second, ranged, until = _split(phrase)
+    joined = False
     if second is not None and second.day is None:
         second.day = first.day
     elif second is not None and first.day is not None and timedelta() < first.day - second.day < timedelta(days=7):
@@ -290,6 +301,7 @@ def _read_phrase(phrase, context_day, published_local, zone, duration) -> _State
         while end <= start:
             end += timedelta(days=1)
         end_stated, timed = True, timed or other_timed
+        joined = not ranged
     if until:
         published = published_local.astimezone(timezone.utc)
         end = start if first.time is not None else end
@@ -297,7 +309,7 @@ def _read_phrase(phrase, context_day, published_local, zone, duration) -> _State
         return _Stated(start, end, True, True) if end > start else None
     if not end_stated:
         end = start + duration
-    return _Stated(start, end, timed, end_stated)
+    return _Stated(start, end, timed, end_stated, joined)
 
 
 def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[EventWindow | None, bool]:
@@ -327,7 +339,7 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
     timed_days = {_local(w.start, zone).date() for w in timed}
     kept = timed + [w for w in stated if not w.timed and _local(w.start, zone).date() not in timed_days]
     start, end = min(w.start for w in kept), max(w.end for w in kept)
-    if end - start > WIDEST_WINDOW and len(kept) > 1:
+    if end - start > WIDEST_WINDOW and (len(kept) > 1 or kept[0].joined):
         return None, True
     assumed = len(kept) == 1 and kept[0].timed and not kept[0].end_stated
     return EventWindow(start, end, _stated_basis(start, end, kept, zone, zone_name, assumed, duration), True), False

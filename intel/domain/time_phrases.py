@@ -168,7 +168,7 @@ _PATTERNS = [
     # December 12-14
     _group(
         "monthrange",
-        rf"\b(?P<mr_m>{_MONTH})\s+(?P<mr_a>{_DAY})(?:st|nd|rd|th)?\s*(?:-|–|—|to|through|until)\s*(?P<mr_b>{_DAY})"
+        rf"\b(?P<mr_m>{_MONTH})\s+(?P<mr_a>{_DAY})(?:st|nd|rd|th)?\s*(?:-|–|—|to|through|until|and|&)\s*(?P<mr_b>{_DAY})"
         rf"(?:st|nd|rd|th)?\b(?:,?\s+(?P<mr_y>{_YEAR}))?",
     ),
     # 9 December, 9th of December, 9. Dezember, 9 de diciembre de 2026
@@ -198,10 +198,19 @@ _PATTERNS = [
     _group("part", r"\b(?:" + _alternation(_PARTS) + r")\b"),
     _group("noon", r"\b(?:" + _alternation(NOON_WORDS) + r")\b"),
     _group("midnight", r"\b(?:" + _alternation(MIDNIGHT_WORDS) + r")\b"),
+    # von 13 bis 16 Uhr, zwischen 8 und 12 Uhr, van 10.00 tot 16.00 uur: the unit after the second hour only
+    _group(
+        "hourrange",
+        rf"(?<![\d:/.,])(?P<hr_a>{_HOUR})(?:[.:](?P<hr_am>{_MINUTE}))?\s*(?:h\s*)?"
+        r"\s*(?:-|–|—|bis|und|tot|en|à|a|to|and|e|y|às|alle|al)\s*"
+        rf"(?P<hr_b>{_HOUR})(?:[.:](?P<hr_bm>{_MINUTE}))?\s*(?:uhr|uur|h\b|heures\b|horas\b|ore\b)",
+    ),
+    # à 15 heures, à 15 heures 30
+    _group("heures", rf"\bà\s+(?P<fh_h>{_HOUR})\s*heures?(?:\s*(?P<fh_m>{_MINUTE}))?\b"),
     # 18:00, 6:30 pm, 18:00:00, 14.00 Uhr
     _group(
         "clock",
-        rf"(?<![\d:/.,])(?P<c_h>{_HOUR})(?::(?P<c_m>{_MINUTE})(?::\d\d)?|\.(?P<c_m2>{_MINUTE})(?=\s*(?:uhr|uur|h\b|hrs\b)))"
+        rf"(?<![\d:/.,])(?P<c_h>{_HOUR})(?::(?P<c_m>{_MINUTE})(?::\d\d)?|\.(?P<c_m2>{_MINUTE})(?=\s*(?:uhr|uur|h\b|hrs\b|[ap]\.?m\b)))"
         r"(?![\d/])(?!:\d)(?:\s*(?P<c_ap>a\.m\.|p\.m\.|am\b|pm\b))?(?:\s*(?:uhr|uur|h\b|hrs\b))?"
         + _ZONE.replace("zone", "c_z"),
     ),
@@ -214,7 +223,8 @@ _PATTERNS = [
     # a las 12, alle 14, às 15, um 14 (prepositions that only ever take an hour)
     _group(
         "prep_clock",
-        rf"\b(?:a las|a la|alle ore|alle|às|um|om|dalle|ab|vanaf)\s+(?P<p_h>{_HOUR})\b(?![:.,]?\d)"
+        rf"\b(?P<p_lead>a las|a la|alle ore|alle|às|um|om|dalle|ab|vanaf|desde las)\s+(?P<p_h>{_HOUR})\b(?![:.,]?\d)"
+        r"(?:\s+de\s+la\s+(?P<p_ap>mañana|tarde|noche|madrugada))?"
         r"(?!\s*(?:de |del |%|km|personas|persone|pessoas|menschen|personen|mensen|prozent|euro))",
     ),
     # 1800 hrs, 0600Z
@@ -243,7 +253,16 @@ _STAMP_BEFORE = re.compile(
     r"[\s:,]*$",
     re.IGNORECASE,
 )
-_DATELINE_AFTER = re.compile(r"\s*(?:\([^)]{1,30}\)\s*)?[-–—:|]")
+_STREET_BEFORE = re.compile(
+    r"\b(?:calle|avenida|av|rua|rue|via|viale|plaza|praça|praca|piazza|largo|straße|strasse|street|avenue|"
+    r"boulevard|paseo|carrer|avinguda|colonia)\.?\s+(?:de\s+|del\s+|du\s+|des\s+|dos\s+|do\s+)?$",
+    re.IGNORECASE,
+)
+_DURATION_BEFORE = re.compile(
+    r"\b(?:pendant|durant|dans|sous|en|for|during|within|over|les|plus de|moins de|après|after|nach|durante)\s+$",
+    re.IGNORECASE,
+)
+_DATELINE_AFTER = re.compile(r"\s*(?:\([^)]{1,30}\)\s*)?[-–—]")
 DATELINE_REACH = 60
 
 
@@ -264,6 +283,8 @@ class Mention:
     minute: int = 0
     part: str | None = None
     utc_offset: int | None = None
+    weekday: bool = False  # named by its weekday only ("Wednesday"): a date beside it wins
+    lead: str = ""  # a preposition the mention begins with ("alle 12"): it may say "to"
 
 
 _SEPARATORS = str.maketrans("-–—/", "    ")
@@ -325,7 +346,7 @@ def _weekday(m: re.Match, today: date) -> Mention:
         day = today + timedelta(days=ahead)
     suffix = (m["wd_part"] or "").lower()
     part = "morning" if suffix in ("morgen", "vormittag", "ochtend") else _PARTS.get(suffix)
-    return Mention(m.start(), m.end(), "day", day=day, part=part)
+    return Mention(m.start(), m.end(), "day", day=day, part=part, weekday=True)
 
 
 def _hour_12(hour: int, marker: str | None) -> int:
@@ -415,7 +436,12 @@ def _time_mention(kind: str, m: re.Match) -> Mention | None:
     if kind == "word_clock":
         return Mention(start, end, "time", hour=int(m["w_h"]))
     if kind == "prep_clock":
-        return Mention(start, end, "time", hour=int(m["p_h"]))
+        hour = int(m["p_h"])
+        if m["p_ap"] in ("tarde", "noche") and hour < 12:
+            hour += 12
+        return Mention(start, end, "time", hour=hour, lead=m["p_lead"].lower())
+    if kind == "heures":
+        return Mention(start, end, "time", hour=int(m["fh_h"]), minute=int(m["fh_m"] or 0))
     if kind == "military":
         zone = "UTC" if m.group(kind).upper().endswith(("Z", "UTC", "GMT")) else None
         return Mention(start, end, "time", hour=int(m["m_h"]), minute=int(m["m_m"]), utc_offset=_offset(zone))
@@ -428,11 +454,31 @@ def _time_mention(kind: str, m: re.Match) -> Mention | None:
     return None
 
 
-def _is_stamp(text: str, mention: Mention) -> bool:
-    """A publication stamp ("Updated 9 Dec 07:10") or a dateline ("PARIS, 9 Dec (AFP) -") is not the event's time."""
-    if _STAMP_BEFORE.search(text[max(0, mention.start - 40) : mention.start]):
+def _hour_range(m: re.Match) -> list[Mention]:
+    return [
+        Mention(m.start("hr_a"), m.end("hr_am") if m["hr_am"] else m.end("hr_a"), "time", hour=int(m["hr_a"]),
+                minute=int(m["hr_am"] or 0)),
+        Mention(m.start("hr_b"), m.end(), "time", hour=int(m["hr_b"]), minute=int(m["hr_bm"] or 0)),
+    ]  # fmt: skip
+
+
+def _is_stamp(text: str, mention: Mention, today: date) -> bool:
+    """Not the event's time: a publication stamp ("Updated 9 Dec 07:10"), a dateline ("PARIS, 9 Dec (AFP) -"),
+    a street named after a date ("calle 14 de Abril"), a duration ("pendant 12h")."""
+    before = text[max(0, mention.start - 40) : mention.start]
+    if _STAMP_BEFORE.search(before):
         return True
-    return mention.kind == "day" and mention.end <= DATELINE_REACH and bool(_DATELINE_AFTER.match(text, mention.end))
+    if mention.kind == "day" and _STREET_BEFORE.search(before):
+        return True
+    if mention.kind == "time" and _DURATION_BEFORE.search(before):
+        return True
+    # a dateline opens the text and dates the publication itself (that day, or the evening before)
+    return (
+        mention.kind == "day"
+        and mention.end <= DATELINE_REACH
+        and timedelta(days=-1) <= mention.day - today <= timedelta(0)
+        and bool(_DATELINE_AFTER.match(text, mention.end))
+    )
 
 
 def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[list[Mention], int]:
@@ -449,6 +495,8 @@ def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[li
         kind = next(name for name in _KINDS if m.group(name) is not None)
         if kind == "weekday":
             found = [_weekday(m, today)]
+        elif kind == "hourrange":
+            found = _hour_range(m)
         elif kind in _DAY_KINDS:
             found = _day_mentions(kind, m, text, today, month_first)
         else:
@@ -457,7 +505,7 @@ def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[li
             refused += 1
         for mention in found:
             # the time right after a stamped day is part of the stamp: "Updated 9 Dec 07:10"
-            if _is_stamp(text, mention) or (mention.kind == "time" and 0 <= mention.start - stamp_end <= 3):
+            if _is_stamp(text, mention, today) or (mention.kind == "time" and 0 <= mention.start - stamp_end <= 3):
                 refused += 1
                 stamp_end = mention.end
             else:
@@ -467,6 +515,6 @@ def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[li
 
 _KINDS = (
     "iso", "numeric", "dayrange", "monthrange", "daymonth", "monthday", "weekend", "relative", "weekday", "part",
-    "noon", "midnight", "clock", "hclock", "ampm", "word_clock", "prep_clock", "military",
+    "noon", "midnight", "hourrange", "heures", "clock", "hclock", "ampm", "word_clock", "prep_clock", "military",
 )  # fmt: skip
 _DAY_KINDS = frozenset({"iso", "numeric", "dayrange", "monthrange", "daymonth", "monthday", "weekend", "relative"})
