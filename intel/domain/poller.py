@@ -17,16 +17,13 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, places
+from intel.domain import advisories, classify, event_time, fetch, gazetteer, parse, places, timezones
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-# An item with no time of its own is taken as relevant for six hours from when it was published:
-# long enough for a march or a rally, short enough not to colour a whole day.
-DEFAULT_RELEVANCE = timedelta(hours=6)
 
 
 @dataclass
@@ -101,16 +98,14 @@ def representative_point(geometry: dict) -> tuple[float, float]:
     return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
 
 
-def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
-    """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
-    extra = parsed.cap or parsed.gdacs or {}
-    start = extra.get("onset") or extra.get("fromdate") or published
-    end = extra.get("expires") or extra.get("todate") or start + DEFAULT_RELEVANCE
-    if not isinstance(start, datetime):
-        start = published
-    if not isinstance(end, datetime) or end < start:
-        end = start + DEFAULT_RELEVANCE
-    return start, end
+def _zone(latitude: float | None, longitude: float | None, place, country: str | None) -> str | None:
+    """The time zone an item's stated times are read in: its point's, its place's, else its country's."""
+    if place is not None and place.timezone:
+        return place.timezone
+    if latitude is not None:
+        return timezones.timezone_at(latitude, longitude)
+    capital = gazetteer.load_gazetteer().countries.get(country.upper()) if country else None
+    return (capital.timezone or None) if capital is not None else None
 
 
 def _jsonable(value):
@@ -127,8 +122,7 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
     """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
     category = classify.classify(parsed, rules, default_category=feed.default_category).category
     published = parsed.published or parsed.updated or now
-    starts_at, ends_at = _window(parsed, published)
-    latitude = longitude = None
+    latitude = longitude = place = None
     located_by, place_name, country = None, "", feed.country_code or None
     if parsed.geometry:
         latitude, longitude = representative_point(parsed.geometry)
@@ -138,6 +132,16 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         if place is not None:
             latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
             country = place.country_code
+    window = event_time.event_window(
+        parsed.title,
+        parsed.summary_text,
+        published,
+        _zone(latitude, longitude, place, country),
+        category=category,
+        cap=parsed.cap,
+        gdacs=parsed.gdacs,
+        usgs=parsed.usgs,
+    )
     details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
     if country:
         details["country_code"] = country  # for watch areas that cover a whole country
@@ -156,8 +160,9 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         located_by=located_by,
         place_name=place_name,
         published_at=parsed.published,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        time_basis=window.basis[:120],
         details=details,
         fetched_at=now,
     )

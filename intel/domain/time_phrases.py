@@ -52,12 +52,12 @@ def _vocabulary() -> tuple[dict[str, int], dict[str, int]]:
 MONTHS, WEEKDAYS = _vocabulary()
 
 
-def _alternation(words) -> str:
+def _alternation(words, keep_case: bool = False) -> str:
     """The words as one regular expression shaped as a trie: Python's re tries a flat alternation word by word."""
     trie: dict = {}
     for word in words:
         node = trie
-        for ch in word.lower():
+        for ch in word if keep_case else word.lower():
             node = node.setdefault(ch, {})
         node[""] = {}
     return _trie_pattern(trie)
@@ -74,7 +74,7 @@ def _trie_pattern(node: dict) -> str:
 
 _MONTH = (
     "(?:(?-i:"
-    + _alternation(w.capitalize() for w in _CAPITALISED_ONLY)
+    + _alternation((w.capitalize() for w in _CAPITALISED_ONLY), keep_case=True)
     + ")|"
     + _alternation(w for w in MONTHS if w not in _CAPITALISED_ONLY)
     + r")\.?"
@@ -146,6 +146,11 @@ def _group(name: str, pattern: str) -> str:
 
 
 _HOUR = r"(?:[01]?\d|2[0-3])"
+# "May 2 people", "March 3 km": a number that counts something is not a day.
+_NOT_COUNTED = (
+    r"(?!\s*(?:%|people|persons|men|women|children|injured|dead|killed|arrested|arrests|protesters|officers|"
+    r"police|km|miles|hours|days|times|of\b))"
+)
 _MINUTE = r"[0-5]\d"
 _PATTERNS = [
     # 2026-12-09, 2026-12-09T18:00:00+01:00
@@ -180,7 +185,7 @@ _PATTERNS = [
     # December 9, Dec. 9th, 2026
     _group(
         "monthday",
-        rf"\b(?P<md_m>{_MONTH})\s+(?P<md_d>{_DAY})(?:st|nd|rd|th)?\b(?![.:,]?\d)(?:,?\s+(?P<md_y>{_YEAR}))?",
+        rf"\b(?P<md_m>{_MONTH})\s+(?P<md_d>{_DAY})(?:st|nd|rd|th)?\b(?![.:,]?\d){_NOT_COUNTED}(?:,?\s+(?P<md_y>{_YEAR}))?",
     ),
     _group("weekend", _alternation(WEEKENDS)),
     _group(
