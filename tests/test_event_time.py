@@ -3,15 +3,23 @@ place's time zone against publication; else publication + 6 h. Measured on a han
 (tests/data/event_times.json) and rule by rule."""
 
 import json
+import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
-from intel.domain import event_time
+from detail.extensions import db
+from detail.models import Detail, Visit
+from intel.domain import event_time, exposures, poller, severity
 from intel.domain.event_time import event_window
-from intel.models import FeedItem
+from intel.models import Advisory, Feed, FeedItem
+
+from .conftest import allow_loopback_feeds
+from .test_feeds import FeedServer
 
 LABELLED = json.loads((Path(__file__).parent / "data" / "event_times.json").read_text(encoding="utf-8"))["items"]
 MIN_ACCURACY = 0.90
@@ -70,7 +78,9 @@ def test_labelled_windows_are_read_right_at_least_90_percent_of_the_time(record_
     for case in LABELLED:
         window = _window(case)
         if (window.starts_at, window.ends_at) != _expected(case):
-            misses.append(f"{case['id']}: got {window.starts_at:%d %H:%M}–{window.ends_at:%d %H:%M} UTC ({window.basis})")
+            misses.append(
+                f"{case['id']}: got {window.starts_at:%d %H:%M}–{window.ends_at:%d %H:%M} UTC ({window.basis})"
+            )
     accuracy = 1 - len(misses) / len(LABELLED)
     record_property("event_time_accuracy", round(accuracy, 4))
     print(f"\nevent times: {len(LABELLED) - len(misses)}/{len(LABELLED)} windows exact ({accuracy:.1%})")
@@ -192,7 +202,8 @@ def test_ranges_of_days_and_of_hours_and_until():
 
 
 @pytest.mark.parametrize(
-    ("category", "hours"), [("protest", 3), ("civil_unrest", 6), ("weather", 6), ("health", 24), ("crime", 3), (None, 3)]
+    ("category", "hours"),
+    [("protest", 3), ("civil_unrest", 6), ("weather", 6), ("health", 24), ("crime", 3), (None, 3)],
 )
 def test_a_stated_start_without_an_end_lasts_its_categorys_usual_length(category, hours):
     window = _read("Wednesday at 18:00", category=category)
@@ -264,3 +275,88 @@ def test_with_no_zone_known_times_are_read_in_utc_and_the_basis_says_so():
 def test_every_basis_fits_its_column():
     length = FeedItem.__table__.c.time_basis.type.length
     assert all(len(_window(case).basis) <= length for case in LABELLED)
+
+
+# End to end: a feed served on loopback, polled, stored, matched.
+TUESDAY = datetime(2026, 11, 24, tzinfo=UTC)  # London is on UTC in November
+
+
+@pytest.fixture
+def feed_server():
+    server = FeedServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def _dinner(world, name: str, day: datetime) -> Detail:
+    """A detail whose only visit is dinner at the Grand Hotel, 18:00-20:00 on `day`."""
+    detail = Detail(
+        client=world.client, name=name, starts_at=day + timedelta(hours=17), ends_at=day + timedelta(hours=21)
+    )
+    detail.visits.append(
+        Visit(site=world.hotel, arrives_at=day + timedelta(hours=18), departs_at=day + timedelta(hours=20))
+    )
+    db.session.add(detail)
+    return detail
+
+
+def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesdays(app, world, feed_server):
+    tuesday = _dinner(world, "Tuesday dinner", TUESDAY)
+    wednesday = _dinner(world, "Wednesday dinner", TUESDAY + timedelta(days=1))
+    allow_loopback_feeds(world.org)
+    feed = Feed(
+        organisation=world.org, url=feed_server.url("/feeds/stated_times.xml"), name="Monitor", country_code="GB"
+    )
+    db.session.add(feed)
+    db.session.commit()
+
+    # Polled on Tuesday at 07:15, five minutes after the items were published.
+    assert poller.poll_feed(feed.id, now=TUESDAY + timedelta(hours=7, minutes=15)).new_items == 2
+    db.session.expire_all()
+
+    protest = db.session.scalar(sa.select(FeedItem).where(FeedItem.guid == "stated-1"))
+    assert (protest.starts_at, protest.ends_at) == (
+        TUESDAY + timedelta(days=1, hours=18),
+        TUESDAY + timedelta(days=1, hours=21),
+    )
+    assert protest.time_basis == "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+    untimed = db.session.scalar(sa.select(FeedItem).where(FeedItem.guid == "stated-2"))
+    assert (untimed.starts_at, untimed.ends_at) == (
+        TUESDAY + timedelta(hours=7, minutes=10),
+        TUESDAY + timedelta(hours=13, minutes=10),
+    )
+    assert untimed.time_basis == "no time stated: published 07:10 local, assumed for 6 h"
+
+    def advisory(detail):
+        return db.session.scalar(
+            sa.select(Advisory).where(Advisory.detail_id == detail.id, Advisory.title == protest.title)
+        )
+
+    on_wednesday = advisory(wednesday)
+    assert on_wednesday.severity in ("critical", "high")
+    assert on_wednesday.reason == (
+        "500 m from Grand Hotel, during arrival Wed 25 Nov 17:30–18:30 local; "
+        "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+    )
+    on_tuesday = advisory(tuesday)
+    assert on_tuesday is None or (on_tuesday.severity not in ("critical", "high") and "during" not in on_tuesday.reason)
+
+
+def test_a_long_basis_never_pushes_the_reason_past_its_column(world):
+    detail = _dinner(world, "Dinner", TUESDAY)
+    db.session.commit()
+    item = FeedItem(
+        title="x",
+        category="protest",
+        located_by="feed",
+        latitude=51.51,
+        longitude=-0.13,
+        starts_at=TUESDAY + timedelta(hours=17),
+        ends_at=TUESDAY + timedelta(hours=20),
+        time_basis="b" * 120,
+    )
+    exposure = exposures.exposures(detail)[0]
+    text = severity.reason(item, replace(exposure, label="a" * 450), 500.0, False, detail, 1)
+    assert len(text) == severity.MAX_REASON and text.endswith("…")

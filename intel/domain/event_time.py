@@ -115,12 +115,16 @@ def _local(moment: datetime, zone: tzinfo) -> datetime:
     return moment.astimezone(zone)
 
 
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _day_text(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b}"
+    return f"{_WEEKDAY_NAMES[moment.weekday()]} {moment.day} {_MONTH_NAMES[moment.month - 1]}"
 
 
 def _clock(moment: datetime) -> str:
-    return f"{moment:%H:%M}"
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 def _hours(span: timedelta) -> str:
@@ -253,13 +257,16 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 
 def _bare_day(mention: Mention, published_local: datetime, zone: tzinfo) -> date:
     """A time with no day: its first occurrence from BARE_TIME_PAST before publication (so mostly the
-    publication day, the next when well past, the evening before for an item published in the small hours)."""
-    earliest = published_local - BARE_TIME_PAST
-    for offset in (-1, 0, 1):
-        day = published_local.date() + timedelta(days=offset)
-        if _moment(day, mention, zone) >= earliest:
-            return day
-    return published_local.date() + timedelta(days=2)
+    publication day, the next when well past, the evening before for an item published in the small hours).
+    Compared on the local clock: a daylight-saving shift moves this by an hour at most."""
+    earliest = (published_local - BARE_TIME_PAST).replace(tzinfo=None)
+    if mention.utc_offset is not None:  # "18:00 GMT": compared on that zone's clock
+        offset = timedelta(minutes=mention.utc_offset) - published_local.utcoffset()
+        earliest += offset
+    day = earliest.date()
+    if datetime.combine(day, time(mention.hour, mention.minute)) < earliest:
+        day += timedelta(days=1)
+    return day
 
 
 def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:

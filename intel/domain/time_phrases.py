@@ -132,8 +132,14 @@ PART_WORDS = {
     "ochtend": "morning", "middag": "afternoon", "avond": "evening",
 }  # fmt: skip
 _PARTS = {_plain(k): v for k, v in PART_WORDS.items()} | PART_WORDS
-_NEXT = r"next|this coming|coming|prochain|prochaine|nächsten|nächste|kommenden|kommende|próximo|próxima|prossimo|prossima|volgende|aanstaande"
-_LAST = r"last|past|dernier|dernière|letzten|letzte|vergangenen|pasado|pasada|scorso|scorsa|passado|passada|afgelopen|vorige"
+_NEXT = (
+    r"next|this coming|coming|prochain|prochaine|nächsten|nächste|kommenden|kommende|próximo|próxima|prossimo|"
+    r"prossima|volgende|aanstaande"
+)
+_LAST = (
+    r"last|past|dernier|dernière|letzten|letzte|vergangenen|pasado|pasada|scorso|scorsa|passado|passada|afgelopen|"
+    r"vorige"
+)
 
 NOON_WORDS = ("noon", "midday", "midi", "mittag", "mittags", "mediodía", "mezzogiorno", "meio-dia", "middaguur")
 MIDNIGHT_WORDS = ("midnight", "minuit", "mitternacht", "medianoche", "mezzanotte", "meia-noite", "middernacht")
@@ -237,6 +243,8 @@ _PATTERNS = [
 ]
 _SCAN = re.compile("|".join(_PATTERNS), re.IGNORECASE)
 
+# Punctuation to spaces, one character for one (positions stay): words are then what str.split gives.
+_SPACES = str.maketrans(dict.fromkeys("-–—/.,;:!?()[]{}\"'«»“”‘’<>*|", " "))
 # The words a mention can begin with: the scan is tried only where one of them (or a number) stands, since
 # trying every pattern at every position of a long summary costs milliseconds.
 _PREPOSITIONS = ("a", "alle", "às", "um", "om", "dalle", "ab", "vanaf")
@@ -248,25 +256,33 @@ TRIGGERS = frozenset(
         *MONTHS, *WEEKDAYS, *_RELATIVE, *WEEKENDS, *_PARTS, *NOON_WORDS, *MIDNIGHT_WORDS, *_PREPOSITIONS,
         *_MODIFIERS, *(day + suffix for day in WEEKDAYS for suffix in _WEEKDAY_SUFFIXES),
     )
-    for word in [re.split(r"[\s\-–—/]+", phrase.lower().rstrip("."))[0]]
+    for word in [phrase.lower().translate(_SPACES).split()[0]]
 )  # fmt: skip
 
 # What a publication dateline or a "published" stamp looks like around a mention.
-_STAMP_BEFORE = re.compile(
-    r"(?:published|updated|posted|issued|last update|publié|mis à jour|veröffentlicht|aktualisiert|stand|"
-    r"publicado|actualizado|pubblicato|aggiornato|atualizado|gepubliceerd|bijgewerkt)(?:\s+(?:on|at|le|am|el|il|em|op))?"
-    r"[\s:,]*$",
-    re.IGNORECASE,
-)
-_STREET_BEFORE = re.compile(
-    r"\b(?:calle|avenida|av|rua|rue|via|viale|plaza|praça|praca|piazza|largo|straße|strasse|street|avenue|"
-    r"boulevard|paseo|carrer|avinguda|colonia)\.?\s+(?:de\s+|del\s+|du\s+|des\s+|dos\s+|do\s+)?$",
-    re.IGNORECASE,
-)
-_DURATION_BEFORE = re.compile(
-    r"\b(?:pendant|durant|dans|sous|en|for|during|within|over|les|plus de|moins de|après|after|nach|durante)\s+$",
-    re.IGNORECASE,
-)
+STAMP_WORDS = (
+    "published", "updated", "posted", "issued", "last update", "publié", "mis à jour", "veröffentlicht", "aktualisiert",
+    "stand", "publicado", "actualizado", "pubblicato", "aggiornato", "atualizado", "gepubliceerd", "bijgewerkt",
+)  # fmt: skip
+STREET_WORDS = (
+    "calle", "avenida", "av", "rua", "rue", "via", "viale", "plaza", "praça", "praca", "piazza", "largo", "straße",
+    "strasse", "street", "avenue", "boulevard", "paseo", "carrer", "avinguda", "colonia",
+)  # fmt: skip
+DURATION_WORDS = (
+    "pendant", "durant", "dans", "sous", "en", "for", "during", "within", "over", "les", "plus de", "moins de",
+    "après", "after", "nach", "durante",
+)  # fmt: skip
+
+
+def _endings(words, joiners=("",)) -> tuple[str, ...]:
+    return tuple(f" {word}{joiner}" for word in words for joiner in joiners)
+
+
+# What the words right before a mention end with (checked with str.endswith: a regular expression anchored
+# at the end is tried from every position before it).
+_STAMP_ENDINGS = _endings(STAMP_WORDS, ("", " on", " at", " le", " am", " el", " il", " em", " op"))
+_STREET_ENDINGS = _endings(STREET_WORDS, ("", ".", " de", " del", " du", " des", " dos", " do", ". de"))
+_DURATION_ENDINGS = _endings(DURATION_WORDS)
 _DATELINE_AFTER = re.compile(r"\s*(?:\([^)]{1,30}\)\s*)?[-–—]")
 DATELINE_REACH = 60
 
@@ -292,26 +308,33 @@ class Mention:
     lead: str = ""  # a preposition the mention begins with ("alle 12"): it may say "to"
 
 
-_SEPARATORS = str.maketrans("-–—/", "    ")
-_PUNCTUATION = ".,;:!?()[]{}\"'«»“”‘’<>*"
+def _lowered(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few letters lower to two ("İ"): keep each character in its place
+        lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+    return lowered.translate(_SPACES)
 
 
-def _starts(text: str):
-    """Where a mention may begin: at a number or a word of the vocabulary. Splitting on spaces and looking
-    words up in a set is several times faster than any regular expression over the whole text."""
-    lowered = text.lower().translate(_SEPARATORS)  # one character for one: positions stay
-    offset = 0
-    for token in lowered.split():
-        position = lowered.find(token, offset)
-        offset = position + len(token)
-        word = token.strip(_PUNCTUATION)
-        if word and (word[0].isdigit() or word in TRIGGERS):
-            yield position + token.find(word)
+def _starts(text: str) -> list[int]:
+    """Where a mention may begin: at a number or a word of the vocabulary. The words are found with set and
+    string operations: any regular expression over the whole text costs several times more."""
+    spaced = _lowered(text)
+    tokens = spaced.split()
+    positions: list[int] = []
+    for word in TRIGGERS.intersection(tokens).union(token for token in tokens if token[0].isdigit()):
+        at = spaced.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or spaced[at - 1].isspace()) and (end == len(spaced) or spaced[end].isspace()):
+                positions.append(at)
+            at = spaced.find(word, end)
+    positions.sort()
+    return positions
 
 
 def maybe_dated(text: str) -> bool:
     """Whether a text has anything a date or time could be made of (a cheap test before the scan)."""
-    return next(_starts(text), None) is not None
+    return bool(_starts(text))
 
 
 def _nearest_year(month: int, day: int, today: date) -> date | None:
@@ -371,111 +394,168 @@ def _offset(zone: str | None) -> int | None:
     return _ZONE_OFFSETS[zone.upper()]
 
 
-def _day_mentions(kind: str, m: re.Match, text: str, today: date, month_first: bool) -> list[Mention]:
-    start, end = m.start(), m.end()
-    if kind == "iso":
-        try:
-            day = date(int(m["iso_y"]), int(m["iso_m"]), int(m["iso_d"]))
-        except ValueError:
-            return []
-        found = [Mention(start, end, "day", day=day)]
-        if m["iso_h"] and int(m["iso_h"]) < 24 and int(m["iso_min"]) < 60:
-            offset = _offset(m["iso_z"])
-            found.append(Mention(start, end, "time", hour=int(m["iso_h"]), minute=int(m["iso_min"]), utc_offset=offset))
-        return found
-    if kind == "numeric":
-        a, b = int(m["n_a"]), int(m["n_b"])
-        year = int(m["n_y"]) if len(m["n_y"]) == 4 else 2000 + int(m["n_y"])
-        month, day = (a, b) if (month_first and m["n_sep"] == "/" and b <= 31) or b > 12 else (b, a)
-        try:
-            return [Mention(start, end, "day", day=date(year, month, day))]
-        except ValueError:
-            return []
-    if kind == "dayrange":
-        month = _month(m["dr_m"])
-        first = _dated(m["dr_y"], month, int(m["dr_a"]), today)
-        last = _dated(m["dr_y"], month, int(m["dr_b"]), today)
+@dataclass(frozen=True)
+class _Context:
+    """What reading one match needs besides the match: the text, the publication's local day, the date order."""
+
+    text: str
+    today: date
+    month_first: bool
+
+
+def _iso(m: re.Match, c: _Context) -> list[Mention]:
+    try:
+        day = date(int(m["iso_y"]), int(m["iso_m"]), int(m["iso_d"]))
+    except ValueError:
+        return []
+    found = [Mention(m.start(), m.end(), "day", day=day)]
+    if m["iso_h"] and int(m["iso_h"]) < 24 and int(m["iso_min"]) < 60:
+        hour, minute = int(m["iso_h"]), int(m["iso_min"])
+        found.append(Mention(m.start(), m.end(), "time", hour=hour, minute=minute, utc_offset=_offset(m["iso_z"])))
+    return found
+
+
+def _numeric(m: re.Match, c: _Context) -> list[Mention]:
+    a, b = int(m["n_a"]), int(m["n_b"])
+    year = int(m["n_y"]) if len(m["n_y"]) == 4 else 2000 + int(m["n_y"])
+    month, day = (a, b) if (c.month_first and m["n_sep"] == "/" and b <= 31) or b > 12 else (b, a)
+    try:
+        return [Mention(m.start(), m.end(), "day", day=date(year, month, day))]
+    except ValueError:
+        return []
+
+
+def _days(prefix: str):
+    """A reader for a range of days in one month: "12-14 December" (dr_), "December 12-14" (mr_)."""
+
+    def read(m: re.Match, c: _Context) -> list[Mention]:
+        month = _month(m[f"{prefix}_m"])
+        first = _dated(m[f"{prefix}_y"], month, int(m[f"{prefix}_a"]), c.today)
+        last = _dated(m[f"{prefix}_y"], month, int(m[f"{prefix}_b"]), c.today)
         if first is None or last is None or last < first:
             return []
-        return [Mention(start, end, "day", day=first, last_day=last)]
-    if kind == "monthrange":
-        month = _month(m["mr_m"])
-        first = _dated(m["mr_y"], month, int(m["mr_a"]), today)
-        last = _dated(m["mr_y"], month, int(m["mr_b"]), today)
-        if first is None or last is None or last < first:
+        return [Mention(m.start(), m.end(), "day", day=first, last_day=last)]
+
+    return read
+
+
+def _day(prefix: str):
+    """A reader for one day and month: "9 December" (dm_), "December 9" (md_)."""
+
+    def read(m: re.Match, c: _Context) -> list[Mention]:
+        day = _dated(m[f"{prefix}_y"], _month(m[f"{prefix}_m"]), int(m[f"{prefix}_d"]), c.today)
+        return [Mention(m.start(), m.end(), "day", day=day)] if day else []
+
+    return read
+
+
+def _weekend(m: re.Match, c: _Context) -> list[Mention]:
+    """The coming Saturday and Sunday; on a weekend day, the rest of that weekend."""
+    saturday = c.today + timedelta(days=(5 - c.today.weekday()) % 7)
+    if c.today.weekday() == 6:
+        saturday = c.today - timedelta(days=1)
+    return [Mention(m.start(), m.end(), "day", day=max(saturday, c.today), last_day=saturday + timedelta(days=1))]
+
+
+def _relative(m: re.Match, c: _Context) -> list[Mention]:
+    word, start = m.group("relative").lower(), m.start()
+    if word == "morgen" and _NOT_TOMORROW.search(c.text, 0, start):
+        return []
+    if word == "mañana" and re.search(r"\b(?:la|por la|de la|esta)\s*$", c.text[max(0, start - 12) : start], re.I):
+        return []
+    offset, part = _RELATIVE[word]
+    return [Mention(start, m.end(), "day", day=c.today + timedelta(days=offset), part=part)]
+
+
+def _weekday_reader(m: re.Match, c: _Context) -> list[Mention]:
+    return [_weekday(m, c.today)]
+
+
+def _clock(m: re.Match, c: _Context) -> list[Mention]:
+    hour, minute = int(m["c_h"]), int(m["c_m"] or m["c_m2"])
+    if m["c_ap"]:
+        if not 1 <= hour <= 12:
             return []
-        return [Mention(start, end, "day", day=first, last_day=last)]
-    if kind in ("daymonth", "monthday"):
-        p = "dm" if kind == "daymonth" else "md"
-        day = _dated(m[f"{p}_y"], _month(m[f"{p}_m"]), int(m[f"{p}_d"]), today)
-        return [Mention(start, end, "day", day=day)] if day else []
-    if kind == "weekend":
-        saturday = today + timedelta(days=(5 - today.weekday()) % 7) if today.weekday() < 5 else today
-        if today.weekday() == 6:
-            saturday = today - timedelta(days=1)
-        return [Mention(start, end, "day", day=max(saturday, today), last_day=saturday + timedelta(days=1))]
-    if kind == "relative":
-        word = m.group(kind).lower()
-        if word == "morgen" and _NOT_TOMORROW.search(text, 0, start):
-            return []
-        if word == "mañana" and re.search(r"\b(?:la|por la|de la|esta)\s*$", text[max(0, start - 12) : start], re.I):
-            return []
-        offset, part = _RELATIVE[word]
-        return [Mention(start, end, "day", day=today + timedelta(days=offset), part=part)]
-    return []
+        hour = _hour_12(hour, m["c_ap"])
+    return [Mention(m.start(), m.end(), "time", hour=hour, minute=minute, utc_offset=_offset(m["c_z"]))]
 
 
-def _time_mention(kind: str, m: re.Match) -> Mention | None:
-    start, end = m.start(), m.end()
-    if kind == "clock":
-        hour, minute = int(m["c_h"]), int(m["c_m"] or m["c_m2"])
-        if m["c_ap"]:
-            if not 1 <= hour <= 12:
-                return None
-            hour = _hour_12(hour, m["c_ap"])
-        return Mention(start, end, "time", hour=hour, minute=minute, utc_offset=_offset(m["c_z"]))
-    if kind == "hclock":
-        return Mention(start, end, "time", hour=int(m["h_h"]), minute=int(m["h_m"] or 0))
-    if kind == "ampm":
-        return Mention(start, end, "time", hour=_hour_12(int(m["a_h"]), m["a_ap"]))
-    if kind == "word_clock":
-        return Mention(start, end, "time", hour=int(m["w_h"]))
-    if kind == "prep_clock":
-        hour = int(m["p_h"])
-        if m["p_ap"] in ("tarde", "noche") and hour < 12:
-            hour += 12
-        return Mention(start, end, "time", hour=hour, lead=m["p_lead"].lower())
-    if kind == "heures":
-        return Mention(start, end, "time", hour=int(m["fh_h"]), minute=int(m["fh_m"] or 0))
-    if kind == "military":
-        zone = "UTC" if m.group(kind).upper().endswith(("Z", "UTC", "GMT")) else None
-        return Mention(start, end, "time", hour=int(m["m_h"]), minute=int(m["m_m"]), utc_offset=_offset(zone))
-    if kind == "noon":
-        return Mention(start, end, "time", hour=12)
-    if kind == "midnight":
-        return Mention(start, end, "time", hour=0)
-    if kind == "part":
-        return Mention(start, end, "time", part=_PARTS[m.group(kind).lower()])
-    return None
+def _prep_clock(m: re.Match, c: _Context) -> list[Mention]:
+    hour = int(m["p_h"])
+    if m["p_ap"] in ("tarde", "noche") and hour < 12:
+        hour += 12  # "a las 8 de la tarde"
+    return [Mention(m.start(), m.end(), "time", hour=hour, lead=m["p_lead"].lower())]
 
 
-def _hour_range(m: re.Match) -> list[Mention]:
+def _military(m: re.Match, c: _Context) -> list[Mention]:
+    zone = "UTC" if m.group("military").upper().endswith(("Z", "UTC", "GMT")) else None
+    return [Mention(m.start(), m.end(), "time", hour=int(m["m_h"]), minute=int(m["m_m"]), utc_offset=_offset(zone))]
+
+
+def _hour_range(m: re.Match, c: _Context) -> list[Mention]:
+    first_end = m.end("hr_am") if m["hr_am"] else m.end("hr_a")
     return [
-        Mention(m.start("hr_a"), m.end("hr_am") if m["hr_am"] else m.end("hr_a"), "time", hour=int(m["hr_a"]),
-                minute=int(m["hr_am"] or 0)),
+        Mention(m.start("hr_a"), first_end, "time", hour=int(m["hr_a"]), minute=int(m["hr_am"] or 0)),
         Mention(m.start("hr_b"), m.end(), "time", hour=int(m["hr_b"]), minute=int(m["hr_bm"] or 0)),
-    ]  # fmt: skip
+    ]
+
+
+def _at(hour_group: str, minute_group: str | None = None, marker_group: str | None = None):
+    """A reader for a plain hour (and minute, and am/pm) in named groups."""
+
+    def read(m: re.Match, c: _Context) -> list[Mention]:
+        hour = int(m[hour_group])
+        if marker_group:
+            hour = _hour_12(hour, m[marker_group])
+        minute = int(m[minute_group] or 0) if minute_group else 0
+        return [Mention(m.start(), m.end(), "time", hour=hour, minute=minute)]
+
+    return read
+
+
+def _fixed(hour: int):
+    def read(m: re.Match, c: _Context) -> list[Mention]:
+        return [Mention(m.start(), m.end(), "time", hour=hour)]
+
+    return read
+
+
+def _part(m: re.Match, c: _Context) -> list[Mention]:
+    return [Mention(m.start(), m.end(), "time", part=_PARTS[m.group("part").lower()])]
+
+
+# Each kind of match (a named group of _SCAN) and how it is read; the order is _SCAN's.
+_READERS = {
+    "iso": _iso,
+    "numeric": _numeric,
+    "dayrange": _days("dr"),
+    "monthrange": _days("mr"),
+    "daymonth": _day("dm"),
+    "monthday": _day("md"),
+    "weekend": _weekend,
+    "relative": _relative,
+    "weekday": _weekday_reader,
+    "part": _part,
+    "noon": _fixed(12),
+    "midnight": _fixed(0),
+    "hourrange": _hour_range,
+    "heures": _at("fh_h", "fh_m"),
+    "clock": _clock,
+    "hclock": _at("h_h", "h_m"),
+    "ampm": _at("a_h", marker_group="a_ap"),
+    "word_clock": _at("w_h"),
+    "prep_clock": _prep_clock,
+    "military": _military,
+}
 
 
 def _is_stamp(text: str, mention: Mention, today: date) -> bool:
     """Not the event's time: a publication stamp ("Updated 9 Dec 07:10"), a dateline ("PARIS, 9 Dec (AFP) -"),
     a street named after a date ("calle 14 de Abril"), a duration ("pendant 12h")."""
-    before = text[max(0, mention.start - 40) : mention.start]
-    if _STAMP_BEFORE.search(before):
+    before = " " + text[max(0, mention.start - 40) : mention.start].lower().rstrip(" :,\t\n")
+    if before.endswith(_STAMP_ENDINGS):
         return True
-    if mention.kind == "day" and _STREET_BEFORE.search(before):
-        return True
-    if mention.kind == "time" and _DURATION_BEFORE.search(before):
+    if before.endswith(_STREET_ENDINGS if mention.kind == "day" else _DURATION_ENDINGS):
         return True
     # a dateline opens the text and dates the publication itself (that day, or the evening before)
     return (
@@ -492,20 +572,12 @@ def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[li
     mentions: list[Mention] = []
     refused = 0
     stamp_end = scanned_to = -10
+    context = _Context(text, today, month_first)
     for position in _starts(text):
         if position < scanned_to or (m := _SCAN.match(text, position)) is None:
             continue
         scanned_to = m.end()
-        # The outer group is the one that matched (lastgroup may name an inner one).
-        kind = next(name for name in _KINDS if m.group(name) is not None)
-        if kind == "weekday":
-            found = [_weekday(m, today)]
-        elif kind == "hourrange":
-            found = _hour_range(m)
-        elif kind in _DAY_KINDS:
-            found = _day_mentions(kind, m, text, today, month_first)
-        else:
-            found = [time] if (time := _time_mention(kind, m)) else []
+        found = _READERS[m.lastgroup](m, context)  # each kind's group holds its inner ones: it closes last
         if not found:
             refused += 1
         for mention in found:
@@ -516,10 +588,3 @@ def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[li
             else:
                 mentions.append(mention)
     return mentions, refused
-
-
-_KINDS = (
-    "iso", "numeric", "dayrange", "monthrange", "daymonth", "monthday", "weekend", "relative", "weekday", "part",
-    "noon", "midnight", "hourrange", "heures", "clock", "hclock", "ampm", "word_clock", "prep_clock", "military",
-)  # fmt: skip
-_DAY_KINDS = frozenset({"iso", "numeric", "dayrange", "monthrange", "daymonth", "monthday", "weekend", "relative"})
