@@ -83,7 +83,7 @@ class EventWindow:
     stated: bool = False  # from the item's own fields or text, not assumed from publication
 
 
-@dataclass
+@dataclass(slots=True)
 class _Part:
     """One side of a stated phrase: a day (or days) and a time (or a part of the day)."""
 
@@ -94,7 +94,7 @@ class _Part:
     by_weekday: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stated:
     start: datetime
     end: datetime

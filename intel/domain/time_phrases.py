@@ -287,7 +287,7 @@ _DATELINE_AFTER = re.compile(r"\s*(?:\([^)]{1,30}\)\s*)?[-–—]")
 DATELINE_REACH = 60
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
     """One date or time stated in a text, local to the place.
 
@@ -308,6 +308,9 @@ class Mention:
     lead: str = ""  # a preposition the mention begins with ("alle 12"): it may say "to"
 
 
+_NUMBER = re.compile(r" (\d\S*)")
+
+
 def _lowered(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # a few letters lower to two ("İ"): keep each character in its place
@@ -319,9 +322,8 @@ def _starts(text: str) -> list[int]:
     """Where a mention may begin: at a number or a word of the vocabulary. The words are found with set and
     string operations: any regular expression over the whole text costs several times more."""
     spaced = _lowered(text)
-    tokens = spaced.split()
     positions: list[int] = []
-    for word in TRIGGERS.intersection(tokens).union(token for token in tokens if token[0].isdigit()):
+    for word in TRIGGERS.intersection(spaced.split()).union(_NUMBER.findall(" " + spaced)):
         at = spaced.find(word)
         while at >= 0:
             end = at + len(word)
@@ -394,7 +396,7 @@ def _offset(zone: str | None) -> int | None:
     return _ZONE_OFFSETS[zone.upper()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Context:
     """What reading one match needs besides the match: the text, the publication's local day, the date order."""
 
