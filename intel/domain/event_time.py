@@ -131,8 +131,8 @@ def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:g} h"
 
 
-def _zone_word(zone_name: str | None) -> str:
-    return "local" if zone_name else "UTC"
+def _zone_word(zone: tzinfo) -> str:
+    return "UTC" if zone is timezone.utc else "local"
 
 
 def event_window(
@@ -152,7 +152,7 @@ def event_window(
         if window is not None:
             return window
     zone = zone_of(zone_name)
-    word = _zone_word(zone_name)
+    word = _zone_word(zone)
     if usgs:
         return EventWindow(
             published,
@@ -330,7 +330,7 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
     unclear = False
     context_day = None
     for piece in pieces:
-        mentions, refused = find_mentions(piece, today, _month_first(zone_name))
+        mentions = find_mentions(piece, today, _month_first(zone_name))
         for phrase in _phrases(piece, mentions):
             window = _read_phrase(phrase, context_day, published_local, zone, duration)
             if window is None:
@@ -349,11 +349,11 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
     if end - start > WIDEST_WINDOW and (len(kept) > 1 or kept[0].joined):
         return None, True
     assumed = len(kept) == 1 and kept[0].timed and not kept[0].end_stated
-    return EventWindow(start, end, _stated_basis(start, end, kept, zone, zone_name, assumed, duration), True), False
+    return EventWindow(start, end, _stated_basis(start, end, kept, zone, assumed, duration), True), False
 
 
-def _stated_basis(start, end, kept, zone, zone_name, assumed, duration) -> str:
-    word = _zone_word(zone_name)
+def _stated_basis(start, end, kept, zone, assumed, duration) -> str:
+    word = _zone_word(zone)
     first, last = _local(start, zone), _local(end, zone)
     if not any(w.timed for w in kept):
         days = (last - timedelta(seconds=1)).date()

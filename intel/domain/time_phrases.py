@@ -3,8 +3,9 @@
 The words (months, weekdays) come from dateparser's locale data for the languages feeds write in (English,
 French, German, Spanish, Italian, Portuguese, Dutch); the grammar around them is ours. dateparser's own
 search_dates costs 2-50 ms an item and reads "set", "24/7", "in 2019" and "am Mittwoch um 14" as dates, so
-a 10,000-item feed cannot go through it; this scan costs tens of microseconds (docs/development.md). Every
-mention here is local to the place: event_time.py turns them into a window in UTC. Pure functions.
+a 10,000-item feed cannot go through it; the scan here is tried only where a number or a word of the
+vocabulary stands and costs tens of microseconds an item (bench/README.md, "bench/event_times.py"). Every
+mention is local to the place: event_time.py turns them into a window in UTC. Pure functions.
 """
 
 from __future__ import annotations
@@ -568,25 +569,20 @@ def _is_stamp(text: str, mention: Mention, today: date) -> bool:
     )
 
 
-def find_mentions(text: str, today: date, month_first: bool = False) -> tuple[list[Mention], int]:
-    """The dates and times stated in `text`, in order, read against the publication's local day `today`;
-    and how many date-like pieces were refused (impossible dates, publication stamps)."""
+def find_mentions(text: str, today: date, month_first: bool = False) -> list[Mention]:
+    """The dates and times stated in `text`, in order, read against the publication's local day `today`
+    (impossible dates, publication stamps, streets and durations left out)."""
     mentions: list[Mention] = []
-    refused = 0
     stamp_end = scanned_to = -10
     context = _Context(text, today, month_first)
     for position in _starts(text):
         if position < scanned_to or (m := _SCAN.match(text, position)) is None:
             continue
         scanned_to = m.end()
-        found = _READERS[m.lastgroup](m, context)  # each kind's group holds its inner ones: it closes last
-        if not found:
-            refused += 1
-        for mention in found:
+        for mention in _READERS[m.lastgroup](m, context):  # each kind's group holds its inner ones: it closes last
             # the time right after a stamped day is part of the stamp: "Updated 9 Dec 07:10"
             if _is_stamp(text, mention, today) or (mention.kind == "time" and 0 <= mention.start - stamp_end <= 3):
-                refused += 1
                 stamp_end = mention.end
             else:
                 mentions.append(mention)
-    return mentions, refused
+    return mentions
