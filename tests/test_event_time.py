@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detail.extensions import db
 from detail.models import Detail, Visit
@@ -275,6 +277,29 @@ def test_with_no_zone_known_times_are_read_in_utc_and_the_basis_says_so():
 def test_every_basis_fits_its_column():
     length = FeedItem.__table__.c.time_basis.type.length
     assert all(len(_window(case).basis) <= length for case in LABELLED)
+
+
+_PIECES = st.sampled_from(
+    [
+        "at", "18:00", "23:59", "0:00", "12h", "24h", "9", "31", "29", "February", "décembre", "Mittwoch", "tomorrow",
+        "morgen", "mañana", "to", "-", "–", "until", "between", "and", "de", "la", "tarde", "Uhr", "uur", "pm",
+        "next", "last", "2026", "1999", "2099", "9999-12-31T23:00", "2026-02-30", "31/12/2099", "30.02.2026",
+        "weekend", "tonight", "noon", ",", ".", "(AFP)", "Updated", "calle", "pendant", "GMT", "+14:00", "2359Z",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14),
+    zone=st.sampled_from([None, PARIS, "Pacific/Kiritimati", "America/St_Johns", "Not/AZone"]),
+    minutes=st.integers(min_value=0, max_value=60 * 24 * 400),
+)
+def test_any_text_gives_a_window_that_ends_after_it_starts(words, zone, minutes):
+    published = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    window = event_window(" ".join(words[:7]), " ".join(words[7:]), published, zone, category="protest")
+    assert window.ends_at > window.starts_at and window.starts_at.tzinfo is not None
+    assert len(window.basis) <= 120
 
 
 # End to end: a feed served on loopback, polled, stored, matched.

@@ -163,7 +163,7 @@ _PATTERNS = [
     # 2026-12-09, 2026-12-09T18:00:00+01:00
     _group(
         "iso",
-        r"\b(?P<iso_y>\d{4})-(?P<iso_m>\d\d)-(?P<iso_d>\d\d)"
+        r"\b(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>\d\d)-(?P<iso_d>\d\d)"
         r"(?:[T ](?P<iso_h>\d\d):(?P<iso_min>\d\d)(?::\d\d(?:\.\d+)?)?\s*(?P<iso_z>Z|[+-]\d\d:?\d\d)?)?\b",
     ),
     # 09.12.2026, 9/12/2026, 09.12.26: always with a year, so "24/7" and "9/11" are never dates.
