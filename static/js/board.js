@@ -22,6 +22,11 @@
 
   const el = window.OM.el;
 
+  // Countdowns, late flags and ages run on the server's time, not this machine's (which may be
+  // minutes off): each state reply says the server's time, and the offset from ours is kept.
+  let clockOffset = 0; // server time minus this browser's, in ms
+  const serverNow = () => Date.now() + clockOffset;
+
   const localTime = (iso, tz, withDay) => {
     if (!iso) return "";
     const options = { hour: "2-digit", minute: "2-digit", timeZone: tz || "UTC", hour12: false };
@@ -33,7 +38,7 @@
     { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz || "UTC", timeZoneName: "short" }).format(new Date(iso));
   const ago = (iso) => {
     if (!iso) return "";
-    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    const s = Math.max(0, Math.round((serverNow() - new Date(iso).getTime()) / 1000));
     if (s < 60) return s + " s ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";
     return Math.round(s / 3600) + " h ago";
@@ -57,11 +62,7 @@
     }));
   }
 
-  // ---- the server's clock ---------------------------------------------------------------
-  // Countdowns and late flags run on the server's time, not this machine's (which may be minutes
-  // off): each state reply says the server's time, and the offset from ours is kept.
-  let clockOffset = 0; // server time minus this browser's, in ms
-  const serverNow = () => Date.now() + clockOffset;
+  // ---- report times and lateness -------------------------------------------------------
 
   function setClock(serverIso, sentAt, receivedAt) {
     if (!serverIso) return;
@@ -334,7 +335,7 @@
         } }, "Acknowledge"));
     }));
     alarm(duress.length > 0);
-    const now = Date.now();
+    const now = serverNow();
     document.getElementById("alerts").replaceChildren(...others.map((a) => {
       const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
@@ -354,7 +355,7 @@
   function renderRequests() {
     const box = document.getElementById("requests");
     if (!box) return;
-    const now = Date.now();
+    const now = serverNow();
     const waiting = [...requests.values()].sort((a, b) => a.received_at.localeCompare(b.received_at));
     box.hidden = waiting.length === 0;
     box.replaceChildren(...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
