@@ -4,6 +4,7 @@ CSRF protection is on here, as in production, so the pages' own tokens are what 
 """
 
 import os
+import re
 import shutil
 from datetime import datetime, timedelta, timezone  # noqa: F401
 
@@ -187,8 +188,6 @@ def test_board_counts_down_to_the_report_time_and_flags_the_row_when_it_passes(
 ):
     """The countdown runs on the server's clock, whatever the browser's; at the report time the row itself
     says "Late", once in the live region; the server's late alert agrees, and a report on station clears it."""
-    import re
-
     import requests
 
     from detail import jobs
@@ -274,6 +273,11 @@ def test_board_table_shows_every_column_on_wide_screens_and_never_scrolls_sidewa
             page.goto(path)
             page.wait_for_selector(".agents-table th")
             _columns_inside(page, width)
+            # Bravo 1 was late before the page opened: flagged in the row, and nothing said about it.
+            flag = page.locator(f'tr[data-agent="{w.agent.id}"].late .late-text').inner_text()
+            assert re.fullmatch(r"Late 1\d min", flag)  # due ten minutes before the world was built
+            page.wait_for_timeout(1500)
+            assert page.locator("#board-announce").inner_text() == ""
             _shot(page, tmp_path, f"board-{width}-{'detail' if 'details' in path else 'all'}")
 
     page.set_viewport_size({"width": 390, "height": 844})

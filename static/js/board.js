@@ -162,6 +162,7 @@
 
   // Called with each drawing of the rows: says what changed since the last one (nothing on the first).
   function announceLateness(now) {
+    if (lateRows === null && details.size === 0) return; // drawn before the state came: not a first paint
     const keys = lateNow(now);
     const said = [];
     if (lateRows !== null) {
@@ -587,8 +588,8 @@
     window.boardSocket = socket;
   }
 
-  // Ages ("4 min ago") and mute expiry move with the clock; countdowns every second.
+  // Ages ("4 min ago") and mute expiry move with the clock; countdowns every second, from the first
+  // paint on (which says nothing: only later changes of a row are announced).
   setInterval(() => { renderDetails(); renderAlerts(); renderRequests(); }, 30000);
-  setInterval(tick, 1000);
-  load().then(connect).catch((e) => setConnection("offline", e.message));
+  load().then(() => { setInterval(tick, 1000); connect(); }).catch((e) => setConnection("offline", e.message));
 })();
