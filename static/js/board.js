@@ -484,6 +484,15 @@
     return detail ? detail.agents.find((a) => a.agent_id === agentId) : null;
   }
 
+  // As board_state.punctuality_from: the first report on station against the report time.
+  function arrived(agent, at) {
+    agent.on_station_at = at;
+    const minutes = Math.round((Date.parse(at) - Date.parse(agent.report_at)) / 60000);
+    const text = minutes < 0 ? "on station " + -minutes + " min before report time"
+      : minutes === 0 ? "on station at report time" : "on station " + minutes + " min late";
+    agent.punctuality = { on_station_at: at, minutes, text };
+  }
+
   function apply(ev) {
     if (seen.has(ev.id)) return false;
     seen.add(ev.id);
@@ -518,15 +527,6 @@
       timeline.sort((a, b) => a.id - b.id);
     }
     return true;
-  }
-
-  // As board_state.punctuality_from: the first report on station against the report time.
-  function arrived(agent, at) {
-    agent.on_station_at = at;
-    const minutes = Math.round((Date.parse(at) - Date.parse(agent.report_at)) / 60000);
-    const text = minutes < 0 ? "on station " + -minutes + " min before report time"
-      : minutes === 0 ? "on station at report time" : "on station " + minutes + " min late";
-    agent.punctuality = { on_station_at: at, minutes, text };
   }
 
   function applyAll(events) {
