@@ -231,15 +231,24 @@ def test_board_counts_down_to_the_report_time_and_flags_the_row_when_it_passes(
     board.wait_for_function("document.getElementById('alerts').textContent.includes('Bravo 1 not on station')")
     assert near_row.locator(".late-flag").count() == 1
 
-    token = issue_token(w.agent_user, "phone")
-    db.session.commit()
-    reply = requests.post(
-        f"{live_server}/api/v1/status",
-        json={"code": "OS", "client_id": "os-1", "latitude": w.hotel.latitude, "longitude": w.hotel.longitude},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert reply.status_code in (200, 201), reply.text
+    def send(user, code: str):
+        token = issue_token(user, "phone")
+        db.session.commit()
+        reply = requests.post(
+            f"{live_server}/api/v1/status",
+            json={"code": code, "client_id": f"{code}-1", "latitude": w.hotel.latitude, "longitude": w.hotel.longitude},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+
+    # Another agent's status redraws the rows, not the alert list: a live region drawn again is read again.
+    board.evaluate("document.querySelector('#alerts .alert').dataset.drawn = 'once'")
+    send(far.user, "OM")
+    board.wait_for_function(f"document.querySelector('tr[data-agent=\"{far.id}\"] .code')?.textContent === 'OM'")
+    assert board.locator("#alerts .alert[data-drawn=once]").count() == 1
+
+    send(w.agent_user, "OS")
     board.wait_for_selector(f'tr[data-agent="{w.agent.id}"]:not(.late)', timeout=10000)
     assert near_row.locator(".late-flag").count() == 0
     assert "on station" in near_row.locator(".report-cell").inner_text()

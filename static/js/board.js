@@ -315,12 +315,33 @@
     announceLateness(serverNow());
   }
 
+  // What the duress box and the alert list last showed. Each is drawn again only when that changes:
+  // both are live regions (whatever is drawn is announced again), and the duress box holds the note
+  // being typed.
+  const shown = { duress: "", alerts: "" };
+
   function renderAlerts() {
     const open = [...alerts.values()].filter((a) => !a.resolved_at);
     const duress = open.filter((a) => a.kind === "duress");
     const others = open.filter((a) => a.kind !== "duress");
     const duressBox = document.getElementById("duress");
     duressBox.hidden = duress.length === 0;
+    alarm(duress.length > 0);
+    const now = serverNow();
+    const mutedNow = (a) => Boolean(a.muted_until && new Date(a.muted_until).getTime() > now);
+    const duressShown = JSON.stringify(duress.map((a) => [a.alert_id, a.message, a.latitude, a.longitude]));
+    if (duressShown !== shown.duress) {
+      shown.duress = duressShown;
+      renderDuress(duressBox, duress);
+    }
+    const alertsShown = JSON.stringify(others.map((a) => [a.alert_id, a.message, a.acknowledged_at, mutedNow(a) && a.muted_until]));
+    if (alertsShown !== shown.alerts) {
+      shown.alerts = alertsShown;
+      renderAlertList(others, mutedNow);
+    }
+  }
+
+  function renderDuress(duressBox, duress) {
     duressBox.replaceChildren(...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
       const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
       return el("div", { class: "alarm", "data-alert": a.alert_id },
@@ -335,10 +356,11 @@
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
         } }, "Acknowledge"));
     }));
-    alarm(duress.length > 0);
-    const now = serverNow();
+  }
+
+  function renderAlertList(others, mutedNow) {
     document.getElementById("alerts").replaceChildren(...others.map((a) => {
-      const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
+      const muted = mutedNow(a);
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
         el("span", { class: "msg" }, a.message),
         a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
