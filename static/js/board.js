@@ -185,7 +185,8 @@
 
   function codeChip(status) {
     if (!status) return el("span", { class: "code code-none" }, "—");
-    return el("span", { class: "code", style: "background:" + status.code.colour, title: status.code.meaning },
+    const ink = status.code.text_colour || "#fff";  // events logged before codes carried it
+    return el("span", { class: "code", style: "background:" + status.code.colour + ";color:" + ink, title: status.code.meaning },
       status.code.code);
   }
 
@@ -311,38 +312,29 @@
   function renderDetails() {
     const root = document.getElementById("details");
     const cards = [...details.values()].map(detailCard);
-    root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")]));
+    window.OM.keepFocus([root], () => root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")])));
     announceLateness(serverNow());
   }
 
-  // What the duress box and the alert list last showed. Each is drawn again only when that changes:
-  // both are live regions (whatever is drawn is announced again), and the duress box holds the note
-  // being typed.
-  const shown = { duress: "", alerts: "" };
+  // An acknowledged alarm's controls go away: the keyboard goes on to the next alarm or alert
+  // still to acknowledge (its note, else its button), else to the alert list's heading.
+  function nextToAcknowledge(lost) {
+    const row = lost.closest("[data-alert]");
+    const after = row ? Number(row.dataset.alert) : 0;
+    const waiting = [...document.querySelectorAll("#duress [data-alert], #alerts [data-alert]")]
+      .map((r) => r.querySelector("input, button.acknowledge"))
+      .filter(Boolean);
+    const next = waiting.find((control) => Number(control.closest("[data-alert]").dataset.alert) > after) || waiting[0];
+    return next || document.getElementById("alerts-heading");
+  }
 
   function renderAlerts() {
     const open = [...alerts.values()].filter((a) => !a.resolved_at);
     const duress = open.filter((a) => a.kind === "duress");
     const others = open.filter((a) => a.kind !== "duress");
     const duressBox = document.getElementById("duress");
-    duressBox.hidden = duress.length === 0;
-    alarm(duress.length > 0);
-    const now = serverNow();
-    const mutedNow = (a) => Boolean(a.muted_until && new Date(a.muted_until).getTime() > now);
-    const duressShown = JSON.stringify(duress.map((a) => [a.alert_id, a.message, a.latitude, a.longitude]));
-    if (duressShown !== shown.duress) {
-      shown.duress = duressShown;
-      renderDuress(duressBox, duress);
-    }
-    const alertsShown = JSON.stringify(others.map((a) => [a.alert_id, a.message, a.acknowledged_at, mutedNow(a) && a.muted_until]));
-    if (alertsShown !== shown.alerts) {
-      shown.alerts = alertsShown;
-      renderAlertList(others, mutedNow);
-    }
-  }
-
-  function renderDuress(duressBox, duress) {
-    duressBox.replaceChildren(...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
+    const alertList = document.getElementById("alerts");
+    const duressRows = [...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
       const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
       return el("div", { class: "alarm", "data-alert": a.alert_id },
         el("strong", null, a.message),
@@ -351,27 +343,31 @@
           target: "_blank", rel: "noopener" }, "last position " + a.latitude.toFixed(5) + ", " + a.longitude.toFixed(5))
           : el("span", null, "no position"),
         note,
-        el("button", { type: "button", onclick: () => {
+        el("button", { type: "button", class: "acknowledge", onclick: () => {
           if (!note.value.trim()) { note.focus(); return; }
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
         } }, "Acknowledge"));
-    }));
-  }
-
-  function renderAlertList(others, mutedNow) {
-    document.getElementById("alerts").replaceChildren(...others.map((a) => {
-      const muted = mutedNow(a);
+    })];
+    alarm(duress.length > 0);
+    const now = serverNow();
+    const alertRows = others.map((a) => {
+      const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
         el("span", { class: "msg" }, a.message),
         a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
         muted ? el("span", { class: "small muted" }, "muted until " + localTime(a.muted_until, "UTC") + " UTC") : null,
-        a.acknowledged_at ? null : el("button", { type: "button", onclick: () =>
+        a.acknowledged_at ? null : el("button", { type: "button", class: "acknowledge", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
         "Acknowledge"),
         el("button", { type: "button", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/mute", { minutes: 15 }).catch((e) => alert(e.message)) },
         "Mute 15 min"));
-    }));
+    });
+    window.OM.keepFocus([duressBox, alertList], () => {
+      duressBox.hidden = duress.length === 0;
+      window.OM.replaceIfChanged(duressBox, duressRows);
+      window.OM.replaceIfChanged(alertList, alertRows.length ? alertRows : [el("p", { class: "small muted" }, "No open alerts.")]);
+    }, nextToAcknowledge);
   }
 
   // Clients' requests waiting for acknowledgment, oldest first; urgent ones past their time in red.
@@ -380,8 +376,7 @@
     if (!box) return;
     const now = serverNow();
     const waiting = [...requests.values()].sort((a, b) => a.received_at.localeCompare(b.received_at));
-    box.hidden = waiting.length === 0;
-    box.replaceChildren(...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
+    const rows = [...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
       ...waiting.map((r) => {
         const overdue = r.overdue || (r.overdue_at && new Date(r.overdue_at).getTime() <= now);
         if (overdue && !rungFor.has(r.request_id)) { rungFor.add(r.request_id); beepOnce(); }
@@ -393,7 +388,11 @@
           el("button", { type: "button", onclick: () =>
             post(config.board_url + "requests/" + r.request_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
           "Acknowledge"));
-      }));
+      })];
+    window.OM.keepFocus([box], () => {
+      box.hidden = waiting.length === 0;
+      window.OM.replaceIfChanged(box, rows);
+    }, () => box.querySelector("[data-request] button") || document.getElementById("alerts-heading"));
   }
 
   function beepOnce() {

@@ -64,7 +64,7 @@
     if (signature !== drawnCodes) {
       drawnCodes = signature;
       root.replaceChildren(...state.codes.map((code) => {
-        const button = el("button", { type: "button", style: "background:" + code.colour, "data-code": code.code },
+        const button = el("button", { type: "button", style: "background:" + code.colour + ";color:" + code.text_colour, "data-code": code.code },
           code.code, el("small", null, code.spoken_name));
         if (code.code === state.cover_code) holdForDuress(button, code.code);
         else button.addEventListener("click", () => send(code.code, false));
