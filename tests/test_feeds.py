@@ -941,3 +941,10 @@ def test_parse_never_raises_on_mangled_fixtures():
         assert isinstance(result, ParsedFeed)
         for item in result.items:
             assert item.geometry is None or item.geometry["type"] in {"point", "line", "polygon", "box"}
+
+
+def test_a_motorway_title_is_not_an_earthquake():
+    from intel.domain.parse import usgs
+
+    assert usgs.usgs_fields({}, "M25 - Lane closures between J10 and J11 from 22:00 tonight", None) is None
+    assert usgs.usgs_fields({}, "M 4.5 - 10 km SSW of Hualien City, Taiwan", None)["magnitude"] == 4.5
