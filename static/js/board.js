@@ -150,7 +150,7 @@
     const find = (selector) => document.querySelector(selector);
     window.OM.confirm({
       title: move.label + ": " + detail.name + "?",
-      effect: move.label + ": " + move.effect,
+      effect: move.effect,
       button: move.label,
       danger: move.to !== "planned",
       // The cards are redrawn by every event: find the button again, or the state it moved to.

@@ -8,14 +8,25 @@
 //   on a page of its own, when a form arrives without it (no JavaScript), so this is a convenience.
 // - A form with data-once is sent once: its buttons are disabled as it goes, and a second submit
 //   (a double click, Enter held down) is dropped.
-// The confirm button is armed a moment after the dialog opens: the second click of a double click
-// on the button that opened it must not land on it. Text always goes in as text, never markup.
+// The confirm button is armed a moment after the dialog opens, and clicks on the page are dropped for
+// as long after it closes: the second click of a double click must not land on the dialog's button,
+// nor on whatever the page has under it. Text always goes in as text, never markup.
 window.OM = window.OM || {};
 (function () {
   "use strict";
   const ARM_AFTER_MS = 400;
   let dialog = null;
   let pending = null; // {resolve, returnFocus, confirmed}
+  let quietUntil = 0; // the rest of a double click on the dialog's buttons lands on the page: dropped
+
+  for (const kind of ["mousedown", "click", "dblclick"]) {
+    document.addEventListener(kind, (event) => {
+      if (Date.now() < quietUntil && !(dialog && dialog.open)) {
+        event.preventDefault();
+        event.stopPropagation();
+      }
+    }, true);
+  }
 
   function build() {
     dialog = document.createElement("dialog");
@@ -39,11 +50,17 @@ window.OM = window.OM || {};
     actions.append(cancel, ok);
     dialog.append(title, effect, actions);
     document.body.append(dialog);
-    cancel.addEventListener("click", () => dialog.close());
+    const quietAfter = () => { quietUntil = Date.now() + ARM_AFTER_MS; };
+    cancel.addEventListener("click", () => { quietAfter(); dialog.close(); });
     ok.addEventListener("click", () => {
       if (ok.disabled || !pending) return;
       pending.confirmed = true;
+      quietAfter();
       dialog.close();
+    });
+    // The rest of a double click that opened the dialog must not move focus off Cancel either.
+    dialog.addEventListener("mousedown", (event) => {
+      if (ok.disabled && event.target !== cancel) event.preventDefault();
     });
     // Escape fires "cancel" and closes the dialog; every way out ends in "close".
     dialog.addEventListener("close", () => {

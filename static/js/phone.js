@@ -164,7 +164,7 @@
     const find = (selector) => document.querySelector(selector);
     window.OM.confirm({
       title: move.label + ": " + a.detail + "?",
-      effect: move.label + ": " + move.effect,
+      effect: move.effect,
       button: move.label,
       danger: move.to !== "planned",
       returnFocus: () => find('[data-move="' + a.detail_id + ":" + move.to + '"]') || find('[data-current="' + a.detail_id + '"]'),

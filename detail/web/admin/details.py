@@ -163,7 +163,7 @@ def state_change(detail: Detail, move: lifecycle.Move) -> Ask:
     """What moving the detail does, asked before it is done."""
     return Ask(
         f"{move.label}: {detail.name}?",
-        f"{move.label}: {lifecycle.effect(move, detail.client.organisation)}",
+        lifecycle.effect(move, detail.client.organisation),
         move.label,
         url_for("admin.detail", detail_id=detail.id),
         fields={"to": move.to_state, "from_state": move.from_state},
