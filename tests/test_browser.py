@@ -373,7 +373,14 @@ def test_pages_break_no_content_security_policy_rule(browser, live_server, world
     """Every script the pages need comes from the app itself: no inline script, no eval, nothing refused."""
     w = world_now
     visits = {
-        w.coordinator.email: ["/board/", f"/board/details/{w.detail.id}", "/admin/details", "/admin/devices"],
+        w.coordinator.email: [
+            "/board/",
+            f"/board/details/{w.detail.id}",
+            "/admin/details",
+            f"/admin/details/{w.detail.id}",
+            f"/admin/details/{w.detail.id}/state?to=hot",
+            "/admin/devices",
+        ],
         w.agent_user.email: ["/phone/"],
         w.contact.email: ["/portal", f"/portal/details/{w.detail.id}"],
     }
@@ -484,3 +491,131 @@ def test_coordinator_answers_a_request_with_an_advisory_ticked_beside_it(browser
     assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == 1
     assert db.session.scalar(db.select(db.func.count()).select_from(ClientRequestAdvisory)) == 1
     assert refused == []
+
+
+# --- changes a slip must not make: asked in the page, sent once, the next button elsewhere ---------------
+
+
+def _state_events():
+    from detail.models import Event
+
+    db.session.expire_all()
+    return db.session.scalars(db.select(Event).where(Event.kind == "detail_state")).all()
+
+
+def _button_at(page, box) -> str | None:
+    """The text of the button under the middle of box (where a second click would land), if any."""
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    return page.evaluate("(p) => document.elementFromPoint(p.x, p.y)?.closest('button')?.textContent ?? null", point)
+
+
+def test_go_hot_asks_in_an_accessible_dialog_and_a_double_click_moves_once(browser, live_server, world_now, tmp_path):
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto(f"/admin/details/{w.detail.id}")
+    go_hot = page.locator(".state-steps .step-hot button")
+    box = go_hot.bounding_box()
+
+    go_hot.dblclick()  # the second click lands on the dialog or its backdrop: nothing is sent
+    dialog = page.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert "the board starts timing reports" in dialog.inner_text()
+    assert page.evaluate("document.activeElement.textContent") == "Cancel"  # focus in it, on the safe choice
+    _shot(page, tmp_path, "confirm-go-hot")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.textContent") == "Go hot"  # back on the button that asked
+    assert _state_events() == []
+
+    go_hot.click()
+    confirm = dialog.get_by_role("button", name="Go hot")
+    with page.expect_navigation():
+        confirm.dblclick()
+    page.wait_for_selector(".state-steps .step-hot [aria-current=step]")
+    [event] = _state_events()
+    assert (event.payload["previous"], event.payload["state"]) == ("planned", "hot")
+    # Where Go hot was there is no button now: Complete has a place of its own.
+    assert _button_at(page, box) is None
+    assert page.locator(".state-steps .step-complete button").inner_text() == "Complete"
+    _shot(page, tmp_path, "detail-hot")
+
+
+def test_the_board_asks_before_going_hot_and_sends_once(browser, live_server, world_now, tmp_path):
+    w = world_now
+    board = _signed_in_page(browser, live_server, w.coordinator.email)
+    posts = []
+    board.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/state") else None)
+    board.goto(f"/board/details/{w.detail.id}")
+    board.wait_for_selector("#connection[data-state=live]")
+    go_hot = board.locator(f'[data-move="{w.detail.id}:hot"]')
+    box = go_hot.bounding_box()
+
+    go_hot.dblclick()
+    dialog = board.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert posts == []
+    dialog.get_by_role("button", name="Go hot").dblclick()
+    board.wait_for_selector(f'.step-hot [data-current="{w.detail.id}"]')
+    board.wait_for_selector("#board-notice:has-text('is hot')")
+    assert len(posts) == 1 and len(_state_events()) == 1
+    assert _button_at(board, box) is None
+    assert board.locator(f'[data-move="{w.detail.id}:complete"]').inner_text() == "Complete"
+    _shot(board, tmp_path, "board-hot")
+
+
+def test_removing_a_visit_says_what_goes_with_it_and_can_be_undone(browser, live_server, world_now, tmp_path):
+    from detail.models import Movement, Visit
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto(f"/admin/details/{w.detail.id}")
+    page.locator("#visits button", has_text="Remove").click()
+    dialog = page.get_by_role("dialog", name=re.compile(r"^Remove the visit to Grand Hotel"))
+    dialog.wait_for()
+    assert "The movement Grand Hotel → ExCeL London that leaves from there will be removed too." in dialog.inner_text()
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Remove visit").click()
+    notice = page.locator(".undo-notice")
+    assert "Removed the visit to Grand Hotel" in notice.inner_text()
+    assert "No visits yet." in page.locator("#visits").inner_text()
+    assert "No movements yet." in page.locator("#movements").inner_text()
+    _shot(page, tmp_path, "undo-notice")
+    with page.expect_navigation():
+        notice.get_by_role("button", name="Undo").click()
+    assert "Put back the visit to Grand Hotel" in page.locator(".flash-success").inner_text()
+    db.session.expire_all()
+    assert len(db.session.scalars(db.select(Visit).where(Visit.detail_id == w.detail.id)).all()) == 1
+    assert len(db.session.scalars(db.select(Movement).where(Movement.detail_id == w.detail.id)).all()) == 1
+
+
+def test_without_javascript_the_server_asks_on_a_page(browser, live_server, world_now):
+    from detail.models import Movement
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email, java_script_enabled=False)
+    page.goto(f"/admin/details/{w.detail.id}")
+    page.locator("#movements button", has_text="Remove").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text().startswith("Remove the movement Grand Hotel → ExCeL London")
+    db.session.expire_all()
+    assert db.session.scalars(db.select(Movement)).all() != []  # asked, nothing removed yet
+    page.get_by_role("button", name="Remove movement").click()
+    page.wait_for_load_state()
+    assert "No movements yet." in page.locator("#movements").inner_text()
+
+
+def test_the_lead_goes_hot_from_the_phone_after_the_question(browser, live_server, world_now, tmp_path):
+    w = world_now
+    phone = _signed_in_page(
+        browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    go_hot = phone.locator(f'[data-move="{w.detail.id}:hot"]')
+    go_hot.tap()
+    dialog = phone.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert _state_events() == []
+    dialog.get_by_role("button", name="Go hot").tap()
+    phone.wait_for_selector(f'.step-hot [data-current="{w.detail.id}"]')
+    assert len(_state_events()) == 1
+    assert phone.locator(f'[data-move="{w.detail.id}:complete"]').inner_text() == "Complete"
+    _shot(phone, tmp_path, "phone-hot")

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 
 from detail import hooks
-from detail.domain import live
+from detail.domain import lifecycle, live
 from detail.domain.handoff import latest
 from detail.domain.positions import publish_position, record_position
 from detail.domain.statuses import (
@@ -49,7 +49,7 @@ bp = Blueprint("phone", __name__, url_prefix="/phone")
 @bp.route("/")
 @roles_required("agent")
 def page():
-    return render_template("detail/phone.html")
+    return render_template("detail/phone.html", moves=lifecycle.moves_payload(current_user.organisation))
 
 
 @bp.route("/manifest.webmanifest")

@@ -131,16 +131,53 @@
         el("div", { class: "small muted" }, adv.reason)))) : null)));
   }
 
+  // The lead's state controls, laid out as the board's: each state in a place of its own, a move's
+  // button in the place of the state it moves to (never the next button where the last one was).
+  // Each move asks first, names the state it leaves and is sent once.
+  const STATES = ["planned", "hot", "complete"];
+  const moving = new Set();
+
   function leadButtons(a) {
-    const next = a.detail_state === "planned" ? "hot" : a.detail_state === "hot" ? "complete" : null;
-    if (!next) return null;
-    return el("button", { type: "button", class: next === "hot" ? "danger" : "", onclick: () => {
+    const moves = (config.moves || []).filter((m) => m.from === a.detail_state);
+    if (!moves.length) return null;
+    return el("div", { class: "state-steps", role: "group", "aria-label": "State of " + a.detail },
+      STATES.map((state) => {
+        const move = moves.find((m) => m.to === state);
+        let inner;
+        if (state === a.detail_state) {
+          inner = el("span", { class: "step-current", "aria-current": "step", tabindex: "-1", "data-current": a.detail_id },
+            el("span", { class: "state state-" + state }, state), " now");
+        } else if (move) {
+          inner = el("button", {
+            type: "button", class: state === "planned" ? "" : "danger", "data-move": a.detail_id + ":" + state,
+            disabled: moving.has(a.detail_id), onclick: () => askToMove(a, move),
+          }, move.label);
+        } else {
+          inner = el("span", { class: "step-other muted" }, state);
+        }
+        return el("div", { class: "step step-" + state }, inner);
+      }));
+  }
+
+  function askToMove(a, move) {
+    if (moving.has(a.detail_id)) return;
+    const find = (selector) => document.querySelector(selector);
+    window.OM.confirm({
+      title: move.label + ": " + a.detail + "?",
+      effect: move.effect,
+      button: move.label,
+      danger: move.to !== "planned",
+      returnFocus: () => find('[data-move="' + a.detail_id + ":" + move.to + '"]') || find('[data-current="' + a.detail_id + '"]'),
+    }).then((yes) => {
+      if (!yes || moving.has(a.detail_id)) return;
+      moving.add(a.detail_id);
+      renderAssignments();
       fetch(config.state_change_url + a.detail_id + "/state", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-        body: JSON.stringify({ state: next }),
-      }).then(refresh);
-    } }, next === "hot" ? "Detail goes hot" : "Complete detail");
+        body: JSON.stringify({ state: move.to, from_state: move.from, confirmed: true }),
+      }).catch(() => null).then(() => { moving.delete(a.detail_id); return refresh(); });
+    });
   }
 
   function renderQueue() {
