@@ -1,0 +1,106 @@
+"""Which shapes may lie within some metres of others, asked for many at once: the spatial prefilter.
+
+ShapeTree holds shapes (intel.domain.geometry) in shapely's STRtree by longitude and latitude. A
+question is a list of shapes' bounds, each with a radius in metres; each is widened into a box in
+degrees that holds every point within that radius of the bounds (search_boxes), and the tree answers
+with the shapes that touch a box, all boxes at once.
+
+The rule it keeps: its answer is a superset of the shapes within the radius, never fewer. A point
+within r metres (WGS84 geodesic) of a point B is within r / 110,574 degrees of B's latitude (no degree
+of latitude is shorter), so never poleward of the widened bounds' latitude L; and along that geodesic
+a degree of longitude is at least 111,319.49·cos(L) metres long (the prime vertical radius is never
+under the equatorial one). Boxes reaching a pole take every longitude. Boxes are split at the
+antimeridian, and a shape reaching past 180 degrees is held again a turn west, so crossing it loses
+nothing. Exact distances are the caller's, for what this lets through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from intel.domain.geometry import CIRCLE, Shapes
+
+# The shortest degree of latitude (at the equator) and the equator's degree of longitude, on WGS84.
+_MIN_METRES_PER_DEGREE_LAT = 110_574.0
+_METRES_PER_DEGREE_LON_AT_EQUATOR = 111_319.49
+# Slack on the boxes: relative, and in degrees (a few centimetres), against rounding.
+_SLACK = 1e-6
+_SLACK_DEG = 1e-6
+
+
+def search_boxes(bounds: np.ndarray, radii_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes in degrees holding everything within radii_m of each of the bounds (south, west, north, east;
+    west in [-180, 180), east past 180 for a shape across the antimeridian). Returns (shapely boxes, the
+    index of the bounds each box is for): one box each, two where one crosses the antimeridian."""
+    bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
+    radii = np.asarray(radii_m, dtype=float).reshape(-1)
+    if np.any(~np.isfinite(radii)) or np.any(radii < 0):
+        raise ValueError("radii must be finite distances of 0 m or more")
+    south, west, north, east = bounds.T
+    dlat = radii / _MIN_METRES_PER_DEGREE_LAT * (1 + _SLACK) + _SLACK_DEG
+    south, north = south - dlat, north + dlat
+    farthest = np.maximum(np.abs(south), np.abs(north))
+    with np.errstate(divide="ignore"):
+        dlon = radii / (_METRES_PER_DEGREE_LON_AT_EQUATOR * np.cos(np.radians(np.minimum(farthest, 90.0))))
+    dlon = dlon * (1 + _SLACK) + _SLACK_DEG
+    west, east = west - dlon, east + dlon
+    every_longitude = (farthest >= 90.0) | ~np.isfinite(dlon) | (east - west >= 360.0)
+    turn = 360.0 * np.floor((west + 180.0) / 360.0)
+    west, east = np.where(every_longitude, -180.0, west - turn), np.where(every_longitude, 180.0, east - turn)
+    south, north = np.maximum(south, -90.0), np.minimum(north, 90.0)
+    crossing = east > 180.0
+    owners = np.concatenate((np.arange(len(bounds)), np.flatnonzero(crossing)))
+    boxes = shapely.box(
+        np.concatenate((west, np.full(crossing.sum(), -180.0))),
+        np.concatenate((south, south[crossing])),
+        np.concatenate((np.minimum(east, 180.0), east[crossing] - 360.0)),
+        np.concatenate((north, north[crossing])),
+    )
+    return boxes, owners
+
+
+class ShapeTree:
+    """Shapes (intel.domain.geometry.Shapes) for bulk "within r metres of" questions.
+
+    A circle is held as the box of degrees around its centre that holds it, so that a question's box
+    meets it whenever the question's point is within r of the circle.
+    """
+
+    def __init__(self, shapes: Shapes):
+        circles = np.flatnonzero(shapes.kinds == CIRCLE)
+        held = np.ones(len(shapes), dtype=bool)
+        held[circles] = False
+        boxes, circle_of = search_boxes(shapes.bounds[circles], shapes.radii[circles])
+        geoms = np.concatenate((shapes.geoms[held], boxes))
+        owners = np.concatenate((np.flatnonzero(held), circles[circle_of]))
+        # Across the antimeridian: a copy a turn west.
+        east = np.flatnonzero(shapely.bounds(geoms)[:, 2] > 180.0)
+        parts = np.concatenate((geoms, shapely.transform(geoms[east], lambda xy: xy - (360.0, 0.0))))
+        self.size = len(shapes)
+        self._owners = np.concatenate((owners, owners[east])).astype(np.int64)
+        self._copied = np.bincount(self._owners, minlength=self.size) > 1
+        self._tree = shapely.STRtree(parts)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def query(self, bounds: np.ndarray, radii_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(question, shape) index pairs, each pair once: a superset of the shapes within each question's
+        radius of its bounds."""
+        if self.size == 0 or len(radii_m) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        boxes, askers = search_boxes(bounds, radii_m)
+        box_index, part_index = self._tree.query(boxes, predicate="intersects")
+        split = np.zeros(len(radii_m), dtype=bool)
+        split[askers[len(radii_m) :]] = True
+        askers, owners = askers[box_index], self._owners[part_index]
+        # A pair can come twice only from a box split at the antimeridian or a shape held twice.
+        twice = np.flatnonzero(split[askers] | self._copied[owners])
+        if len(twice):
+            keys = np.unique(askers[twice] * self.size + owners[twice])
+            once = np.ones(len(askers), dtype=bool)
+            once[twice] = False
+            askers = np.concatenate((askers[once], keys // self.size))
+            owners = np.concatenate((owners[once], keys % self.size))
+        return askers, owners
