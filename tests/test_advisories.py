@@ -161,17 +161,6 @@ def test_review_publish_dismiss_merge(world, feed):
     assert [s.item.title for s in first.sources] == ["Rally at the hotel", "Pickpockets"]
 
 
-def test_near_answers_with_distances(world, feed):
-    close = _item(feed, *_away(world.hotel, 1_200), T0, title="Close")
-    _item(feed, *_away(world.hotel, 30_000), T0, title="Far")
-    found = advisories.near(world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000)
-    assert [(item.id, round(d)) for item, d in found] == [(close.id, 1200)]
-    later = advisories.near(
-        world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000, starts_at=T0 + timedelta(days=2)
-    )
-    assert later == []
-
-
 def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     office = WatchArea(
         client_id=world.client.id,
