@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 from geographiclib.geodesic import Geodesic
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from detail.domain import distance
@@ -173,12 +173,12 @@ def shapes(draw):
         )
         return geometry.route((lat, lon), other)
     corners = draw(st.lists(st.floats(0, 2 * math.pi), min_size=3, max_size=8, unique=True))
-    return geometry.polygon(
-        [
-            (max(-89.5, min(89.5, lat + size * math.sin(a))), geometry._wrap_lon(lon + size * math.cos(a)))
-            for a in sorted(corners)
-        ]
-    )
+    ring = [
+        (max(-89.5, min(89.5, lat + size * math.sin(a))), geometry._wrap_lon(lon + size * math.cos(a)))
+        for a in sorted(corners)
+    ]
+    assume(len(set(ring)) >= 3 and ring[0] != ring[-1])
+    return geometry.polygon(ring)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,7 +3,7 @@
 ShapeTree holds shapes (intel.domain.geometry) in shapely's STRtree by longitude and latitude. A
 question is a list of shapes' bounds, each with a radius in metres; each is widened into a box in
 degrees that holds every point within that radius of the bounds (search_boxes), and the tree answers
-with the shapes that touch a box, all boxes at once.
+with the shapes whose envelopes touch a box, all boxes at once.
 
 The rule it keeps: its answer is a superset of the shapes within the radius, never fewer. A point
 within r metres (WGS84 geodesic) of a point B is within r / 110,574 degrees of B's latitude (no degree
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from intel.domain.geometry import CIRCLE, Shapes
+from intel.domain.geometry import CIRCLE, LINE, Shapes
 
 # The shortest degree of latitude (at the equator) and the equator's degree of longitude, on WGS84.
 _MIN_METRES_PER_DEGREE_LAT = 110_574.0
@@ -27,6 +27,8 @@ _METRES_PER_DEGREE_LON_AT_EQUATOR = 111_319.49
 # Slack on the boxes: relative, and in degrees (a few centimetres), against rounding.
 _SLACK = 1e-6
 _SLACK_DEG = 1e-6
+# A line is held in the tree as runs of this many edges (routes' edges are 5 km at most).
+_RUN = 8
 
 
 def search_boxes(bounds: np.ndarray, radii_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,22 +65,25 @@ def search_boxes(bounds: np.ndarray, radii_m: np.ndarray) -> tuple[np.ndarray, n
 class ShapeTree:
     """Shapes (intel.domain.geometry.Shapes) for bulk "within r metres of" questions.
 
-    A circle is held as the box of degrees around its centre that holds it, so that a question's box
-    meets it whenever the question's point is within r of the circle.
+    The tree compares envelopes only (a predicate on a long route costs ten times the look-up), so each
+    shape is held by envelopes that hug it: a line as runs of _RUN edges, a circle as the box of degrees
+    that holds it (search_boxes around its centre), which a question's box meets whenever the question's
+    point is within r of the circle.
     """
 
     def __init__(self, shapes: Shapes):
-        circles = np.flatnonzero(shapes.kinds == CIRCLE)
-        held = np.ones(len(shapes), dtype=bool)
-        held[circles] = False
+        kinds = shapes.kinds
+        whole = np.flatnonzero((kinds != CIRCLE) & (kinds != LINE))
+        circles = np.flatnonzero(kinds == CIRCLE)
         boxes, circle_of = search_boxes(shapes.bounds[circles], shapes.radii[circles])
-        geoms = np.concatenate((shapes.geoms[held], boxes))
-        owners = np.concatenate((np.flatnonzero(held), circles[circle_of]))
+        runs, run_of = _runs_of_lines(shapes, np.flatnonzero(kinds == LINE))
+        geoms = np.concatenate((shapes.geoms[whole], boxes, runs))
+        owners = np.concatenate((whole, circles[circle_of], run_of)).astype(np.int64)
         # Across the antimeridian: a copy a turn west.
         east = np.flatnonzero(shapely.bounds(geoms)[:, 2] > 180.0)
         parts = np.concatenate((geoms, shapely.transform(geoms[east], lambda xy: xy - (360.0, 0.0))))
         self.size = len(shapes)
-        self._owners = np.concatenate((owners, owners[east])).astype(np.int64)
+        self._owners = np.concatenate((owners, owners[east]))
         self._copied = np.bincount(self._owners, minlength=self.size) > 1
         self._tree = shapely.STRtree(parts)
 
@@ -91,11 +96,11 @@ class ShapeTree:
         if self.size == 0 or len(radii_m) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         boxes, askers = search_boxes(bounds, radii_m)
-        box_index, part_index = self._tree.query(boxes, predicate="intersects")
+        box_index, part_index = self._tree.query(boxes)
         split = np.zeros(len(radii_m), dtype=bool)
         split[askers[len(radii_m) :]] = True
         askers, owners = askers[box_index], self._owners[part_index]
-        # A pair can come twice only from a box split at the antimeridian or a shape held twice.
+        # A pair can come twice only from a box split at the antimeridian or a shape held more than once.
         twice = np.flatnonzero(split[askers] | self._copied[owners])
         if len(twice):
             keys = np.unique(askers[twice] * self.size + owners[twice])
@@ -104,3 +109,20 @@ class ShapeTree:
             askers = np.concatenate((askers[once], keys // self.size))
             owners = np.concatenate((owners[once], keys % self.size))
         return askers, owners
+
+
+def _runs_of_lines(shapes: Shapes, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lines as LineStrings of _RUN edges at most (each run shares its last vertex with the next), and
+    the line each run is of."""
+    vertices, run_index, run_of = [], [], []
+    for line in lines.tolist():
+        first, last = int(shapes.offsets[line]), int(shapes.offsets[line + 1]) - 1
+        for start in range(first, last, _RUN):
+            stop = min(start + _RUN, last)
+            vertices.append(np.arange(start, stop + 1))
+            run_index.append(np.full(stop - start + 1, len(run_of)))
+            run_of.append(line)
+    if not run_of:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    at, index = np.concatenate(vertices), np.concatenate(run_index)
+    return shapely.linestrings(shapes.lons[at], shapes.lats[at], indices=index), np.array(run_of, dtype=np.int64)
