@@ -74,10 +74,15 @@ class Shape:
     @property
     def geom(self) -> shapely.Geometry:
         """The shape for shapely, as (longitude, latitude): a Point (a circle's centre), LineString or Polygon."""
-        if self.kind in ("point", "circle"):
-            return shapely.Point(self.lons[0], self.lats[0])
-        xy = np.column_stack((self.lons, self.lats))
-        return shapely.LineString(xy) if self.kind == "line" else shapely.Polygon(xy)
+        made = self.__dict__.get("_geom")  # made once: an item's shape is met again and again
+        if made is None:
+            if self.kind in ("point", "circle"):
+                made = shapely.Point(self.lons[0], self.lats[0])
+            else:
+                xy = np.column_stack((self.lons, self.lats))
+                made = shapely.LineString(xy) if self.kind == "line" else shapely.Polygon(xy)
+            self.__dict__["_geom"] = made
+        return made
 
 
 def _unwrapped(positions: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +214,7 @@ class Shapes:
         counts = np.ones(len(shapes), dtype=np.int64)
         for i in drawn:
             kinds[i], radii[i], counts[i] = KINDS.index(shapes[i].kind), shapes[i].radius_m, len(shapes[i].lats)
-        offsets = np.concatenate(([0], np.cumsum(counts)))
+        offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         vertex_lats, vertex_lons = np.zeros(offsets[-1]), np.zeros(offsets[-1])
         bounds = np.zeros((len(shapes), 4))
         bare = np.ones(len(shapes), dtype=bool)
