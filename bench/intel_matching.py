@@ -10,6 +10,7 @@ process's CPU time, which other work on a shared machine inflates less.
 
     .venv/bin/python bench/intel_matching.py                 # the issue's sizes
     .venv/bin/python bench/intel_matching.py --profile 15    # and cProfile's top 15 of one run
+    .venv/bin/python bench/intel_matching.py --stages 5      # and the CPU of each stage, least of 5 runs
     .venv/bin/python bench/intel_matching.py --items 2000 --naive-sample 100 --json
 """
 
@@ -139,8 +140,7 @@ def work_counts(items: list[FeedItem], details) -> dict:
     placed = [item for item in items if item.located]
     shapes = exposures.item_shapes(placed)
     radii = np.array([REACH.get(item.category, REACH["other"]).radius_m for item in placed])
-    starts = np.array([exposures.micros(item.starts_at) for item in placed], dtype=np.int64)
-    ends = np.array([exposures.micros(item.ends_at) for item in placed], dtype=np.int64)
+    starts, ends = item_times(placed)
     candidate_items, candidate_places = index.candidate_places(shapes, radii)
     item_of, place_of = matching._in_window(index, starts, ends, candidate_items, candidate_places)
     distances, inside = matching._measure(index, shapes, item_of, place_of)
@@ -163,6 +163,88 @@ def work_counts(items: list[FeedItem], details) -> dict:
     per_item = {f"{key}_per_item": round(value / max(1, counts["items"]), 1) for key, value in counts.items()}
     del per_item["items_per_item"]
     return {**counts, **per_item}
+
+
+def item_times(placed: list[FeedItem]) -> tuple[np.ndarray, np.ndarray]:
+    """The items' starts and ends in micros(), as match_items reads them."""
+    starts = np.array([exposures.micros(item.starts_at) for item in placed], dtype=np.int64)
+    return starts, np.array([exposures.micros(item.ends_at) for item in placed], dtype=np.int64)
+
+
+def stage_cpu_ms(items: list[FeedItem], details, repeat: int = 3) -> dict:
+    """match_items' stages one by one, as it runs them: the least CPU milliseconds of each over `repeat` runs.
+    Other work on the machine inflates CPU time less than the wall clock; the least is the least disturbed."""
+
+    spent: dict[str, list[float]] = {}
+
+    def stage(name, fn, *args):
+        started = time.process_time()
+        result = fn(*args)
+        spent.setdefault(name, []).append((time.process_time() - started) * 1000)
+        return result
+
+    def rank(index, starts, ends, basis, item_of, exposure_of, distances, inside, placed):
+        extents = np.zeros(len(placed))
+        for i in np.unique(item_of[inside]).tolist():
+            extents[i] = exposures.area_extent_m(placed[i])
+        t = index.table
+        e = exposure_of
+        timing = severity.timings(
+            starts[item_of], ends[item_of], t.starts[e], t.ends[e], t.detail_starts[e], t.detail_ends[e]
+        )
+        ranks = severity.severity_ranks(
+            *(c[item_of] for c in basis), extents[item_of], distances, inside, timing, t.weights[e]
+        )
+        return timing, ranks
+
+    for _ in range(repeat):
+        index = stage("index of the details", DetailIndex, details)
+        placed = [item for item in items if item.located]
+        shapes = stage("items' shapes", exposures.item_shapes, placed)
+        basis = stage("items' severity basis", matching._basis, placed)
+        starts, ends = stage("items' times", item_times, placed)
+        item_of, place_of = stage("tree", index.candidate_places, shapes, basis[2])
+        item_of, place_of = stage("time window", matching._in_window, index, starts, ends, item_of, place_of)
+        distances, inside = stage("exact distances", matching._measure, index, shapes, item_of, place_of)
+        within = (distances <= basis[2][item_of]) | inside
+        item_of, exposure_of, distances, inside = stage(
+            "(item, exposure) pairs",
+            matching._exposures_in_window,
+            index,
+            starts,
+            ends,
+            item_of[within],
+            place_of[within],
+            distances[within],
+            inside[within],
+        )
+        timing, ranks = stage(
+            "severity", rank, index, starts, ends, basis, item_of, exposure_of, distances, inside, placed
+        )
+        winners = stage(
+            "best per detail",
+            matching._best_per_detail,
+            item_of,
+            index.table.detail_order[exposure_of],
+            exposure_of,
+            ranks,
+            index.table,
+            distances,
+        )
+        stage(
+            "reasons and matches",
+            matching._matches,
+            index,
+            placed,
+            winners,
+            item_of,
+            exposure_of,
+            distances,
+            inside,
+            timing,
+            ranks,
+        )
+    return {name: round(min(values), 1) for name, values in spent.items()}
 
 
 def compare(ours: list[Match], theirs: list[Match]) -> dict:
@@ -288,6 +370,9 @@ def run(args: argparse.Namespace) -> dict:
                 sample = random.Random(args.seed + 2).sample(items, min(args.counts, len(items)))
                 results["counts"] = work_counts(sample, details)
                 results["microseconds_per_call"] = primitive_costs(items, details)
+            if args.stages:
+                results["stage_cpu_ms"] = stage_cpu_ms(items, details, args.stages)
+                results["stage_runs"] = args.stages
             if args.profile:
                 results["profile"] = profile_once(items, details, args.profile)
             results["peak_rss_mb"] = bw.peak_rss_mb()
@@ -330,6 +415,13 @@ def report(results: dict) -> str:
         lines.append("work per placed item (sampled): " + ", ".join(per_item))
         costs = results["microseconds_per_call"]
         lines.append("microseconds per call: " + ", ".join(f"{name} {us}" for name, us in costs.items()))
+    stages = results.get("stage_cpu_ms")
+    if stages:
+        lines.append(
+            f"CPU ms per stage (least of {results['stage_runs']} runs): "
+            + ", ".join(f"{name} {ms}" for name, ms in stages.items())
+            + f"; sum {sum(stages.values()):.0f}"
+        )
     target = "met" if m["seconds"]["median"] < 1.0 else "NOT met"
     lines.append(
         f"aim (10,000 items in under a second): {target}; peak RSS {results['peak_rss_mb']:.0f} MB; "
@@ -357,6 +449,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=3, help="timed runs of match_items in this process")
     p.add_argument("--seed", type=int, default=bw.SEED)
     p.add_argument("--counts", type=int, default=0, metavar="N", help="count match_items' work on N sampled items")
+    p.add_argument("--stages", type=int, default=0, metavar="N", help="CPU of each stage, least of N runs")
     p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile one run, print the top N")
     p.add_argument("--workdir", help="keep the SQLite database here instead of a temporary folder")
     p.add_argument("--database-url", help="another database than SQLite in the work folder")

@@ -14,10 +14,12 @@ def test_matching_benchmark_runs_and_its_baseline_agrees_with_match_items(tmp_pa
             "--naive-sample=10",
             "--repeat=1",
             "--counts=10",
+            "--stages=1",
             f"--workdir={tmp_path}",
         ]
     )
     assert results["sizes"]["items"] == 50 and results["sizes"]["details"] > 0
+    assert "exact distances" in results["stage_cpu_ms"] and "reasons and matches" in results["stage_cpu_ms"]
     # The generated world puts items near venues: a run that matched nothing compared nothing.
     found = results["match_items"]
     assert found["matches"] > 0 and found["items_with_a_match"] > 0 and found["details_with_a_match"] > 0
