@@ -374,8 +374,14 @@ def distances_to_lines_m(shapes: Shapes, which, lines: Shapes, line_which) -> tu
     covered = np.zeros(len(drawn), dtype=bool)
     area = np.flatnonzero(shapes.kinds[shape_of] == AREA)
     if len(area):
-        moved = shapely.linestrings(x, y, indices=owner)
-        covered[area] = shapely.intersects(shapes.geoms[shape_of[area]], moved[area])
+        # Most lines need no moving: their own geometry is tested as it is.
+        lines_there = lines.geoms[line_of]
+        turned = np.flatnonzero(turns != 0.0)
+        if len(turned):
+            kept = np.isin(owner, turned)
+            moved = shapely.linestrings(x[kept], y[kept], indices=np.searchsorted(turned, owner[kept]))
+            lines_there[turned] = moved
+        covered[area] = shapely.intersects(shapes.geoms[shape_of[area]], lines_there[area])
     inside[drawn] = covered
     apart = np.flatnonzero(~covered)
     if len(apart):

@@ -114,15 +114,14 @@ class ShapeTree:
 def _runs_of_lines(shapes: Shapes, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The lines as LineStrings of _RUN edges at most (each run shares its last vertex with the next), and
     the line each run is of."""
-    vertices, run_index, run_of = [], [], []
-    for line in lines.tolist():
-        first, last = int(shapes.offsets[line]), int(shapes.offsets[line + 1]) - 1
-        for start in range(first, last, _RUN):
-            stop = min(start + _RUN, last)
-            vertices.append(np.arange(start, stop + 1))
-            run_index.append(np.full(stop - start + 1, len(run_of)))
-            run_of.append(line)
-    if not run_of:
-        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
-    at, index = np.concatenate(vertices), np.concatenate(run_index)
-    return shapely.linestrings(shapes.lons[at], shapes.lats[at], indices=index), np.array(run_of, dtype=np.int64)
+    first, last = shapes.offsets[lines], shapes.offsets[lines + 1] - 1
+    runs = -(-(last - first) // _RUN)
+    run_of = np.repeat(lines, runs)
+    nth = np.arange(len(run_of)) - np.repeat(np.cumsum(runs) - runs, runs)
+    starts = np.repeat(first, runs) + nth * _RUN
+    sizes = np.minimum(starts + _RUN, np.repeat(last, runs)) - starts + 1
+    index = np.repeat(np.arange(len(run_of)), sizes)
+    vertex = np.repeat(starts, sizes) + np.arange(len(index)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    if not len(run_of):
+        return np.zeros(0, dtype=object), run_of.astype(np.int64)
+    return shapely.linestrings(shapes.lons[vertex], shapes.lats[vertex], indices=index), run_of.astype(np.int64)
