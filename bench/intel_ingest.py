@@ -66,8 +66,12 @@ TEMPLATES = {
         "Spate of phone snatching and mugging in {place} tourist areas",
     ),
     "terrorism": (
-        "Suspicious package prompts evacuation of station in {place}",
+        "Terror suspects arrested after attack plot in {place}",
         "Security alert after bomb threat at {place} airport terminal",
+    ),
+    "security": (
+        "Suspicious package prompts evacuation of station in {place}",
+        "Police cordon and checkpoints around the summit venue in {place}",
     ),
     "weather": (
         "Severe thunderstorm warning for {place} this evening",

@@ -93,6 +93,7 @@ CATEGORY_WEIGHTS = {
     "civil_unrest": 7,
     "crime": 20,
     "terrorism": 4,
+    "security": 6,
     "weather": 14,
     "natural_hazard": 7,
     "transport": 16,

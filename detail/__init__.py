@@ -6,8 +6,7 @@ create_app only wires things together: it writes nothing, fetches nothing, migra
 import os
 
 import sqlalchemy as sa
-from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
+from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from detail import config as config_module
@@ -18,12 +17,11 @@ from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
 from detail.domain.timefmt import local_time
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
-from detail.web import admin, auth, bodies, calendar, ingest, pages, phone, security
+from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, security
 from detail.web import board as board_views
 from detail.web import surveys as survey_views
 from detail.web.admin.persons import bolo_section
 from detail.web.api import register_api
-from detail.web.api.base import describe_http_error
 from detail.web.security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
 from detail.web.sockets import BoardNamespace, PhoneNamespace
 
@@ -44,7 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config if config is not None else config_module.from_environment(app.instance_path))
     register_extensions(app)
     register_blueprints(app)
-    register_error_handlers(app)
+    errors.init_app(app)
     register_commands(app)
     register_template_helpers(app)
     return app
@@ -135,78 +133,6 @@ def register_blueprints(app: Flask) -> None:
     import intel
 
     intel.init_app(app)
-
-
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(sa.exc.OperationalError)
-    @app.errorhandler(sa.exc.InterfaceError)
-    @app.errorhandler(sa.exc.TimeoutError)
-    def database_unavailable(error):
-        # A fault of ours, not the sender's: 503 so phones and apps keep the report and send it again.
-        app.logger.error("database unavailable: %s", error.__class__.__name__)
-        db.session.rollback()
-        return _unavailable()
-
-    def _unavailable():
-        message = "the service is briefly unavailable; send again shortly"
-        error = ServiceUnavailable(message)
-        if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
-            response = app.make_response({"code": 503, "status": "Service Unavailable", "message": message})
-            response.status_code = 503
-        else:
-            response = app.make_response((render_template("errors/generic.html", error=error), 503))
-        response.headers["Retry-After"] = "30"
-        return response
-
-    @app.errorhandler(OverflowError)
-    @app.errorhandler(UnicodeEncodeError)
-    @app.errorhandler(sa.exc.DataError)
-    @app.errorhandler(sa.exc.StatementError)
-    def unstorable(error):
-        # The last line of defence for input the schemas let through but the database cannot
-        # hold (a number beyond 64 bits, NUL, a lone surrogate): the sender's fault, and nothing
-        # of it is kept.
-        if isinstance(error, sa.exc.StatementError) and not isinstance(
-            error.orig, (OverflowError, UnicodeEncodeError, ValueError)
-        ):
-            raise error
-        db.session.rollback()
-        app.logger.warning("refused unstorable input: %s", error.__class__.__name__)
-        return http_error(BadRequest("A value in the request cannot be stored (too large, or not text)."))
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        if error.response is not None:
-            return error.response
-        if error.code == 429:
-            return _too_many_requests(error)
-        if isinstance(error, MethodNotAllowed) and error.valid_methods:
-            # The pages below would drop the exception's own headers, and Allow with them.
-            allow = {"Allow": ", ".join(sorted(error.valid_methods))}
-            error.data = {**(getattr(error, "data", None) or {}), "headers": allow}
-        else:
-            allow = {}
-        if request.path.startswith(("/api/", "/ingest/")) or request.is_json or _wants_json():
-            if not (getattr(error, "data", None) or {}).get("message"):
-                error.data = {**(getattr(error, "data", None) or {}), "message": error.description}
-            return rest.handle_http_exception(error)
-        template = f"errors/{error.code}.html" if error.code in (403, 404) else "errors/generic.html"
-        return render_template(template, error=error), error.code, allow
-
-
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best == "application/json"
-
-
-def _too_many_requests(error: HTTPException):
-
-    error.description = describe_http_error(error)
-    if request.path.startswith(("/api/", "/ingest/", "/phone/")) or request.is_json:
-        response = current_app.make_response(rest.handle_http_exception(error))
-    else:
-        response = current_app.make_response((render_template("errors/generic.html", error=error), 429))
-    response.headers["Retry-After"] = security.retry_after()
-    return response
 
 
 def register_commands(app: Flask) -> None:

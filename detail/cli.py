@@ -99,7 +99,7 @@ def issue_token_command(email, name):
 
 @click.command("demo")
 def demo():
-    """Load the demo organisation (idempotent: a second run changes nothing)."""
+    """Load the demo organisation; when it is loaded already, move its day to now (detail/demo.py)."""
 
     if current_app.config["OSCARMIKE_ENV"] == "production":
         raise click.UsageError("the demo has well-known passwords: it is not loaded in production")

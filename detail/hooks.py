@@ -1,5 +1,6 @@
 """What other packages plug into detail, in one place: the sections intel adds to a detail's board
-and to an agent's phone, the demo's extra steps, and the gazetteer the venue pages look places up in.
+and to an agent's phone, what it lets a coordinator attach to the answer to a client's request,
+the demo's extra steps, and the gazetteer the venue pages look places up in.
 
 Detail never imports intel outside create_app (import-linter checks it): intel's init_app hands
 these in, detail's pages and domain read them. (Periodic jobs are added the same way, to the job
@@ -8,12 +9,44 @@ runner's own list: detail.jobs.register_job.) This module imports nothing of our
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 # detail -> {name: ...}: what a detail's board shows below its agents.
 DETAIL_SECTIONS: list[Callable[[Any], dict]] = []
 # detail -> {name: ...}: what an agent's phone shows for a detail it is assigned to.
 ASSIGNMENT_SECTIONS: list[Callable[[Any], dict]] = []
+
+
+@dataclass(frozen=True)
+class RequestAttachments:
+    """What a package lets a coordinator attach to the answer to a client's request (intel: advisories).
+
+    panel(request, form data or None): HTML beside the request on its page; its fields belong to the
+    answer form (form="answer-form"), and a refused or edited answer's form data keeps the choices.
+    preview(request, form data): HTML of what the client will receive with the answer, for the check
+    before it goes, with hidden fields carrying the choices on; raises AnswerRefused.
+    attach(request, user, form data, now): as the answer is recorded, in its transaction (flushes,
+    never commits); the events to publish after the commit; raises AnswerRefused.
+    mail_lines(request, zone): what the answer's mail says of them, after the answer's text.
+    """
+
+    panel: Callable[[Any, Any], str]
+    preview: Callable[[Any, Any], str]
+    attach: Callable[[Any, Any, Any, datetime], list]
+    mail_lines: Callable[[Any, str], list[str]]
+
+
+class AnswerRefused(Exception):
+    """What was chosen to go with an answer cannot go: the message for the coordinator, and the HTTP
+    status (403 for another client's row, 422 for the rest). Nothing of the answer is stored."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+REQUEST_ATTACHMENTS: list[RequestAttachments] = []
 # organisation -> None: run by `flask demo` after the demo's own rows.
 DEMO_STEPS: list[Callable[[Any], None]] = []
 

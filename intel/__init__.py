@@ -21,6 +21,7 @@ from intel.web import pages, portal_requests, samples  # noqa: F401  (their rout
 from intel.web.api import BLUEPRINTS
 from intel.web.board import advisories_section, published_section
 from intel.web.portal import bp as portal_bp
+from intel.web.request_panel import ADVISORIES as REQUEST_ADVISORIES
 from intel.web.samples import sample_feed_urls
 
 
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal_bp)
     hooks.add(hooks.DETAIL_SECTIONS, advisories_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
+    hooks.add(hooks.REQUEST_ATTACHMENTS, REQUEST_ADVISORIES)
     hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
     hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
     hooks.use_gazetteer(

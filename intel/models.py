@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail.extensions import db
-from detail.models import Client, Detail, Organisation, Site, User
+from detail.models import Client, ClientRequest, Detail, Organisation, Site, User
 from detail.models.base import UTCDateTime, latlon_checks, one_of, utcnow
 
 # Categories, severities and rule fields: one list each, read by the check constraints and by
@@ -22,6 +22,7 @@ CATEGORIES = (
     "civil_unrest",
     "crime",
     "terrorism",
+    "security",
     "weather",
     "natural_hazard",
     "transport",
@@ -104,6 +105,8 @@ class FeedItem(db.Model):
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)  # when the event is relevant
     ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    # Why starts_at..ends_at, in words: "stated: Wed 9 Dec 18:00 local", "CAP onset–expires" (intel.domain.event_time)
+    time_basis: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)  # CAP, GDACS, USGS fields
     fetched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -189,6 +192,22 @@ class AdvisorySource(db.Model):
 
     advisory: so.Mapped[Advisory] = so.relationship(back_populates="sources")
     item: so.Mapped[FeedItem] = so.relationship()
+
+
+class ClientRequestAdvisory(db.Model):
+    """An advisory a coordinator attached to the answer to a client's request: the client reads it
+    with the answer. Only that client's advisories, and only published ones (attaching a candidate
+    publishes it): intel.domain.answers keeps both rules."""
+
+    request_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("client_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    advisory_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("advisory.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    request: so.Mapped[ClientRequest] = so.relationship()
+    advisory: so.Mapped[Advisory] = so.relationship()
 
 
 CADENCES = ("immediate", "daily", "weekly")

@@ -222,3 +222,21 @@ def test_a_wide_warning_area_is_not_raised_by_covering_the_venue(world, feed):
     assert match.reason.startswith("inside the area of the alert, covering Grand Hotel, during arrival")
     # Its own severity, raised one step by the arrival only: covering the venue adds nothing.
     assert match.severity == "high"
+
+
+def test_the_clients_payload_names_no_feed_source_or_venue(world, feed):
+    item = _item(feed, *_away(world.hotel, 400), T0, title="Rally at the hotel", link="http://127.0.0.1:1/x")
+    advisories.record_candidates(world.org.id, [item], T0)
+    advisory = db.session.scalars(sa.select(Advisory)).one()
+    team = advisories.advisory_payload(advisory)
+    assert team["sources"][0]["feed"] == "Protest monitor" and team["site"]
+    client = advisories.advisory_payload(advisory, for_client=True)
+    assert "sources" not in client and "site" not in client
+    assert "Protest monitor" not in repr(client) and "127.0.0.1:1/x" not in repr(client)
+
+
+def test_a_general_strikes_transport_impact_is_said_in_the_reason(world, feed):
+    strike = _item(feed, *_away(world.hotel, 400), T0, title="General strike", details={"impacts": ["transport"]})
+    assert "with transport impact" in _match(world, strike).reason
+    march = _item(feed, *_away(world.hotel, 400), T0)
+    assert "impact" not in _match(world, march).reason

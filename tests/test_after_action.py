@@ -165,3 +165,40 @@ def test_lessons_are_searchable_within_the_organisation(client, world):
     assert "Loading BAY locked" in client.get("/admin/lessons?q=100%25").get_data(as_text=True)
     assert "Loading BAY locked" not in client.get("/admin/lessons?q=10_%25").get_data(as_text=True)
     assert "No lessons mention" in client.get("/admin/lessons?q=helicopter").get_data(as_text=True)
+
+
+def _pdf_text(response) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.data)).pages)
+
+
+def test_before_the_detail_starts_the_report_says_what_it_is(client, world, time_machine):
+    """Not "never on station" for everyone under an empty Record heading: the detail has not started."""
+    time_machine.move_to(T0 - timedelta(hours=2), tick=False)  # 06:00; the detail starts at 08:00 GMT
+    sign_in(client, world.coordinator)
+    url = f"/admin/details/{world.detail.id}/after-action"
+    page = client.get(url).get_data(as_text=True)
+    assert "The detail starts at 08:00 GMT (venue time); nothing recorded yet." in page
+    for empty in ("never on station", "<h2>Record</h2>", "<h2>Timeline</h2>", "<h2>Punctuality</h2>", "No alerts."):
+        assert empty not in page, empty
+    assert "<h2>The team's account</h2>" in page and "<h2>Action items</h2>" in page  # still to be written
+
+    text = _pdf_text(client.get(f"{url}.pdf"))
+    assert "The detail starts at 08:00 GMT (venue time); nothing recorded yet." in text
+    for empty in ("never", "Record", "Timeline", "Punctuality", "No alerts."):
+        assert empty not in text, empty
+    assert "The team's account" in text and "Not written yet." in text
+
+
+def test_punctuality_says_never_only_once_the_shift_is_over(client, world, time_machine):
+    url = f"/admin/details/{world.detail.id}/after-action"
+    time_machine.move_to(T0 + timedelta(hours=1), tick=False)  # report time 07:30 passed; shift until 20:00
+    sign_in(client, world.coordinator)
+    page = client.get(url).get_data(as_text=True)
+    assert "The detail started at 08:00 GMT (venue time); nothing recorded yet." in page
+    assert "not on station yet" in page and "never on station" not in page
+    assert "not on station yet" in _pdf_text(client.get(f"{url}.pdf"))
+    time_machine.move_to(T0 + timedelta(hours=13), tick=False)
+    sign_in(client, world.coordinator)
+    page = client.get(url).get_data(as_text=True)
+    assert "Nothing was recorded for this detail." in page and "never on station" in page
+    assert "<h2>Record</h2>" not in page and "No alerts." in page

@@ -12,12 +12,14 @@ from intel.domain.classify import (
     Classification,
     Rule,
     classify,
+    impact_phrase,
     rule_problem,
     severity_rank,
     source_severity,
 )
 from intel.domain.parse import parse
 from intel.domain.parse.items import ParsedItem
+from intel.domain.severity import REACH
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -42,6 +44,7 @@ def test_categories_and_labels():
         "civil_unrest",
         "crime",
         "terrorism",
+        "security",
         "weather",
         "natural_hazard",
         "transport",
@@ -50,6 +53,11 @@ def test_categories_and_labels():
     )
     assert set(CATEGORY_LABELS) == set(CATEGORIES)
     assert CATEGORY_LABELS["civil_unrest"] == "Civil unrest"
+    assert CATEGORY_LABELS["security"] == "Security operation"
+
+
+def test_every_category_has_a_reach():
+    assert set(REACH) == set(CATEGORIES)
 
 
 def test_default_rules_are_all_valid():
@@ -86,6 +94,150 @@ def test_default_rules_are_all_valid():
 )
 def test_default_rules_classify(title, category):
     assert classify(item(title), DEFAULT_RULES).category == category
+
+
+# Realistic titles in the languages of the feeds we read, as a tester found them.
+@pytest.mark.parametrize(
+    ("title", "category"),
+    [
+        # cordons, checkpoints, exclusion zones, police and security operations: security
+        ("Police cordon in place around Whitehall", "security"),
+        ("Security cordon around the conference centre", "security"),
+        ("Ring of steel around the summit venue", "security"),
+        ("Road closures for a security operation", "security"),
+        ("Checkpoints set up on roads into the city", "security"),
+        ("Exclusion zone declared around the port", "security"),
+        ("Security alert: controlled explosion", "security"),
+        ("Suspicious package, area cordoned off", "security"),
+        ("Bomb disposal team called to suspicious vehicle", "security"),
+        ("VIP motorcade: roads closed", "security"),
+        ("Straßensperrung wegen Polizeieinsatz", "security"),
+        ("Polizeikontrollen an den Zufahrten", "security"),
+        ("Sperrzone um den Gipfel", "security"),
+        ("Verdächtiger Gegenstand: Bahnhof geräumt", "security"),
+        ("Colis suspect : périmètre de sécurité établi", "security"),
+        ("Zone d'exclusion autour du sommet", "security"),
+        ("Paquete sospechoso en la estación", "security"),
+        ("Controles policiales en los accesos", "security"),
+        ("Pacco sospetto, zona transennata", "security"),
+        ("Posti di blocco in centro", "security"),
+        ("Pacote suspeito: área isolada", "security"),
+        ("Verdacht pakketje: politie zet gebied af", "security"),
+        # gatherings outside ministries, embassies, parliament: protest
+        ("Manifestation devant le ministère", "protest"),
+        ("Rassemblement devant l'ambassade de Russie", "protest"),
+        ("Kundgebung vor dem Innenministerium", "protest"),
+        ("Demonstratie bij het ministerie", "protest"),
+        ("Crowd gathers outside parliament", "protest"),
+        ("Hundreds gather in front of the Ministry of Finance", "protest"),
+        ("Vigil outside the embassy", "protest"),
+        ("Concentración frente al ministerio", "protest"),
+        ("Presidio davanti al ministero", "protest"),
+        ("Concentração em frente ao ministério", "protest"),
+        ("Betoging in Brussel", "protest"),
+        ("Demo gegen Rechts am Samstag", "protest"),
+        ("Marcha por la vivienda en Madrid", "protest"),
+        ("Marcia per la pace", "protest"),
+        # strikes: a general strike is a protest; a strike of the trains is transport
+        ("General strike called for Thursday", "protest"),
+        ("Grève générale le 5 décembre", "protest"),
+        ("Generalstreik in Belgien", "protest"),
+        ("Huelga general", "protest"),
+        ("Sciopero generale", "protest"),
+        ("Greve geral", "protest"),
+        ("Algemene staking in België", "protest"),
+        ("Sciopero generale dei trasporti", "transport"),
+        ("Bahnstreik: Züge fallen aus", "transport"),
+        ("Grève SNCF : trafic perturbé", "transport"),
+        ("Huelga de metro en Madrid", "transport"),
+        ("Greve dos comboios", "transport"),
+        ("Treinstaking op maandag", "transport"),
+        # unrest, crime and terrorism in other languages
+        ("Scontri tra manifestanti e polizia", "civil_unrest"),
+        ("Confrontos entre manifestantes e polícia", "civil_unrest"),
+        ("Rellen in Rotterdam", "civil_unrest"),
+        ("Couvre-feu à Nouméa", "civil_unrest"),
+        ("Sparatoria a Milano", "crime"),
+        ("Schietpartij in Amsterdam", "crime"),
+        ("Accoltellamento alla stazione", "crime"),
+        ("Esfaqueamento no metro", "crime"),
+        ("Attentato a Roma", "terrorism"),
+        ("Aanslag in Brussel", "terrorism"),
+        ("Ataque terrorista em Lisboa", "terrorism"),
+        ("Police operation after terror attack", "terrorism"),
+        # hazards, transport and health in other languages
+        ("Unwetterwarnung für Bayern", "weather"),
+        ("Overstroming in Limburg", "weather"),
+        ("Incêndio florestal no Algarve", "natural_hazard"),
+        ("Incendio boschivo in Sicilia", "natural_hazard"),
+        ("Aardbeving in Groningen", "natural_hazard"),
+        ("Voli cancellati a Fiumicino", "transport"),
+        ("Vuelos cancelados en Barajas", "transport"),
+        ("Vluchten geannuleerd op Schiphol", "transport"),
+        ("Epidemia di morbillo", "health"),
+        ("Uitbraak van mazelen", "health"),
+        # and what must stay as it was
+        ("Rassemblement national: résultats du scrutin", "other"),
+        ("Leaders gather for the summit dinner", "other"),
+        ("Product demo at the trade fair", "other"),
+    ],
+)
+def test_realistic_titles_in_seven_languages(title, category):
+    assert classify(item(title), DEFAULT_RULES).category == category
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "General strike called for Thursday",
+        "Grève générale le 5 décembre",
+        "Generalstreik in Belgien",
+        "Huelga general",
+        "Sciopero generale",
+        "Greve geral",
+        "Algemene staking in België",
+        "Straßensperrung wegen Polizeieinsatz",
+        "Road closures for a security operation",
+    ],
+)
+def test_a_general_strike_or_a_cordon_closing_roads_has_a_transport_impact(title):
+    result = classify(item(title), DEFAULT_RULES)
+
+    assert result.category != "transport" and result.impacts == ["transport"]
+    assert impact_phrase(result.impacts) == "transport impact"
+
+
+def test_no_impact_without_one_and_none_on_its_own_category():
+    assert classify(item("Riots after the match"), DEFAULT_RULES).impacts == []
+    assert classify(item("Rail strike: services suspended"), DEFAULT_RULES).impacts == []
+    assert classify(item("Quarterly report"), DEFAULT_RULES).impacts == []
+    assert impact_phrase([]) == ""
+
+
+def test_an_impact_needs_the_impact_weight():
+    rules = [Rule("protest", "march", "any", 5), Rule("transport", "bus", "any", 2)]
+
+    assert classify(item("March by the bus stop"), rules).impacts == []
+    assert classify(item("March by the bus stop"), [*rules, Rule("transport", "stop", "any", 1)]).impacts == [
+        "transport"
+    ]
+
+
+def test_cap_security_is_a_security_operation():
+    assert classify(item("Alert", cap={"category": "Security"}), DEFAULT_RULES).category == "security"
+
+
+def _shouted(text: str) -> str:
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+
+
+@pytest.mark.parametrize("rule", [r for r in DEFAULT_RULES if not r.is_regex and r.weight > 0], ids=lambda r: r.pattern)
+def test_every_literal_default_rule_finds_its_words_in_any_case_and_plural(rule):
+    # Literal rules are looked up by their first word before their expression runs: never a match lost.
+    for text in (rule.pattern, f"Update: {_shouted(rule.pattern)}s, more to follow", f"({rule.pattern}es)"):
+        assert classify(item(categories=[text]) if rule.field == "categories" else item(text), [rule]).matched == [
+            rule.pattern
+        ], text
 
 
 def test_matching_is_on_word_boundaries():
@@ -176,6 +328,7 @@ def test_rule_problem_names_the_fault():
     assert rule_problem(Rule("fashion", "x")) == "unknown category 'fashion'"
     assert rule_problem(Rule("crime", "x", "body")).startswith("unknown field 'body'")
     assert rule_problem(Rule("crime", "   ")) == "empty pattern"
+    assert rule_problem(Rule("crime", "x" * 201)) == "pattern longer than 200 characters"
     assert rule_problem(Rule("crime", "x", "any", 0)) == "weight must be a non-zero number"
     assert rule_problem(Rule("crime", "x", "any", -1)) is None
 
@@ -193,7 +346,8 @@ def test_unknown_categories_and_fields_in_rules_are_ignored():
         ("cap_atom.xml", ["weather", "natural_hazard", "weather"]),
         ("gdacs.xml", ["natural_hazard", "weather"]),
         ("usgs_earthquakes.atom", ["natural_hazard"] * 3),
-        ("w3c_geo.xml", ["transport", "transport"]),
+        # "Airport: security alert at BER ... Terminal 1 partially closed": security, with a transport impact
+        ("w3c_geo.xml", ["transport", "security", "transport"]),
         ("wrong_encoding.xml", ["protest"]),
     ],
 )

@@ -1,11 +1,27 @@
 """The flask commands: create-user, issue-token, demo."""
 
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from detail.domain import requests as inbox
+from detail.domain.statuses import record_status
 from detail.extensions import db
-from detail.models import Agent, Assignment, Client, Detail, Organisation, Site, StatusCode, User
+from detail.models import (
+    Agent,
+    Assignment,
+    Client,
+    ClientRequest,
+    Detail,
+    Event,
+    Organisation,
+    Site,
+    StatusCode,
+    StatusReport,
+    Survey,
+    User,
+)
 from detail.web.auth import user_for_token
 
 
@@ -140,3 +156,98 @@ def test_demo_refused_in_production(runner, app):
     app.config["OSCARMIKE_ENV"] = "production"
     result = runner.invoke(args=["demo"])
     assert result.exit_code != 0 and "not loaded in production" in result.output
+
+
+# ---------------------------------------------------------------- the demo's times
+
+EARLY = datetime(2026, 11, 24, 4, 32, tzinfo=timezone.utc)  # 04:32 in London: the tester's early start
+
+
+def _summit() -> Detail:
+    return db.session.scalar(sa.select(Detail).where(Detail.name == "Northwind investor summit"))
+
+
+def _nothing_recorded_after(now):
+    """Whatever the demo says has happened has happened by now."""
+    recorded = [
+        *db.session.scalars(sa.select(ClientRequest.received_at)),
+        *db.session.scalars(sa.select(StatusReport.reported_at)),
+        *db.session.scalars(sa.select(StatusReport.received_at)),
+        *db.session.scalars(sa.select(Survey.submitted_at)),
+        *db.session.scalars(sa.select(Event.created_at)),
+    ]
+    assert recorded and max(recorded) <= now
+
+
+def _sign_in_demo(client, email, password):
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+
+
+def test_the_demo_loaded_early_in_the_morning_has_nothing_in_the_future(runner, app, client, time_machine):
+    """Loaded at 04:32 the demo's request was dated 07:05 the same day: "Waiting -149 min" in the inbox
+    and an Acknowledge that failed. Every time is now placed around the moment of loading."""
+    time_machine.move_to(EARLY, tick=False)
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    _nothing_recorded_after(EARLY)
+    summit = _summit()
+    loaded = EARLY.replace(minute=30)  # the story's 07:10, to the 5 minutes below the load
+    assert (summit.starts_at, summit.ends_at) == (
+        loaded - timedelta(minutes=70),
+        loaded + timedelta(hours=14, minutes=50),
+    )
+    request = db.session.scalar(sa.select(ClientRequest))
+    assert request.received_at == loaded - timedelta(minutes=5) and request.acknowledged_at is None
+
+    _sign_in_demo(client, "ops@aegis.example", "demo-ops-pass")
+    waiting = client.get("/admin/requests").get_data(as_text=True)
+    assert "<td>7 min</td>" in waiting and "<td>-" not in waiting
+    assert client.post(f"/admin/requests/{request.id}/acknowledge", data={"ack-note": "On it"}).status_code == 302
+    db.session.expire_all()
+    assert request.acknowledged_at == EARLY
+
+    # The portal reads the story's statuses per venue, in London time.
+    contact = app.test_client()
+    _sign_in_demo(contact, "security@northwind.example", "demo-client-pass")
+    page = contact.get(f"/portal/details/{summit.id}").get_data(as_text=True)
+    assert "1 of 1 on station at ExCeL London since 03:44 GMT, 2 hours 56 minutes before arrival" in page
+    assert "0 of 3 on station at London City Airport; 1 on the move, ETA 04:45 GMT; 2 due at 05:05 GMT" in page
+
+
+def test_loading_the_demo_again_moves_its_day_to_now(runner, app, time_machine):
+    """`flask demo` again (as `make run` does on each start) a day later: nothing is duplicated, the
+    details keep their ids, the plan moves by the time that passed, and what was recorded on the
+    old day is gone: the request is waiting again, the statuses are the story's, at the new times."""
+    time_machine.move_to(EARLY, tick=False)
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    summit = _summit()
+    first = (summit.id, summit.starts_at, [a.report_at for a in summit.assignments], _counts())
+    lead = db.session.scalar(sa.select(Agent).where(Agent.call_sign == "Lima 1"))
+    on_station = db.session.scalar(sa.select(StatusCode).where(StatusCode.code == "OS"))
+    record_status(lead, on_station, client_id="yesterday", detail_id=summit.id, now=EARLY + timedelta(minutes=40))
+    inbox.acknowledge(db.session.scalar(sa.select(ClientRequest)), lead.user, now=EARLY + timedelta(minutes=41))
+    db.session.commit()
+
+    later = EARLY + timedelta(days=1, hours=3)  # 07:32 the next day
+    time_machine.move_to(later, tick=False)
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    summit = _summit()
+    moved = timedelta(days=1, hours=3)
+    assert (summit.id, summit.starts_at, [a.report_at for a in summit.assignments], _counts()) == (
+        first[0],
+        first[1] + moved,
+        [t + moved for t in first[2]],
+        first[3],
+    )
+    request = db.session.scalars(sa.select(ClientRequest)).one()
+    assert (request.received_at, request.acknowledged_at) == (later.replace(minute=25), None)
+    reports = db.session.scalars(sa.select(StatusReport).order_by(StatusReport.reported_at)).all()
+    assert [(r.agent.call_sign, r.status_code.code) for r in reports] == [
+        ("Alpha 1", "OM"),
+        ("Alpha 1", "OS"),
+        ("Delta 1", "OM"),
+    ]
+    _nothing_recorded_after(later)
+    assert runner.invoke(args=["demo"]).exit_code == 0  # and again at once: the same, not a clash
+    assert _counts() == first[3]

@@ -133,7 +133,7 @@ def test_a_contact_receives_their_clients_advisories_grouped_with_readiness_and_
             assert advisory.reason in part
             assert advisory.summary in part
             assert advisory.recommendation in part
-        assert "Team on station at Grand Hotel since 07:15, 45 minutes before arrival" in part
+        assert "1 of 1 on station at Grand Hotel since 07:15 GMT, 45 minutes before arrival" in part
         for secret in (
             "Sam Carter",
             "Bravo 1",
@@ -187,18 +187,20 @@ def test_the_teams_own_posts_are_not_named(mailbox, world):
     text, html = parts(message)
     for part in (text, html):
         assert "Loading bay post" not in part
-        assert "Team on station since 07:15" in part
+        assert "1 of 1 on station at the team's posts since 07:15 GMT" in part.replace("&#39;", "'")
         assert "On the routes and elsewhere" in part and "Van parked near the hotel" in part
 
 
 def test_readiness_before_the_team_is_on_station(mailbox, world):
     detail = world.detail
-    assert readiness_line(detail, T0 - timedelta(hours=1)) == "Team not yet on station; report time 07:30"
-    assert readiness_line(detail, T0 - timedelta(days=1)) == "Team not yet on station; report time Tue 24 Nov 07:30"
+    waiting = "Team not yet on station at Grand Hotel; report time"
+    assert readiness_line(detail, T0 - timedelta(hours=1)) == f"{waiting} 07:30 GMT"
+    assert readiness_line(detail, T0 - timedelta(days=1)) == f"{waiting} Tue 24 Nov 07:30 GMT"
     on_station(world, T0 + timedelta(minutes=10))
-    assert readiness_line(detail, T0) == "Team not yet on station; report time 07:30"  # a report still to come
+    # A report still to come is not read before its time; past the report time, the count says so.
+    assert readiness_line(detail, T0) == "0 of 1 on station at Grand Hotel"
     assert readiness_line(detail, T0 + timedelta(hours=1)) == (
-        "Team on station at Grand Hotel since 08:10, 10 minutes after arrival"
+        "1 of 1 on station at Grand Hotel since 08:10 GMT, 10 minutes after arrival"
     )
 
 
@@ -293,7 +295,7 @@ def test_nothing_new_sends_nothing_unless_all_quiet(mailbox, world):
     assert mailbox.messages[0]["Subject"] == "Northwind plc: all quiet — Oscar Mike"
     text, html = parts(mailbox.messages[0])
     assert "All quiet" in text and "All quiet" in html
-    assert "Team not yet on station; report time 07:30" in text
+    assert "Team not yet on station at Grand Hotel; report time 07:30 GMT" in text
     assert digest.send_due_digests(now + timedelta(minutes=10)) == 0
 
 

@@ -505,9 +505,10 @@ def test_parse_gml_point_polygon_and_three_dimensional_position():
 def test_parse_w3c_geo():
     parsed = parse(fixture("w3c_geo.xml"))
 
-    station, airport = parsed.items
+    station, airport, metro = parsed.items
     assert station.geometry == {"type": "point", "coordinates": (52.5251, 13.3694)}
     assert airport.geometry == {"type": "point", "coordinates": (52.3667, 13.5033)}  # inside <geo:Point>
+    assert metro.geometry == {"type": "point", "coordinates": (52.5219, 13.4132)}  # <geo:Point geo:lat=.. geo:long=..>
 
 
 def test_parse_cap_in_atom_polygon_circle_and_fields():
@@ -742,11 +743,13 @@ def test_parse_survives_a_crs_name_feedparser_crashes_on():
             None,
         ),
         ("projected-georss", None, "projected coordinates?"),
-        ("projected-gml", None, "'EPSG:27700' is not WGS84 latitude/longitude (projected coordinates?)"),
         ("w3c-garbage", None, "'fifty-one' is not a number"),
         ("georss-garbage", None, "unreadable"),
-        ("short-polygon", None, "unreadable"),
+        ("short-polygon", None, "polygon has fewer than three distinct positions"),
         ("inverted-box", None, "south 51.6 is north of its north 51.4"),
+        ("odd-georss-line", None, "GeoRSS line has 5 numbers, an odd count"),
+        ("null-island-georss", None, "position (0, 0)"),
+        ("null-island-w3c", None, "position (0, 0)"),
     ],
 )
 def test_parse_bad_coordinates(guid, geometry, problem):
@@ -760,10 +763,65 @@ def test_parse_bad_coordinates(guid, geometry, problem):
         assert problem in item.geometry_problem
 
 
+def test_parse_gml_in_other_reference_systems_is_transformed_to_wgs84():
+    items = items_by_guid(parse(fixture("gml_reference_systems.xml")))
+
+    def point(guid):
+        assert items[guid].geometry_problem is None
+        assert items[guid].geometry["type"] == "point"
+        return items[guid].geometry["coordinates"]
+
+    # Each written in its own system's axis order: easting first for grids, longitude first for CRS84.
+    assert point("bng-point") == pytest.approx((51.5080, -0.1281), abs=1e-5)  # British National Grid
+    assert point("utm-point") == pytest.approx((52.5219, 13.4132), abs=1e-5)  # UTM 33N, as a URN
+    assert point("wgs84-3d") == (48.8584, 2.2945)  # EPSG:4979: three numbers, the height dropped
+    assert point("crs84-point") == (48.8566, 2.3522)  # written lon lat
+    assert point("gml2-point") == (55.9486, -3.1999)  # the GML 2 spelling is x/y
+    cordon = items["mercator-polygon"].geometry  # Web Mercator, as an OGC URL
+    assert cordon["type"] == "polygon" and len(cordon["coordinates"]) == 5
+    assert cordon["coordinates"][0] == pytest.approx((51.5120, 0.0340), abs=1e-5)
+    assert items["mercator-envelope"].geometry["coordinates"] == pytest.approx((51.504, 0.025, 51.512, 0.034), abs=1e-5)
+    assert items["poslist-3d"].geometry == {
+        "type": "line",
+        "coordinates": [(51.501, -0.1262), (51.5045, -0.1265), (51.5074, -0.1278)],
+    }
+
+
+def test_parse_gml_in_a_system_not_known_is_a_problem_on_the_item():
+    parsed = parse(fixture("gml_reference_systems.xml"))
+    items = items_by_guid(parsed)
+
+    assert parsed.usable
+    assert items["unknown-code"].geometry is None
+    assert items["unknown-code"].geometry_problem == "coordinate reference system 'EPSG:99999' is not one PROJ knows"
+    assert items["local-grid"].geometry_problem == (
+        "coordinate reference system 'site-grid-7' is not an EPSG or OGC name"
+    )
+    assert items["odd-poslist"].geometry_problem == (
+        "GML LineString posList has 5 numbers: not a whole number of 2-D positions"
+    )
+
+
+def test_parse_gml_in_a_malformed_document_is_read_only_in_wgs84():
+    # Not well-formed (a bare "&"), so feedparser's own reading stands: WGS84 is kept, a grid refused.
+    body = _rss(
+        '<title>Fish & chips</title><georss:where xmlns:georss="http://www.georss.org/georss" '
+        'xmlns:gml="http://www.opengis.net/gml"><gml:Point srsName="EPSG:27700"><gml:pos>530006 180446</gml:pos>'
+        "</gml:Point></georss:where>",
+        '<title>Bangers & mash</title><georss:point xmlns:georss="http://www.georss.org/georss">51.5 -0.12'
+        "</georss:point>",
+    )
+
+    grid, wgs84 = parse(body).items
+
+    assert grid.geometry is None and "read only in WGS84" in grid.geometry_problem
+    assert wgs84.geometry == {"type": "point", "coordinates": (51.5, -0.12)}
+
+
 def test_parse_every_bad_coordinate_item_is_kept():
     parsed = parse(fixture("bad_coordinates.xml"))
 
-    assert len(parsed.items) == 15
+    assert len(parsed.items) == 18
     assert all(item.title for item in parsed.items)
 
 

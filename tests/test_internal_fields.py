@@ -10,8 +10,8 @@ What it guarantees
   of every row holds a marker of its own.
 * Every GET page under /portal (read from the url_map: a new one is read too), the Atom feed at its
   real secret, the unsubscribe page at its real link, every mail a client contact was sent (a digest,
-  the handoff notice, a request acknowledged and answered: delivered to a real SMTP server) carries
-  none of the markers, as typed or escaped.
+  the handoff notice, a request acknowledged and answered with an advisory attached: delivered to a
+  real SMTP server) carries none of the markers, as typed or escaped.
 * Controls: the same answers do show what is meant for the client (the handoff's client notice, the
   survey's shared summary, the published advisory, the answer to the request), so a page that failed
   to render the rows could not pass.
@@ -45,6 +45,7 @@ from detail.models import (
     Unavailability,
     utcnow,
 )
+from intel.domain import answers
 from intel.domain import digests as digest
 from intel.domain.preferences import preference_for, unsubscribe_token
 from intel.models import Advisory, AdvisorySource, ClassificationRule, Feed, FeedItem
@@ -158,6 +159,8 @@ def leaky_world(app, world, mailbox):
         # acknowledgment and answer are made after the fields hold their markers.
         handoff.hand_off(world.detail, world.idle_agent_user.agent, marker_text(markers, "Handoff.notes"), world.admin)
         requests_inbox.acknowledge(rows["request"], world.coordinator, "We are on it")
+        # The published advisory goes with the answer: the portal's request page and the mail show it.
+        answers.attach(rows["request"], world.coordinator, [rows["advisory"].id], {})
         requests_inbox.answer(rows["request"], world.coordinator, "Yes: the rear entrance is clear")
         markers = fill_internal_fields()  # the handoff row made just now
         db.session.commit()
@@ -219,7 +222,8 @@ def test_no_portal_page_shows_an_internal_field(app, client, world, leaky_world)
     page = html.unescape(shown[f"/portal/details/{world.detail.id}"])
     assert "now leads" in page and "Shared venue summary" in page and "Shared summary of the march" in page
     assert world.venue.name in page  # the movement is on the schedule
-    assert "rear entrance is clear" in html.unescape(shown[f"/portal/requests/{rows['request'].id}"])
+    request_page = html.unescape(shown[f"/portal/requests/{rows['request'].id}"])
+    assert "rear entrance is clear" in request_page and "Shared summary of the march" in request_page
     feed = next(body for url, body in shown.items() if url.endswith(".atom"))
     assert "Published: march past the Grand Hotel" in feed
 
@@ -239,6 +243,8 @@ def test_no_mail_to_a_client_contact_carries_an_internal_field(world, mailbox, l
     )
     assert "now leads" in everything and "rear entrance is clear" in everything
     assert "Published: march past the Grand Hotel" in everything
+    answer = next(m.get_content() for m in to_contact if m["Subject"].startswith("Answer:"))
+    assert "Shared summary of the march" in answer and "Use the rear entrance" in answer  # the attached advisory
     # The new lead, who is staff, does get the handoff notes: the marker is where it should be.
     to_lead = [m for m in mailbox.messages if world.idle_agent_user.email in (m["To"] or "")]
     assert any(marker_text(markers, "Handoff.notes") in m.get_content() for m in to_lead)

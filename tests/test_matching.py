@@ -109,6 +109,8 @@ def random_world(seed: int, details: int = 12, items: int = 250):
                 source_severity=rng.choice([None, None, "low", "high"]),
                 located_by=rng.choice(["feed", "feed", "feed", "gazetteer"]),
                 place_name="the city",
+                details={"impacts": ["transport"]} if rng.random() < 0.1 else {},
+                time_basis="",
                 starts_at=starts,
                 ends_at=starts + timedelta(hours=rng.uniform(1, 30)),
                 located=True,

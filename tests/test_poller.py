@@ -8,10 +8,11 @@ import sqlalchemy as sa
 
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import poller
+from intel.domain import classify, poller
+from intel.domain.parse.items import ParsedItem
 from intel.models import Advisory, Feed, FeedItem
 
-from .conftest import allow_loopback_feeds, make_app
+from .conftest import T0, allow_loopback_feeds, make_app
 from .job_clock import JobClock, Stop
 from .test_feeds import FeedServer
 
@@ -224,3 +225,49 @@ def test_demo_sample_feeds_give_advisories_with_reasons(app, runner, live_server
     assert embassy.located_by == "gazetteer"
     paris = db.session.scalar(sa.select(FeedItem).where(FeedItem.title == "Demonstration Alert: Paris"))
     assert paris.located and paris.latitude == pytest.approx(48.85, abs=0.1)
+
+
+def test_an_items_impacts_are_kept_with_it(world):
+    feed = Feed(organisation=world.org, url="https://a.example/rss", name="Wires")
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+    def built(title):
+        entry = ParsedItem("g", None, title, "", "", now, None, [])
+        return poller.build_item(feed, entry, list(classify.DEFAULT_RULES), now)
+
+    strike, riot = built("Huelga general el jueves"), built("Riots after the match")
+    assert (strike.category, strike.details["impacts"]) == ("protest", ["transport"])
+    assert riot.category == "civil_unrest" and "impacts" not in riot.details
+
+
+def test_travel_advisories_are_stored_country_wide_and_raise_candidates_for_details_there(app, world, feed_server):
+    # The world's detail is in London from T0; the feed's UK advisory was issued in May 2025 and still stands.
+    feed = _feed(world.org, feed_server.url("/feeds/travel_advisories.xml"), country_code="US")
+    assert poller.poll_feed(feed.id, now=T0).status == "ok"
+    db.session.expire_all()
+    items = _items(feed)
+    wide = [i for i in items if i.located_by == "country"]
+    assert len(wide) == 8 and all(i.latitude is None for i in wide)
+    assert [i.title for i in items if i.located_by != "country"] == ["Worldwide Caution"]
+    raised = db.session.scalars(sa.select(Advisory).where(Advisory.detail_id == world.detail.id)).all()
+    assert [(a.title, a.severity) for a in raised] == [("United Kingdom - Level 2: Exercise Increased Caution", "low")]
+
+    feed.etag = None  # fetched whole again: the same issues, so nothing new
+    db.session.commit()
+    assert poller.poll_feed(feed.id, now=T0).new_items == 0
+
+
+def test_coordinates_refused_or_in_unknown_systems_are_problems_on_the_feed(app, world, feed_server):
+    grids = _feed(world.org, feed_server.url("/feeds/gml_reference_systems.xml"))
+    bad = _feed(world.org, feed_server.url("/feeds/bad_coordinates.xml"))
+    assert [r.status for r in poller.poll_due(app)] == ["ok", "ok"]
+    db.session.expire_all()
+    placed = {i.guid: i for i in _items(grids)}
+    assert placed["bng-point"].located and placed["bng-point"].details["country_code"] == "GB"
+    assert not placed["unknown-code"].located
+    grid_problems = "\n".join(grids.last_problems)
+    assert "coordinate reference system 'EPSG:99999' is not one PROJ knows" in grid_problems
+    assert "not a whole number of 2-D positions" in grid_problems
+    bad_problems = "\n".join(bad.last_problems)
+    assert "GeoRSS line has 5 numbers, an odd count" in bad_problems
+    assert "position (0, 0) is where a missing location written as zeros lands, not a place on 2 items" in bad_problems

@@ -7,9 +7,12 @@ import feedparser
 import pytest
 import sqlalchemy as sa
 
+from detail.domain.statuses import record_status
 from detail.extensions import db
+from detail.models import Agent, Assignment, Movement, StatusCode, User, Visit
 from intel.domain import advisories
 from intel.domain.preferences import preference_for, preference_or_default, unsubscribe_token
+from intel.domain.readiness import readiness_lines
 from intel.models import Advisory, ContactPreference, Feed, FeedItem, WatchArea
 
 from .conftest import T0
@@ -240,3 +243,131 @@ def test_watch_areas_page(as_user, world):
     country = next(a for a in areas.values() if a.country_code)
     assert country.country_code == "FR" and country.latitude is None
     assert as_user(world.other_org_coordinator).get(f"/intel/clients/{world.client.id}/watch-areas").status_code == 404
+
+
+# ---------------------------------------------------------------- readiness and schedule
+
+
+def _code(world, letters):
+    return db.session.scalar(
+        sa.select(StatusCode).where(StatusCode.organisation_id == world.org.id, StatusCode.code == letters)
+    )
+
+
+def _teammate(world, call_sign, report_at, site=None):
+    """Another agent due at the hotel (or at `site`) for the world's detail."""
+    user = User(organisation=world.org, email=f"{call_sign.replace(' ', '').lower()}@aegis.example", role="agent")
+    user.name = f"Agent {call_sign}"
+    agent = Agent(organisation=world.org, user=user, call_sign=call_sign)
+    db.session.add_all([user, agent])
+    world.detail.assignments.append(
+        Assignment(
+            agent=agent,
+            role="agent",
+            site=site or world.hotel,
+            report_at=report_at,
+            shift_starts_at=T0 - timedelta(hours=2),
+            shift_ends_at=T0 + timedelta(hours=12),
+        )
+    )
+    db.session.commit()
+    return agent
+
+
+def _send(world, agent, letters, at, eta=None):
+    code, client_id = _code(world, letters), f"{letters}-{at.isoformat()}"
+    record_status(agent, code, client_id=client_id, detail_id=world.detail.id, eta=eta, now=at)
+    db.session.commit()
+
+
+def _portal_text(as_user, world, url=None) -> str:
+    response = as_user(world.contact).get(url or f"/portal/details/{world.detail.id}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_readiness_counts_each_agent_due_at_the_venue_by_their_current_code(as_user, world, time_machine):
+    """The tester's morning: one agent had been on station and has since moved on, another's last code
+    is duress. The client reads the counts of now, never "the team on station since" one past report,
+    and nothing of the duress."""
+    moved = world.agent  # due at the Grand Hotel at 07:30; the principal arrives at 08:00
+    duress = _teammate(world, "Bravo 2", T0 - timedelta(minutes=45))
+    settled = _teammate(world, "Bravo 3", T0 - timedelta(minutes=45))
+    _teammate(world, "Bravo 4", T0 - timedelta(minutes=30))
+    _send(world, moved, "OS", T0 - timedelta(minutes=80))
+    _send(world, moved, "OM", T0 - timedelta(minutes=65), eta=T0 - timedelta(minutes=10))
+    _send(world, duress, "OS", T0 - timedelta(minutes=75))
+    _send(world, duress, "DUR", T0 - timedelta(minutes=70))
+    _send(world, settled, "OS", T0 - timedelta(minutes=62))
+    time_machine.move_to(T0 - timedelta(hours=1), tick=False)
+
+    line = "1 of 4 on station at Grand Hotel; 1 on the move, ETA 07:50 GMT; 1 due at 07:30 GMT"
+    assert readiness_lines(world.detail, T0 - timedelta(hours=1)) == [line]
+    for page in (_portal_text(as_user, world), _portal_text(as_user, world, "/portal")):
+        assert line in page
+        assert "since 06:40" not in page and "Team on station" not in page
+        assert "uress" not in page and "DUR" not in page and "Bravo" not in page
+
+
+def test_readiness_when_everyone_due_is_on_station(world):
+    second = _teammate(world, "Bravo 2", T0 - timedelta(minutes=30))
+    _send(world, world.agent, "OS", T0 - timedelta(minutes=50))
+    _send(world, second, "OS", T0 - timedelta(minutes=40))
+    _send(world, second, "HOT", T0 - timedelta(minutes=5))  # still there: on station since 07:20
+    assert readiness_lines(world.detail, T0 - timedelta(minutes=1)) == [
+        "2 of 2 on station at Grand Hotel since 07:20 GMT, 40 minutes before arrival"
+    ]
+
+
+def test_readiness_per_venue_in_each_venues_own_time(world):
+    """Agents due at two venues are counted apart, each in its venue's zone, soonest report time first."""
+    world.venue.timezone = "America/New_York"
+    advance = _teammate(world, "Alpha 1", T0 + timedelta(minutes=90), site=world.venue)
+    _send(world, world.agent, "OS", T0 - timedelta(minutes=40))
+    assert readiness_lines(world.detail, T0 - timedelta(minutes=10)) == [
+        "1 of 1 on station at Grand Hotel since 07:20 GMT, 40 minutes before arrival",
+        "Team not yet on station at ExCeL London; report time 04:30 EST",
+    ]
+    # Once the principal has left the hotel for good, it is no longer part of the day's readiness.
+    _send(world, advance, "OM", T0 + timedelta(hours=1), eta=T0 + timedelta(hours=1, minutes=20))
+    assert readiness_lines(world.detail, T0 + timedelta(hours=2, minutes=5)) == [
+        "0 of 1 on station at ExCeL London; 1 on the move"  # its ETA, 04:20 EST, has passed
+    ]
+
+
+def test_a_completed_detail_says_so(as_user, world, time_machine):
+    _send(world, world.agent, "OS", T0 - timedelta(minutes=40))
+    _send(world, world.agent, "CLR", T0 + timedelta(hours=11))
+    time_machine.move_to(T0 + timedelta(hours=11, minutes=30), tick=False)
+    as_user(world.coordinator).post(f"/board/details/{world.detail.id}/state", json={"state": "complete"})
+    page = _portal_text(as_user, world)
+    assert "Detail complete: the team stood down at 19:30 GMT" in page
+    assert "not yet on station" not in page and "on station at" not in page
+    # A detail past its end but never marked complete says when it ended.
+    world.detail.state = "planned"
+    db.session.commit()
+    assert readiness_lines(world.detail, T0 + timedelta(hours=12, minutes=5)) == ["The detail ended at 20:00 GMT"]
+
+
+def test_the_schedule_is_one_list_in_time_order(as_user, world):
+    """Visits and movements together: hotel, to the venue, the venue, back to the hotel, the hotel again."""
+    world.detail.visits.append(
+        Visit(site=world.venue, arrives_at=T0 + timedelta(hours=3), departs_at=T0 + timedelta(hours=5), purpose="Talk")
+    )
+    world.detail.movements.append(
+        Movement(
+            from_site=world.venue,
+            to_site=world.hotel,
+            departs_at=T0 + timedelta(hours=5),
+            arrives_at=T0 + timedelta(hours=6),
+        )
+    )
+    world.detail.visits.append(
+        Visit(site=world.hotel, arrives_at=T0 + timedelta(hours=6), departs_at=T0 + timedelta(hours=9), purpose="Rest")
+    )
+    db.session.commit()
+    page = _portal_text(as_user, world)
+    schedule = page[page.index("<h2>Schedule</h2>") : page.index("<h2>Advisories</h2>")]
+    starts = re.findall(r"<li>\w{3} \d\d \w{3} (\d\d:\d\d) GMT", schedule)
+    assert starts == ["08:00", "10:00", "11:00", "13:00", "14:00"]
+    assert "Grand Hotel → ExCeL London" in schedule and "ExCeL London (Talk)" in schedule

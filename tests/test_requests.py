@@ -76,7 +76,11 @@ def test_acknowledge_and_answer_are_timed_mailed_and_shown_in_the_portal(client,
     r = client.post(f"/admin/requests/{req.id}/acknowledge", data={"ack-note": "Looking into it now."})
     assert r.status_code == 302
     time_machine.move_to(T0 + timedelta(minutes=42), tick=False)
-    r = client.post(f"/admin/requests/{req.id}/answer", data={"answer-answer": "One march, 2 km away, ends 11:00."})
+    typed = {"answer-answer": "One march, 2 km away, ends 11:00."}
+    r = client.post(f"/admin/requests/{req.id}/answer", data=typed)
+    assert r.status_code == 200 and "Check the answer before it goes" in r.get_data(as_text=True)
+    assert db.session.get(ClientRequest, req.id).answered_at is None  # shown for checking, not sent
+    r = client.post(f"/admin/requests/{req.id}/answer", data={**typed, "answer-confirmed": "yes"})
     assert r.status_code == 302
     db.session.expire_all()
     assert (req.state, req.acknowledged_by_id, req.answered_by_id) == (
@@ -259,3 +263,38 @@ def test_mail_server_down_the_notice_waits_and_goes_once(world, mailbox, app, ti
     assert notices.send_due() == 1
     assert notices.send_due() == 0
     assert len(mailbox.messages) == 1
+
+
+def test_a_receipt_a_little_ahead_of_our_clock_is_acknowledged_at_the_receipt(client, world, time_machine):
+    """A call logged with a typed time a minute ahead (the form allows it), or a clock that drifts:
+    acknowledging and answering at once is not a database error, and is never timed before the receipt."""
+    time_machine.move_to(T0, tick=False)
+    req = _request(world, received_at=T0 + timedelta(minutes=1))
+    sign_in(client, world.coordinator)
+    assert client.post(f"/admin/requests/{req.id}/acknowledge", data={"ack-note": ""}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/requests/{req.id}/answer", data={"answer-answer": "None expected", "answer-confirmed": "yes"}
+        ).status_code
+        == 302
+    )
+    db.session.expire_all()
+    assert req.acknowledged_at == req.answered_at == req.received_at == T0 + timedelta(minutes=1)
+
+
+def test_acknowledging_long_before_the_receipt_is_refused_with_a_message(client, world, time_machine):
+    """A receipt stamped hours ahead (the demo's old early-morning request): a 409 that says why, on the
+    page and on the board, never an Internal Server Error; nothing is stored or mailed."""
+    time_machine.move_to(T0, tick=False)
+    req = _request(world, received_at=T0 + timedelta(hours=2, minutes=29))
+    sign_in(client, world.coordinator)
+    page = client.post(f"/admin/requests/{req.id}/acknowledge", data={"ack-note": "On it"})
+    assert page.status_code == 409
+    assert "received at Tue 24 Nov 10:29 GMT, 149 min from now" in page.get_data(as_text=True)
+    answer = client.post(f"/admin/requests/{req.id}/answer", data={"answer-answer": "None", "answer-confirmed": "yes"})
+    assert answer.status_code == 409
+    assert "cannot be acknowledged or answered before then" in answer.get_data(as_text=True)
+    board = client.post(f"/board/requests/{req.id}/acknowledge", json={"note": "On it"})
+    assert board.status_code == 409 and "149 min from now" in board.get_json()["message"]
+    db.session.expire_all()
+    assert (req.acknowledged_at, req.answered_at, _count(Notice)) == (None, None, 0)

@@ -15,7 +15,7 @@ from detail.domain.board_state import punctuality
 from detail.domain.requests import minutes_between
 from detail.domain.timefmt import local_time
 from detail.extensions import db
-from detail.models import ActionItem, AfterAction, Alert, Client, ClientRequest, Detail, Event, Visit
+from detail.models import ActionItem, AfterAction, Alert, Client, ClientRequest, Detail, Event, Visit, utcnow
 
 TIMELINE_KINDS = (
     "status",
@@ -57,6 +57,19 @@ class Punctuality:
     report_at: datetime
     on_station_at: datetime | None
     minutes: int | None  # negative: early
+    shift_ends_at: datetime | None = None
+
+    def verdict(self, now: datetime) -> str:
+        """Early, on time or late; else what is true at `now`: "never" only once the shift is over."""
+        if self.minutes is not None:
+            if self.minutes < 0:
+                return f"{-self.minutes} min early"
+            return "on time" if self.minutes == 0 else f"{self.minutes} min late"
+        if now < self.report_at:
+            return "not due yet"
+        if self.shift_ends_at is not None and now < self.shift_ends_at:
+            return "not on station yet"
+        return "never on station"
 
 
 @dataclass
@@ -79,6 +92,7 @@ class AlertLine:
 class Report:
     detail: Detail
     zone: str
+    now: datetime
     entries: list[Entry] = field(default_factory=list)
     punctuality: list[Punctuality] = field(default_factory=list)
     alerts: list[AlertLine] = field(default_factory=list)
@@ -87,6 +101,38 @@ class Report:
 
     def local(self, moment: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
         return local_time(moment, self.zone, fmt) if moment else "—"
+
+    @property
+    def started(self) -> bool:
+        return self.now >= self.detail.starts_at
+
+    @property
+    def nothing_recorded(self) -> bool:
+        return not (self.entries or self.alerts or self.requests)
+
+    @property
+    def anyone_due(self) -> bool:
+        """Punctuality says something: a report time has come, or someone is already on station."""
+        return any(p.report_at <= self.now or p.on_station_at for p in self.punctuality)
+
+    @property
+    def shows_alerts_and_requests(self) -> bool:
+        """Their sections ("No alerts.") say something once the detail has started, or when there are some."""
+        return self.started or bool(self.alerts or self.requests)
+
+    @property
+    def status_line(self) -> str | None:
+        """What the report is before there is a record: "The detail starts at 06:00 GMT (venue time);
+        nothing recorded yet." None once something is recorded after the start."""
+        if self.started and not self.nothing_recorded:
+            return None
+        if self.now >= self.detail.ends_at:
+            return "Nothing was recorded for this detail."
+        same_day = self.local(self.detail.starts_at, "%Y-%m-%d") == self.local(self.now, "%Y-%m-%d")
+        when = self.local(self.detail.starts_at, "%H:%M %Z" if same_day else "%a %d %b %Y %H:%M %Z")
+        clock = "venue time" if self.detail.sites else "the organisation's time"
+        line = f"The detail {'started' if self.started else 'starts'} at {when} ({clock})"
+        return line + ("; nothing recorded yet." if self.nothing_recorded else ".")
 
 
 def _zone(detail: Detail) -> str:
@@ -133,8 +179,8 @@ def _entry(event: Event) -> Entry | None:
     return Entry(at, kind, texts[kind](), p.get("agent_id") if kind.startswith("alert") else None, colour)
 
 
-def build(detail: Detail) -> Report:
-    report = Report(detail=detail, zone=_zone(detail))
+def build(detail: Detail, now: datetime | None = None) -> Report:
+    report = Report(detail=detail, zone=_zone(detail), now=now or utcnow())
     events = db.session.scalars(
         sa.select(Event).where(Event.detail_id == detail.id, Event.kind.in_(TIMELINE_KINDS)).order_by(Event.id)
     )
@@ -150,6 +196,7 @@ def build(detail: Detail) -> Report:
                 report_at=a.report_at,
                 on_station_at=datetime.fromisoformat(found["on_station_at"]) if found else None,
                 minutes=found["minutes"] if found else None,
+                shift_ends_at=a.shift_ends_at,
             )
         )
     report.lanes = [(None, "Detail")] + [(a.agent_id, a.agent.call_sign) for a in assignments]
@@ -272,16 +319,14 @@ def punctuality_svg(report: Report) -> str:
     for i, p in enumerate(rows):
         cy = 20 + LANE * i + LANE / 2
         parts.append(f'<text x="4" y="{cy + 3:.1f}" fill="#222">{escape(p.call_sign)}</text>')
+        label = p.verdict(report.now)
         if p.minutes is None:
-            parts.append(f'<text x="{mid + 6:.1f}" y="{cy + 3:.1f}" fill="#777">never on station</text>')
+            parts.append(f'<text x="{mid + 6:.1f}" y="{cy + 3:.1f}" fill="#777">{label}</text>')
             continue
         length = half * abs(p.minutes) / scale
         bx = mid - length if p.minutes <= 0 else mid
         colour = "#2e7d32" if p.minutes <= 0 else "#b71c1c"
         parts.append(f'<rect x="{bx:.1f}" y="{cy - 7:.1f}" width="{max(length, 1):.1f}" height="14" fill="{colour}"/>')
-        label = (
-            f"{-p.minutes} min early" if p.minutes < 0 else ("on time" if p.minutes == 0 else f"{p.minutes} min late")
-        )
         # On the other side of the line from the bar, so the two never overlap.
         if p.minutes <= 0:
             parts.append(f'<text x="{mid + 4:.1f}" y="{cy + 3:.1f}" fill="#222">{label}</text>')

@@ -82,8 +82,28 @@ def render(report: Report, after: AfterAction | None) -> bytes:
         + (f" · Lead {lead.call_sign} ({lead.name})" if lead else "")
     )
 
-    pdf.heading("Timeline")
-    pdf.chart(timeline_svg(report))
+    if report.status_line:
+        pdf.para(report.status_line)
+    # Only sections with something to say: no heading over an empty chart or list.
+    if report.entries:
+        pdf.heading("Timeline")
+        pdf.chart(timeline_svg(report))
+    if report.anyone_due:
+        _punctuality(pdf, report)
+    if report.shows_alerts_and_requests:
+        _alerts_and_requests(pdf, report)
+    _teams_account(pdf, after)
+    if report.entries:
+        pdf.heading("Record")
+        for entry in report.entries:
+            pdf.set_font(FONT, size=8)
+            pdf.multi_cell(
+                0, 4, f"{report.local(entry.at, '%d %b %H:%M')}  {entry.text}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+            )
+    return bytes(pdf.output())
+
+
+def _punctuality(pdf: _Pdf, report: Report) -> None:
     pdf.heading("Punctuality")
     pdf.chart(punctuality_svg(report))
     pdf.rows(
@@ -95,14 +115,14 @@ def render(report: Report, after: AfterAction | None) -> bytes:
                 p.role,
                 report.local(p.report_at, "%d %b %H:%M"),
                 report.local(p.on_station_at, "%d %b %H:%M"),
-                "never"
-                if p.minutes is None
-                else (f"{-p.minutes} min early" if p.minutes < 0 else f"{p.minutes} min late"),
+                p.verdict(report.now),
             ]
             for p in report.punctuality
         ],
     )
 
+
+def _alerts_and_requests(pdf: _Pdf, report: Report) -> None:
     pdf.heading("Alerts and acknowledgments")
     if report.alerts:
         pdf.rows(
@@ -141,12 +161,20 @@ def render(report: Report, after: AfterAction | None) -> bytes:
     else:
         pdf.para("No requests about this detail.")
 
-    pdf.heading("What went well")
-    pdf.para(after.went_well if after else "")
-    pdf.heading("Difficulties")
-    pdf.para(after.difficulties if after else "")
-    pdf.heading("Lessons learned")
-    pdf.para(after.lessons if after else "")
+
+def _teams_account(pdf: _Pdf, after: AfterAction | None) -> None:
+    words = [
+        ("What went well", after.went_well if after else ""),
+        ("Difficulties", after.difficulties if after else ""),
+        ("Lessons learned", after.lessons if after else ""),
+    ]
+    if any(text for _, text in words):
+        for heading, text in words:
+            pdf.heading(heading)
+            pdf.para(text)
+    else:
+        pdf.heading("The team's account")
+        pdf.para("Not written yet.")
     pdf.heading("Action items")
     items = after.items if after else []
     if items:
@@ -160,14 +188,6 @@ def render(report: Report, after: AfterAction | None) -> bytes:
         )
     else:
         pdf.para("None.")
-
-    pdf.heading("Record")
-    for entry in report.entries:
-        pdf.set_font(FONT, size=8)
-        pdf.multi_cell(
-            0, 4, f"{report.local(entry.at, '%d %b %H:%M')}  {entry.text}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-    return bytes(pdf.output())
 
 
 def _after(start, end) -> str:

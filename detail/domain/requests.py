@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from detail import hooks
 from detail.domain import live, notices
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, ClientRequest, Detail, Event, Organisation, User, utcnow
+from detail.models.base import UTCDateTime
 
 PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal", "low": "Low"}
 CHANNEL_LABELS = {"portal": "portal", "phone": "phone call", "email": "email", "in_person": "in person"}
@@ -107,11 +109,36 @@ def _tell_contact(request: ClientRequest, subject: str, lines: list[str]) -> Non
     notices.queue(request.contact, subject, body)
 
 
+# How far a request's receipt may be ahead of our clock and still be acknowledged at once: a call
+# logged with a typed time a little ahead, or a web process whose clock runs slightly behind another's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class BeforeReceipt(ValueError):
+    """An acknowledgment or answer that would be timed before the request was received."""
+
+
+def _not_before(request: ClientRequest, earliest: datetime, now: datetime) -> datetime:
+    """Now, or `earliest` when now is before it by no more than clock skew (the database refuses
+    an acknowledgment before the receipt, and an answer before the acknowledgment)."""
+    if now >= earliest:
+        return now
+    if earliest - now <= CLOCK_SKEW:
+        return earliest
+    ahead = round((earliest - now).total_seconds() / 60)
+    raise BeforeReceipt(
+        f"This request is recorded as received at {local_time(request.received_at, _zone(request))}, "
+        f"{ahead} min from now: it cannot be acknowledged or answered before then. "
+        "Check the time it was logged with."
+    )
+
+
 def acknowledge(request: ClientRequest, by: User, note: str = "", now: datetime | None = None) -> Event | None:
-    """Acknowledge once; a second acknowledgment changes nothing (None)."""
+    """Acknowledge once; a second acknowledgment changes nothing (None). BeforeReceipt if received
+    later than now by more than clock skew (within it, acknowledged at the receipt)."""
     if request.acknowledged_at is not None:
         return None
-    now = now or utcnow()
+    now = _not_before(request, request.received_at, now or utcnow())
     request.acknowledged_at, request.acknowledged_by, request.acknowledgement = now, by, note
     when = local_time(now, _zone(request))
     lines = [f"{by.name} of your protection team acknowledged it at {when}."]
@@ -123,17 +150,38 @@ def acknowledge(request: ClientRequest, by: User, note: str = "", now: datetime 
 
 
 def answer(request: ClientRequest, by: User, text: str, now: datetime | None = None) -> Event | None:
-    """Record the answer (acknowledging first if that was skipped); an answered request is not answered again."""
+    """Record the answer (acknowledging first if that was skipped); an answered request is not answered
+    again, even by two answers sent at the same moment (None: the caller rolls back what it did for it).
+    BeforeReceipt as for acknowledge.
+
+    The mail carries what was attached to the answer (hooks.REQUEST_ATTACHMENTS) before this call."""
     if request.answered_at is not None:
         return None
-    now = now or utcnow()
-    if request.acknowledged_at is None:
-        # Answered straight away: the answer is the acknowledgment, and no separate mail goes out.
-        request.acknowledged_at, request.acknowledged_by = now, by
-    request.answered_at, request.answered_by, request.answer = now, by, text
-    _tell_contact(
-        request, f"Answer: {request.subject}", [f"{by.name} answered at {local_time(now, _zone(request))}:", "", text]
-    )
+    now = _not_before(request, request.acknowledged_at or request.received_at, now or utcnow())
+    # One UPDATE that only an unanswered request passes: a second answer racing this one (a double
+    # click, two coordinators) waits for its row lock, then finds it answered and changes nothing.
+    stamp = sa.literal(now, UTCDateTime())
+    claimed = db.session.execute(
+        sa.update(ClientRequest)
+        .where(ClientRequest.id == request.id, ClientRequest.answered_at.is_(None))
+        .values(
+            answered_at=stamp,
+            answered_by_id=by.id,
+            answer=text,
+            # Answered straight away: the answer is the acknowledgment, and no separate mail goes out.
+            acknowledged_at=sa.func.coalesce(ClientRequest.acknowledged_at, stamp),
+            acknowledged_by_id=sa.func.coalesce(ClientRequest.acknowledged_by_id, by.id),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(request)
+    if not claimed:
+        return None
+    zone = _zone(request)
+    lines = [f"{by.name} answered at {local_time(now, zone)}:", "", text]
+    for attachments in hooks.REQUEST_ATTACHMENTS:
+        lines += attachments.mail_lines(request, zone)
+    _tell_contact(request, f"Answer: {request.subject}", lines)
     return _event(request, "request_answered", now)
 
 

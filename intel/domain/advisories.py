@@ -20,7 +20,7 @@ from detail.domain.distance import distance_m
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
-from intel.domain import matching
+from intel.domain import country_matching, matching, travel_advisories
 from intel.domain.nearby import item_distance_m
 from intel.domain.severity import REACH, distance_text, rank_of
 from intel.models import SEVERITIES, Advisory, AdvisorySource, FeedItem, WatchArea
@@ -33,8 +33,11 @@ DUPLICATE_TITLE_RATIO = 0.55
 
 def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
     """Distance (or None for a whole country) and the place phrase, when the item lies in the watch area."""
+    if country_matching.is_country_wide(item):
+        return country_matching.watch_area_match(item, area)
     if area.country_code:
-        if (item.details or {}).get("country_code") == area.country_code:
+        details = item.details or {}
+        if area.country_code in details.get("country_codes", [details.get("country_code")]):
             return None, f"in {area.name}"
         return None
     distance = item_distance_m(item, area.latitude, area.longitude)
@@ -52,7 +55,7 @@ def record_watch_area_candidates(organisation_id: int, items: list[FeedItem]) ->
     ).all()
     events = []
     for item in items:
-        if not item.located:
+        if not (item.located or country_matching.is_country_wide(item)):
             continue
         for area in areas:
             found = _watch_area_match(item, area)
@@ -96,6 +99,8 @@ def _similar(a: str, b: str) -> bool:
 
 def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
     """An open advisory of the detail that reports the same happening from another feed."""
+    if not item.located:  # a country-wide item is no happening at a place
+        return None
     advisories = db.session.scalars(
         sa.select(Advisory).where(
             Advisory.detail_id == detail_id,
@@ -108,6 +113,7 @@ def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
             other = source.item
             if (
                 other.feed_id != item.feed_id
+                and other.located
                 and abs(other.starts_at - item.starts_at) <= DUPLICATE_TIME
                 and distance_m(other.latitude, other.longitude, item.latitude, item.longitude) <= DUPLICATE_DISTANCE_M
                 and _similar(other.title, item.title)
@@ -118,12 +124,13 @@ def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
 
 def record_candidates(organisation_id: int, items: list[FeedItem], now: datetime | None = None) -> list:
     """Store candidate advisories for the items' matches; return the board events (flushes, never commits)."""
+    travel_advisories.close_superseded(items)
     events = record_watch_area_candidates(organisation_id, items)
     details = matching.active_details(organisation_id, now)
     if not details or not items:
         return events
     by_id = {item.id: item for item in items}
-    for match in matching.match_items(items, details):
+    for match in matching.match_items(items, details) + country_matching.match_items(items, details):
         item = by_id[match.item_id]
         known = db.session.scalar(
             sa.select(AdvisorySource).where(
@@ -176,10 +183,12 @@ def advisory_payload(advisory: Advisory, for_client: bool = False) -> dict:
         "summary": advisory.summary,
         "recommendation": advisory.recommendation,
         "published_at": advisory.published_at.isoformat() if advisory.published_at else None,
-        "sources": [{"title": s.item.title, "link": s.item.link, "feed": s.item.feed.name} for s in advisory.sources],
     }
-    if not for_client:
+    if not for_client:  # the feeds behind it and the venue's name are the team's own
         payload["site"] = advisory.site.name if advisory.site else None
+        payload["sources"] = [
+            {"title": s.item.title, "link": s.item.link, "feed": s.item.feed.name} for s in advisory.sources
+        ]
     return payload
 
 

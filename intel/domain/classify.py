@@ -9,7 +9,13 @@ Each rule counts once per item, whatever the number of hits. The category with t
 total weight wins; a negative weight can cancel a misleading word (e.g. "March" the month).
 A few facts a feed states outright (a CAP category, a GDACS event type, a USGS quake) add
 to the totals as if they were rules. With no match at all, the feed's default category
-applies, then "other". Ties go to the more serious category (`TIE_ORDER`).
+applies, then "other". Ties go to the more serious category (`TIE_ORDER`). A category in
+IMPACT_CATEGORIES that loses but still weighs IMPACT_WEIGHT is reported as an impact of the
+winner (`Classification.impacts`): a general strike is a protest with a transport impact.
+
+What goes where: "security" is police and security operations (cordons, checkpoints, exclusion
+zones, suspect packages, controlled explosions, motorcades); "protest" is gatherings, marches and
+strikes; "civil_unrest" is disorder (riots, clashes, curfews); "terrorism" is attacks and threats.
 """
 
 import functools
@@ -19,13 +25,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from intel.models import CATEGORIES, FIELDS, SEVERITIES
+from intel.models import CATEGORIES, FIELDS, SEVERITIES, ClassificationRule
 
 CATEGORY_LABELS = {
     "protest": "Protest",
     "civil_unrest": "Civil unrest",
     "crime": "Crime",
     "terrorism": "Terrorism",
+    "security": "Security operation",
     "weather": "Weather",
     "natural_hazard": "Natural hazard",
     "transport": "Transport disruption",
@@ -37,6 +44,7 @@ TIE_ORDER = (
     "terrorism",
     "civil_unrest",
     "crime",
+    "security",
     "natural_hazard",
     "protest",
     "weather",
@@ -50,6 +58,13 @@ SEVERITY_LABELS = {name: name.capitalize() for name in SEVERITIES}
 
 # Weight at which a lone category is fully trusted; see `classify`.
 CONFIDENT_WEIGHT = 4.0
+# Categories that are also reported as an impact of another category's event when their own rules
+# weigh at least IMPACT_WEIGHT: a general strike is a protest that stops the trains.
+IMPACT_CATEGORIES = ("transport",)
+IMPACT_WEIGHT = 3.0
+IMPACT_LABELS = {"transport": "transport impact"}
+# The longest pattern the rules table holds.
+MAX_PATTERN = ClassificationRule.__table__.c.pattern.type.length
 # Text beyond this many characters is not searched (long summaries add little, cost a lot).
 MAX_TEXT = 20_000
 
@@ -67,70 +82,222 @@ class Rule:
 
 @dataclass
 class Classification:
-    """The winning category, the patterns that won it, and a confidence in [0, 1]."""
+    """The winning category, the patterns that won it, a confidence in [0, 1], and what else it hits.
+
+    `impacts` lists the IMPACT_CATEGORIES (other than the winner) whose rules weigh at least
+    IMPACT_WEIGHT: ["transport"] for a general strike or a security operation closing roads.
+    """
 
     category: str
     matched: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    impacts: list[str] = field(default_factory=list)
 
 
 def _rules(category: str, weight: float, *patterns: str, where: str = "any") -> list[Rule]:
     return [Rule(category, pattern, where, weight) for pattern in patterns]
 
 
+def _regexes(category: str, weight: float, *patterns: str) -> list[Rule]:
+    return [Rule(category, pattern, "any", weight, is_regex=True) for pattern in patterns]
+
+
+# In English, French, German, Spanish, Italian, Portuguese and Dutch. A cause wins over its effect:
+# a security operation's own words (5) weigh as much as the road closure they cause (4 + 1) and
+# win the tie (TIE_ORDER), as a terror word (5) wins over them; a cordon (3) is how police answer
+# anything, so it wins only when nothing else is said. A general strike counts for transport too
+# (3, the impact weight): a protest with a transport impact. A strike of the trains is transport.
 DEFAULT_RULES: tuple[Rule, ...] = (
-    # protest: demonstrations, marches, strikes (English, French, German, Spanish, Italian, Portuguese)
+    # protest: demonstrations, marches, gatherings, strikes
     *_rules("protest", 3, "protest", "protester", "protestor", "demonstration", "demonstrator", "rally"),
     *_rules("protest", 3, "sit-in", "picket", "march on", "protest march"),
-    *_rules("protest", 3, "manifestation", "manifestant", "manifestación", "manifestante", "manifestação"),
+    *_rules("protest", 3, "manifestation", "manifestant", "manifestación", "manifestação"),
+    Rule("protest", r"\bmanifestant[ei]\b", "any", 3, is_regex=True),  # "manifestantes" is "manifestant" + es
     *_rules("protest", 3, "Kundgebung", "Protestzug", "protesta", "huelga", "sciopero", "grève", "greve", "Streik"),
     *_rules("protest", 2, "strike", "walkout", "blockade", "occupation", "marchers"),
     *_rules("protest", 2, "march", "marched"),
     Rule("protest", r"(?<!\d\s)\bmarch\b\s+(?:\d{1,2}\b|\d{4}\b)", "any", -2, is_regex=True),
     Rule("protest", r"\b\d{1,2}\s+march\b", "any", -2, is_regex=True),
+    *_rules("protest", 3, "vigil", "rassemblement", "Mahnwache", "Demonstrant", "Demonstranten", "protesto"),
+    *_rules("protest", 3, "manifestazione", "corteo", "demonstratie", "betoging", "betoger", "staking"),
+    Rule("protest", "Rassemblement national", "any", -3),  # a French party, not a gathering
+    *_regexes(
+        "protest",
+        3,
+        r"\b(?:crowds?|gather\w*|hundreds|thousands|activists|supporters)\b[^.\n]{0,40}\b(?:outside|in front of)\b"
+        r"[^.\n]{0,30}\b(?:ministr|embass|consulate|parliament|city hall|town hall|palace|court)",
+        r"\bDemos?\s+(?:gegen|für|vor|am|zum|zur)\b",
+        r"\bmarche\s+(?:blanche|pour|contre)\b",
+        r"\bconcentra(?:ci[oó]n|ciones|ção|ções)\s+(?:en\s+|em\s+)?(?:frente|ante|delante|diante|contra)\b",
+        r"\bmarcha\s+(?:por|pela|pelo|contra|hacia|para)\b",
+        r"\bpresidi[oa]?\s+(?:davanti|sotto|contro|di\s+protesta)\b",
+        r"\bmarcia\s+(?:per|contro|su)\b",
+        r"\bmars\s+(?:tegen|voor)\b",
+    ),
+    *_rules("protest", 6, "general strike", "grève générale", "Generalstreik", "huelga general", "sciopero generale"),
+    *_rules("protest", 6, "greve geral", "algemene staking"),
     # civil unrest
     *_rules("civil_unrest", 4, "riot", "rioting", "rioters", "looting", "looters", "unrest", "curfew"),
     *_rules("civil_unrest", 4, "civil disorder", "clashes", "tear gas", "water cannon", "state of emergency"),
     *_rules("civil_unrest", 4, "émeute", "émeutes", "disturbios", "Ausschreitungen", "Unruhen", "saqueo"),
+    *_rules("civil_unrest", 4, "affrontements", "heurts", "couvre-feu", "Krawalle", "Ausgangssperre"),
+    *_rules("civil_unrest", 4, "toque de queda", "scontri", "disordini", "tumulti", "saccheggi", "coprifuoco"),
+    *_rules("civil_unrest", 4, "confrontos", "distúrbios", "tumultos", "toque de recolher"),
+    *_rules("civil_unrest", 4, "rellen", "ongeregeldheden", "avondklok"),
     *_rules("civil_unrest", 2, "violent", "barricade", "coup", "martial law"),
     # crime
     *_rules("crime", 3, "shooting", "stabbing", "robbery", "carjacking", "kidnapping", "kidnap", "armed"),
     *_rules("crime", 3, "murder", "homicide", "assault", "mugging", "gunfire", "shots fired", "hostage"),
-    *_rules("crime", 2, "theft", "burglary", "police operation", "arrest", "arrested", "gang", "crime"),
+    *_rules("crime", 3, "gunman", "coups de feu", "Schüsse", "Überfall", "Entführung", "enlèvement"),
+    *_rules("crime", 3, "apuñalamiento", "atraco", "sparatoria", "accoltellamento", "rapina", "sequestro"),
+    *_rules("crime", 3, "tiroteio", "esfaqueamento", "schietpartij", "steekpartij", "overval", "ontvoering"),
+    *_rules("crime", 2, "theft", "burglary", "arrest", "arrested", "gang", "crime"),
     *_rules("crime", 2, "fusillade", "agression", "Schießerei", "Messerangriff", "tiroteo", "secuestro"),
     # terrorism
     *_rules("terrorism", 5, "terror", "terrorist", "terrorism", "bomb", "bombing", "suicide bomber"),
     *_rules("terrorism", 5, "IED", "car bomb", "vehicle attack", "attentat", "Anschlag", "atentado"),
-    *_rules("terrorism", 3, "explosion", "explosive", "blast", "suspicious package", "suspicious device"),
-    *_rules("terrorism", 2, "security alert", "cordon", "explosión"),
+    *_rules("terrorism", 5, "terror attack", "attentato", "aanslag"),
+    Rule("terrorism", r"\bterror(?:ist|ism|anschlag|gefahr|verdacht)\w*", "any", 5, is_regex=True),
+    *_rules("terrorism", 3, "explosion", "explosive", "blast"),
+    *_rules("terrorism", 2, "explosión"),
+    # ... but a controlled explosion or a bomb disposal team is a security operation
+    *_rules("terrorism", -3, "controlled explosion"),
+    *_rules("terrorism", -2, "explosión controlada"),
+    *_rules("terrorism", -5, "bomb disposal", "bomb squad"),
+    # security: police and security operations, checkpoints, exclusion zones, cordons, suspect objects
+    *_rules("security", 5, "security operation", "police operation", "security alert", "checkpoint", "roadblock"),
+    *_rules("security", 5, "road block", "exclusion zone", "security zone", "ring of steel", "motorcade"),
+    *_rules("security", 5, "controlled explosion", "bomb disposal", "bomb squad", "unattended bag"),
+    Rule("security", r"\bsuspicious\s+(?:package|device|item|object|vehicle|bag|parcel)s?\b", "any", 5, is_regex=True),
+    *_rules("security", 5, "opération de police", "opération policière", "déminage", "démineurs", "levée de doute"),
+    *_regexes(
+        "security",
+        5,
+        r"\b(?:colis|objet|bagage|sac|véhicule|paquet)s?\s+(?:suspects?|abandonnés?)\b",
+        r"\bzones?\s+(?:d['’]\s?exclusion|de\s+sécurité|interdite)s?\b",
+        r"\b(?:points?\s+de\s+contrôle|barrages?\s+(?:de\s+police|policiers?|filtrants?))\b",
+    ),
+    *_rules("security", 5, "Polizeieinsatz", "Sperrzone", "Sperrgebiet", "Sicherheitszone", "Sicherheitsbereich"),
+    *_rules("security", 5, "Kampfmittelräumdienst", "Bombenentschärfung", "Fliegerbombe", "kontrollierte Sprengung"),
+    *_regexes(
+        "security",
+        5,
+        r"\b(?:Polizeikontroll\w*|Kontroll(?:punkt|stelle|posten)\w*)",
+        r"\bverdächtige[nrs]?\s+(?:Gegenst[aä]nd\w*|Koffer|Paket\w*|Rucksack|Fahrzeug\w*|Objekt\w*)",
+    ),
+    *_rules("security", 5, "zona de exclusión", "TEDAX", "explosión controlada"),
+    *_regexes(
+        "security",
+        5,
+        r"\b(?:operaci[oó]n|operativo|dispositivo)\s+(?:policial|de\s+seguridad)\b",
+        r"\bcontrol(?:es)?\s+policiales?\b",
+        r"\b(?:paquete|objeto|mochila|maleta|bolsa|veh[ií]culo)s?\s+sospechos[oa]s?\b",
+    ),
+    *_rules("security", 5, "operazione di polizia", "zona di esclusione", "artificieri", "brillamento controllato"),
+    *_regexes(
+        "security",
+        5,
+        r"\bpost[oi]\s+di\s+blocco\b",
+        r"\b(?:pacc(?:o|hi)|oggett[oi]|borsa|valigia|zaino|auto)\s+sospett[oaie]\b",
+    ),
+    *_rules("security", 5, "operação policial", "zona de exclusão", "operação stop", "explosão controlada"),
+    *_regexes(
+        "security",
+        5,
+        r"\bpostos?\s+de\s+control[eo]\b",
+        r"\b(?:pacote|obje[c]?to|mala|mochila|saco|viatura|veículo)s?\s+suspeit[oa]s?\b",
+    ),
+    *_rules("security", 5, "politieactie", "controlepost", "veiligheidszone", "gecontroleerde explosie", "EOD"),
+    Rule("security", r"\bverdachte?\s+(?:pakket\w*|object\w*|tas|koffer|voertuig|auto|situatie)\b", "any", 5, True),
+    *_rules("security", 3, "cordon", "cordoned", "sealed off", "security perimeter", "périmètre de sécurité"),
+    *_rules("security", 3, "bouclage", "bouclé", "Absperrung", "abgesperrt", "cordón", "perímetro de seguridad"),
+    *_rules("security", 3, "cordone", "perimetro di sicurezza", "cordão", "perímetro de segurança", "afzetting"),
+    *_rules("security", 3, "afgezet"),
+    *_regexes(
+        "security",
+        3,
+        r"\bacordonad[oa]s?\b",
+        r"\btransenn\w*",
+        r"\b(?:área|zona|rua)s?\s+isolad[ao]s?\b",
+        r"\bzet(?:ten)?\s+(?:het\s+|de\s+)?(?:gebied|omgeving|straat|straten|wijk|centrum)\s+af\b",
+    ),
+    *_rules("security", 2, "evacuated", "evacuation", "evakuiert", "Evakuierung", "geräumt", "ontruimd"),
     # weather
     *_rules("weather", 4, "storm", "hurricane", "typhoon", "cyclone", "tornado", "blizzard", "hail"),
     *_rules("weather", 4, "flood", "flooding", "flash flood", "heavy rain", "heatwave", "heat advisory"),
     *_rules("weather", 4, "snow", "ice storm", "gale", "thunderstorm", "severe weather", "freezing rain"),
     *_rules("weather", 4, "inondation", "tempête", "orage", "Unwetter", "Sturm", "Hochwasser", "Überschwemmung"),
     *_rules("weather", 4, "inundación", "tormenta", "huracán", "alluvione"),
+    *_rules("weather", 4, "canicule", "Unwetterwarnung", "Gewitter", "Starkregen", "Hitzewelle", "ola de calor"),
+    *_rules("weather", 4, "alluvioni", "nubifragio", "tempesta", "ondata di calore", "inundação", "inundações"),
+    *_rules("weather", 4, "tempestade", "cheias", "onda de calor", "overstroming", "wateroverlast", "onweer"),
+    *_rules("weather", 4, "hittegolf"),
     *_rules("weather", 2, "weather warning", "wind", "fog", "heat"),
     # natural hazard
     *_rules("natural_hazard", 5, "earthquake", "tsunami", "wildfire", "bushfire", "forest fire", "volcano"),
     *_rules("natural_hazard", 5, "volcanic", "eruption", "landslide", "mudslide", "avalanche", "aftershock"),
     *_rules("natural_hazard", 5, "séisme", "tremblement de terre", "Erdbeben", "terremoto", "sismo"),
     *_rules("natural_hazard", 5, "incendie de forêt", "Waldbrand", "incendio forestal", "drought"),
+    *_rules("natural_hazard", 5, "feu de forêt", "feux de forêt", "glissement de terrain", "Erdrutsch"),
+    *_rules("natural_hazard", 5, "deslizamiento", "incendio boschivo", "incendi boschivi", "frana"),
+    *_rules("natural_hazard", 5, "incêndio florestal", "deslizamento", "aardbeving", "bosbrand", "aardverschuiving"),
     *_rules("natural_hazard", 2, "fire", "magnitude", "chemical release", "hazardous materials", "gas leak"),
+    *_rules("natural_hazard", 2, "incendie", "incendio", "incêndio"),
     # transport
-    *_rules("transport", 4, "road closure", "road closed", "rail strike", "airport", "flight", "flights"),
-    *_rules("transport", 2, "cancellation", "cancelled", "canceled", "diversion", "closure", "closed"),
+    *_rules("transport", 4, "road closure", "road closed", "roads closed", "rail strike", "airport", "flight"),
+    *_rules("transport", 4, "flights"),
+    *_rules("transport", 2, "cancellation", "cancelled", "canceled", "diversion"),
+    # "closed" and "closure" alone say little: schools, embassies and borders close too.
+    *_rules("transport", 1, "closure", "closed"),
     *_rules("transport", 3, "traffic", "congestion", "delays", "train", "rail", "metro", "subway", "tube"),
     *_rules("transport", 3, "bus", "ferry", "motorway", "highway", "bridge", "tunnel", "collision", "crash"),
     *_rules("transport", 3, "aéroport", "Flughafen", "aeropuerto", "Sperrung", "Stau", "corte de tráfico"),
+    *_rules("transport", 4, "vuelo", "voli", "voo", "vluchten", "Flüge", "aeroporto", "luchthaven"),
+    *_rules("transport", 3, "trafic", "Verkehr", "Zug", "Züge", "tren", "treni", "traffico", "tráfico"),
+    *_rules("transport", 3, "comboio", "trânsito", "autocarro", "trein", "treinen", "verkeer", "autobus", "tram"),
+    *_rules("transport", 2, "annulliert", "ausgefallen", "cancelado", "cancellati", "soppressi", "geannuleerd"),
+    Rule("transport", r"\bannul(?:é|ée|és|ées)\b", "any", 2, is_regex=True),
+    Rule(
+        "transport",
+        r"\b(?:Straßen|Strassen|Voll|Teil|Brücken|Tunnel|Autobahn|Strecken)sperrung(?:en)?\b",
+        "any",
+        4,
+        True,
+    ),
+    # a strike of the trains, buses or planes is transport outright
+    *_regexes(
+        "transport",
+        7,
+        r"\b(?:rail|train|tube|metro|subway|bus|transport|transit|airport|ferry|air traffic control(?:lers)?)\s+"
+        r"(?:workers'?\s+)?strikes?\b",
+        r"\bgrèves?\s+(?:générale\s+)?(?:à\s+la\s+|de\s+la\s+|des\s+|du\s+)?"
+        r"(?:transports?|trains?|SNCF|RATP|métro|cheminots|contrôleurs\s+aériens|aiguilleurs)\b",
+        r"\b(?:Bahn|Lokführer|GDL|Verkehrs|Nahverkehrs|ÖPNV|Fluglotsen|Flughafen)-?streiks?\b"
+        r"|\bStreiks?\s+(?:bei\s+der\s+Bahn|im\s+(?:Nah|Bahn)verkehr)",
+        r"\bhuelgas?\s+(?:general\s+)?(?:de|del|en)\s+(?:(?:el|la|los)\s+)?"
+        r"(?:transportes?|metro|Renfe|autobuses|trenes|taxis?|controladores)\b",
+        r"\bscioper[oi]\s+(?:generale\s+)?(?:nazionale\s+)?(?:de[il]|degli|nei|del)\s+"
+        r"(?:trasport[oi]|treni|mezzi|ferrovie|aere[oi]|autobus|tram|metro)\b",
+        r"\bgreves?\s+(?:geral\s+)?(?:dos|do|da|nos|no|na|de|nas)\s+"
+        r"(?:transportes?|comboios|metro|metrô|CP|autocarros|ônibus|trens|aeroportos?)\b",
+        r"\b(?:trein|ov|bus|tram|metro|spoor)-?stakings?\b"
+        r"|\bstakings?\s+(?:bij\s+de\s+NS|in\s+het\s+(?:openbaar\s+)?vervoer|op\s+Schiphol)",
+    ),
+    # a general strike stops transport too: its impact (see IMPACT_WEIGHT)
+    *_rules("transport", 3, "general strike", "grève générale", "Generalstreik", "huelga general", "sciopero generale"),
+    *_rules("transport", 3, "greve geral", "algemene staking"),
     # health
     *_rules("health", 5, "outbreak", "cholera", "epidemic", "pandemic", "measles", "ebola", "mpox", "dengue"),
     *_rules("health", 5, "quarantine", "contamination", "food poisoning", "legionella", "air quality"),
+    *_rules("health", 5, "epidemia", "Epidemie", "morbillo", "sarampión", "sarampo", "mazelen", "Masern"),
+    *_rules("health", 5, "rougeole", "colera", "cólera", "choléra"),
     *_rules("health", 3, "virus", "infection", "disease", "hospital", "vaccination", "épidémie", "Ausbruch"),
     # feeds' own category words
     *_rules("protest", 3, "protest", "demonstration", where="categories"),
     *_rules("civil_unrest", 3, "civil_unrest", "civil unrest", where="categories"),
     *_rules("crime", 3, "crime", where="categories"),
     *_rules("terrorism", 3, "terrorism", where="categories"),
+    *_rules("security", 3, "security", "police", where="categories"),
     *_rules("weather", 3, "weather", where="categories"),
     *_rules("natural_hazard", 3, "natural hazard", "natural_hazard", where="categories"),
     *_rules("transport", 3, "transport", "traffic", where="categories"),
@@ -144,7 +311,7 @@ CAP_CATEGORY_HINTS = {
     "fire": "natural_hazard",
     "health": "health",
     "transport": "transport",
-    "security": "crime",
+    "security": "security",
 }
 GDACS_EVENT_HINTS = {
     "EQ": "natural_hazard",
@@ -166,6 +333,8 @@ def rule_problem(rule: Rule) -> str | None:
         return f"unknown field {rule.field!r}: one of {', '.join(FIELDS)}"
     if not isinstance(rule.pattern, str) or not rule.pattern.strip():
         return "empty pattern"
+    if len(rule.pattern) > MAX_PATTERN:
+        return f"pattern longer than {MAX_PATTERN} characters"
     if not isinstance(rule.weight, int | float) or not math.isfinite(rule.weight) or rule.weight == 0:
         return "weight must be a non-zero number"
     if _compiled(rule.pattern, rule.is_regex) is None:
@@ -184,6 +353,24 @@ def _compiled(pattern: str, is_regex: bool) -> re.Pattern | None:
     if not words:
         return None
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?:e?s)?(?!\w)", re.IGNORECASE)
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _needed_words(pattern: str, is_regex: bool) -> frozenset[str] | None:
+    """Words (lowercased) of which a text must hold one for a literal pattern to match; None: always search.
+
+    Most rules never match most items: looking their first word up in the text's words is far cheaper
+    than running their regular expressions over the whole text.
+    """
+    words = pattern.lower().split()
+    if is_regex or not words or not _WORD.fullmatch(words[0]):
+        return None
+    if len(words) > 1:
+        return frozenset((words[0],))
+    return frozenset((words[0], words[0] + "s", words[0] + "es"))
 
 
 def _texts(item: Any) -> dict[str, str]:
@@ -222,10 +409,14 @@ def classify(item: Any, rules: Iterable[Rule] = DEFAULT_RULES, default_category:
     scaled down while its total is under CONFIDENT_WEIGHT; a fallback has confidence 0.
     """
     texts = _texts(item)
+    words = {name: frozenset(_WORD.findall(text.lower())) for name, text in texts.items()}
     totals: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     for rule in rules:
         if rule.category not in CATEGORIES or rule.field not in FIELDS:
+            continue
+        needed = _needed_words(rule.pattern, rule.is_regex)
+        if needed is not None and needed.isdisjoint(words[rule.field]):
             continue
         regex = _compiled(rule.pattern, rule.is_regex)
         if regex is None or not regex.search(texts[rule.field]):
@@ -243,7 +434,13 @@ def classify(item: Any, rules: Iterable[Rule] = DEFAULT_RULES, default_category:
     best = max(positive, key=lambda category: (positive[category], -TIE_ORDER.index(category)))
     share = positive[best] / sum(positive.values())
     confidence = share * min(1.0, positive[best] / CONFIDENT_WEIGHT)
-    return Classification(category=best, matched=matched.get(best, []), confidence=round(confidence, 2))
+    impacts = [c for c in IMPACT_CATEGORIES if c != best and positive.get(c, 0.0) >= IMPACT_WEIGHT]
+    return Classification(best, matched.get(best, []), round(confidence, 2), impacts)
+
+
+def impact_phrase(impacts: Iterable[str] | None) -> str:
+    """Impacts in words for a reason ("transport impact"), or "" when there are none."""
+    return ", ".join(IMPACT_LABELS.get(impact, impact) for impact in impacts or ())
 
 
 def _fallback(item: Any, default_category: str | None) -> str:

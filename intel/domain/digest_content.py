@@ -21,6 +21,7 @@ from intel.domain.advisories import advisory_payload
 from intel.domain.classify import CATEGORY_LABELS, SEVERITY_LABELS, SEVERITY_RANK
 from intel.domain.preferences import unsubscribe_url
 from intel.domain.readiness import detail_zone, readiness_line
+from intel.domain.travel_advisories import OPEN_ENDED
 from intel.models import Advisory, WatchArea
 
 PRODUCT = "Oscar Mike"
@@ -137,6 +138,8 @@ def _public_url() -> str:
 
 
 def _span(starts_at: datetime, ends_at: datetime, tz: str) -> str:
+    if ends_at - starts_at >= OPEN_ENDED:  # a travel advisory, in force until replaced
+        return f"since {local_time(starts_at, tz, '%a %d %b %Y')}, until further notice"
     start = local_time(starts_at, tz, "%a %d %b %H:%M")
     same_day = local_time(starts_at, tz, "%Y-%m-%d") == local_time(ends_at, tz, "%Y-%m-%d")
     end = local_time(ends_at, tz, "%H:%M %Z" if same_day else "%a %d %b %H:%M %Z")

@@ -130,7 +130,7 @@ class TextEntry:
 @dataclass
 class Gazetteer:
     """One build of the indexes: every name (main and alternate) for look-ups, names fit for free text,
-    countries and US states by name and code."""
+    countries and US states by name and code, and every city once."""
 
     by_key: dict[str, tuple[Place, ...]]
     text: dict[str, TextEntry]
@@ -139,6 +139,7 @@ class Gazetteer:
     country_keys: dict[str, str]
     state_names: dict[str, str]
     state_keys: dict[str, str]
+    cities: tuple[Place, ...]
     city_count: int
     max_ngram: int
     load_seconds: float
@@ -312,6 +313,7 @@ def _build_gazetteer() -> Gazetteer:
         country_keys=country_keys,
         state_names=state_names,
         state_keys=state_keys,
+        cities=tuple(place for place, _ in rows),
         city_count=len(rows),
         max_ngram=min(MAX_NGRAM, max(key.count(" ") + 1 for key in text)),
         load_seconds=time.perf_counter() - started,

@@ -17,16 +17,23 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, places
+from intel.domain import (
+    advisories,
+    classify,
+    event_time,
+    fetch,
+    gazetteer,
+    parse,
+    placement,
+    timezones,
+    travel_advisories,
+)
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-# An item with no time of its own is taken as relevant for six hours from when it was published:
-# long enough for a march or a rally, short enough not to colour a whole day.
-DEFAULT_RELEVANCE = timedelta(hours=6)
 
 
 @dataclass
@@ -85,32 +92,14 @@ def rules_for(organisation_id: int) -> list[classify.Rule]:
     return [classify.Rule(r.category, r.pattern, r.field, r.weight, r.is_regex) for r in rows]
 
 
-def representative_point(geometry: dict) -> tuple[float, float]:
-    """One point for an item's geometry: itself, or the middle of a line, area or box."""
-    kind, coordinates = geometry["type"], geometry["coordinates"]
-    if kind == "point":
-        return tuple(coordinates)
-    if kind == "box":
-        south, west, north, east = coordinates
-        return (south + north) / 2, (west + east) / 2
-    points = (
-        coordinates[:-1]
-        if kind == "polygon" and len(coordinates) > 3 and coordinates[0] == coordinates[-1]
-        else coordinates
-    )
-    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
-
-
-def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
-    """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
-    extra = parsed.cap or parsed.gdacs or {}
-    start = extra.get("onset") or extra.get("fromdate") or published
-    end = extra.get("expires") or extra.get("todate") or start + DEFAULT_RELEVANCE
-    if not isinstance(start, datetime):
-        start = published
-    if not isinstance(end, datetime) or end < start:
-        end = start + DEFAULT_RELEVANCE
-    return start, end
+def _zone(where: placement.Placement, countries: list[str]) -> str | None:
+    """The time zone an item's stated times are read in: its place's, its point's, else its country's."""
+    if where.timezone:
+        return where.timezone
+    if where.latitude is not None:
+        return timezones.timezone_at(where.latitude, where.longitude)
+    capital = gazetteer.load_gazetteer().countries.get(countries[0].upper()) if countries else None
+    return (capital.timezone or None) if capital is not None else None
 
 
 def _jsonable(value):
@@ -124,43 +113,55 @@ def _jsonable(value):
 
 
 def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) -> FeedItem:
-    """A FeedItem from a parsed entry: classified, placed (by its geometry or its place names), timed."""
-    category = classify.classify(parsed, rules, default_category=feed.default_category).category
+    """A FeedItem from a parsed entry: classified, placed (intel.domain.placement says how), timed."""
+    classification = classify.classify(parsed, rules, default_category=feed.default_category)
     published = parsed.published or parsed.updated or now
-    starts_at, ends_at = _window(parsed, published)
-    latitude = longitude = None
-    located_by, place_name, country = None, "", feed.country_code or None
-    if parsed.geometry:
-        latitude, longitude = representative_point(parsed.geometry)
-        located_by = "feed"
-    else:
-        place = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=feed.country_code or None)
-        if place is not None:
-            latitude, longitude, place_name, located_by = place.latitude, place.longitude, place.name, "gazetteer"
-            country = place.country_code
-    details = {key: _jsonable(value) for key in ("cap", "gdacs", "usgs") if (value := getattr(parsed, key, None))}
-    if country:
-        details["country_code"] = country  # for watch areas that cover a whole country
-    return FeedItem(
+    where = placement.place(parsed, country_hint=feed.country_code or None)
+    details = {
+        key: _jsonable(value)
+        for key in ("cap", "gdacs", "usgs", "travel_advisory")
+        if (value := getattr(parsed, key, None))
+    }
+    # For watch areas that cover a whole country; GDACS names its countries outright, over the point's.
+    countries = (parsed.gdacs or {}).get("country_codes") or list(where.countries)
+    if countries:
+        details["country_code"], details["country_codes"] = countries[0], countries
+    if classification.impacts:
+        details["impacts"] = classification.impacts  # ["transport"]: a general strike also stops the trains
+    window = event_time.event_window(
+        parsed.title,
+        parsed.summary_text,
+        published,
+        _zone(where, countries or ([feed.country_code] if feed.country_code else [])),
+        category=classification.category,
+        cap=parsed.cap,
+        gdacs=parsed.gdacs,
+        usgs=parsed.usgs,
+    )
+    item = FeedItem(
         feed=feed,
         guid=parsed.guid[:500],
         link=parsed.link[:1000] if parsed.link else None,
         title=(parsed.title or "(untitled)")[:500],
         summary_html=parsed.summary_html,
         summary_text=parsed.summary_text,
-        category=category,
+        category=classification.category,
         source_severity=classify.source_severity(parsed),
-        latitude=latitude,
-        longitude=longitude,
+        latitude=where.latitude,
+        longitude=where.longitude,
         geometry=_jsonable(parsed.geometry) if parsed.geometry else None,
-        located_by=located_by,
-        place_name=place_name,
+        located_by=where.located_by,
+        place_name=where.place_name,
         published_at=parsed.published,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        time_basis=window.basis[:120],
         details=details,
         fetched_at=now,
     )
+    if where.located_by == "country" and parsed.travel_advisory:
+        travel_advisories.put_in_force(item, parsed.travel_advisory, issued=published)
+    return item
 
 
 def _failed(feed: Feed, error: str, now: datetime) -> None:

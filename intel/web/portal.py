@@ -26,7 +26,8 @@ from detail.web.kit import strip
 from detail.web.security import guessing_limit, not_found
 from intel.domain.preferences import preference_for as kept_preference
 from intel.domain.preferences import preference_or_default, user_id_from_unsubscribe_token
-from intel.domain.readiness import readiness_line
+from intel.domain.readiness import readiness_lines
+from intel.domain.schedule import client_schedule
 from intel.models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -65,8 +66,8 @@ def _own_detail(detail_id: int) -> Detail:
     return detail
 
 
-def _readiness(detail: Detail) -> str:
-    return readiness_line(detail, utcnow())
+def _readiness(detail: Detail) -> list[str]:
+    return readiness_lines(detail, utcnow())
 
 
 @bp.route("")
@@ -92,12 +93,13 @@ def index():
 @bp.route("/details/<int:detail_id>")
 @client_required
 def detail(detail_id: int):
-    """A detail's schedule in its venues' time zones, readiness, and its published advisories."""
+    """A detail's schedule in time order in its venues' time zones, readiness, and its published advisories."""
     found = _own_detail(detail_id)
     return render_template(
         "intel/portal/detail.html",
         detail=found,
         readiness=_readiness(found),
+        schedule=client_schedule(found),
         advisories=published_for_client(current_user.client_id, found.id),
         handoff=latest_handoff(found),
         surveys=[s for s in surveys_for(found) if s.summary_shared and s.client_summary],

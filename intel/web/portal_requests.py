@@ -1,5 +1,6 @@
 """The client portal's requests: a contact asks the team (with a priority), and follows the
-acknowledgment and the answer. A contact sees the requests of its own client only."""
+acknowledgment and the answer, with the advisories the team attached to it (published ones, in the
+words written for the client). A contact sees the requests of its own client only."""
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
@@ -13,6 +14,7 @@ from detail.domain import requests as inbox
 from detail.extensions import db
 from detail.models import REQUEST_PRIORITIES, ClientRequest, Detail, utcnow
 from detail.web.kit import optional_id, strip
+from intel.domain.answers import attached_for_client
 from intel.web.portal import bp, client_required, contact_zone
 
 PRIORITY_HINTS = {
@@ -86,5 +88,9 @@ def request_view(request_id: int):
     if req is None or req.client_id != current_user.client_id:
         abort(404)
     return render_template(
-        "intel/portal/request.html", req=req, zone=contact_zone(current_user), minutes=inbox.minutes_between
+        "intel/portal/request.html",
+        req=req,
+        zone=contact_zone(current_user),
+        minutes=inbox.minutes_between,
+        advisories=attached_for_client(req) if req.answered_at else [],
     )

@@ -1,16 +1,18 @@
 """Coordinator pages for the requests inbox: log a request taken by phone or email, acknowledge,
-answer, and the monthly response figures per client."""
+answer (with what other packages let the coordinator attach: intel's advisories, through
+detail.hooks.REQUEST_ATTACHMENTS), and the monthly response figures per client."""
 
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
-from wtforms import DateTimeLocalField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from detail import hooks
 from detail.domain import live
 from detail.domain import requests as inbox
 from detail.domain.scoping import owned
@@ -44,6 +46,10 @@ class AcknowledgeForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField("Answer (sent to the contact)", [DataRequired(), Length(max=10000)], filters=[strip])
+    # "yes" from the check page's send button: without it the answer is shown for checking first.
+    confirmed = HiddenField()
+    # The check page's "Change it": back to the page with what was typed and ticked.
+    edit = SubmitField("Change it")
 
 
 def request_form() -> RequestForm:
@@ -155,18 +161,31 @@ def new_request():
     )
 
 
-@bp.route("/requests/<int:request_id>")
-@staff_required
-def request_view(request_id: int):
-    req = owned_or_404(ClientRequest, request_id)
+def _page(req: ClientRequest, status: int = 200, formdata=None, refused: str | None = None, **forms):
+    """The request's page: the request, its acknowledgment and answer, and beside it what other
+    packages add (intel's panel), which keeps the choices of a refused or edited answer."""
+    context = {
+        "ack_form": AcknowledgeForm(prefix="ack", formdata=None),
+        "answer_form": AnswerForm(prefix="answer", formdata=None),
+    }
+    context.update(forms)
+    # The page's own answer form always asks for the check first.
+    context["answer_form"].confirmed.data = ""
     return render_template(
         "detail/admin/request.html",
         req=req,
-        ack_form=AcknowledgeForm(prefix="ack"),
-        answer_form=AnswerForm(prefix="answer"),
         tz=org_zone(),
         minutes=inbox.minutes_between,
-    )
+        sections=[attachments.panel(req, formdata) for attachments in hooks.REQUEST_ATTACHMENTS],
+        refused=refused,
+        **context,
+    ), status
+
+
+@bp.route("/requests/<int:request_id>")
+@staff_required
+def request_view(request_id: int):
+    return _page(owned_or_404(ClientRequest, request_id))
 
 
 @bp.route("/requests/<int:request_id>/acknowledge", methods=["POST"])
@@ -176,7 +195,10 @@ def acknowledge_request(request_id: int):
     form = AcknowledgeForm(prefix="ack")
     if not form.validate_on_submit():
         return _view_again(req, ack_form=form)
-    event = inbox.acknowledge(req, current_user, form.note.data or "")
+    try:
+        event = inbox.acknowledge(req, current_user, form.note.data or "")
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
     db.session.commit()
     if event is None:
         return done("Already acknowledged.", "admin.request_view", request_id=req.id)
@@ -187,28 +209,52 @@ def acknowledge_request(request_id: int):
 @bp.route("/requests/<int:request_id>/answer", methods=["POST"])
 @staff_required
 def answer_request(request_id: int):
+    """Answer in two steps: the check of what the contact will receive, then, confirmed, the answer
+    with its attachments in one commit. A second send of the same answer changes nothing."""
     req = owned_or_404(ClientRequest, request_id)
     form = AnswerForm(prefix="answer")
     if not form.validate_on_submit():
         return _view_again(req, answer_form=form)
-    event = inbox.answer(req, current_user, form.answer.data)
+    if req.answered_at is not None:
+        return done("Already answered: nothing more was sent.", "admin.request_view", request_id=req.id)
+    if form.edit.data:
+        return _page(req, answer_form=form, formdata=request.form)
+    now = utcnow()
+    try:
+        if form.confirmed.data != "yes":
+            previews = [attachments.preview(req, request.form) for attachments in hooks.REQUEST_ATTACHMENTS]
+            form.confirmed.data = "yes"  # what the check page's send button carries
+            return render_template("detail/admin/request_check.html", req=req, form=form, previews=previews)
+        events = [
+            event
+            for attachments in hooks.REQUEST_ATTACHMENTS
+            for event in attachments.attach(req, current_user, request.form, now)
+        ]
+    except hooks.AnswerRefused as refused:
+        db.session.rollback()
+        return _page(req, refused.status, request.form, refused.message, answer_form=form)
+    try:
+        event = inbox.answer(req, current_user, form.answer.data, now)
+    except inbox.BeforeReceipt as refused:
+        return _refused(req, str(refused))
+    if event is None:  # answered a moment ago, by a double click or a colleague: undo what this one did
+        db.session.rollback()
+        return done("Already answered: nothing more was sent.", "admin.request_view", request_id=req.id)
     db.session.commit()
-    if event is None:
-        return done("Already answered.", "admin.request_view", request_id=req.id)
-    live.publish([event])
+    live.publish([*events, event])
     return done("Answered; the contact is told.", "admin.request_view", request_id=req.id)
+
+
+def _refused(req: ClientRequest, message: str):
+    """The request's page again with why the step was refused (409: the request's times are in the way)."""
+    db.session.rollback()
+    flash(message, "error")
+    return _page(req, 409)
 
 
 def _view_again(req: ClientRequest, **forms):
     db.session.rollback()
-    context = {
-        "ack_form": AcknowledgeForm(prefix="ack", formdata=None),
-        "answer_form": AnswerForm(prefix="answer", formdata=None),
-    }
-    context.update(forms)
-    return render_template(
-        "detail/admin/request.html", req=req, tz=org_zone(), minutes=inbox.minutes_between, **context
-    ), 400
+    return _page(req, 400, request.form, **forms)
 
 
 @bp.route("/requests/figures")

@@ -13,7 +13,7 @@ import io
 
 import feedparser
 
-from . import document
+from . import document, entry_xml
 from .cap import is_cap_namespace
 from .gdacs import is_gdacs_namespace
 from .georss import normalise_srs_names
@@ -58,6 +58,7 @@ def parse(body: bytes, *, default_category: str | None = None, base_url: str | N
     version = raw.get("version") or None
     title = plain_text(raw.get("feed", {}).get("title")) or None
     entries = list(raw.get("entries", []))
+    georss = entry_xml.georss_elements(body, len(entries))  # read before entries are dropped from the end
     if truncated and entries and document.last_entry_cut_off(body):
         entries.pop()
         problems.append("the document ends early (truncated?): its last, incomplete entry was dropped")
@@ -79,6 +80,7 @@ def parse(body: bytes, *, default_category: str | None = None, base_url: str | N
         cap_prefixes=document.namespace_prefixes(raw, is_cap_namespace),
         gdacs_prefixes=document.namespace_prefixes(raw, is_gdacs_namespace),
         problems=problems,
+        georss=georss,
     )
     items = build_items(entries, context)
     return ParsedFeed(title=title, version=version, items=items, problems=problems, usable=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from xml.etree.ElementTree import Element
 
 from .cap import cap_fields
 from .coordinates import Geometry
@@ -17,6 +18,7 @@ from .fields import struct_to_utc, text
 from .gdacs import gdacs_fields
 from .geometry import entry_geometry
 from .html import LINK_SCHEMES, html_to_text, plain_text, sanitise_html
+from .travel import advisory_guid, travel_advisory_fields, unrecognised
 from .usgs import usgs_fields
 
 MAX_GUID_LENGTH = 500  # the FeedItem.guid column; longer ids are hashed, never cut
@@ -35,7 +37,7 @@ class ParsedItem:
     position as (latitude, longitude): a point (lat, lon), a line or polygon a list of them
     (a polygon closed, first == last), a box (south, west, north, east). A CAP circle is a
     point with "radius_km". When a feed's location is refused, geometry is None and
-    geometry_problem says why.
+    geometry_problem says why (so it does for a travel advisory whose country is not recognised).
     """
 
     guid: str  # the entry's id, else its link, else "sha256:" of title and time; at most 500 characters
@@ -51,6 +53,7 @@ class ParsedItem:
     cap: dict[str, Any] | None = None  # severity, urgency, certainty, event, onset, expires, area_desc, status, ...
     gdacs: dict[str, Any] | None = None  # alertlevel, eventtype, severity, country, fromdate, todate, bbox, ...
     usgs: dict[str, Any] | None = None  # magnitude, place, depth_km, event_id
+    travel_advisory: dict[str, Any] | None = None  # countries, country_name, country_tag, level, advice
     source: str | None = None  # the feed's title
     default_category: str | None = None  # the feed's, for the classifier to fall back on
 
@@ -76,6 +79,11 @@ class FeedContext:
     cap_prefixes: list[str]
     gdacs_prefixes: list[str]
     problems: list[str]
+    georss: list[Element | None] | None = None  # each entry's GeoRSS element from the document (entry_xml.py)
+
+    def georss_of(self, index: int) -> Element | None:
+        """The GeoRSS element of the entry at `index` (1-based), when the document could be read for it."""
+        return self.georss[index - 1] if self.georss is not None and index <= len(self.georss) else None
 
 
 def build_items(entries, context: FeedContext) -> list[ParsedItem]:
@@ -114,11 +122,18 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
     published = struct_to_utc(dict.get(entry, "published_parsed"))
     updated = struct_to_utc(dict.get(entry, "updated_parsed"))
     guid = _guid(text(entry, "id"), raw_link, title, published or updated)
+    travel_advisory = travel_advisory_fields(entry, title)
+    if travel_advisory is not None:
+        guid = advisory_guid(guid, travel_advisory, published or updated)
     if raw_link and link is None:
         context.problems.append(f"item {guid!r}: link dropped ({_describe_link(raw_link)})")
-    geometry, geometry_problem, refused = entry_geometry(entry, context.cap_prefixes, context.gdacs_prefixes)
+    geometry, geometry_problem, refused = entry_geometry(
+        entry, context.cap_prefixes, context.gdacs_prefixes, context.georss_of(index)
+    )
     for problem in refused:
         context.problems.append(f"item {guid!r}: {problem}")
+    if travel_advisory is not None and geometry is None:
+        geometry_problem = geometry_problem or unrecognised(travel_advisory)
     return ParsedItem(
         guid=guid,
         link=link,
@@ -133,6 +148,7 @@ def _item(entry, index: int, context: FeedContext) -> ParsedItem | None:
         cap=cap_fields(entry, context.cap_prefixes),
         gdacs=gdacs_fields(entry, context.gdacs_prefixes, title),
         usgs=usgs_fields(entry, title, link),
+        travel_advisory=travel_advisory,
         source=context.source,
         default_category=context.default_category,
     )

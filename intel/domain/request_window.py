@@ -1,0 +1,165 @@
+"""The window of time a client's request is about, and the client's details in it.
+
+Read in this order:
+
+* the request names a detail: the detail's times, narrowed to a day the text states when that day
+  falls within them ("any march on Friday?" about a week-long detail);
+* the text states a day ("tomorrow", "on Friday", "12 December"): that whole day, from the first
+  stated day to the last, read relative to when the request was received, in the zone of the
+  client's venue (the named detail's, else the client's next detail's, else the organisation's);
+* neither: the UPCOMING days from receipt.
+
+The details in the window are the client's details it overlaps (only the named one when there is
+one): their venues and routes are where intel is looked for.
+
+Days come from dateparser's search_dates, with rules of our own on top, since it reads dates into
+words that are none: a month counts only beside a day number ("the march on Saturday" is not in
+March; "12 March" is), weekday abbreviations not at all ("we", "sat"), and a phrase is kept only
+when it says a day (today, tomorrow, a weekday, a day and month, an ISO date, "in 3 days"), so
+"now" or "at 10" state none. Numeric dates such as 3/4 are left out: day or month first is a guess.
+Reads only.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import dateparser
+import sqlalchemy as sa
+from dateparser.search import search_dates
+
+from detail.domain.timefmt import known_zone, local_time
+from detail.extensions import db
+from detail.models import ClientRequest, Detail
+from intel.domain.readiness import detail_zone
+
+# With no detail named and no day stated, a request is about the client's next days.
+UPCOMING = timedelta(days=7)
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DAY_NUMBER = r"\d{1,2}(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_DAY_AND_MONTH = rf"{_DAY_NUMBER}\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+{_DAY_NUMBER}\b"
+# A month word with no day number beside it, and a weekday's abbreviation: masked before parsing.
+_LONE_MONTH = re.compile(rf"(?<![\w])(?:{_DAY_AND_MONTH})|\b{_MONTH}\b", re.IGNORECASE)
+_WEEKDAY_ABBREVIATION = re.compile(r"\b(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun|mo|tu|we|th|fr|sa|su)\b\.?", re.I)
+# What a phrase must hold to state a day.
+_SAYS_A_DAY = re.compile(
+    rf"\b(?:today|tonight|tomorrow|yesterday|{_WEEKDAY})\b|{_DAY_AND_MONTH}|\b\d{{1,2}}(?:st|nd|rd|th)\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b|\bin\s+\d+\s+days?\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """From when to when a request is about, how that was read, and the client's details in it."""
+
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    basis: str  # "the detail's times", "tomorrow, Wed 25 Nov, as the request says", ...
+    details: tuple[Detail, ...]
+
+
+def _masked(text: str) -> str:
+    """The text with the words dateparser would misread blanked out (same length, so nothing joins)."""
+
+    def lone_month(match: re.Match) -> str:
+        word = match.group(0)
+        return word if re.search(r"\d", word) else " " * len(word)
+
+    text = _LONE_MONTH.sub(lone_month, text)
+    return _WEEKDAY_ABBREVIATION.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, date]]:
+    """The days the text states, as (phrase, day), read relative to receipt in the zone; in order."""
+    settings = {
+        "RELATIVE_BASE": received_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
+        "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    days = []
+    for phrase, when in search_dates(_masked(text), languages=["en"], settings=settings) or []:
+        says = _SAYS_A_DAY.search(phrase)
+        if says is None:
+            continue
+        # The phrase read again from where it says a day: words before that can throw the date
+        # off ("of a … on the 25th" is read as some January).
+        phrase = phrase[says.start() :].strip()
+        when = dateparser.parse(phrase, languages=["en"], settings=settings) or when
+        days.append((phrase, when.date()))
+    return days
+
+
+def _day_window(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time(), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def _next_detail(request: ClientRequest) -> Detail | None:
+    return db.session.scalar(
+        sa.select(Detail)
+        .where(
+            Detail.client_id == request.client_id,
+            Detail.state != "complete",
+            Detail.ends_at >= request.received_at,
+        )
+        .order_by(Detail.starts_at, Detail.id)
+        .limit(1)
+    )
+
+
+def reference_zone(request: ClientRequest) -> str:
+    """The zone a request's days are read in: its detail's venue's, else the client's next detail's,
+    else the organisation's."""
+    detail = request.detail or _next_detail(request)
+    if detail is not None:
+        return detail_zone(detail)
+    return known_zone(request.client.organisation.timezone)
+
+
+def _client_details(request: ClientRequest, starts_at: datetime, ends_at: datetime) -> tuple[Detail, ...]:
+    return tuple(
+        db.session.scalars(
+            sa.select(Detail)
+            .where(Detail.client_id == request.client_id, Detail.starts_at < ends_at, Detail.ends_at > starts_at)
+            .order_by(Detail.starts_at, Detail.id)
+        )
+    )
+
+
+def _days_text(days: list[tuple[str, date]], zone: str) -> str:
+    phrases = ", ".join(dict.fromkeys(phrase for phrase, _ in days))
+    first, last = min(day for _, day in days), max(day for _, day in days)
+    span = f"{first:%a %d %b}" if first == last else f"{first:%a %d %b} to {last:%a %d %b}"
+    return f"{phrases!r}: {span} ({zone}), as the request says"
+
+
+def request_window(request: ClientRequest) -> RequestWindow:
+    """The window the request is about (see the module's docstring for the order it is read in)."""
+    zone = reference_zone(request)
+    days = stated_days(f"{request.subject}\n{request.body}", request.received_at, zone)
+    day_window = _day_window(min(d for _, d in days), max(d for _, d in days), zone) if days else None
+    detail = request.detail
+    if detail is not None:
+        starts_at, ends_at, basis = detail.starts_at, detail.ends_at, f"the times of {detail.name}"
+        if day_window and day_window[0] < detail.ends_at and day_window[1] > detail.starts_at:
+            starts_at, ends_at = max(starts_at, day_window[0]), min(ends_at, day_window[1])
+            basis = f"{_days_text(days, zone)}, within {detail.name}"
+        return RequestWindow(starts_at, ends_at, zone, basis, (detail,))
+    if day_window is not None:
+        starts_at, ends_at = day_window
+        basis = _days_text(days, zone)
+    else:
+        starts_at, ends_at = request.received_at, request.received_at + UPCOMING
+        since = local_time(starts_at, zone, "%a %d %b")
+        basis = f"the {UPCOMING.days} days from {since}: no detail named, no day stated"
+    return RequestWindow(starts_at, ends_at, zone, basis, _client_details(request, starts_at, ends_at))

@@ -1,0 +1,30 @@
+"""A detail's schedule as its client reads it: the principal's visits and movements in one list, in
+time order, each with the zone of the venue it happens at. Nothing of the team's (posts, notes). Reads only.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from detail.domain.timefmt import known_zone
+from detail.models import Detail, Movement, Visit
+
+
+@dataclass
+class Stop:
+    """A visit (at a venue) or a movement (between two), with when it starts."""
+
+    starts_at: datetime
+    kind: str  # "visit" or "movement"
+    item: Visit | Movement
+
+    @property
+    def zone(self) -> str:
+        site = self.item.site if isinstance(self.item, Visit) else self.item.from_site
+        return known_zone(site.timezone)
+
+
+def client_schedule(detail: Detail) -> list[Stop]:
+    """Visits and movements together, by start (a movement leaving as a visit starts comes first)."""
+    stops = [Stop(v.arrives_at, "visit", v) for v in detail.visits]
+    stops += [Stop(m.departs_at, "movement", m) for m in detail.movements]
+    return sorted(stops, key=lambda s: (s.starts_at, s.kind != "movement", s.item.id or 0))

@@ -1,0 +1,82 @@
+"""Travel advisories as items: a severity from the level, a window that lasts until the advice changes, the words.
+
+Severity by level (SEVERITY_BY_LEVEL), for a detail or watch area anywhere in the country, with no
+nearness or timing to move it:
+
+    Level 1, Exercise Normal Precautions  -> info      the background level, kept so the coordinator
+                                                       sees every destination's level; alarms no one
+    Level 2, Exercise Increased Caution   -> low       covers much of Europe: raised any higher it
+                                                       would bury real incidents under it
+    Level 3, Reconsider Travel            -> high      the advice is to question the trip: someone
+                                                       must decide, and say so to the client
+    Level 4, Do Not Travel                -> critical
+
+An advisory is in force from its issue (the feed's date) until the advice changes: its window is left
+open (OPEN_ENDED ahead), and closes when a newer advisory from the same feed for one of its countries
+arrives, at that one's start (close_superseded), and so do the windows of the advisories raised from
+it. An advisory that simply drops out of the feed stays in force: dismiss it. Functions here flush and
+never commit.
+"""
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from detail.extensions import db
+from intel.models import Advisory, AdvisorySource, FeedItem
+
+SEVERITY_BY_LEVEL = {1: "info", 2: "low", 3: "high", 4: "critical"}
+# "Until further notice" as a window's end: ten years, longer than any advisory stands unrevised (the State
+# Department reviews each at least yearly), and a date every database and time zone can hold.
+OPEN_ENDED = timedelta(days=3653)
+
+
+def put_in_force(item: FeedItem, advisory: dict, issued: datetime) -> None:
+    """Give an advisory's item the level's severity and a window from its issue, open until replaced."""
+    item.source_severity = SEVERITY_BY_LEVEL[advisory["level"]]
+    item.starts_at, item.ends_at = issued, issued + OPEN_ENDED
+    item.time_basis = "in force from its issue until the advisory changes"
+
+
+def countries_of(item: FeedItem) -> list[str]:
+    """The countries a country-wide item covers."""
+    details = item.details or {}
+    return list(details.get("country_codes") or ([details["country_code"]] if details.get("country_code") else []))
+
+
+def describe(item: FeedItem) -> str:
+    """ "travel advisory for Mexico (Level 3: Reconsider Travel), in force since 3 Dec 2025"."""
+    advisory = (item.details or {}).get("travel_advisory") or {}
+    level = f"Level {advisory['level']}: {advisory['advice']}" if advisory.get("level") else "its level unknown"
+    where = item.place_name or ", ".join(countries_of(item))
+    since = item.starts_at
+    return f"travel advisory for {where} ({level}), in force since {since.day} {since:%b %Y}"
+
+
+def close_superseded(items: list[FeedItem]) -> None:
+    """End the window of every stored advisory that one of `items` replaces (same feed, a country in common)."""
+    fresh = [item for item in items if item.located_by == "country"]
+    for feed_id in {item.feed_id for item in fresh}:
+        touched = {code for item in fresh if item.feed_id == feed_id for code in countries_of(item)}
+        stored = db.session.scalars(
+            sa.select(FeedItem).where(FeedItem.feed_id == feed_id, FeedItem.located_by == "country")
+        ).all()
+        for code in touched:
+            # Issued order; of two issued the same day, the one stored later is the newer.
+            issued = sorted((item for item in stored if code in countries_of(item)), key=lambda i: (i.starts_at, i.id))
+            for older, newer in zip(issued, issued[1:], strict=False):
+                if older.ends_at > newer.starts_at:
+                    _close(older, max(older.starts_at, newer.starts_at))
+    db.session.flush()
+
+
+def _close(item: FeedItem, at: datetime) -> None:
+    item.ends_at = at
+    raised = db.session.scalars(
+        sa.select(Advisory)
+        .join(AdvisorySource, AdvisorySource.advisory_id == Advisory.id)
+        .where(AdvisorySource.item_id == item.id)
+    ).unique()
+    for advisory in raised:
+        # An advisory lasts as long as the longest of its sources (a coordinator may have merged others in).
+        advisory.ends_at = max(advisory.starts_at, max(source.item.ends_at for source in advisory.sources))
