@@ -1,15 +1,13 @@
 """Items matched to details' venues, routes and times, with severity in context and reasons in words."""
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from geographiclib.geodesic import Geodesic
 from geopy.distance import distance as geodesic_distance
 
 from detail.extensions import db
-from intel.domain import advisories, exposures, geometry, matching
+from intel.domain import advisories, matching
 from intel.models import Advisory, AdvisorySource, Feed, FeedItem, WatchArea
 
 from .conftest import T0
@@ -163,17 +161,6 @@ def test_review_publish_dismiss_merge(world, feed):
     assert [s.item.title for s in first.sources] == ["Rally at the hotel", "Pickpockets"]
 
 
-def test_near_answers_with_distances(world, feed):
-    close = _item(feed, *_away(world.hotel, 1_200), T0, title="Close")
-    _item(feed, *_away(world.hotel, 30_000), T0, title="Far")
-    found = advisories.near(world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000)
-    assert [(item.id, round(d)) for item, d in found] == [(close.id, 1200)]
-    later = advisories.near(
-        world.org.id, world.hotel.latitude, world.hotel.longitude, 5_000, starts_at=T0 + timedelta(days=2)
-    )
-    assert later == []
-
-
 def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     office = WatchArea(
         client_id=world.client.id,
@@ -235,27 +222,6 @@ def test_a_wide_warning_area_is_not_raised_by_covering_the_venue(world, feed):
     assert match.reason.startswith("inside the area of the alert, covering Grand Hotel, during arrival")
     # Its own severity, raised one step by the arrival only: covering the venue adds nothing.
     assert match.severity == "high"
-
-
-def test_long_routes_match_along_their_geodesic_and_across_the_antimeridian():
-    # Toronto to Doha passes over Poland, far north of both ends' latitudes.
-    flight = SimpleNamespace(segment=((43.65, -79.38), (25.29, 51.53)), point=None)
-    index = exposures.DetailIndex.__new__(exposures.DetailIndex)
-    index.points = None
-    index.exposures = [flight]
-    index.segments = [(0, flight)]
-    index.route_bounds = {0: geometry.route_bounds(*flight.segment)}
-    line = Geodesic.WGS84.InverseLine(43.65, -79.38, 25.29, 51.53)
-    on_route = line.Position(line.s13 * 0.55)
-    below = SimpleNamespace(latitude=on_route["lat2"] - 0.3, longitude=on_route["lon2"], geometry=None)
-    assert below.latitude > 43.65  # north of both ends: a box of the ends would miss it
-    assert geometry.distance_to_segment_m(below.latitude, below.longitude, *flight.segment) < 50_000
-    assert index.candidates(below, 50_000) == {0}
-    # Fiji: a route across 180 degrees has no plain longitude band and is always measured.
-    fiji = ((-17.7, 178.0), (-16.5, -179.9))
-    assert geometry.route_bounds(*fiji) is None
-    index.route_bounds = {0: None}
-    assert index.candidates(SimpleNamespace(latitude=-17.0, longitude=179.5, geometry=None), 20_000) == {0}
 
 
 def test_the_clients_payload_names_no_feed_source_or_venue(world, feed):

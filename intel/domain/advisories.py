@@ -4,14 +4,12 @@ Matches (intel.domain.matching) become candidate advisories for a detail, and it
 client's watch area candidates for that area; an item reported by several feeds (close in place,
 time and title) merges into one advisory rather than raising another. A coordinator publishes a
 candidate for the client with a summary and a recommendation, dismisses it with a reason, or
-merges it into another. advisory_payload is how boards and clients see one; near() finds the
-stored items around a point.
+merges it into another. advisory_payload is how boards and clients see one.
 
 The rule it keeps: functions here flush and never commit, and return the board events for the
 caller to publish after its commit.
 """
 
-import math
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
@@ -23,8 +21,9 @@ from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
 from intel.domain import country_matching, matching, travel_advisories
+from intel.domain.nearby import item_distance_m
 from intel.domain.severity import REACH, distance_text, rank_of
-from intel.models import SEVERITIES, Advisory, AdvisorySource, Feed, FeedItem, WatchArea
+from intel.models import SEVERITIES, Advisory, AdvisorySource, FeedItem, WatchArea
 
 # Near-duplicates from several feeds merge into one advisory.
 DUPLICATE_DISTANCE_M = 2_000
@@ -41,7 +40,7 @@ def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
         if area.country_code in details.get("country_codes", [details.get("country_code")]):
             return None, f"in {area.name}"
         return None
-    distance = distance_m(item.latitude, item.longitude, area.latitude, area.longitude)
+    distance = item_distance_m(item, area.latitude, area.longitude)
     if distance > area.radius_m:
         return None
     return distance, f"{distance_text(distance)} from {area.name}"
@@ -249,39 +248,3 @@ def merge(advisory: Advisory, into: Advisory, user, now: datetime | None = None)
         "advisory_merged",
         {**advisory_payload(into), "merged_from": advisory.id},
     )
-
-
-def near(
-    organisation_id: int,
-    latitude: float,
-    longitude: float,
-    radius_m: float,
-    starts_at: datetime | None = None,
-    ends_at: datetime | None = None,
-) -> list[tuple[FeedItem, float]]:
-    """Stored items within a radius of a point (and a time window), nearest first, with distances."""
-    # A bounding box in SQL first, then exact distances.
-    dlat = radius_m / 111_000
-    dlon = radius_m / (111_000 * max(0.01, math.cos(math.radians(latitude))))
-    query = (
-        sa.select(FeedItem)
-        .join(Feed)
-        .where(Feed.organisation_id == organisation_id, FeedItem.latitude.between(latitude - dlat, latitude + dlat))
-    )
-    if dlon < 180:
-        lo, hi = longitude - dlon, longitude + dlon
-        if lo < -180 or hi > 180:
-            lo, hi = (lo + 360) % 360 - 180, (hi + 180) % 360 - 180
-            query = query.where(sa.or_(FeedItem.longitude >= lo, FeedItem.longitude <= hi))
-        else:
-            query = query.where(FeedItem.longitude.between(lo, hi))
-    if starts_at is not None:
-        query = query.where(FeedItem.ends_at >= starts_at)
-    if ends_at is not None:
-        query = query.where(FeedItem.starts_at <= ends_at)
-    found = []
-    for item in db.session.scalars(query):
-        distance = distance_m(latitude, longitude, item.latitude, item.longitude)
-        if distance <= radius_m:
-            found.append((item, distance))
-    return sorted(found, key=lambda pair: pair[1])

@@ -30,10 +30,10 @@ from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.hooks import AnswerRefused
 from detail.models import ClientRequest, Detail, Site
-from intel.domain import advisories
+from intel.domain import advisories, nearby
 from intel.domain.classify import CATEGORY_LABELS, SEVERITY_LABELS
-from intel.domain.exposures import area_covers
-from intel.domain.geometry import distance_to_segment_m
+from intel.domain.exposures import item_shape, reach_m
+from intel.domain.geometry import route
 from intel.domain.request_window import RequestWindow, request_window
 from intel.domain.severity import REACH
 from intel.models import SEVERITIES, Advisory, AdvisorySource, ClientRequestAdvisory, FeedItem, WatchArea
@@ -133,13 +133,13 @@ def nearby_items(organisation_id: int, window: RequestWindow, known: set[int]) -
 
     start, end = window.starts_at, window.ends_at
     for site in _venues(window.details):
-        point = (site.latitude, site.longitude)
-        for item, distance in advisories.near(organisation_id, *point, FARTHEST_REACH_M, start, end):
-            keep(item, 0.0 if area_covers(item, point) else distance, site.name)
+        for item, distance in nearby.near(organisation_id, site.latitude, site.longitude, FARTHEST_REACH_M, start, end):
+            keep(item, distance, site.name)
     for label, a, b in _routes(window.details):
+        path = route(a, b)
         reach = distance_m(*a, *b) + FARTHEST_REACH_M
-        for item, _ in advisories.near(organisation_id, *a, reach, start, end):
-            keep(item, distance_to_segment_m(item.latitude, item.longitude, a, b), label)
+        for item, _ in nearby.near(organisation_id, *a, reach, start, end):
+            keep(item, reach_m(item_shape(item), path)[0], label)
     return sorted(best.values(), key=lambda found: (found.distance_m, found.item.id))[:ITEMS_SHOWN]
 
 

@@ -11,12 +11,15 @@ an item placed from a city name is only as close as "in that city", so it gets n
 nearness. Pure functions: nothing here reads or writes the database.
 """
 
+import functools
 from dataclasses import dataclass
+
+import numpy as np
 
 from detail.domain.timefmt import local_time
 from detail.models import Detail
 from intel.domain.classify import impact_phrase
-from intel.domain.exposures import Exposure, area_extent_m, overlaps
+from intel.domain.exposures import Exposure, area_extent_m
 from intel.models import SEVERITIES, Advisory, FeedItem
 
 MAX_REASON = Advisory.__table__.c.reason.type.length
@@ -55,6 +58,8 @@ def distance_text(metres: float) -> str:
     return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
 
 
+# Matching writes the same exposure's window into the reasons of many items.
+@functools.lru_cache(maxsize=8192)
 def _window_text(exposure: Exposure) -> str:
     start = local_time(exposure.starts_at, exposure.timezone, "%H:%M")
     end = local_time(exposure.ends_at, exposure.timezone, "%H:%M")
@@ -62,35 +67,52 @@ def _window_text(exposure: Exposure) -> str:
     return f"{day} {start}–{end} local"
 
 
+def timings(item_starts, item_ends, exposure_starts, exposure_ends, detail_starts, detail_ends) -> np.ndarray:
+    """timing_of for many pairs at once: arrays of comparable times (or single times), 1, 0 or -1 each."""
+    during = (item_starts <= exposure_ends) & (exposure_starts <= item_ends)
+    in_detail = (item_starts <= detail_ends) & (detail_starts <= item_ends)
+    return np.where(during, 1, np.where(in_detail, 0, -1))
+
+
 def timing_of(item: FeedItem, exposure: Exposure, detail: Detail) -> int:
     """How the item's time meets the exposure: 1 during it, 0 elsewhere in the detail, -1 outside the detail."""
-    if overlaps(item.starts_at, item.ends_at, exposure.starts_at, exposure.ends_at):
-        return 1
-    if overlaps(item.starts_at, item.ends_at, detail.starts_at, detail.ends_at):
-        return 0
-    return -1
+    return int(
+        timings(item.starts_at, item.ends_at, exposure.starts_at, exposure.ends_at, detail.starts_at, detail.ends_at)
+    )
+
+
+def item_basis(item: FeedItem) -> tuple[int, float, float, bool]:
+    """What an item's rank starts from: the source's (or its category's usual) severity rank, the category's
+    near_m and radius_m, and whether it was placed from a city name."""
+    reach = REACH.get(item.category, REACH["other"])
+    return (
+        rank_of(item.source_severity or reach.usual_severity),
+        reach.near_m,
+        reach.radius_m,
+        item.located_by == "gazetteer",
+    )
+
+
+def severity_ranks(start, near_m, radius_m, city_level, extent_m, distances, inside, timing, weights) -> np.ndarray:
+    """severity_rank for many (item, exposure) pairs at once. Each argument is an array with an entry a pair,
+    or one value for all: item_basis's four, the item's area_extent_m, then the distance, whether the
+    exposure is inside the item's area, the timing (timings) and the exposure's weight."""
+    nearness = np.select(
+        [inside, distances > radius_m / 4, city_level, distances <= near_m / 2, distances <= near_m],
+        # A cordon around the venue is pointed; a warning area over a region already carries its severity.
+        # Placed from a city name, an item is only as close as "in that city": no bonus for nearness.
+        [np.where(extent_m <= near_m, 2, 0), -2, 0, 2, 1],
+        0,
+    )
+    when = np.select([timing == 1, timing == 0], [weights, -1], -3)
+    return np.clip(start + nearness + when, 0, len(SEVERITIES) - 1)
 
 
 def severity_rank(item: FeedItem, exposure: Exposure, distance: float, inside: bool, timing: int) -> int:
     """The severity rank of an item against one exposure: the source's (or the category's), moved by
     distance and timing."""
-    reach = REACH.get(item.category, REACH["other"])
-    rank = rank_of(item.source_severity or reach.usual_severity)
-    # Placed from a city name, an item is only as close as "in that city": no bonus for nearness.
-    city_level = item.located_by == "gazetteer"
-    if inside:
-        # A cordon around the venue is pointed; a warning area over a region already carries its severity.
-        rank += 2 if area_extent_m(item) <= reach.near_m else 0
-    elif distance > reach.radius_m / 4:
-        rank -= 2
-    elif city_level:
-        pass
-    elif distance <= reach.near_m / 2:
-        rank += 2
-    elif distance <= reach.near_m:
-        rank += 1
-    rank += {1: exposure.weight, 0: -1, -1: -3}[timing]
-    return max(0, min(rank, len(SEVERITIES) - 1))
+    extent = area_extent_m(item) if inside else 0.0
+    return int(severity_ranks(*item_basis(item), extent, distance, inside, timing, exposure.weight))
 
 
 def reason(item: FeedItem, exposure: Exposure, distance: float, inside: bool, detail: Detail, timing: int) -> str:

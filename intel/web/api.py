@@ -14,7 +14,7 @@ from detail.extensions import db
 from detail.models import Detail
 from detail.web.api.base import ApiBlueprint, found, refuse
 from detail.web.api.schemas import CONTROL, MAX_ID, NAME_PATTERN, SPACE, StrictBoolean, Text, UTCDateTime, matches
-from intel.domain import advisories
+from intel.domain import advisories, nearby
 from intel.domain.fetch import address_problem, allow_list
 from intel.models import ADVISORY_STATUSES, CATEGORIES, Advisory, Feed
 
@@ -146,9 +146,7 @@ class Items(MethodView):
     def get(self, query):
         """Items within radius_km of a point, nearest first"""
         lat, lon = parse_point(query["near"])
-        rows = advisories.near(
-            g.user.organisation_id, lat, lon, query["radius_km"] * 1000, query["since"], query["until"]
-        )
+        rows = nearby.near(g.user.organisation_id, lat, lon, query["radius_km"] * 1000, query["since"], query["until"])
         return [_with_distance(item, distance) for item, distance in rows]
 
 

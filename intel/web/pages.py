@@ -20,7 +20,7 @@ from detail.extensions import db
 from detail.models import Client, Detail, Organisation, Site, User
 from detail.web.auth import staff_required
 from detail.web.kit import strip
-from intel.domain import advisories, gazetteer, geocoders
+from intel.domain import advisories, gazetteer, geocoders, nearby
 from intel.domain import digests as digest
 from intel.domain.fetch import address_problem, allow_list
 from intel.domain.poller import ensure_default_rules
@@ -300,7 +300,7 @@ def near():
                     else ("No such venue.")
                 )
             else:
-                answer = advisories.near(_org(), centre[1], centre[2], radius_km * 1000, starts, ends)
+                answer = nearby.near(_org(), centre[1], centre[2], radius_km * 1000, starts, ends)
     return render_template(
         "intel/near.html", venues=venues, answer=answer, error=error, centre=centre, args=args
     ), 400 if error else 200
