@@ -382,10 +382,12 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, per_po
             item.feed_id, item.matched_at = feed_id, now if n < per_poll else None
 
         def store() -> list[FeedItem]:
-            """poll_feed's store: the known guids, then a batched INSERT … ON CONFLICT DO NOTHING."""
+            """poll_feed's store: the known guids, a batched INSERT … ON CONFLICT DO NOTHING, and the items
+            to match now made the session's."""
             feed.last_polled_at = now
             known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed_id)))
             stored, _ = poller._insert_new([item for item in built if item.guid not in known])
+            poller._attach([item for item in stored if item.matched_at is not None])
             return stored
 
         new_items = stage("store", store)

@@ -203,8 +203,9 @@ def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
     """Insert the items, a batch a statement; those another poller stored a moment ago are passed over.
 
     One INSERT … ON CONFLICT (feed, guid) DO NOTHING RETURNING per batch, instead of a savepoint and a
-    flush per item; each stored item joins the session as if loaded. A batch the database refuses for
-    another reason (a check) is stored item by item, and the refused items are named as problems.
+    flush per item; the stored items get their ids (_attach makes them the session's). A batch the
+    database refuses for another reason (a check) is stored item by item, and the refused items are
+    named as problems.
     """
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
@@ -230,10 +231,16 @@ def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
         for item in batch:
             if item.guid in ids:
                 item.id = ids[item.guid]
-                so.make_transient_to_detached(item)
-                db.session.add(item)
                 stored.append(item)
     return stored, problems
+
+
+def _attach(items: list[FeedItem]) -> None:
+    """Make stored items the session's, as if loaded: advisories refer to them. (Only those matched now:
+    attaching costs as much as inserting.)"""
+    for item in items:
+        so.make_transient_to_detached(item)
+        db.session.add(item)
 
 
 def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
@@ -279,6 +286,7 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     new_items, refused = _insert_new(built)
     problems += refused
     matched = [item for item in new_items if item.matched_at is not None]
+    _attach(matched)
     waiting = len(new_items) - len(matched)
     if waiting:
         problems.append(

@@ -175,21 +175,26 @@ def match_waiting(now: datetime | None = None, limit: int = WAITING_PER_ROUND) -
     db.session.commit()
     published = 0
     for organisation_id in organisations:
-        if not lock_matching(organisation_id, wait=False):
-            db.session.rollback()
-            continue
-        items = list(
-            db.session.scalars(
-                sa.select(FeedItem)
-                .join(Feed)
-                .where(Feed.organisation_id == organisation_id, FeedItem.matched_at.is_(None))
-                .order_by(FeedItem.id)
-                .limit(limit)
+        try:
+            if not lock_matching(organisation_id, wait=False):
+                db.session.rollback()  # a poll or another job is matching it: next round
+                continue
+            items = list(
+                db.session.scalars(
+                    sa.select(FeedItem)
+                    .join(Feed)
+                    .where(Feed.organisation_id == organisation_id, FeedItem.matched_at.is_(None))
+                    .order_by(FeedItem.id)
+                    .limit(limit)
+                )
             )
-        )
-        events = advisories.record_candidates(organisation_id, items, now)
-        mark_matched([item.id for item in items], now)
-        db.session.commit()
+            events = advisories.record_candidates(organisation_id, items, now)
+            mark_matched([item.id for item in items], now)
+            db.session.commit()
+        except Exception:  # one organisation's failure must not stop the others'
+            db.session.rollback()
+            log.exception("matching the waiting items of organisation %s failed", organisation_id)
+            continue
         live.publish(events)
         published += len(events)
     return published
