@@ -136,7 +136,8 @@ def _kept(parsed, into: list):
     return parsed
 
 
-def test_an_item_the_database_refuses_is_named_and_the_rest_are_stored(app, world, serve, monkeypatch):
+def test_an_item_the_database_refuses_is_named_and_the_rest_are_stored(backend, serve, monkeypatch):
+    world = backend
     feed_id = _feed(world.org, serve(_body(1_200)))
     build_item = poller.build_item
 

@@ -227,7 +227,8 @@ def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
                     with db.session.begin_nested():
                         ids.update((guid, item_id) for item_id, guid in db.session.execute(statement, [_row(item)]))
                 except sa.exc.IntegrityError as exc:
-                    problems.append(f"item {item.guid[:60]!r}: not stored, the database refused it ({exc.orig})")
+                    reason = str(exc.orig).splitlines()[0][:200]  # not the row PostgreSQL quotes after it
+                    problems.append(f"item {item.guid[:60]!r}: not stored, the database refused it ({reason})")
         for item in batch:
             if item.guid in ids:
                 item.id = ids[item.guid]
