@@ -32,7 +32,7 @@ from detail.domain.statuses import (
     organisation_codes,
     submit_status,
 )
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import assignment_zone, local_time
 from detail.extensions import db, limiter
 from detail.models import Assignment, Detail, utcnow
 from detail.web.admin.handoff import handoff_form, perform
@@ -112,7 +112,7 @@ def state():
     ).all()
     rows = []
     for a in assignments:
-        tz = a.site.timezone if a.site else a.detail.client.organisation.timezone
+        tz = assignment_zone(a)
         report = latest_report(agent.id, a.detail_id)
         code = report.status_code if report else None
         if code is not None and code.is_duress:

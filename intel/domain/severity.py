@@ -54,9 +54,9 @@ def distance_text(metres: float) -> str:
 
 def _window_text(exposure: Exposure) -> str:
     start = local_time(exposure.starts_at, exposure.timezone, "%H:%M")
-    end = local_time(exposure.ends_at, exposure.timezone, "%H:%M")
+    end = local_time(exposure.ends_at, exposure.timezone, "%H:%M %Z")
     day = local_time(exposure.starts_at, exposure.timezone, "%a %d %b")
-    return f"{day} {start}–{end} local"
+    return f"{day} {start}–{end}"
 
 
 def timing_of(item: FeedItem, exposure: Exposure, detail: Detail) -> int:
