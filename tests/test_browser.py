@@ -130,6 +130,11 @@ def test_covert_duress_alarms_the_board_and_not_the_phone(browser, live_server, 
 
     board.wait_for_selector("#duress:not([hidden])", timeout=5000)
     assert "Bravo 1" in board.locator("#duress").inner_text()
+    # Raised at a time in the venue's zone (London: GMT or BST), as the after-action report prints it.
+    from detail.domain.timefmt import local_time
+
+    raised = board.locator("#duress").inner_text()
+    assert f" {local_time(datetime.now(timezone.utc), 'Europe/London', '%Z')}" in raised and "UTC" not in raised
     assert board.locator(f'tr[data-agent="{w.agent.id}"] .code').inner_text() == "DUR"
     _shot(board, tmp_path, "board-duress")
     board.reload()
@@ -327,3 +332,49 @@ def test_coordinator_answers_a_request_with_an_advisory_ticked_beside_it(browser
     assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == 1
     assert db.session.scalar(db.select(db.func.count()).select_from(ClientRequestAdvisory)) == 1
     assert refused == []
+
+
+def _luminance(css_rgb: str) -> float:
+    channels = [int(v) / 255 for v in css_rgb[css_rgb.index("(") + 1 : css_rgb.index(")")].split(",")[:3]]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, live_server, world_now):
+    w = world_now
+    phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844})
+    phone.wait_for_selector("button[data-code=OS]")
+    phone.context.set_offline(True)
+    phone.click("button[data-code=OS]")
+    line = phone.locator("#last")
+    phone.wait_for_function("document.getElementById('last').textContent.includes('queued')")
+    assert line.inner_text() == "OS queued – sends when online"
+    assert line.get_attribute("aria-live") == "polite" and line.get_attribute("role") == "status"
+    # Right under the buttons, on the first screen: no scrolling to the queue to learn it waits.
+    codes, shown = phone.locator("#codes").bounding_box(), line.bounding_box()
+    assert 0 <= shown["y"] - (codes["y"] + codes["height"]) < 40
+    assert shown["y"] + shown["height"] <= 844
+
+    # The pressed code reads as well as the others: white on a colour at 4.5:1 at least, nothing faded.
+    looks = phone.evaluate(
+        """[...document.querySelectorAll('#codes button')].map((b) => ({
+            code: b.dataset.code, pressed: b.getAttribute('aria-pressed'),
+            fg: getComputedStyle(b).color, small: getComputedStyle(b.querySelector('small')).color,
+            bg: getComputedStyle(b).backgroundColor, opacity: [b, b.querySelector('small')]
+              .map((n) => getComputedStyle(n).opacity).join()}))"""
+    )
+    pressed = [look for look in looks if look["pressed"] == "true"]
+    assert [look["code"] for look in pressed] == ["OS"]
+    for look in looks:
+        assert look["opacity"] == "1,1", look
+        assert _contrast(look["fg"], look["bg"]) >= 4.5, look
+        assert _contrast(look["small"], look["bg"]) >= 4.5, look
+
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    phone.wait_for_function("document.getElementById('last').textContent === 'OS sent'", timeout=10000)

@@ -17,8 +17,23 @@
   let sending = false;
   let retryDelay = 1000;
   let lastPositionSent = 0;
+  let signInNeeded = false;
 
   const el = window.OM.el;
+
+  // White text on an organisation's colour must read at 4.5:1 (WCAG AA), pressed or not: the colour
+  // is darkened towards black, keeping its hue, until it does.
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  function readableBackground(hex) {
+    const digits = /^#([0-9a-f]{6})$/i.exec(hex || "");
+    const base = (digits ? digits[1] : "607d8b").match(/../g).map((h) => parseInt(h, 16));
+    let rgb = base;
+    for (let k = 0.95; 1.05 / (luminance(rgb) + 0.05) < 4.5 && k > 0; k -= 0.05) rgb = base.map((v) => Math.round(v * k));
+    return "rgb(" + rgb.join(", ") + ")";
+  }
 
   const newId = () => {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -64,7 +79,7 @@
     if (signature !== drawnCodes) {
       drawnCodes = signature;
       root.replaceChildren(...state.codes.map((code) => {
-        const button = el("button", { type: "button", style: "background:" + code.colour, "data-code": code.code },
+        const button = el("button", { type: "button", style: "background:" + readableBackground(code.colour), "data-code": code.code },
           code.code, el("small", null, code.spoken_name));
         if (code.code === state.cover_code) holdForDuress(button, code.code);
         else button.addEventListener("click", () => send(code.code, false));
@@ -148,9 +163,22 @@
     root.replaceChildren(...queue.slice().reverse().slice(0, 15).map((r) => el("li", null,
       el("span", null, r.shown + " · " + new Date(r.body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
       el("span", { class: "badge badge-" + r.state, title: r.error || "" }, r.state === "refused" ? "refused: " + r.error : r.state))));
-    const last = queue.filter((r) => r.state === "sent").pop();
-    document.getElementById("last").textContent = last ? last.shown + " sent" : "";
+    document.getElementById("last").textContent = sendState();
     setNetwork();
+  }
+
+  // The line under the buttons: what became of the newest tap ("OS queued – sends when online").
+  function sendState() {
+    const newest = queue[queue.length - 1];
+    if (!newest) return "";
+    const waiting = queue.filter((r) => r.state === "queued").length;
+    const more = waiting > 1 ? " (" + waiting + " waiting)" : "";
+    if (newest.state === "queued") {
+      if (signInNeeded) return newest.shown + " queued – sign in again; it is kept and sent after" + more;
+      return newest.shown + " queued – " + (navigator.onLine ? "sending" : "sends when online") + more;
+    }
+    if (newest.state === "refused") return newest.shown + " refused: " + newest.error;
+    return newest.shown + " sent";
   }
 
   function render() { renderCodes(); renderAssignments(); renderQueue(); }
@@ -187,6 +215,7 @@
         }
         if (response.ok && !response.redirected) {
           report.state = "sent";
+          signInNeeded = false;
           retryDelay = 1000;
         } else if (response.status >= 500 || response.status === 429 || response.status === 408) {
           scheduleRetry();
@@ -194,7 +223,7 @@
         } else if (response.redirected || response.status === 401 || (response.status === 400 &&
             /CSRF/i.test(((await response.clone().json().catch(() => ({}))).message) || ""))) {
           // Signed out or the page is stale (CSRF): keep the report and ask for a sign-in.
-          document.getElementById("last").textContent = "Sign in again: reports are kept and sent after.";
+          signInNeeded = true;
           scheduleRetry();
           return;
         } else {
@@ -253,8 +282,8 @@
     socket.on("connect", () => refresh());
   }
 
-  window.addEventListener("online", () => { setNetwork(); flush(); });
-  window.addEventListener("offline", setNetwork);
+  window.addEventListener("online", () => { renderQueue(); flush(); });
+  window.addEventListener("offline", renderQueue);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(config.sw_url, { scope: "/phone/" }).catch(() => {});
   setInterval(() => { renderAssignments(); flush(); }, 30000);
   render();
