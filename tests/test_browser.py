@@ -378,3 +378,46 @@ def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, 
     phone.context.set_offline(False)
     phone.evaluate("window.dispatchEvent(new Event('online'))")
     phone.wait_for_function("document.getElementById('last').textContent === 'OS sent'", timeout=10000)
+
+
+def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_server, world_now):
+    from intel.models import Advisory
+
+    w = world_now
+    start = w.detail.starts_at
+    ids = []
+    for title, severity in (("Climate march at Trafalgar Square", "high"), ("Road closure on the Strand", "low")):
+        advisory = Advisory(
+            organisation_id=w.org.id,
+            detail_id=w.detail.id,
+            title=title,
+            category="protest",
+            severity=severity,
+            reason="near the Grand Hotel",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+        )
+        db.session.add(advisory)
+        db.session.flush()
+        ids.append(advisory.id)
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto("/intel/advisories")
+    opened = "() => [...document.querySelectorAll('details.review-item[open]')].map((d) => d.dataset.advisory)"
+    assert page.evaluate(opened) == []
+
+    def open_by_keyboard(advisory_id):
+        page.focus(f'details[data-advisory="{advisory_id}"] > summary')
+        page.keyboard.press("Enter")
+
+    open_by_keyboard(ids[0])
+    assert page.evaluate(opened) == [str(ids[0])]
+    # The merge list of the open one offers the other, by title, severity and time.
+    options = page.locator(f'details[data-advisory="{ids[0]}"] select[name=into] option').all_inner_texts()
+    assert any("Road closure on the Strand" in o and "low" in o for o in options)
+    open_by_keyboard(ids[1])
+    page.wait_for_function(f"({opened})().join() === '{ids[1]}'")
+    # Where the browser does not group <details name>, the page's script still closes the others.
+    page.evaluate("document.querySelectorAll('details.review-item').forEach((d) => d.removeAttribute('name'))")
+    open_by_keyboard(ids[0])
+    page.wait_for_function(f"({opened})().join() === '{ids[0]}'")
