@@ -421,3 +421,29 @@ def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_ser
     page.evaluate("document.querySelectorAll('details.review-item').forEach((d) => d.removeAttribute('name'))")
     open_by_keyboard(ids[0])
     page.wait_for_function(f"({opened})().join() === '{ids[0]}'")
+
+
+def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world_now):
+    from intel.models import Feed
+
+    w = world_now
+    db.session.add_all(
+        [
+            Feed(organisation=w.org, url="https://a.example/feed-with-a-long-address.xml", name="Regional"),
+            Feed(organisation=w.org, url="https://b.example/f", name="Quiet", enabled=False),
+        ]
+    )
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.coordinator.email, viewport={"width": 1280, "height": 900})
+    boxes = """(selector) => [...document.querySelectorAll(selector)].map((row) =>
+        [...row.querySelectorAll('td.row-actions .row-action')].map((b) => {
+          const r = b.getBoundingClientRect();
+          return [Math.round(r.x), Math.round(r.width), Math.round(r.height)];
+        }))"""
+    for path, selector in (("/intel/feeds", "tbody tr[data-feed]"), ("/intel/digests", "tbody tr[data-contact]")):
+        page.goto(path)
+        rows = page.evaluate(boxes, selector)
+        assert len(rows) == 2 and all(len(row) == 2 for row in rows), rows
+        assert rows[0] == rows[1], rows  # the same place and size in every row
+        (x1, w1, h1), (x2, w2, h2) = rows[0]
+        assert (w1, h1) == (w2, h2) and x2 > x1 + w1  # one size, side by side
