@@ -447,3 +447,30 @@ def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world
         assert rows[0] == rows[1], rows  # the same place and size in every row
         (x1, w1, h1), (x2, w2, h2) = rows[0]
         assert (w1, h1) == (w2, h2) and x2 > x1 + w1  # one size, side by side
+
+
+def test_digest_preferences_show_only_the_chosen_cadences_fields(browser, live_server, world_now):
+    from intel.models import ContactPreference
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.contact.email, viewport={"width": 390, "height": 844})
+    page.goto("/portal/preferences")
+    shown = "() => ['weekly_day', 'daily_at', 'all_quiet'].filter((n) => document.getElementsByName(n)[0].offsetParent)"
+    assert page.get_by_label("How often").input_value() == "daily"
+    assert page.evaluate(shown) == ["daily_at", "all_quiet"]
+    page.get_by_label("How often").select_option("weekly")
+    assert page.evaluate(shown) == ["weekly_day", "daily_at", "all_quiet"]
+    page.get_by_label("How often").select_option("immediate")
+    assert page.evaluate(shown) == []
+    # The zone is searched in the list; what is hidden is not sent, and the server keeps the stored time.
+    page.get_by_label("Time zone").fill("America/New_York")
+    assert page.evaluate("document.getElementById('timezone').list.id") == "zone-names"
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector(".flash-success")
+    db.session.expire_all()
+    stored = db.session.scalar(db.select(ContactPreference).where(ContactPreference.user_id == w.contact.id))
+    assert (stored.cadence, stored.timezone, stored.daily_at_minute) == ("immediate", "America/New_York", 7 * 60)
+    assert page.evaluate(shown) == []  # shown again as stored: at once, no timing fields
+    page.get_by_label("Time zone").fill("london")
+    page.get_by_role("button", name="Save").click()
+    assert "Did you mean Europe/London?" in page.locator("main").inner_text()
