@@ -345,7 +345,7 @@ def _contrast(one: str, other: str) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, live_server, world_now):
+def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, live_server, world_now, tmp_path):
     w = world_now
     phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844})
     phone.wait_for_selector("button[data-code=OS]")
@@ -359,6 +359,7 @@ def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, 
     codes, shown = phone.locator("#codes").bounding_box(), line.bounding_box()
     assert 0 <= shown["y"] - (codes["y"] + codes["height"]) < 40
     assert shown["y"] + shown["height"] <= 844
+    _shot(phone, tmp_path, "phone-queued")
 
     # The pressed code reads as well as the others: white on a colour at 4.5:1 at least, nothing faded.
     looks = phone.evaluate(
@@ -375,12 +376,27 @@ def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, 
         assert _contrast(look["fg"], look["bg"]) >= 4.5, look
         assert _contrast(look["small"], look["bg"]) >= 4.5, look
 
+    # Times on the venue's clock with its zone's label, queued (the phone's) or stored (the server's).
+    from detail.domain.timefmt import local_time
+
+    label = local_time(datetime.now(timezone.utc), "Europe/London", "%Z")
+    assert phone.locator(".queue li").first.inner_text().startswith("OS · ")
+    assert f" {label}" in phone.locator(".queue li").first.inner_text()
     phone.context.set_offline(False)
     phone.evaluate("window.dispatchEvent(new Event('online'))")
     phone.wait_for_function("document.getElementById('last').textContent === 'OS sent'", timeout=10000)
+    from detail.models import StatusReport
+
+    db.session.expire_all()
+    stored = db.session.scalars(db.select(StatusReport)).one()
+    assert (
+        phone.locator(".queue li")
+        .first.inner_text()
+        .startswith("OS · " + local_time(stored.reported_at, "Europe/London", "%H:%M %Z"))
+    )
 
 
-def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_server, world_now):
+def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_server, world_now, tmp_path):
     from intel.models import Advisory
 
     w = world_now
@@ -417,13 +433,14 @@ def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_ser
     assert any("Road closure on the Strand" in o and "low" in o for o in options)
     open_by_keyboard(ids[1])
     page.wait_for_function(f"({opened})().join() === '{ids[1]}'")
+    _shot(page, tmp_path, "review-queue")
     # Where the browser does not group <details name>, the page's script still closes the others.
     page.evaluate("document.querySelectorAll('details.review-item').forEach((d) => d.removeAttribute('name'))")
     open_by_keyboard(ids[0])
     page.wait_for_function(f"({opened})().join() === '{ids[0]}'")
 
 
-def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world_now):
+def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world_now, tmp_path):
     from intel.models import Feed
 
     w = world_now
@@ -447,9 +464,10 @@ def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world
         assert rows[0] == rows[1], rows  # the same place and size in every row
         (x1, w1, h1), (x2, w2, h2) = rows[0]
         assert (w1, h1) == (w2, h2) and x2 > x1 + w1  # one size, side by side
+        _shot(page, tmp_path, path.rsplit("/", 1)[-1])
 
 
-def test_digest_preferences_show_only_the_chosen_cadences_fields(browser, live_server, world_now):
+def test_digest_preferences_show_only_the_chosen_cadences_fields(browser, live_server, world_now, tmp_path):
     from intel.models import ContactPreference
 
     w = world_now
@@ -460,6 +478,7 @@ def test_digest_preferences_show_only_the_chosen_cadences_fields(browser, live_s
     assert page.evaluate(shown) == ["daily_at", "all_quiet"]
     page.get_by_label("How often").select_option("weekly")
     assert page.evaluate(shown) == ["weekly_day", "daily_at", "all_quiet"]
+    _shot(page, tmp_path, "preferences-weekly")
     page.get_by_label("How often").select_option("immediate")
     assert page.evaluate(shown) == []
     # The zone is searched in the list; what is hidden is not sent, and the server keeps the stored time.

@@ -150,9 +150,9 @@ class PreferencesForm(FlaskForm):
             SelectChoice("weekly", "Weekly"),
         ],
     )
-    daily_at = StringField("At (local time, HH:MM)", default="07:00", filters=[strip])
+    daily_at = StringField("Time of day (HH:MM)", default="07:00", filters=[strip])
     weekly_day = SelectField(
-        "On (weekly)", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
+        "Day of the week", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
     )
     min_severity = SelectField("From severity", choices=[SelectChoice(s, s) for s in SEVERITIES], default="moderate")
     timezone = StringField("Time zone", validators=[DataRequired(), _zone], filters=[strip])

@@ -48,6 +48,17 @@
     return minutes > 0 ? "in " + text : text + " ago";
   };
 
+  // A tap not yet stored, at the venue's clock (the server's own label replaces this once it has it).
+  function tapTime(iso) {
+    const zone = (state && state.assignments.length && state.assignments[0].timezone) || undefined;
+    try {
+      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone,
+        timeZoneName: "short" }).format(new Date(iso));
+    } catch (e) {
+      return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+  }
+
   function save() { localStorage.setItem(QUEUE_KEY, JSON.stringify(queue.slice(-50))); }
 
   function setNetwork() {
@@ -161,7 +172,7 @@
   function renderQueue() {
     const root = document.getElementById("queue");
     root.replaceChildren(...queue.slice().reverse().slice(0, 15).map((r) => el("li", null,
-      el("span", null, r.shown + " · " + new Date(r.body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+      el("span", null, r.shown + " · " + (r.at || tapTime(r.body.reported_at))),
       el("span", { class: "badge badge-" + r.state, title: r.error || "" }, r.state === "refused" ? "refused: " + r.error : r.state))));
     document.getElementById("last").textContent = sendState();
     setNetwork();
@@ -215,6 +226,7 @@
         }
         if (response.ok && !response.redirected) {
           report.state = "sent";
+          report.at = ((await response.clone().json().catch(() => ({}))).reported_at_local) || null;
           signInNeeded = false;
           retryDelay = 1000;
         } else if (response.status >= 500 || response.status === 429 || response.status === 408) {
