@@ -131,6 +131,7 @@ BY_SECRET = Access(public=True, everyone=NOT_FOUND)  # the matrix holds no valid
 
 ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/"): LANDING,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,

@@ -267,3 +267,10 @@ def test_the_clients_payload_names_no_feed_source_or_venue(world, feed):
     client = advisories.advisory_payload(advisory, for_client=True)
     assert "sources" not in client and "site" not in client
     assert "Protest monitor" not in repr(client) and "127.0.0.1:1/x" not in repr(client)
+
+
+def test_a_general_strikes_transport_impact_is_said_in_the_reason(world, feed):
+    strike = _item(feed, *_away(world.hotel, 400), T0, title="General strike", details={"impacts": ["transport"]})
+    assert "with transport impact" in _match(world, strike).reason
+    march = _item(feed, *_away(world.hotel, 400), T0)
+    assert "impact" not in _match(world, march).reason

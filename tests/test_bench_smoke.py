@@ -1,7 +1,7 @@
 """The hand-run benchmarks keep working: each one's main at tiny sizes. No timing is asserted here;
 bench/README.md says how to run them at full size and what they measured."""
 
-from bench import api_writes, board, geofence, intel_ingest, intel_matching
+from bench import api_writes, board, event_times, geofence, intel_ingest, intel_matching
 from intel.domain.parse import parse
 
 
@@ -118,3 +118,9 @@ def test_api_writes_benchmark_posts_statuses_and_positions(tmp_path, capsys):
     assert results["status"]["statements"] > 0 and results["position"]["statements"] > 0
     assert "cumulative" in results["profile"]
     assert "position:" in capsys.readouterr().out
+
+
+def test_event_times_benchmark_reads_every_items_time(capsys):
+    results = event_times.main(["--items=40", "--repeat=1", "--dateparser-sample=2"])
+    assert results["items"] == 40 and results["items_with_a_stated_time"] == 40
+    assert "event_window: median" in capsys.readouterr().out

@@ -81,3 +81,76 @@ def test_each_agent_row_shows_its_own_latest_status_position_and_punctuality(bac
         assert row["punctuality"]["minutes"] == -5 + i
         assert row["name"] == f"Extra {i}"
     assert rows["Bravo 1"]["status"] is None and rows["Bravo 1"]["punctuality"] is None
+
+
+def _row(world, now):
+    db.session.expire_all()
+    return board_state.detail_board(db.session.get(type(world.detail), world.detail.id), now=now)["agents"][0]
+
+
+def _report(world, code: str, minutes_after_t0: int) -> None:
+    from detail.domain.statuses import find_code, record_status
+
+    record_status(
+        world.agent,
+        find_code(world.org.id, code),
+        client_id=f"{code}{minutes_after_t0}",
+        reported_at=T0 + timedelta(minutes=minutes_after_t0),
+        detail_id=world.detail.id,
+        now=T0 + timedelta(minutes=minutes_after_t0),
+    )
+    db.session.commit()
+
+
+def test_an_agent_row_carries_the_report_time_and_is_not_late_before_it(world):
+    # Bravo 1 reports at T0 - 30 min, at the Grand Hotel (London: GMT in November).
+    row = _row(world, T0 - timedelta(minutes=45))
+    assert row["report_at"] == (T0 - timedelta(minutes=30)).isoformat()
+    assert row["report_at_local"] == "07:30 GMT" and row["timezone"] == "Europe/London"
+    assert row["shift_ends_at"] == (T0 + timedelta(hours=12)).isoformat()
+    assert row["on_station_at"] is None and row["late"] is None
+
+
+@pytest.mark.parametrize(
+    "after, minutes, text",
+    [
+        (timedelta(0), 0, "Late 0 s"),
+        (timedelta(seconds=45), 0, "Late 45 s"),
+        (timedelta(minutes=4, seconds=59), 4, "Late 4 min"),
+        (timedelta(minutes=89), 89, "Late 89 min"),
+        (timedelta(minutes=125), 125, "Late 2 h 05 min"),
+    ],
+)
+def test_an_agent_not_on_station_at_the_report_time_is_late(world, after, minutes, text):
+    row = _row(world, T0 - timedelta(minutes=30) + after)
+    assert row["late"] == {"since": (T0 - timedelta(minutes=30)).isoformat(), "minutes": minutes, "text": text}
+
+
+def test_on_the_move_is_still_late_and_on_station_clears_it(world):
+    _report(world, "OM", -40)
+    assert _row(world, T0 - timedelta(minutes=26))["late"]["text"] == "Late 4 min"
+    _report(world, "OS", -25)
+    row = _row(world, T0 - timedelta(minutes=20))
+    assert row["late"] is None
+    assert row["on_station_at"] == (T0 - timedelta(minutes=25)).isoformat()
+    assert row["punctuality"]["text"] == "on station 5 min late"
+    _report(world, "OM", -10)  # off to the next venue: arrived once, so never late again on this detail
+    assert _row(world, T0)["late"] is None
+
+
+def test_no_lateness_once_the_detail_is_complete_or_the_shift_is_over(world):
+    world.detail.state = "complete"
+    db.session.commit()
+    assert _row(world, T0)["late"] is None
+    world.detail.state = "hot"
+    db.session.commit()
+    assert _row(world, T0)["late"]["minutes"] == 30
+    assert _row(world, T0 + timedelta(hours=12, seconds=1))["late"] is None
+
+
+def test_the_board_states_carry_the_server_time_they_were_read_at(world):
+    now = T0 - timedelta(minutes=5)
+    assert board_state.organisation_board(world.org.id, now)["server_now"] == now.isoformat()
+    page = board_state.detail_page_state(world.detail, now)
+    assert page["server_now"] == now.isoformat()
+    assert page["detail"]["agents"][0]["late"]["minutes"] == 25

@@ -4,6 +4,7 @@ CSRF protection is on here, as in production, so the pages' own tokens are what 
 """
 
 import os
+import re
 import shutil
 from datetime import datetime, timedelta, timezone  # noqa: F401
 
@@ -163,6 +164,162 @@ def test_phone_queues_offline_and_sends_when_back(browser, live_server, world_no
     db.session.expire_all()
     codes = [r.status_code.code for r in db.session.scalars(db.select(StatusReport).order_by(StatusReport.id))]
     assert codes == ["OM", "OS"]
+
+
+def _another_agent(world, call_sign: str, report_at: datetime):
+    """One more agent on the detail, due at the Grand Hotel at report_at."""
+    from detail.models import Agent, Assignment, User
+
+    email = f"{call_sign.replace(' ', '').lower()}@aegis.example"
+    user = User(organisation=world.org, email=email, name=call_sign, role="agent")
+    agent = Agent(organisation=world.org, user=user, call_sign=call_sign)
+    db.session.add(
+        Assignment(
+            detail=world.detail,
+            agent=agent,
+            role="agent",
+            site=world.hotel,
+            report_at=report_at,
+            shift_starts_at=report_at - timedelta(hours=1),
+            shift_ends_at=report_at + timedelta(hours=10),
+        )
+    )
+    db.session.commit()
+    return agent
+
+
+def test_board_counts_down_to_the_report_time_and_flags_the_row_when_it_passes(
+    browser, live_server, world_now, tmp_path
+):
+    """The countdown runs on the server's clock, whatever the browser's; at the report time the row itself
+    says "Late", once in the live region; the server's late alert agrees, and a report on station clears it."""
+    import requests
+
+    from detail import jobs
+    from detail.web.auth import issue_token
+
+    w = world_now
+    board = _signed_in_page(browser, live_server, w.coordinator.email, viewport={"width": 1440, "height": 900})
+    now = datetime.now(timezone.utc)
+    w.assignment.report_at = now + timedelta(seconds=15)
+    far = _another_agent(w, "Bravo 2", now + timedelta(hours=2, minutes=5, seconds=40))
+    db.session.commit()
+    # This browser's clock is ten minutes slow: the page counts on the server's time all the same.
+    board.clock.install(time=now - timedelta(minutes=10))
+    board.goto(f"/board/details/{w.detail.id}")
+    board.wait_for_selector("#connection[data-state=live]")
+    assert board.evaluate("Date.now()") < (now - timedelta(minutes=9)).timestamp() * 1000
+    near_row = board.locator(f'tr[data-agent="{w.agent.id}"]')
+    far_row = board.locator(f'tr[data-agent="{far.id}"]')
+
+    assert far_row.locator(".countdown").inner_text() == "in 2 h 05 min"
+    assert re.fullmatch(r"report \d\d:\d\d GMT", far_row.locator(".report-cell").inner_text().splitlines()[0])
+    assert re.fullmatch(r"in \d{1,2} s", near_row.locator(".countdown").inner_text())
+    assert near_row.get_attribute("class") == "agent-row" and near_row.locator(".late-flag").count() == 0
+    first = near_row.locator(".countdown").inner_text()
+    board.wait_for_function(
+        f"document.querySelector('tr[data-agent=\"{w.agent.id}\"] .countdown')?.textContent !== '{first}'",
+        timeout=5000,
+    )  # it ticks
+    assert board.locator("#board-announce").inner_text() == ""  # the countdown says nothing as it runs
+
+    board.wait_for_selector(f'tr[data-agent="{w.agent.id}"].late .late-flag', timeout=30000)
+    assert re.fullmatch(r"Late \d{1,2} s", near_row.locator(".late-text").inner_text())
+    assert near_row.locator(".countdown").count() == 0
+    assert far_row.locator(".late-flag").count() == 0
+    said = board.locator("#board-announce").inner_text()
+    assert said.startswith("Bravo 1 late ") and "report time" in said
+    _shot(board, tmp_path, "board-late-row")
+
+    # The server's alert (as its job raises it) lands in the alert list; the row stays flagged.
+    jobs.evaluate_alerts()
+    board.wait_for_function("document.getElementById('alerts').textContent.includes('Bravo 1 not on station')")
+    assert near_row.locator(".late-flag").count() == 1
+
+    def send(user, code: str):
+        token = issue_token(user, "phone")
+        db.session.commit()
+        reply = requests.post(
+            f"{live_server}/api/v1/status",
+            json={"code": code, "client_id": f"{code}-1", "latitude": w.hotel.latitude, "longitude": w.hotel.longitude},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+
+    # Another agent's status redraws the rows, not the alert list: a live region drawn again is read again.
+    # (A property, not an attribute: the list is compared by its markup before it is drawn again.)
+    board.evaluate("document.querySelector('#alerts .alert').drawnOnce = true")
+    send(far.user, "OM")
+    board.wait_for_function(f"document.querySelector('tr[data-agent=\"{far.id}\"] .code')?.textContent === 'OM'")
+    assert board.evaluate("document.querySelector('#alerts .alert').drawnOnce === true")
+
+    send(w.agent_user, "OS")
+    board.wait_for_selector(f'tr[data-agent="{w.agent.id}"]:not(.late)', timeout=10000)
+    assert near_row.locator(".late-flag").count() == 0
+    assert "on station" in near_row.locator(".report-cell").inner_text()
+    assert board.locator("#board-announce").inner_text() == "Bravo 1 on station."
+
+
+NO_SCROLL_IN_TABLES = "[...document.querySelectorAll('.agents-wrap')].every((w) => w.scrollWidth <= w.clientWidth)"
+
+
+def _columns_inside(page, width: int) -> None:
+    headers = page.locator(".agents-table th")
+    assert headers.count() and headers.count() % 8 == 0  # eight columns in each detail's table
+    for i in range(headers.count()):
+        box = headers.nth(i).bounding_box()
+        label = headers.nth(i).inner_text()
+        assert box is not None and box["width"] > 20, label
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (label, box)
+    # Nothing hidden behind a scroll inside the table's box either.
+    assert page.evaluate(NO_SCROLL_IN_TABLES)
+
+
+def test_board_table_shows_every_column_on_wide_screens_and_never_scrolls_sideways_on_a_phone(
+    browser, live_server, world_now, tmp_path
+):
+    w = world_now
+    _another_agent(w, "Bravo 2", datetime.now(timezone.utc) + timedelta(minutes=45))
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    for width, height in ((1440, 900), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        for path in (f"/board/details/{w.detail.id}", "/board/"):
+            page.goto(path)
+            page.wait_for_selector(".agents-table th")
+            _columns_inside(page, width)
+            # Bravo 1 was late before the page opened: flagged in the row, and nothing said about it.
+            flag = page.locator(f'tr[data-agent="{w.agent.id}"].late .late-text').inner_text()
+            assert re.fullmatch(r"Late 1\d min", flag)  # due ten minutes before the world was built
+            page.wait_for_timeout(1500)
+            assert page.locator("#board-announce").inner_text() == ""
+            _shot(page, tmp_path, f"board-{width}-{'detail' if 'details' in path else 'all'}")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/board/details/{w.detail.id}", "/board/"):
+        page.goto(path)
+        page.wait_for_selector(f'tr[data-agent="{w.agent.id}"]')
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.evaluate(NO_SCROLL_IN_TABLES)
+        # Stacked: each cell says its column's name.
+        labels = page.evaluate(
+            f"""[...document.querySelectorAll('tr[data-agent="{w.agent.id}"] td')]
+                .map((td) => getComputedStyle(td, '::before').content)"""
+        )
+        assert labels[0].startswith('"Agent"') and labels[-1].startswith('"Report"')
+        _shot(page, tmp_path, f"board-390-{'detail' if 'details' in path else 'all'}")
+
+
+def test_the_detail_page_and_its_live_board_link_to_each_other(browser, live_server, world_now):
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto(f"/admin/details/{w.detail.id}")
+    page.get_by_role("link", name="Live board").click()
+    page.wait_for_selector("#connection[data-state=live]")
+    assert page.url.endswith(f"/board/details/{w.detail.id}")
+    page.get_by_role("link", name="Detail page").click()
+    page.wait_for_selector("h1")
+    assert page.url.endswith(f"/admin/details/{w.detail.id}")
 
 
 def _publish_one(world):

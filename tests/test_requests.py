@@ -272,7 +272,12 @@ def test_a_receipt_a_little_ahead_of_our_clock_is_acknowledged_at_the_receipt(cl
     req = _request(world, received_at=T0 + timedelta(minutes=1))
     sign_in(client, world.coordinator)
     assert client.post(f"/admin/requests/{req.id}/acknowledge", data={"ack-note": ""}).status_code == 302
-    assert client.post(f"/admin/requests/{req.id}/answer", data={"answer-answer": "None expected", "answer-confirmed": "yes"}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/requests/{req.id}/answer", data={"answer-answer": "None expected", "answer-confirmed": "yes"}
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     assert req.acknowledged_at == req.answered_at == req.received_at == T0 + timedelta(minutes=1)
 

@@ -53,6 +53,27 @@ def punctuality_from(first: datetime | None, assignment: Assignment) -> dict | N
     return {"on_station_at": first.isoformat(), "minutes": minutes, "text": text}
 
 
+def late_text(seconds: float) -> str:
+    """How late, as the board's row says it: seconds under a minute, minutes, then hours and minutes."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"Late {seconds} s"
+    minutes = seconds // 60
+    if minutes < 90:
+        return f"Late {minutes} min"
+    return f"Late {minutes // 60} h {minutes % 60:02d} min"
+
+
+def lateness(assignment: Assignment, on_station_at: datetime | None, now: datetime) -> dict | None:
+    """Past the report time and not yet on station, while the shift and the detail last (as the late alert)."""
+    if on_station_at is not None or assignment.detail.state == "complete":
+        return None
+    if not assignment.report_at <= now <= assignment.shift_ends_at:
+        return None
+    seconds = (now - assignment.report_at).total_seconds()
+    return {"since": assignment.report_at.isoformat(), "minutes": int(seconds // 60), "text": late_text(seconds)}
+
+
 # A rough arrival estimate: roads are longer than the straight line, and town traffic is slow.
 ROUTE_FACTOR = 1.3
 TOWN_SPEED_KMH = 30.0
@@ -153,6 +174,7 @@ def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> d
     tz = assignment_zone(assignment)
     report = known.reports.get(assignment.agent_id)
     position = known.positions.get(assignment.agent_id)
+    on_station_at = known.on_station.get(assignment.agent_id)
     return {
         "agent_id": assignment.agent_id,
         "call_sign": assignment.agent.call_sign,
@@ -163,10 +185,15 @@ def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> d
         "timezone": tz,
         "report_at": assignment.report_at.isoformat(),
         "report_at_local": local_time(assignment.report_at, tz, CLOCK),
+        "shift_ends_at": assignment.shift_ends_at.isoformat(),
+        # The page counts down to report_at itself and flags the row at that moment; these say how it
+        # stood when the state was read.
+        "on_station_at": _iso(on_station_at),
+        "late": lateness(assignment, on_station_at, now),
         "status": live.status_payload(report) if report else None,
         "position": live.position_payload(position, now) if position else None,
         "next_site": arrival_estimate(next_site(assignment, report, now), position, now),
-        "punctuality": punctuality_from(known.on_station.get(assignment.agent_id), assignment),
+        "punctuality": punctuality_from(on_station_at, assignment),
     }
 
 
@@ -234,13 +261,28 @@ def todays_details(organisation_id: int, now: datetime | None = None) -> list[De
 
 
 def organisation_board(organisation_id: int, now: datetime | None = None) -> dict:
-    """The organisation's board: the day's details, open alerts, and the event id it is current to."""
+    """The organisation's board: the day's details, open alerts, the event id it is current to, and
+    the server's time (the page's countdowns run on it, whatever the browser's clock says)."""
     now = now or utcnow()
     # Read the event id first: anything committed after this is delivered again, never missed.
     last_id = live.last_event_id(organisation_id)
     return {
         "last_event_id": last_id,
+        "server_now": now.isoformat(),
         "details": [detail_board(d, now) for d in todays_details(organisation_id, now)],
         "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(organisation_id)],
         "requests": [requests_inbox.payload(r, now) for r in requests_inbox.unacknowledged(organisation_id)],
+    }
+
+
+def detail_page_state(detail: Detail, now: datetime | None = None) -> dict:
+    """One detail's board page: the detail, its recent timeline, the event id and the server's time."""
+    now = now or utcnow()
+    organisation_id = detail.client.organisation_id
+    last_id = live.last_event_id(organisation_id)
+    return {
+        "last_event_id": last_id,
+        "server_now": now.isoformat(),
+        "detail": detail_board(detail, now),
+        "timeline": live.recent_events(organisation_id, detail.id),
     }

@@ -54,10 +54,7 @@ def organisation_state():
 @bp.route("/details/<int:detail_id>/state")
 @staff_required
 def detail_state(detail_id: int):
-    detail = _detail_or_404(detail_id)
-    last_id = live.last_event_id(current_user.organisation_id)
-    timeline = live.recent_events(current_user.organisation_id, detail.id)
-    return {"last_event_id": last_id, "detail": board_state.detail_board(detail), "timeline": timeline}
+    return board_state.detail_page_state(_detail_or_404(detail_id))
 
 
 def _alert_or_404(alert_id: int) -> Alert:

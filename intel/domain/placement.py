@@ -27,6 +27,7 @@ class Placement:
     located_by: str | None = None  # "feed" (its coordinates), "gazetteer" (its text), "country", or None
     place_name: str = ""
     countries: tuple[str, ...] = ()
+    timezone: str | None = None  # the gazetteer place's, when placed from the text
 
 
 def place(parsed, country_hint: str | None = None) -> Placement:
@@ -45,7 +46,9 @@ def place(parsed, country_hint: str | None = None) -> Placement:
     found = places.place_from_text(f"{parsed.title}. {parsed.summary_text}", country_hint=country_hint)
     if found is None:
         return Placement()
-    return Placement(found.latitude, found.longitude, "gazetteer", found.name, (found.country_code,))
+    return Placement(
+        found.latitude, found.longitude, "gazetteer", found.name, (found.country_code,), found.timezone or None
+    )
 
 
 def representative_point(geometry: dict) -> tuple[float, float]:

@@ -17,16 +17,23 @@ from tqdm import tqdm
 from detail.domain import live
 from detail.extensions import db
 from detail.models import utcnow
-from intel.domain import advisories, classify, fetch, parse, placement, travel_advisories
+from intel.domain import (
+    advisories,
+    classify,
+    event_time,
+    fetch,
+    gazetteer,
+    parse,
+    placement,
+    timezones,
+    travel_advisories,
+)
 from intel.domain.health import problem_lines
 from intel.models import ClassificationRule, Feed, FeedItem
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-# An item with no time of its own is taken as relevant for six hours from when it was published:
-# long enough for a march or a rally, short enough not to colour a whole day.
-DEFAULT_RELEVANCE = timedelta(hours=6)
 
 
 @dataclass
@@ -85,16 +92,14 @@ def rules_for(organisation_id: int) -> list[classify.Rule]:
     return [classify.Rule(r.category, r.pattern, r.field, r.weight, r.is_regex) for r in rows]
 
 
-def _window(parsed, published: datetime) -> tuple[datetime, datetime]:
-    """When the item matters: CAP onset to expiry, GDACS from to to, else six hours from publication."""
-    extra = parsed.cap or parsed.gdacs or {}
-    start = extra.get("onset") or extra.get("fromdate") or published
-    end = extra.get("expires") or extra.get("todate") or start + DEFAULT_RELEVANCE
-    if not isinstance(start, datetime):
-        start = published
-    if not isinstance(end, datetime) or end < start:
-        end = start + DEFAULT_RELEVANCE
-    return start, end
+def _zone(where: placement.Placement, countries: list[str]) -> str | None:
+    """The time zone an item's stated times are read in: its place's, its point's, else its country's."""
+    if where.timezone:
+        return where.timezone
+    if where.latitude is not None:
+        return timezones.timezone_at(where.latitude, where.longitude)
+    capital = gazetteer.load_gazetteer().countries.get(countries[0].upper()) if countries else None
+    return (capital.timezone or None) if capital is not None else None
 
 
 def _jsonable(value):
@@ -111,7 +116,6 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
     """A FeedItem from a parsed entry: classified, placed (intel.domain.placement says how), timed."""
     classification = classify.classify(parsed, rules, default_category=feed.default_category)
     published = parsed.published or parsed.updated or now
-    starts_at, ends_at = _window(parsed, published)
     where = placement.place(parsed, country_hint=feed.country_code or None)
     details = {
         key: _jsonable(value)
@@ -124,6 +128,16 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         details["country_code"], details["country_codes"] = countries[0], countries
     if classification.impacts:
         details["impacts"] = classification.impacts  # ["transport"]: a general strike also stops the trains
+    window = event_time.event_window(
+        parsed.title,
+        parsed.summary_text,
+        published,
+        _zone(where, countries or ([feed.country_code] if feed.country_code else [])),
+        category=classification.category,
+        cap=parsed.cap,
+        gdacs=parsed.gdacs,
+        usgs=parsed.usgs,
+    )
     item = FeedItem(
         feed=feed,
         guid=parsed.guid[:500],
@@ -139,8 +153,9 @@ def build_item(feed: Feed, parsed, rules: list[classify.Rule], now: datetime) ->
         located_by=where.located_by,
         place_name=where.place_name,
         published_at=parsed.published,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        time_basis=window.basis[:120],
         details=details,
         fetched_at=now,
     )

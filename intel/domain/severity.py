@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 from detail.domain.timefmt import local_time
 from detail.models import Detail
+from intel.domain.classify import impact_phrase
 from intel.domain.exposures import Exposure, area_extent_m, overlaps
-from intel.models import SEVERITIES, FeedItem
+from intel.models import SEVERITIES, Advisory, FeedItem
+
+MAX_REASON = Advisory.__table__.c.reason.type.length
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,12 @@ def reason(item: FeedItem, exposure: Exposure, distance: float, inside: bool, de
         )
     else:
         where = f"{distance_text(distance)} from {exposure.label}"
-    return f"{where}, {when}"
+    text = f"{where}, {when}"
+    if impacts := impact_phrase((item.details or {}).get("impacts")):  # a general strike also stops the trains
+        text = f"{text}, with {impacts}"
+    if item.time_basis:  # how the item's own time was read: "stated: Wed 9 Dec 18:00 local"
+        text = f"{text}; {item.time_basis}"
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def weigh(item: FeedItem, exposure: Exposure, distance: float, inside: bool, detail: Detail) -> tuple[int, str]:

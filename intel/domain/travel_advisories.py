@@ -35,6 +35,7 @@ def put_in_force(item: FeedItem, advisory: dict, issued: datetime) -> None:
     """Give an advisory's item the level's severity and a window from its issue, open until replaced."""
     item.source_severity = SEVERITY_BY_LEVEL[advisory["level"]]
     item.starts_at, item.ends_at = issued, issued + OPEN_ENDED
+    item.time_basis = "in force from its issue until the advisory changes"
 
 
 def countries_of(item: FeedItem) -> list[str]:

@@ -22,15 +22,23 @@
 
   const el = window.OM.el;
 
+  // Countdowns, late flags and ages run on the server's time, not this machine's (which may be
+  // minutes off): each state reply says the server's time, and the offset from ours is kept.
+  let clockOffset = 0; // server time minus this browser's, in ms
+  const serverNow = () => Date.now() + clockOffset;
+
   const localTime = (iso, tz, withDay) => {
     if (!iso) return "";
     const options = { hour: "2-digit", minute: "2-digit", timeZone: tz || "UTC", hour12: false };
     if (withDay) Object.assign(options, { weekday: "short", day: "2-digit", month: "short" });
     return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
   };
+  // The report time as the venue reads it, with the zone's short name ("07:30 GMT").
+  const venueTime = (iso, tz) => new Intl.DateTimeFormat("en-GB",
+    { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz || "UTC", timeZoneName: "short" }).format(new Date(iso));
   const ago = (iso) => {
     if (!iso) return "";
-    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    const s = Math.max(0, Math.round((serverNow() - new Date(iso).getTime()) / 1000));
     if (s < 60) return s + " s ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";
     return Math.round(s / 3600) + " h ago";
@@ -54,11 +62,131 @@
     }));
   }
 
+  // ---- report times and lateness -------------------------------------------------------
+
+  function setClock(serverIso, sentAt, receivedAt) {
+    if (!serverIso) return;
+    // The server read its clock somewhere between our request and its reply: take the middle.
+    clockOffset = new Date(serverIso).getTime() - (sentAt + receivedAt) / 2;
+  }
+
+  const twoDigits = (n) => String(n).padStart(2, "0");
+
+  function untilText(ms) {
+    const s = Math.ceil(ms / 1000);
+    if (s < 60) return "in " + s + " s";
+    if (s < 3600) return "in " + Math.floor(s / 60) + " min " + twoDigits(s % 60) + " s";
+    return "in " + Math.floor(s / 3600) + " h " + twoDigits(Math.floor((s % 3600) / 60)) + " min";
+  }
+
+  // As board_state.late_text.
+  function lateText(ms) {
+    const s = Math.floor(ms / 1000);
+    if (s < 60) return "Late " + s + " s";
+    const m = Math.floor(s / 60);
+    if (m < 90) return "Late " + m + " min";
+    return "Late " + Math.floor(m / 60) + " h " + twoDigits(m % 60) + " min";
+  }
+
+  const AT_VENUE = ["on_station", "hot"];
+
+  function lateAlertOpen(detailId, agentId) {
+    for (const a of alerts.values()) {
+      if (a.kind === "late_station" && !a.resolved_at && a.detail_id === detailId && a.agent_id === agentId) return true;
+    }
+    return false;
+  }
+
+  // Milliseconds past the report time, or null when not late. As board_state.lateness, from the
+  // page's own clock so the row turns at the report time; a late alert from the server turns it too.
+  function lateness(detail, agent, now) {
+    if (agent.on_station_at || detail.state === "complete") return null;
+    const due = Date.parse(agent.report_at);
+    const onShift = now >= due && now <= Date.parse(agent.shift_ends_at);
+    if (!onShift && !lateAlertOpen(detail.id, agent.agent_id)) return null;
+    return Math.max(0, now - due);
+  }
+
+  function lateFlag(ms) {
+    return el("div", { class: "late-flag" }, el("span", { class: "late-icon", "aria-hidden": "true" }, "!"),
+      el("span", { class: "late-text" }, lateText(ms)));
+  }
+
+  // The countdown to the report time; once on station, how punctual the agent was.
+  function reportTiming(detail, agent, now) {
+    if (agent.punctuality) return el("div", { class: "muted" }, agent.punctuality.text);
+    const left = Date.parse(agent.report_at) - now;
+    if (left <= 0 || detail.state === "complete") return null;
+    // role=timer: read when asked for, never announced as it ticks.
+    return el("div", { class: "countdown", role: "timer" }, untilText(left));
+  }
+
+  // Each second: the countdowns' text, and the late flags' (a row that turns late or stops being
+  // late is drawn again and said once in the live region).
+  function tick() {
+    const now = serverNow();
+    if (lateRowsChanged(now)) { renderDetails(); return; }
+    for (const row of document.querySelectorAll("tr.agent-row")) {
+      const detail = details.get(Number(row.dataset.detail));
+      const agent = detail && detail.agents.find((a) => a.agent_id === Number(row.dataset.agent));
+      if (!agent) continue;
+      const late = lateness(detail, agent, now);
+      const flagText = row.querySelector(".late-text");
+      if (flagText && late !== null) flagText.textContent = lateText(late);
+      const countdown = row.querySelector(".countdown");
+      const left = Date.parse(agent.report_at) - now;
+      if (countdown && left > 0) countdown.textContent = untilText(left);
+      else if (countdown) countdown.remove();
+    }
+  }
+
+  let lateRows = null; // "detail:agent" -> call sign of the rows flagged late, as last drawn
+
+  function lateNow(now) {
+    const keys = new Map();
+    for (const detail of details.values()) {
+      for (const agent of detail.agents) {
+        const late = lateness(detail, agent, now);
+        if (late !== null) keys.set(detail.id + ":" + agent.agent_id, { detail, agent, late });
+      }
+    }
+    return keys;
+  }
+
+  function lateRowsChanged(now) {
+    const keys = lateNow(now);
+    if (lateRows === null || keys.size !== lateRows.size) return true;
+    for (const key of keys.keys()) if (!lateRows.has(key)) return true;
+    return false;
+  }
+
+  // Called with each drawing of the rows: says what changed since the last one (nothing on the first).
+  function announceLateness(now) {
+    if (lateRows === null && details.size === 0) return; // drawn before the state came: not a first paint
+    const keys = lateNow(now);
+    const said = [];
+    if (lateRows !== null) {
+      for (const [key, { agent, late }] of keys) {
+        if (!lateRows.has(key)) said.push(agent.call_sign + " " + lateText(late).toLowerCase() + ": report time " +
+          venueTime(agent.report_at, agent.timezone) + ".");
+      }
+      for (const [key, callSign] of lateRows) {
+        if (keys.has(key)) continue;
+        const [detailId, agentId] = key.split(":").map(Number);
+        const agent = findAgent(detailId, agentId);
+        said.push(callSign + (agent && agent.on_station_at ? " on station." : " no longer late."));
+      }
+    }
+    lateRows = new Map([...keys].map(([key, v]) => [key, v.agent.call_sign]));
+    if (said.length) document.getElementById("board-announce").textContent = said.join(" ");
+  }
+
   // ---- rendering ------------------------------------------------------------------------
 
   function codeChip(status) {
     if (!status) return el("span", { class: "code code-none" }, "—");
-    return el("span", { class: "code", style: "background:" + status.code.colour, title: status.code.meaning },
+    const ink = status.code.text_colour || "#fff";  // events logged before codes carried it
+    return el("span", { class: "code", style: "background:" + status.code.colour + ";color:" + ink, title: status.code.meaning },
       status.code.code);
   }
 
@@ -89,31 +217,39 @@
       "device clock " + (minutes > 0 ? "+" : "") + minutes + " min");
   }
 
-  function agentRow(detail, agent) {
+  // The agents' table: each cell carries its column's name for the stacked layout of narrow screens.
+  const COLUMNS = ["Agent", "Role", "Code", "Since", "Source", "Position", "Next", "Report"];
+  const cell = (column, attrs, ...children) =>
+    el("td", { ...attrs, "data-label": COLUMNS[column] }, ...children);
+
+  function agentRow(detail, agent, now) {
     const s = agent.status;
     const p = agent.position;
-    return el("tr", { class: "agent-row", "data-agent": agent.agent_id },
-      el("td", null, el("strong", null, agent.call_sign), el("div", { class: "small muted" }, agent.name)),
-      el("td", null, agent.role_label, agent.site ? el("div", { class: "small muted" }, agent.site) : null),
-      el("td", null, codeChip(s),
+    const late = lateness(detail, agent, now);
+    return el("tr", { class: "agent-row" + (late !== null ? " late" : ""), "data-detail": detail.id, "data-agent": agent.agent_id },
+      cell(0, { class: "agent-cell" }, el("strong", null, agent.call_sign), el("div", { class: "small muted" }, agent.name),
+        late !== null ? lateFlag(late) : null),
+      cell(1, null, agent.role_label, agent.site ? el("div", { class: "small muted" }, agent.site) : null),
+      cell(2, null, codeChip(s),
         s && s.note ? el("div", { class: "small" }, s.note) : null,
         s && s.eta ? el("div", { class: "small" }, "ETA " + localTime(s.eta, agent.timezone)) : null),
-      el("td", { class: "small" },
+      cell(3, { class: "small" },
         s ? [localTime(s.reported_at, agent.timezone), el("div", { class: "muted" }, ago(s.reported_at))] : "no report",
         s && s.late_upload ? el("div", { class: "badge badge-queued" }, "late upload") : null, clockFlag(s)),
-      el("td", { class: "small" }, s ? [s.source, s.automatic ? el("div", { class: "badge" }, "auto") : null] : ""),
-      el("td", { class: "small" },
+      cell(4, { class: "small" }, s ? [s.source, s.automatic ? el("div", { class: "badge" }, "auto") : null] : ""),
+      cell(5, { class: "small" },
         p ? [p.latitude.toFixed(5) + ", " + p.longitude.toFixed(5), el("div", { class: "muted" }, ago(p.reported_at)),
           clockFlag(p)]
           : "no position"),
-      el("td", { class: "small next-site" }, nextSiteCell(agent)),
-      el("td", { class: "small" }, "report " + agent.report_at_local,
-        agent.punctuality ? el("div", { class: "muted" }, agent.punctuality.text) : null),
+      cell(6, { class: "small next-site" }, nextSiteCell(agent)),
+      cell(7, { class: "small report-cell" }, "report " + venueTime(agent.report_at, agent.timezone),
+        reportTiming(detail, agent, now)),
     );
   }
 
   function detailCard(detail) {
-    const rows = detail.agents.map((agent) => agentRow(detail, agent));
+    const now = serverNow();
+    const rows = detail.agents.map((agent) => agentRow(detail, agent, now));
     const title = config.detail_id
       ? el("h2", null, detail.name)
       : el("h2", null, el("a", { href: config.board_url + "details/" + detail.id }, detail.name));
@@ -129,10 +265,9 @@
           onclick: () => post(config.board_url + "details/" + detail.id + "/state", { state: next })
             .catch((e) => alert(e.message)),
         }, next === "hot" ? "Go hot" : "Complete") : null),
-      el("div", { class: "table-wrap" },
-        el("table", null,
-          el("thead", null, el("tr", null, ["Agent", "Role", "Code", "Since", "Source", "Position", "Next", "Report"]
-            .map((h) => el("th", null, h)))),
+      el("div", { class: "table-wrap agents-wrap" },
+        el("table", { class: "agents-table" },
+          el("thead", null, el("tr", null, COLUMNS.map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", null, rows.length ? rows : el("tr", null, el("td", { colspan: 8 }, "No agents assigned."))))),
       surveyList(detail),
       intelList(detail));
@@ -177,7 +312,20 @@
   function renderDetails() {
     const root = document.getElementById("details");
     const cards = [...details.values()].map(detailCard);
-    root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")]));
+    window.OM.keepFocus([root], () => root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")])));
+    announceLateness(serverNow());
+  }
+
+  // An acknowledged alarm's controls go away: the keyboard goes on to the next alarm or alert
+  // still to acknowledge (its note, else its button), else to the alert list's heading.
+  function nextToAcknowledge(lost) {
+    const row = lost.closest("[data-alert]");
+    const after = row ? Number(row.dataset.alert) : 0;
+    const waiting = [...document.querySelectorAll("#duress [data-alert], #alerts [data-alert]")]
+      .map((r) => r.querySelector("input, button.acknowledge"))
+      .filter(Boolean);
+    const next = waiting.find((control) => Number(control.closest("[data-alert]").dataset.alert) > after) || waiting[0];
+    return next || document.getElementById("alerts-heading");
   }
 
   function renderAlerts() {
@@ -185,8 +333,8 @@
     const duress = open.filter((a) => a.kind === "duress");
     const others = open.filter((a) => a.kind !== "duress");
     const duressBox = document.getElementById("duress");
-    duressBox.hidden = duress.length === 0;
-    duressBox.replaceChildren(...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
+    const alertList = document.getElementById("alerts");
+    const duressRows = [...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
       const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
       return el("div", { class: "alarm", "data-alert": a.alert_id },
         el("strong", null, a.message),
@@ -195,36 +343,40 @@
           target: "_blank", rel: "noopener" }, "last position " + a.latitude.toFixed(5) + ", " + a.longitude.toFixed(5))
           : el("span", null, "no position"),
         note,
-        el("button", { type: "button", onclick: () => {
+        el("button", { type: "button", class: "acknowledge", onclick: () => {
           if (!note.value.trim()) { note.focus(); return; }
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
         } }, "Acknowledge"));
-    }));
+    })];
     alarm(duress.length > 0);
-    const now = Date.now();
-    document.getElementById("alerts").replaceChildren(...others.map((a) => {
+    const now = serverNow();
+    const alertRows = others.map((a) => {
       const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
         el("span", { class: "msg" }, a.message),
         a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
         muted ? el("span", { class: "small muted" }, "muted until " + a.muted_until_local) : null,
-        a.acknowledged_at ? null : el("button", { type: "button", onclick: () =>
+        a.acknowledged_at ? null : el("button", { type: "button", class: "acknowledge", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
         "Acknowledge"),
         el("button", { type: "button", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/mute", { minutes: 15 }).catch((e) => alert(e.message)) },
         "Mute 15 min"));
-    }));
+    });
+    window.OM.keepFocus([duressBox, alertList], () => {
+      duressBox.hidden = duress.length === 0;
+      window.OM.replaceIfChanged(duressBox, duressRows);
+      window.OM.replaceIfChanged(alertList, alertRows.length ? alertRows : [el("p", { class: "small muted" }, "No open alerts.")]);
+    }, nextToAcknowledge);
   }
 
   // Clients' requests waiting for acknowledgment, oldest first; urgent ones past their time in red.
   function renderRequests() {
     const box = document.getElementById("requests");
     if (!box) return;
-    const now = Date.now();
+    const now = serverNow();
     const waiting = [...requests.values()].sort((a, b) => a.received_at.localeCompare(b.received_at));
-    box.hidden = waiting.length === 0;
-    box.replaceChildren(...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
+    const rows = [...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
       ...waiting.map((r) => {
         const overdue = r.overdue || (r.overdue_at && new Date(r.overdue_at).getTime() <= now);
         if (overdue && !rungFor.has(r.request_id)) { rungFor.add(r.request_id); beepOnce(); }
@@ -236,7 +388,11 @@
           el("button", { type: "button", onclick: () =>
             post(config.board_url + "requests/" + r.request_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
           "Acknowledge"));
-      }));
+      })];
+    window.OM.keepFocus([box], () => {
+      box.hidden = waiting.length === 0;
+      window.OM.replaceIfChanged(box, rows);
+    }, () => box.querySelector("[data-request] button") || document.getElementById("alerts-heading"));
   }
 
   function beepOnce() {
@@ -349,6 +505,15 @@
     return detail ? detail.agents.find((a) => a.agent_id === agentId) : null;
   }
 
+  // As board_state.punctuality_from: the first report on station against the report time.
+  function arrived(agent, at) {
+    agent.on_station_at = at;
+    const minutes = Math.round((Date.parse(at) - Date.parse(agent.report_at)) / 60000);
+    const text = minutes < 0 ? "on station " + -minutes + " min before report time"
+      : minutes === 0 ? "on station at report time" : "on station " + minutes + " min late";
+    agent.punctuality = { on_station_at: at, minutes, text };
+  }
+
   function apply(ev) {
     if (seen.has(ev.id)) return false;
     seen.add(ev.id);
@@ -357,6 +522,9 @@
       const agent = findAgent(ev.detail_id, p.agent_id);
       // A late upload of an older report never hides a newer one.
       if (agent && (!agent.status || agent.status.reported_at <= p.reported_at)) agent.status = p;
+      if (agent && AT_VENUE.includes(p.code.signal) && (!agent.on_station_at || Date.parse(p.reported_at) < Date.parse(agent.on_station_at))) {
+        arrived(agent, p.reported_at);
+      }
       if (agent && p.latitude !== null) {
         agent.position = { ...agent.position, latitude: p.latitude, longitude: p.longitude, reported_at: p.reported_at };
         placeAgent(p.agent_id, p.call_sign, agent.position);
@@ -389,9 +557,11 @@
   }
 
   function load() {
+    const sentAt = Date.now();
     return fetch(config.state_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => { if (!r.ok) throw new Error("board state: " + r.status); return r.json(); })
       .then((state) => {
+        setClock(state.server_now, sentAt, Date.now());
         syncedId = Math.max(syncedId, state.last_event_id);
         const list = state.detail ? [state.detail] : state.details;
         details = new Map(list.map((d) => [d.id, d]));
@@ -439,7 +609,8 @@
     window.boardSocket = socket;
   }
 
-  // Ages ("4 min ago") and mute expiry move with the clock.
+  // Ages ("4 min ago") and mute expiry move with the clock; countdowns every second, from the first
+  // paint on (which says nothing: only later changes of a row are announced).
   setInterval(() => { renderDetails(); renderAlerts(); renderRequests(); }, 30000);
-  load().then(connect).catch((e) => setConnection("offline", e.message));
+  load().then(() => { setInterval(tick, 1000); connect(); }).catch((e) => setConnection("offline", e.message));
 })();

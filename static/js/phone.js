@@ -21,20 +21,6 @@
 
   const el = window.OM.el;
 
-  // White text on an organisation's colour must read at 4.5:1 (WCAG AA), pressed or not: the colour
-  // is darkened towards black, keeping its hue, until it does.
-  const luminance = (rgb) => {
-    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  };
-  function readableBackground(hex) {
-    const digits = /^#([0-9a-f]{6})$/i.exec(hex || "");
-    const base = (digits ? digits[1] : "607d8b").match(/../g).map((h) => parseInt(h, 16));
-    let rgb = base;
-    for (let k = 0.95; 1.05 / (luminance(rgb) + 0.05) < 4.5 && k > 0; k -= 0.05) rgb = base.map((v) => Math.round(v * k));
-    return "rgb(" + rgb.join(", ") + ")";
-  }
-
   const newId = () => {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -90,7 +76,7 @@
     if (signature !== drawnCodes) {
       drawnCodes = signature;
       root.replaceChildren(...state.codes.map((code) => {
-        const button = el("button", { type: "button", style: "background:" + readableBackground(code.colour), "data-code": code.code },
+        const button = el("button", { type: "button", style: "background:" + code.colour + ";color:" + code.text_colour, "data-code": code.code },
           code.code, el("small", null, code.spoken_name));
         if (code.code === state.cover_code) holdForDuress(button, code.code);
         else button.addEventListener("click", () => send(code.code, false));
