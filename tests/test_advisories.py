@@ -60,7 +60,7 @@ def test_march_500_m_away_during_arrival_is_critical(world, feed):
     item = _item(feed, *_away(world.hotel, 500), T0 - timedelta(minutes=15))
     match = _match(world, item)
     assert match.severity == "critical"
-    assert match.reason == "500 m from Grand Hotel, during arrival Tue 24 Nov 07:30–08:30 local"
+    assert match.reason == "500 m from Grand Hotel, during arrival Tue 24 Nov 07:30–08:30 GMT"
     assert match.distance_m == pytest.approx(500, abs=1)
 
 
@@ -326,7 +326,7 @@ def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     rows = {a.title: a for a in db.session.scalars(sa.select(Advisory).where(Advisory.watch_area_id.is_not(None)))}
     assert set(rows) == {"Strike at the bank", "Manifestation à Paris"}
     assert (
-        rows["Strike at the bank"].reason == "890 m from Northwind HQ, London (watch area), from Sun 29 Nov 08:00 local"
+        rows["Strike at the bank"].reason == "890 m from Northwind HQ, London (watch area), from Sun 29 Nov 08:00 GMT"
     )
     assert rows["Manifestation à Paris"].reason.startswith("in France (watch area)")
     assert rows["Strike at the bank"].detail_id is None

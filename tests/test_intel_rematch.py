@@ -297,7 +297,11 @@ def test_a_detail_planned_after_a_travel_advisory_gets_it(world, feed, api):
         place_name="United Kingdom",
         starts_at=T0 - timedelta(days=200),
         ends_at=T0 + timedelta(days=3000),
-        details={"country_code": "GB", "country_codes": ["GB"], "travel_advisory": {"level": 2, "advice": "Exercise Increased Caution"}},
+        details={
+            "country_code": "GB",
+            "country_codes": ["GB"],
+            "travel_advisory": {"level": 2, "advice": "Exercise Increased Caution"},
+        },
         matched_at=NOW,
     )
     db.session.add(advisory)

@@ -94,7 +94,7 @@ def record_watch_area_candidates(
             if distance is not None and distance <= reach.near_m:
                 rank += 1
             rank = max(0, min(rank, len(SEVERITIES) - 1))
-            when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M local")
+            when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M %Z")
             advisory = Advisory(
                 organisation_id=organisation_id,
                 watch_area_id=area.id,

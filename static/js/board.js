@@ -395,7 +395,7 @@
       const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
       return el("div", { class: "alarm", "data-alert": a.alert_id },
         el("strong", null, a.message),
-        el("span", null, "raised " + localTime(a.raised_at, "UTC", true) + " UTC"),
+        el("span", null, "raised " + a.raised_at_local),
         a.latitude !== null ? el("a", { href: "https://www.openstreetmap.org/?mlat=" + a.latitude + "&mlon=" + a.longitude,
           target: "_blank", rel: "noopener" }, "last position " + a.latitude.toFixed(5) + ", " + a.longitude.toFixed(5))
           : el("span", null, "no position"),
@@ -412,7 +412,7 @@
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
         el("span", { class: "msg" }, a.message),
         a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
-        muted ? el("span", { class: "small muted" }, "muted until " + localTime(a.muted_until, "UTC") + " UTC") : null,
+        muted ? el("span", { class: "small muted" }, "muted until " + a.muted_until_local) : null,
         a.acknowledged_at ? null : el("button", { type: "button", class: "acknowledge", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
         "Acknowledge"),

@@ -17,6 +17,7 @@
   let sending = false;
   let retryDelay = 1000;
   let lastPositionSent = 0;
+  let signInNeeded = false;
 
   const el = window.OM.el;
 
@@ -32,6 +33,17 @@
     const text = Math.abs(minutes) >= 90 ? Math.round(Math.abs(minutes) / 60) + " h" : Math.abs(minutes) + " min";
     return minutes > 0 ? "in " + text : text + " ago";
   };
+
+  // A tap not yet stored, at the venue's clock (the server's own label replaces this once it has it).
+  function tapTime(iso) {
+    const zone = (state && state.assignments.length && state.assignments[0].timezone) || undefined;
+    try {
+      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone,
+        timeZoneName: "short" }).format(new Date(iso));
+    } catch (e) {
+      return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+  }
 
   function save() { localStorage.setItem(QUEUE_KEY, JSON.stringify(queue.slice(-50))); }
 
@@ -183,11 +195,24 @@
   function renderQueue() {
     const root = document.getElementById("queue");
     root.replaceChildren(...queue.slice().reverse().slice(0, 15).map((r) => el("li", null,
-      el("span", null, r.shown + " · " + new Date(r.body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+      el("span", null, r.shown + " · " + (r.at || tapTime(r.body.reported_at))),
       el("span", { class: "badge badge-" + r.state, title: r.error || "" }, r.state === "refused" ? "refused: " + r.error : r.state))));
-    const last = queue.filter((r) => r.state === "sent").pop();
-    document.getElementById("last").textContent = last ? last.shown + " sent" : "";
+    document.getElementById("last").textContent = sendState();
     setNetwork();
+  }
+
+  // The line under the buttons: what became of the newest tap ("OS queued – sends when online").
+  function sendState() {
+    const newest = queue[queue.length - 1];
+    if (!newest) return "";
+    const waiting = queue.filter((r) => r.state === "queued").length;
+    const more = waiting > 1 ? " (" + waiting + " waiting)" : "";
+    if (newest.state === "queued") {
+      if (signInNeeded) return newest.shown + " queued – sign in again; it is kept and sent after" + more;
+      return newest.shown + " queued – " + (navigator.onLine ? "sending" : "sends when online") + more;
+    }
+    if (newest.state === "refused") return newest.shown + " refused: " + newest.error;
+    return newest.shown + " sent";
   }
 
   function render() { renderCodes(); renderAssignments(); renderQueue(); }
@@ -224,6 +249,8 @@
         }
         if (response.ok && !response.redirected) {
           report.state = "sent";
+          report.at = ((await response.clone().json().catch(() => ({}))).reported_at_local) || null;
+          signInNeeded = false;
           retryDelay = 1000;
         } else if (response.status >= 500 || response.status === 429 || response.status === 408) {
           scheduleRetry();
@@ -231,7 +258,7 @@
         } else if (response.redirected || response.status === 401 || (response.status === 400 &&
             /CSRF/i.test(((await response.clone().json().catch(() => ({}))).message) || ""))) {
           // Signed out or the page is stale (CSRF): keep the report and ask for a sign-in.
-          document.getElementById("last").textContent = "Sign in again: reports are kept and sent after.";
+          signInNeeded = true;
           scheduleRetry();
           return;
         } else {
@@ -290,8 +317,8 @@
     socket.on("connect", () => refresh());
   }
 
-  window.addEventListener("online", () => { setNetwork(); flush(); });
-  window.addEventListener("offline", setNetwork);
+  window.addEventListener("online", () => { renderQueue(); flush(); });
+  window.addEventListener("offline", renderQueue);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(config.sw_url, { scope: "/phone/" }).catch(() => {});
   setInterval(() => { renderAssignments(); flush(); }, 30000);
   render();
