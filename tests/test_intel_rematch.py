@@ -181,7 +181,10 @@ def test_a_new_post_gets_the_items_around_it(world, feed, api):
 
     rematch.run()
     [(title, _, reason)] = _of(world.detail.id)
-    assert title == "Robbery near the embassy" and "Embassy" in reason
+    # The reason reaches the client's portal and digests: it names no team post.
+    assert title == "Robbery near the embassy" and "from one of the team's posts" in reason and "Embassy" not in reason
+    advisory = db.session.scalars(sa.select(Advisory).where(Advisory.detail_id == world.detail.id)).one()
+    assert advisories.advisory_payload(advisory)["site"] == "Embassy"  # the team sees which
 
 
 def test_a_new_watch_area_gets_the_current_items_in_it_and_not_the_past_ones(world, feed):

@@ -98,7 +98,7 @@ def exposures(detail: Detail) -> list[Exposure]:
                 Exposure(
                     detail_id=detail.id,
                     site_id=site.id,
-                    label=site.name,
+                    label="one of the team's posts",  # the reason reaches the client: the post is never named
                     moment="during the detail",
                     weight=0,
                     starts_at=detail.starts_at,
