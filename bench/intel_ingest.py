@@ -4,21 +4,23 @@ Generates an RSS 2.0 feed (GeoRSS points on some items, only place names in the 
 others), serves it from a small threading HTTP server on 127.0.0.1, registers it as a Feed of an
 organisation with the matching benchmark's venues and details, and
 
-- polls it end to end with intel.poller.poll_feed (fetch, parse, classify, place, store, match,
-  commit, publish): once with the poller's defaults, once with only the 5 MB fetch cap raised,
-  and once with both the fetch cap and parse.MAX_ITEMS (1,000 entries) raised, each on a fresh
-  copy of the database;
+- polls it end to end with intel.poller.poll_feed (fetch, parse, classify, place, store, match the
+  first poller.MATCH_PER_POLL items, commit, publish) on a fresh copy of the database; polls it
+  again in full (no ETag), which must store nothing new; then runs the matching job's rounds
+  (rematch.match_waiting) until no item waits to be matched;
 - then times the stages one by one on another fresh copy, calling intel.domain's fetch.fetch /
-  parse.parse, intel.poller.build_item (and, inside it, classify and the gazetteer), the poller's store loop,
-  and advisories.record_candidates (with match_items' share of it).
+  parse.parse, intel.poller.build_item (and, inside it, classify and the gazetteer), the poller's
+  bulk store, and advisories.record_candidates (with match_items' share of it).
+
+Each figure is given as wall time and as this process's CPU time: on a busy machine they part.
 
     .venv/bin/python bench/intel_ingest.py
+    .venv/bin/python bench/intel_ingest.py --part e2e --match-per-poll 10000   # match everything in the poll
     .venv/bin/python bench/intel_ingest.py --part breakdown --items 2000 --json
 """
 
 import argparse
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -26,6 +28,7 @@ import random
 import shutil
 import sys
 import threading
+import time
 from datetime import timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,11 +44,11 @@ from bench import world as bw
 from detail.domain import live
 from detail.extensions import db
 from detail.models import Organisation
-from intel.domain import advisories, classify, fetch, gazetteer, matching, parse, places, poller
+from intel.domain import advisories, classify, fetch, gazetteer, matching, parse, places, poller, rematch
 from intel.models import Advisory, Feed, FeedItem
 
 LOOPBACK = "127.0.0.1"  # where FeedServer listens
-DEFAULT_FETCH_CAP = 5_000_000  # intel.domain.fetch.fetch's max_bytes default
+DEFAULT_FETCH_CAP = 5_000_000  # intel.domain.fetch.fetch's max_bytes default (the poller passes its own)
 
 # Titles and summaries by category: what regional security feeds say. {place} is a city's name.
 TEMPLATES = {
@@ -221,17 +224,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def raised_caps(fetch_bytes: int | None = None, items: int | None = None):
-    """Raise fetch's byte cap (poll_feed passes none) and parse's MAX_ITEMS for a while, in this process only."""
-    original_fetch, original_items = fetch.fetch, parse.MAX_ITEMS
+def match_per_poll(count: int | None):
+    """Set poller.MATCH_PER_POLL for a while, in this process only (None: leave the poller's own)."""
+    original = poller.MATCH_PER_POLL
+    if count is not None:
+        poller.MATCH_PER_POLL = count
     try:
-        if fetch_bytes is not None:
-            fetch.fetch = functools.partial(original_fetch, max_bytes=fetch_bytes)
-        if items is not None:
-            parse.MAX_ITEMS = items
         yield
     finally:
-        fetch.fetch, parse.MAX_ITEMS = original_fetch, original_items
+        poller.MATCH_PER_POLL = original
 
 
 @contextlib.contextmanager
@@ -251,6 +252,13 @@ def clocked_match_items(into: list[float]):
         matching.match_items = original
 
 
+def timed_cpu(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """(wall seconds, this process's CPU seconds, result): on a busy machine the two part."""
+    cpu = time.process_time()
+    elapsed, result = bw.timed(fn, *args, **kwargs)
+    return elapsed, time.process_time() - cpu, result
+
+
 def _counts(feed_id: int) -> dict:
     items = db.session.scalar(sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id))
     placed = db.session.scalar(
@@ -259,8 +267,17 @@ def _counts(feed_id: int) -> dict:
     by_gazetteer = db.session.scalar(
         sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id, FeedItem.located_by == "gazetteer")
     )
+    waiting = db.session.scalar(
+        sa.select(sa.func.count(FeedItem.id)).where(FeedItem.feed_id == feed_id, FeedItem.matched_at.is_(None))
+    )
     candidates = db.session.scalar(sa.select(sa.func.count(Advisory.id)))
-    return {"stored": items, "placed": placed, "placed_by_gazetteer": by_gazetteer, "advisories": candidates}
+    return {
+        "stored": items,
+        "placed": placed,
+        "placed_by_gazetteer": by_gazetteer,
+        "waiting_to_be_matched": waiting,
+        "advisories": candidates,
+    }
 
 
 def _register(organisation_id: int, url: str) -> int:
@@ -272,69 +289,90 @@ def _register(organisation_id: int, url: str) -> int:
     return feed.id
 
 
-def end_to_end(world_db: str, folder: str, name: str, url: str, organisation_id: int, **caps) -> dict:
-    """One poll_feed on a fresh copy of the world's database, with the caps given (see raised_caps)."""
-    path = os.path.join(folder, f"{name}.db")
+def _poll(feed_id: int, match_seconds: list[float]) -> dict:
+    del match_seconds[:]
+    elapsed, cpu, result = timed_cpu(poller.poll_feed, feed_id, now=bw.WEEK_START)
+    db.session.expire_all()
+    feed = db.session.get(Feed, feed_id)
+    return {
+        "seconds": elapsed,
+        "cpu_s": cpu,
+        "status": result.status,
+        "error": result.error,
+        "new_items": result.new_items,
+        "matched": result.matched,
+        "waiting": result.waiting,
+        "problems": result.problems,
+        "match_items_seconds": sum(match_seconds),
+        "items_per_s": result.new_items / elapsed if result.new_items else 0.0,
+        "feed_consecutive_failures": feed.consecutive_failures,
+        "feed_items_seen": feed.items_seen,
+        "feed_health": feed.last_problems,
+        **_counts(feed_id),
+    }
+
+
+def end_to_end(world_db: str, folder: str, url: str, organisation_id: int, per_poll: int | None) -> dict:
+    """poll_feed on a fresh copy of the world's database, a second full poll of the same feed, then the
+    matching job's rounds until no item waits."""
+    path = os.path.join(folder, "end_to_end.db")
     shutil.copyfile(world_db, path)
     app = bw.app_for(folder, f"sqlite:///{path}")
     match_seconds: list[float] = []
-    with app.app_context():
+    out: dict = {}
+    with app.app_context(), match_per_poll(per_poll), clocked_match_items(match_seconds):
         feed_id = _register(organisation_id, url)
-        with raised_caps(**caps), clocked_match_items(match_seconds):
-            elapsed, result = bw.timed(poller.poll_feed, feed_id, now=bw.WEEK_START)
-        db.session.expire_all()
-        feed = db.session.get(Feed, feed_id)
-        out = {
-            "seconds": elapsed,
-            "status": result.status,
-            "error": result.error,
-            "new_items": result.new_items,
-            "problems": len(result.problems),
-            "first_problems": [p for p in result.problems if "entries" in p][:1] or result.problems[:1],
+        out["poll"] = _poll(feed_id, match_seconds)
+        out["poll"]["peak_rss_mb_after"] = bw.peak_rss_mb()
+        # Again, without the ETag: the whole document is fetched and parsed, and nothing is new.
+        db.session.get(Feed, feed_id).etag = None
+        db.session.commit()
+        out["repoll"] = _poll(feed_id, match_seconds)
+        rounds, seconds, cpu, events = 0, 0.0, 0.0, 0
+        while db.session.scalar(sa.select(sa.func.count(FeedItem.id)).where(FeedItem.matched_at.is_(None))):
+            elapsed, used, published = timed_cpu(rematch.match_waiting, bw.WEEK_START)
+            rounds, seconds, cpu, events = rounds + 1, seconds + elapsed, cpu + used, events + published
+        out["matching_job"] = {
+            "rounds": rounds,
+            "items_per_round": rematch.WAITING_PER_ROUND,
+            "seconds": seconds,
+            "cpu_s": cpu,
+            "events": events,
             "match_items_seconds": sum(match_seconds),
-            "items_per_s": result.new_items / elapsed if result.new_items else 0.0,
-            "feed_consecutive_failures": feed.consecutive_failures,
-            "feed_next_poll_in_s": (feed.next_poll_at - bw.WEEK_START).total_seconds(),
             **_counts(feed_id),
-            "peak_rss_mb_after": bw.peak_rss_mb(),
         }
         db.session.remove()
         db.engine.dispose()
     return out
 
 
-def breakdown(world_db: str, folder: str, url: str, organisation_id: int, body_size: int, n: int) -> dict:
+def breakdown(world_db: str, folder: str, url: str, organisation_id: int, per_poll: int | None) -> dict:
     """The poller's stages one at a time, on a fresh copy of the world's database."""
     path = os.path.join(folder, "breakdown.db")
     shutil.copyfile(world_db, path)
     app = bw.app_for(folder, f"sqlite:///{path}")
     stages: dict[str, float] = {}
-    out: dict = {"stages_s": stages}
+    cpu: dict[str, float] = {}
+    out: dict = {"stages_s": stages, "stages_cpu_s": cpu}
+
+    def stage(name, fn, *args, **kwargs):
+        stages[name], cpu[name], result = timed_cpu(fn, *args, **kwargs)
+        return result
+
     with app.app_context():
         feed_id = _register(organisation_id, url)
         feed = db.session.get(Feed, feed_id)
         now = bw.WEEK_START
+        per_poll = poller.MATCH_PER_POLL if per_poll is None else per_poll
 
-        seconds, default_fetch = bw.timed(fetch.fetch, url, allow=fetch.allow_list(LOOPBACK))
-        out["fetch_with_default_cap"] = {"status": default_fetch.status, "error": default_fetch.error, "s": seconds}
-        cap = max(DEFAULT_FETCH_CAP, 2 * body_size)
-        stages["fetch"], fetched = bw.timed(fetch.fetch, url, max_bytes=cap, allow=fetch.allow_list(LOOPBACK))
-        out["fetch"] = {"status": fetched.status, "bytes": len(fetched.body or b""), "max_bytes": cap}
-
-        seconds, parsed_default = bw.timed(parse.parse, fetched.body, default_category=feed.default_category)
-        out["parse_with_default_item_cap"] = {
-            "s": seconds,
-            "items": len(parsed_default.items),
-            "problems": [p for p in parsed_default.problems if "entries" in p],
-        }
-        del parsed_default
-        with raised_caps(items=max(n, parse.MAX_ITEMS)):
-            stages["parse"], parsed = bw.timed(parse.parse, fetched.body, default_category=feed.default_category)
+        fetched = stage("fetch", fetch.fetch, url, max_bytes=poller.MAX_FEED_BYTES, allow=fetch.allow_list(LOOPBACK))
+        out["fetch"] = {"status": fetched.status, "bytes": len(fetched.body or b""), "max_bytes": poller.MAX_FEED_BYTES}
+        parsed = stage("parse", parse.parse, fetched.body, default_category=feed.default_category)
         out["parsed_items"] = len(parsed.items)
 
         rules = poller.rules_for(organisation_id)
         db.session.commit()
-        stages["build_items"], built = bw.timed(lambda: [poller.build_item(feed, e, rules, now) for e in parsed.items])
+        built = stage("build_items", lambda: [poller.build_item(feed, e, rules, now) for e in parsed.items])
         out["within_build"] = {
             "classify_s": bw.timed(
                 lambda: [classify.classify(e, rules, default_category=feed.default_category) for e in parsed.items]
@@ -344,37 +382,31 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, body_s
             )[0],
             "items_without_geometry": sum(1 for e in parsed.items if not e.geometry),
         }
+        for n, item in enumerate(built):
+            item.feed_id, item.matched_at = feed_id, now if n < per_poll else None
 
         def store() -> list[FeedItem]:
-            """poll_feed's loop: known guids, then a savepoint and a flush per item.
-
-            As in poll_feed, the feed is changed first, so the query's autoflush opens the transaction the
-            savepoints nest in. (On SQLite, a savepoint opened outside a transaction is one: its RELEASE
-            commits, and syncs the file, item by item.)
-            """
+            """poll_feed's store: the known guids, a batched INSERT … ON CONFLICT DO NOTHING, and the items
+            to match now made the session's."""
             feed.last_polled_at = now
             known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed_id)))
-            stored = []
-            for item in built:
-                if item.guid in known:
-                    continue
-                known.add(item.guid)
-                with db.session.begin_nested():
-                    db.session.add(item)
-                    db.session.flush()
-                stored.append(item)
+            stored, _ = poller._insert_new([item for item in built if item.guid not in known])
+            poller._attach([item for item in stored if item.matched_at is not None])
             return stored
 
-        stages["store"], new_items = bw.timed(store)
+        new_items = stage("store", store)
+        to_match = [item for item in new_items if item.matched_at is not None]
         match_seconds: list[float] = []
         with clocked_match_items(match_seconds):
-            stages["match_and_record"], events = bw.timed(advisories.record_candidates, organisation_id, new_items, now)
+            events = stage("match_and_record", advisories.record_candidates, organisation_id, to_match, now)
+        out["matched_items"] = len(to_match)
         out["match_items_s"] = sum(match_seconds)
         out["record_s"] = stages["match_and_record"] - out["match_items_s"]
-        stages["commit"], _ = bw.timed(db.session.commit)
-        stages["publish"], _ = bw.timed(live.publish, events)
+        stage("commit", db.session.commit)
+        stage("publish", live.publish, events)
         out["events"] = len(events)
         out["total_s"] = sum(stages.values())
+        out["total_cpu_s"] = sum(cpu.values())
         out["items_per_s"] = len(new_items) / out["total_s"]
         out.update(_counts(feed_id))
         out["peak_rss_mb_after"] = bw.peak_rss_mb()
@@ -387,7 +419,7 @@ def run(args: argparse.Namespace) -> dict:
     tmp = bw.workdir(args.workdir)
     folder = args.workdir or tmp.name
     world_db = os.path.join(folder, "world.db")
-    results: dict = {"seed": args.seed}
+    results: dict = {"seed": args.seed, "match_per_poll": args.match_per_poll or poller.MATCH_PER_POLL}
     server = None
     try:
         app = bw.app_for(folder, f"sqlite:///{world_db}")
@@ -402,30 +434,17 @@ def run(args: argparse.Namespace) -> dict:
         results["feed"] = {
             "items": args.items,
             "bytes": len(body),
-            "over_default_fetch_cap": len(body) > DEFAULT_FETCH_CAP,
-            "over_max_items": args.items > parse.MAX_ITEMS,
+            "over_fetch_default": len(body) > DEFAULT_FETCH_CAP,
+            "over_poller_cap": len(body) > poller.MAX_FEED_BYTES,
         }
         server = FeedServer(body)
-        cap = max(DEFAULT_FETCH_CAP, 2 * len(body))
         if args.part in ("both", "e2e"):
-            results["end_to_end"] = {
-                "defaults": end_to_end(world_db, folder, "defaults", server.url("/a.xml"), world.organisation_id),
-                "fetch_cap_raised": end_to_end(
-                    world_db, folder, "fetch_cap", server.url("/b.xml"), world.organisation_id, fetch_bytes=cap
-                ),
-                "both_caps_raised": end_to_end(
-                    world_db,
-                    folder,
-                    "both_caps",
-                    server.url("/c.xml"),
-                    world.organisation_id,
-                    fetch_bytes=cap,
-                    items=max(args.items, parse.MAX_ITEMS),
-                ),
-            }
+            results["end_to_end"] = end_to_end(
+                world_db, folder, server.url("/a.xml"), world.organisation_id, args.match_per_poll
+            )
         if args.part in ("both", "breakdown"):
             results["breakdown"] = breakdown(
-                world_db, folder, server.url("/d.xml"), world.organisation_id, len(body), args.items
+                world_db, folder, server.url("/d.xml"), world.organisation_id, args.match_per_poll
             )
         results["peak_rss_mb"] = bw.peak_rss_mb()
         results["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -443,33 +462,39 @@ def report(results: dict) -> str:
         f"world: {w['venues']} venues, {w['details']} details around {w['cities']} cities; gazetteer loaded in "
         f"{results['gazetteer_load_s']:.2f} s; peak RSS before the feed {results['peak_rss_mb_before']:.0f} MB",
         f"feed: {f['items']} items, {f['bytes']:,} bytes (over fetch's 5,000,000-byte default: "
-        f"{f['over_default_fetch_cap']}; over parse.MAX_ITEMS {parse.MAX_ITEMS}: {f['over_max_items']}); "
-        f"generated in {results['generate_s']:.2f} s",
+        f"{f['over_fetch_default']}; over the poller's {poller.MAX_FEED_BYTES:,}: {f['over_poller_cap']}); "
+        f"generated in {results['generate_s']:.2f} s; a poll matches at most {results['match_per_poll']} items",
     ]
-    for name, e in results.get("end_to_end", {}).items():
+    e2e = results.get("end_to_end")
+    if e2e:
+        for name in ("poll", "repoll"):
+            e = e2e[name]
+            lines.append(
+                f"poll_feed{' again' if name == 'repoll' else ''}: {e['status']} in {e['seconds']:.2f} s "
+                f"(CPU {e['cpu_s']:.2f} s), {e['new_items']} new items, {e['stored']} stored "
+                f"({e['placed']} placed, {e['placed_by_gazetteer']} by the gazetteer), {e['matched']} matched, "
+                f"{e['waiting']} left waiting, {e['advisories']} advisories, match_items "
+                f"{e['match_items_seconds']:.2f} s" + (f"; error: {e['error']}" if e["error"] else "")
+            )
+        lines.append(f"feed health after the first poll: {e2e['poll']['feed_health']}")
+        j = e2e["matching_job"]
         lines.append(
-            f"poll_feed, {name.replace('_', ' ')}: {e['status']} in {e['seconds']:.2f} s, {e['new_items']} new items "
-            f"({e['placed']} placed, {e['placed_by_gazetteer']} by the gazetteer), {e['advisories']} advisories, "
-            f"match_items {e['match_items_seconds']:.2f} s, {e['items_per_s']:.0f} items/s, "
-            f"peak RSS {e['peak_rss_mb_after']:.0f} MB"
-            + (f"; error: {e['error']}" if e["error"] else "")
-            + (f"; {e['first_problems'][0]}" if e["first_problems"] else "")
+            f"matching job: {j['rounds']} rounds of up to {j['items_per_round']} waiting items in {j['seconds']:.2f} s "
+            f"(CPU {j['cpu_s']:.2f} s), {j['events']} events; then {j['waiting_to_be_matched']} waiting, "
+            f"{j['advisories']} advisories"
         )
     b = results.get("breakdown")
     if b:
-        fetch_default = b["fetch_with_default_cap"]
-        lines.append(
-            f"breakdown: fetch with the default cap: {fetch_default['status']} ({fetch_default['error']}); "
-            f"parse with the default item cap: {b['parse_with_default_item_cap']['items']} items in "
-            f"{b['parse_with_default_item_cap']['s']:.2f} s"
+        stage_text = ", ".join(
+            f"{name} {seconds:.2f} s (CPU {b['stages_cpu_s'][name]:.2f})" for name, seconds in b["stages_s"].items()
         )
-        stage_text = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in b["stages_s"].items())
         lines.append(
-            f"breakdown ({b['parsed_items']} items, {b['stored']} stored, {b['advisories']} advisories): {stage_text}; "
-            f"total {b['total_s']:.2f} s, {b['items_per_s']:.0f} items/s; match_items {b['match_items_s']:.2f} s of "
-            f"match_and_record; within build: classify {b['within_build']['classify_s']:.2f} s, gazetteer "
-            f"{b['within_build']['gazetteer_s']:.2f} s for {b['within_build']['items_without_geometry']} items "
-            f"without geometry; peak RSS {b['peak_rss_mb_after']:.0f} MB"
+            f"breakdown ({b['parsed_items']} items, {b['stored']} stored, {b['matched_items']} matched, "
+            f"{b['advisories']} advisories): {stage_text}; total {b['total_s']:.2f} s (CPU {b['total_cpu_s']:.2f} s), "
+            f"{b['items_per_s']:.0f} items/s; match_items {b['match_items_s']:.2f} s of match_and_record; within "
+            f"build: classify {b['within_build']['classify_s']:.2f} s, gazetteer {b['within_build']['gazetteer_s']:.2f}"
+            f" s for {b['within_build']['items_without_geometry']} items without geometry; peak RSS "
+            f"{b['peak_rss_mb_after']:.0f} MB"
         )
     lines.append(f"peak RSS {results['peak_rss_mb']:.0f} MB; load average at the end {results['load_average']}")
     return "\n".join(lines)
@@ -482,6 +507,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--details", type=int, default=300, help="details matched against (default 300)")
     p.add_argument("--text-share", type=float, default=0.4, help="items placed only by names in their text (0.4)")
     p.add_argument("--part", choices=("both", "e2e", "breakdown"), default="both")
+    p.add_argument("--match-per-poll", type=int, help="items one poll matches (default: the poller's MATCH_PER_POLL)")
     p.add_argument("--seed", type=int, default=bw.SEED)
     p.add_argument("--workdir", help="keep the SQLite databases here instead of a temporary folder")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

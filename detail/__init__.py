@@ -14,7 +14,7 @@ from detail import database_limits, hooks
 from detail.cli import register
 from detail.domain import surveys
 from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import detail_zone
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
 from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, security
@@ -22,6 +22,7 @@ from detail.web import board as board_views
 from detail.web import surveys as survey_views
 from detail.web.admin.persons import bolo_section
 from detail.web.api import register_api
+from detail.web.kit import local_filter
 from detail.web.security import INGEST_PER_DEVICE, device_or_address, limit_blueprint, limit_guessing, refused_caller
 from detail.web.sockets import BoardNamespace, PhoneNamespace
 
@@ -142,7 +143,8 @@ def register_commands(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
 
-    app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["local"] = local_filter
+    app.jinja_env.globals["detail_zone"] = detail_zone
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -13,7 +13,7 @@ from detail.models import User
 from detail.web.security import limit_api
 from intel import models  # noqa: F401  (its tables, for migrations)
 from intel.cli import intel_cli
-from intel.domain import gazetteer, geocoders, timezones
+from intel.domain import gazetteer, geocoders, rematch, rematch_requests, timezones
 from intel.domain.digests import send_due_digests
 from intel.domain.poller import poll_due
 from intel.models import ContactPreference, Feed
@@ -42,7 +42,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(intel_cli)
     register_api()
     register_job(Job("feeds", 15, _poll_due_feeds))
+    register_job(Job("matching", 10, rematch.run))
     register_job(Job("digests", 60, _send_due_digests))
+    # A detail, visit, movement, venue, post or watch area created or changed asks the matching job
+    # to match the stored items against it again (in the jobs, not in the request).
+    rematch_requests.watch()
 
 
 def _poll_due_feeds() -> int:

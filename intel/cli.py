@@ -42,6 +42,8 @@ def _report_polls(app, results: list[poller.PollResult]) -> int:
         line = f"{name}: {result.status}"
         if result.status == "ok":
             line += f", {result.new_items} new items"
+            if result.waiting:
+                line += f" ({result.waiting} left to the matching job)"
         if result.error:
             line += f" ({result.error})"
         click.echo(line)

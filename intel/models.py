@@ -86,6 +86,13 @@ class FeedItem(db.Model):
         ),
         sa.CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         sa.Index("ix_feed_item_latitude_longitude", "latitude", "longitude"),
+        # The items still waiting to be matched: few, looked for by the matching job every round.
+        sa.Index(
+            "ix_feed_item_unmatched",
+            "feed_id",
+            sqlite_where=sa.text("matched_at IS NULL"),
+            postgresql_where=sa.text("matched_at IS NULL"),
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -109,6 +116,9 @@ class FeedItem(db.Model):
     time_basis: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)  # CAP, GDACS, USGS fields
     fetched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # When it was matched against the details and watch areas of its arrival; None while it waits
+    # for the matching job (a poll matches at most poller.MATCH_PER_POLL of its new items).
+    matched_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     feed: so.Mapped[Feed] = so.relationship()
 
@@ -208,6 +218,27 @@ class ClientRequestAdvisory(db.Model):
 
     request: so.Mapped[ClientRequest] = so.relationship()
     advisory: so.Mapped[Advisory] = so.relationship()
+
+
+class IntelRematch(db.Model):
+    """A detail or watch area whose exposures changed (a visit, movement, venue, post or area created or
+    changed): the stored items still current are matched against it again by the matching job.
+
+    One row per target, refreshed by each change; the job deletes it only once done, and only if no
+    change came while it worked, so a restart or a crash loses nothing (claimed_until is its lease).
+    """
+
+    __table_args__ = (
+        sa.CheckConstraint("(detail_id IS NULL) <> (watch_area_id IS NULL)", name="for_detail_or_watch_area"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), unique=True)
+    watch_area_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("watch_area.id", ondelete="CASCADE"), unique=True
+    )
+    requested_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
 
 CADENCES = ("immediate", "daily", "weekly")

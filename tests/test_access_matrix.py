@@ -62,6 +62,7 @@ from detail.models import (
     Movement,
     PersonOfInterest,
     Principal,
+    Removal,
     Risk,
     Site,
     StatusCode,
@@ -131,6 +132,7 @@ BY_SECRET = Access(public=True, everyone=NOT_FOUND)  # the matrix holds no valid
 
 ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/"): LANDING,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -209,13 +211,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/surveys/photos/<int:photo_id>"): SURVEY_PAGE,
     # coordinators' pages
     ("GET", "/admin/"): STAFF_PAGE,
+    ("GET", "/admin/after-action/items/<int:item_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/after-action/items/<int:item_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/after-action/items/<int:item_id>/toggle"): STAFF_PAGE,
     ("GET", "/admin/agents"): STAFF_PAGE,
     ("GET", "/admin/agents/<int:agent_id>/availability"): STAFF_PAGE,
     ("POST", "/admin/agents/<int:agent_id>/availability"): STAFF_PAGE,
+    ("GET", "/admin/agents/<int:agent_id>/availability/<int:period_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/agents/<int:agent_id>/availability/<int:period_id>/delete"): STAFF_PAGE,
+    ("GET", "/admin/agents/<int:agent_id>/calendar"): STAFF_PAGE,
     ("POST", "/admin/agents/<int:agent_id>/calendar"): STAFF_PAGE,
+    ("GET", "/admin/agents/<int:agent_id>/calendar/revoke"): STAFF_PAGE,
     ("POST", "/admin/agents/<int:agent_id>/calendar/revoke"): STAFF_PAGE,
     ("GET", "/admin/agents/<int:agent_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/agents/<int:agent_id>/edit"): STAFF_PAGE,
@@ -246,6 +252,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/admin/details/<int:detail_id>/after-action.pdf"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/after-action/items"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/assignments"): STAFF_PAGE,
+    ("GET", "/admin/details/<int:detail_id>/assignments/<int:assignment_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/assignments/<int:assignment_id>/delete"): STAFF_PAGE,
     ("GET", "/admin/details/<int:detail_id>/assignments/<int:assignment_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/assignments/<int:assignment_id>/edit"): STAFF_PAGE,
@@ -254,10 +261,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/admin/details/<int:detail_id>/handoff"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/handoff"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/movements"): STAFF_PAGE,
+    ("POST", "/admin/details/<int:detail_id>/removals/<int:removal_id>/undo"): STAFF_PAGE,
+    ("GET", "/admin/details/<int:detail_id>/state"): STAFF_PAGE,
+    ("POST", "/admin/details/<int:detail_id>/state"): STAFF_PAGE,
+    ("GET", "/admin/details/<int:detail_id>/movements/<int:movement_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/movements/<int:movement_id>/delete"): STAFF_PAGE,
     ("GET", "/admin/details/<int:detail_id>/movements/<int:movement_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/movements/<int:movement_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/visits"): STAFF_PAGE,
+    ("GET", "/admin/details/<int:detail_id>/visits/<int:visit_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/visits/<int:visit_id>/delete"): STAFF_PAGE,
     ("GET", "/admin/details/<int:detail_id>/visits/<int:visit_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/details/<int:detail_id>/visits/<int:visit_id>/edit"): STAFF_PAGE,
@@ -265,9 +277,11 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/details/new"): STAFF_PAGE,
     ("GET", "/admin/devices"): STAFF_PAGE,
     ("POST", "/admin/devices"): STAFF_PAGE,
+    ("GET", "/admin/devices/<int:device_id>/unbind"): STAFF_PAGE,
     ("POST", "/admin/devices/<int:device_id>/unbind"): STAFF_PAGE,
     ("GET", "/admin/lessons"): STAFF_PAGE,
     ("GET", "/admin/persons"): STAFF_PAGE,
+    ("GET", "/admin/persons/<int:person_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/persons/<int:person_id>/delete"): STAFF_PAGE,
     ("GET", "/admin/persons/<int:person_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/persons/<int:person_id>/edit"): STAFF_PAGE,
@@ -281,6 +295,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/admin/requests/new"): STAFF_PAGE,
     ("POST", "/admin/requests/new"): STAFF_PAGE,
     ("GET", "/admin/risks"): STAFF_PAGE,
+    ("GET", "/admin/risks/<int:risk_id>/delete"): STAFF_PAGE,
     ("POST", "/admin/risks/<int:risk_id>/delete"): STAFF_PAGE,
     ("GET", "/admin/risks/<int:risk_id>/edit"): STAFF_PAGE,
     ("POST", "/admin/risks/<int:risk_id>/edit"): STAFF_PAGE,
@@ -295,6 +310,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/sites/new"): STAFF_PAGE,
     ("GET", "/admin/tokens"): STAFF_PAGE,
     ("POST", "/admin/tokens"): STAFF_PAGE,
+    ("GET", "/admin/tokens/<int:token_id>/revoke"): STAFF_PAGE,
     ("POST", "/admin/tokens/<int:token_id>/revoke"): STAFF_PAGE,
     # intel: feeds, rules, the review queue, watch areas and digests are coordinators' work
     ("GET", "/intel/advisories"): STAFF_PAGE,
@@ -640,6 +656,10 @@ def _populate(world) -> dict:
         own_photo = SurveyPhoto(survey=own_survey, content_type="image/png", data=b"\x89PNG\r\n\x1a\n")
         rival_survey = Survey(detail=rival, site=rival_site, safe_room="Fabrikam safe room")
         rival_photo = SurveyPhoto(survey=rival_survey, content_type="image/png", data=b"\x89PNG\r\n\x1a\n")
+        own_removal, oc_removal, rival_removal = (
+            Removal(detail=d, kind="visit", summary=f"the visit to {d.name}", rows={"visit": []})
+            for d in (world.detail, other, rival)
+        )
         rival_leave = Unavailability(
             agent=rival_agent, kind="training", starts_at=rival.ends_at, ends_at=rival.ends_at + timedelta(days=1)
         )
@@ -675,6 +695,9 @@ def _populate(world) -> dict:
                 oc_photo,
                 rival_survey,
                 rival_photo,
+                own_removal,
+                oc_removal,
+                rival_removal,
             ]
         )
     db.session.flush()
@@ -709,6 +732,7 @@ def _populate(world) -> dict:
         "person_id": own_person.id,
         "request_id": own_request.id,
         "item_id": own_item.id,
+        "removal_id": own_removal.id,
         "survey_id": own_survey.id,
         "photo_id": own_photo.id,
         "filename": "css/app.css",
@@ -729,6 +753,7 @@ def _populate(world) -> dict:
         "area_id": oc_area.id,
         "period_id": idle_leave.id,  # another agent's: under our agent's path it is not found
         "request_id": oc_request.id,
+        "removal_id": oc_removal.id,
         "survey_id": oc_survey.id,
         "photo_id": oc_photo.id,
         "site_id": spare_site.id,  # not a venue of our detail
@@ -753,6 +778,7 @@ def _populate(world) -> dict:
         "person_id": rival_person.id,
         "request_id": rival_request.id,
         "item_id": rival_item.id,
+        "removal_id": rival_removal.id,
         "survey_id": rival_survey.id,
         "photo_id": rival_photo.id,
         **intel["other_org"][0],

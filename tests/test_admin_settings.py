@@ -239,7 +239,7 @@ def test_codes_are_listed_in_order_with_swatches_and_signals(world, coordinator)
     db.session.commit()
     page = text(coordinator.get("/admin/codes"))
     assert page.index(">OS<") < page.index(">DUR<") < page.index(">OM<")
-    assert "background: #1e88e5" in page
+    assert "background: #1565c0; color: #ffffff" in page
     assert "counts as OM" in page and "covert duress" in page
     assert "cannot be deleted" in page
     assert "has no duress code" not in page

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from geopy.distance import distance as geodesic_distance
 
+from detail.domain.distance import distance_m
 from detail.extensions import db
 from intel.domain import advisories, matching
 from intel.models import Advisory, AdvisorySource, Feed, FeedItem, WatchArea
@@ -59,7 +60,7 @@ def test_march_500_m_away_during_arrival_is_critical(world, feed):
     item = _item(feed, *_away(world.hotel, 500), T0 - timedelta(minutes=15))
     match = _match(world, item)
     assert match.severity == "critical"
-    assert match.reason == "500 m from Grand Hotel, during arrival Tue 24 Nov 07:30–08:30 local"
+    assert match.reason == "500 m from Grand Hotel, during arrival Tue 24 Nov 07:30–08:30 GMT"
     assert match.distance_m == pytest.approx(500, abs=1)
 
 
@@ -127,13 +128,157 @@ def test_candidates_are_recorded_once_and_near_duplicates_merge(world, feed):
     assert [e.kind for e in events] == ["advisory_candidate"]
     assert advisories.record_candidates(world.org.id, [first], T0) == []  # stored once
     twin = _item(other_feed, *_away(world.hotel, 600), T0 + timedelta(hours=1), title="Climate march, Trafalgar Sq")
-    unrelated = _item(other_feed, *_away(world.hotel, 700), T0, title="Taxi drivers block the Strand")
+    # 1.4 km from the first, in other words: another happening.
+    unrelated = _item(other_feed, *_away(world.hotel, 1_000, 270), T0, title="Taxi drivers block the Strand")
     events = advisories.record_candidates(world.org.id, [twin, unrelated], T0)
     assert sorted(e.kind for e in events) == ["advisory_candidate", "advisory_source_added"]
     rows = db.session.scalars(sa.select(Advisory).order_by(Advisory.id)).all()
     assert len(rows) == 2
     assert [s.item.feed.name for s in rows[0].sources] == ["Protest monitor", "Embassy alerts"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AdvisorySource)) == 3
+
+
+@pytest.fixture
+def other_feed(world):
+    other = Feed(organisation=world.org, url="http://127.0.0.1:1/b.xml", name="Embassy alerts")
+    db.session.add(other)
+    db.session.commit()
+    return other
+
+
+def _advisories(world):
+    query = sa.select(Advisory).where(Advisory.detail_id == world.detail.id).order_by(Advisory.id)
+    return [sorted(s.item.title for s in a.sources) for a in db.session.scalars(query)]
+
+
+def test_two_feeds_reporting_one_march_in_other_words_make_one_advisory(world, feed, other_feed):
+    march = _item(feed, *_away(world.hotel, 300), T0, title="Climate activists gather at Piccadilly Circus")
+    report = _item(
+        other_feed, *_away(world.hotel, 800, 180), T0 + timedelta(minutes=90), title="Road blocked by demonstrators"
+    )
+    assert distance_m(march.latitude, march.longitude, report.latitude, report.longitude) < 1_000
+    advisories.record_candidates(world.org.id, [march], T0)
+    events = advisories.record_candidates(world.org.id, [report], T0)
+    assert [e.kind for e in events] == ["advisory_source_added"]
+    assert _advisories(world) == [["Climate activists gather at Piccadilly Circus", "Road blocked by demonstrators"]]
+
+
+def test_one_batch_merges_its_own_items_too(world, feed, other_feed):
+    march = _item(feed, *_away(world.hotel, 300), T0, title="Climate activists gather at Piccadilly Circus")
+    report = _item(other_feed, *_away(world.hotel, 500), T0, title="Road blocked by demonstrators")
+    events = advisories.record_candidates(world.org.id, [march, report], T0)
+    assert sorted(e.kind for e in events) == ["advisory_candidate", "advisory_source_added"]
+    assert len(_advisories(world)) == 1
+
+
+@pytest.mark.parametrize(
+    "metres, hours, category, same_feed, title",
+    [
+        (2_500, 0, "protest", False, "Climate march at Trafalgar Square"),  # alike, but too far
+        (1_500, 0, "protest", False, "Road blocked by demonstrators"),  # within 2 km, other words
+        (600, 3, "protest", False, "Road blocked by demonstrators"),  # near, but 3 h apart, other words
+        (300, 0, "crime", False, "Climate march at Trafalgar Square"),  # another category
+        (300, 0, "protest", True, "Climate march at Trafalgar Square"),  # the same feed: two happenings
+    ],
+)
+def test_what_is_not_the_same_happening_stays_apart(world, feed, other_feed, metres, hours, category, same_feed, title):
+    _item(feed, world.hotel.latitude, world.hotel.longitude, T0, title="Climate march at Trafalgar Square")
+    first = db.session.scalars(sa.select(FeedItem)).one()
+    other = _item(
+        feed if same_feed else other_feed,
+        *_away(world.hotel, metres),
+        T0 + timedelta(hours=hours),
+        category=category,
+        title=title,
+    )
+    advisories.record_candidates(world.org.id, [first, other], T0)
+    assert len(_advisories(world)) == 2
+
+
+def test_alike_titles_merge_within_2_km_and_6_hours(world, feed, other_feed):
+    first = _item(feed, *_away(world.hotel, 300), T0, title="Climate march at Trafalgar Square")
+    second = _item(
+        other_feed, *_away(world.hotel, 1_500, 270), T0 + timedelta(hours=5), title="Climate march, Trafalgar Sq"
+    )
+    advisories.record_candidates(world.org.id, [first, second], T0)
+    assert len(_advisories(world)) == 1
+
+
+def _box_around(site, half_deg_lat, half_deg_lon, east_shift=0.0):
+    return {
+        "type": "box",
+        "coordinates": [
+            site.latitude - half_deg_lat,
+            site.longitude - half_deg_lon + east_shift,
+            site.latitude + half_deg_lat,
+            site.longitude + half_deg_lon + east_shift,
+        ],
+    }
+
+
+def test_overlapping_warning_areas_from_two_feeds_make_one_advisory(world, feed, other_feed):
+    h = world.hotel
+    # Both cover the hotel; their middles are 14 km apart, their words unlike.
+    west = _box_around(h, 0.1, 0.2, east_shift=-0.1)
+    east = _box_around(h, 0.1, 0.2, east_shift=0.1)
+    storm = _item(
+        feed,
+        h.latitude,
+        h.longitude - 0.1,
+        T0,
+        hours=6,
+        category="weather",
+        title="Yellow warning: thunderstorms",
+        geometry=west,
+    )
+    rain = _item(
+        other_feed,
+        h.latitude,
+        h.longitude + 0.1,
+        T0 + timedelta(hours=4),
+        hours=6,
+        category="weather",
+        title="Heavy rain alert for the capital",
+        geometry=east,
+    )
+    advisories.record_candidates(world.org.id, [storm, rain], T0)
+    assert _advisories(world) == [["Heavy rain alert for the capital", "Yellow warning: thunderstorms"]]
+
+
+def test_areas_that_do_not_overlap_in_place_or_time_stay_apart(world, feed, other_feed):
+    h = world.hotel
+    storm = _item(
+        feed,
+        h.latitude,
+        h.longitude,
+        T0,
+        hours=2,
+        category="weather",
+        title="Yellow warning: thunderstorms",
+        geometry=_box_around(h, 0.05, 0.05),
+    )
+    elsewhere = _item(
+        other_feed,
+        h.latitude,
+        h.longitude + 0.2,
+        T0,
+        hours=2,
+        category="weather",
+        title="Heavy rain alert",
+        geometry=_box_around(h, 0.05, 0.05, east_shift=0.2),
+    )
+    later = _item(
+        other_feed,
+        h.latitude,
+        h.longitude,
+        T0 + timedelta(hours=9),
+        hours=2,
+        category="weather",
+        title="Fog warning",
+        geometry=_box_around(h, 0.05, 0.05),
+    )
+    advisories.record_candidates(world.org.id, [storm, elsewhere, later], T0)
+    assert len(_advisories(world)) == 3
 
 
 def test_another_organisations_details_get_nothing(world, feed):
@@ -181,7 +326,7 @@ def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     rows = {a.title: a for a in db.session.scalars(sa.select(Advisory).where(Advisory.watch_area_id.is_not(None)))}
     assert set(rows) == {"Strike at the bank", "Manifestation à Paris"}
     assert (
-        rows["Strike at the bank"].reason == "890 m from Northwind HQ, London (watch area), from Sun 29 Nov 08:00 local"
+        rows["Strike at the bank"].reason == "890 m from Northwind HQ, London (watch area), from Sun 29 Nov 08:00 GMT"
     )
     assert rows["Manifestation à Paris"].reason.startswith("in France (watch area)")
     assert rows["Strike at the bank"].detail_id is None

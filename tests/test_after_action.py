@@ -95,7 +95,7 @@ def test_the_teams_account_and_action_items(client, world):
     assert client.post(f"/admin/after-action/items/{item.id}/toggle").status_code == 302
     db.session.expire_all()
     assert item.done
-    assert client.post(f"/admin/after-action/items/{item.id}/delete").status_code == 302
+    assert client.post(f"/admin/after-action/items/{item.id}/delete", data={"confirmed": "1"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ActionItem)) == 0
     # Saving the account again keeps one report per detail.
     client.post(url, data={"went_well": "", "difficulties": "", "lessons": "Second thoughts"})

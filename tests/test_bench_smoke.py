@@ -33,17 +33,22 @@ def test_matching_benchmark_runs_and_its_baseline_agrees_with_match_items(tmp_pa
 
 
 def test_ingest_benchmark_polls_end_to_end_and_stage_by_stage(tmp_path, capsys):
-    results = intel_ingest.main(["--items=50", "--venues=20", "--details=4", f"--workdir={tmp_path}"])
-    assert results["feed"]["items"] == 50 and not results["feed"]["over_default_fetch_cap"]
-    for variant in ("defaults", "fetch_cap_raised", "both_caps_raised"):
-        poll = results["end_to_end"][variant]
-        assert poll["status"] == "ok" and poll["new_items"] == 50 and poll["stored"] == 50
-        assert poll["placed"] > 0 and poll["placed_by_gazetteer"] > 0
+    results = intel_ingest.main(
+        ["--items=50", "--venues=20", "--details=4", "--match-per-poll=20", f"--workdir={tmp_path}"]
+    )
+    assert results["feed"]["items"] == 50 and not results["feed"]["over_fetch_default"]
+    e2e = results["end_to_end"]
+    poll, repoll, job = e2e["poll"], e2e["repoll"], e2e["matching_job"]
+    assert poll["status"] == "ok" and poll["new_items"] == 50 and poll["stored"] == 50
+    assert (poll["matched"], poll["waiting"], poll["waiting_to_be_matched"]) == (20, 30, 30)
+    assert poll["placed"] > 0 and poll["placed_by_gazetteer"] > 0
+    assert (repoll["status"], repoll["new_items"], repoll["stored"]) == ("ok", 0, 50)
+    assert job["rounds"] == 1 and job["waiting_to_be_matched"] == 0
     stages = results["breakdown"]
     names = ["fetch", "parse", "build_items", "store", "match_and_record", "commit", "publish"]
-    assert list(stages["stages_s"]) == names
-    assert stages["parsed_items"] == stages["stored"] == 50
-    assert "poll_feed, both caps raised: ok" in capsys.readouterr().out
+    assert list(stages["stages_s"]) == names == list(stages["stages_cpu_s"])
+    assert stages["parsed_items"] == stages["stored"] == 50 and stages["matched_items"] == 20
+    assert "poll_feed again: ok" in capsys.readouterr().out
 
 
 def test_board_benchmark_reads_every_agent_of_the_detail(tmp_path, capsys):

@@ -170,7 +170,8 @@ def test_detail_state_changes_by_lead_or_coordinator(app, client, world, who, st
         "client": world.contact,
     }[who]
     sign_in(client, user)
-    response = client.post(f"/board/details/{world.detail.id}/state", json={"state": "hot"})
+    body = {"state": "hot", "from_state": "planned", "confirmed": True}
+    response = client.post(f"/board/details/{world.detail.id}/state", json=body)
     assert response.status_code == status
     db.session.refresh(world.detail)
     assert world.detail.state == ("hot" if status == 200 else "planned")

@@ -106,7 +106,7 @@ def test_an_agent_row_carries_the_report_time_and_is_not_late_before_it(world):
     # Bravo 1 reports at T0 - 30 min, at the Grand Hotel (London: GMT in November).
     row = _row(world, T0 - timedelta(minutes=45))
     assert row["report_at"] == (T0 - timedelta(minutes=30)).isoformat()
-    assert row["report_at_local"] == "07:30" and row["timezone"] == "Europe/London"
+    assert row["report_at_local"] == "07:30 GMT" and row["timezone"] == "Europe/London"
     assert row["shift_ends_at"] == (T0 + timedelta(hours=12)).isoformat()
     assert row["on_station_at"] is None and row["late"] is None
 

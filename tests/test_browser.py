@@ -131,6 +131,11 @@ def test_covert_duress_alarms_the_board_and_not_the_phone(browser, live_server, 
 
     board.wait_for_selector("#duress:not([hidden])", timeout=5000)
     assert "Bravo 1" in board.locator("#duress").inner_text()
+    # Raised at a time in the venue's zone (London: GMT or BST), as the after-action report prints it.
+    from detail.domain.timefmt import local_time
+
+    raised = board.locator("#duress").inner_text()
+    assert f" {local_time(datetime.now(timezone.utc), 'Europe/London', '%Z')}" in raised and "UTC" not in raised
     assert board.locator(f'tr[data-agent="{w.agent.id}"] .code').inner_text() == "DUR"
     _shot(board, tmp_path, "board-duress")
     board.reload()
@@ -243,10 +248,11 @@ def test_board_counts_down_to_the_report_time_and_flags_the_row_when_it_passes(
         assert reply.status_code in (200, 201), reply.text
 
     # Another agent's status redraws the rows, not the alert list: a live region drawn again is read again.
-    board.evaluate("document.querySelector('#alerts .alert').dataset.drawn = 'once'")
+    # (A property, not an attribute: the list is compared by its markup before it is drawn again.)
+    board.evaluate("document.querySelector('#alerts .alert').drawnOnce = true")
     send(far.user, "OM")
     board.wait_for_function(f"document.querySelector('tr[data-agent=\"{far.id}\"] .code')?.textContent === 'OM'")
-    assert board.locator("#alerts .alert[data-drawn=once]").count() == 1
+    assert board.evaluate("document.querySelector('#alerts .alert').drawnOnce === true")
 
     send(w.agent_user, "OS")
     board.wait_for_selector(f'tr[data-agent="{w.agent.id}"]:not(.late)', timeout=10000)
@@ -372,7 +378,14 @@ def test_pages_break_no_content_security_policy_rule(browser, live_server, world
     """Every script the pages need comes from the app itself: no inline script, no eval, nothing refused."""
     w = world_now
     visits = {
-        w.coordinator.email: ["/board/", f"/board/details/{w.detail.id}", "/admin/details", "/admin/devices"],
+        w.coordinator.email: [
+            "/board/",
+            f"/board/details/{w.detail.id}",
+            "/admin/details",
+            f"/admin/details/{w.detail.id}",
+            f"/admin/details/{w.detail.id}/state?to=hot",
+            "/admin/devices",
+        ],
         w.agent_user.email: ["/phone/"],
         w.contact.email: ["/portal", f"/portal/details/{w.detail.id}"],
     }
@@ -483,3 +496,292 @@ def test_coordinator_answers_a_request_with_an_advisory_ticked_beside_it(browser
     assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == 1
     assert db.session.scalar(db.select(db.func.count()).select_from(ClientRequestAdvisory)) == 1
     assert refused == []
+
+
+# --- changes a slip must not make: asked in the page, sent once, the next button elsewhere ---------------
+
+
+def _state_events():
+    from detail.models import Event
+
+    db.session.expire_all()
+    return db.session.scalars(db.select(Event).where(Event.kind == "detail_state")).all()
+
+
+def _button_at(page, box) -> str | None:
+    """The text of the button under the middle of box (where a second click would land), if any."""
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    return page.evaluate("(p) => document.elementFromPoint(p.x, p.y)?.closest('button')?.textContent ?? null", point)
+
+
+def test_go_hot_asks_in_an_accessible_dialog_and_a_double_click_moves_once(browser, live_server, world_now, tmp_path):
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto(f"/admin/details/{w.detail.id}")
+    go_hot = page.locator(".state-steps .step-hot button")
+    box = go_hot.bounding_box()
+
+    go_hot.dblclick()  # the second click lands on the dialog or its backdrop: nothing is sent
+    dialog = page.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert "the board starts timing reports" in dialog.inner_text()
+    assert page.evaluate("document.activeElement.textContent") == "Cancel"  # focus in it, on the safe choice
+    _shot(page, tmp_path, "confirm-go-hot")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.textContent") == "Go hot"  # back on the button that asked
+    assert _state_events() == []
+
+    go_hot.click()
+    confirm = dialog.get_by_role("button", name="Go hot")
+    with page.expect_navigation():
+        confirm.dblclick()
+    page.wait_for_selector(".state-steps .step-hot [aria-current=step]")
+    [event] = _state_events()
+    assert (event.payload["previous"], event.payload["state"]) == ("planned", "hot")
+    # Where Go hot was there is no button now: Complete has a place of its own.
+    assert _button_at(page, box) is None
+    assert page.locator(".state-steps .step-complete button").inner_text() == "Complete"
+    _shot(page, tmp_path, "detail-hot")
+
+
+def test_the_board_asks_before_going_hot_and_sends_once(browser, live_server, world_now, tmp_path):
+    w = world_now
+    board = _signed_in_page(browser, live_server, w.coordinator.email)
+    posts = []
+    board.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/state") else None)
+    board.goto(f"/board/details/{w.detail.id}")
+    board.wait_for_selector("#connection[data-state=live]")
+    go_hot = board.locator(f'[data-move="{w.detail.id}:hot"]')
+    box = go_hot.bounding_box()
+
+    go_hot.dblclick()
+    dialog = board.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert posts == []
+    dialog.get_by_role("button", name="Go hot").dblclick()
+    board.wait_for_selector(f'.step-hot [data-current="{w.detail.id}"]')
+    board.wait_for_selector("#board-notice:has-text('is hot')")
+    assert len(posts) == 1 and len(_state_events()) == 1
+    assert _button_at(board, box) is None
+    assert board.locator(f'[data-move="{w.detail.id}:complete"]').inner_text() == "Complete"
+    _shot(board, tmp_path, "board-hot")
+
+
+def test_removing_a_visit_says_what_goes_with_it_and_can_be_undone(browser, live_server, world_now, tmp_path):
+    from detail.models import Movement, Visit
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto(f"/admin/details/{w.detail.id}")
+    page.locator("#visits button", has_text="Remove").click()
+    dialog = page.get_by_role("dialog", name=re.compile(r"^Remove the visit to Grand Hotel"))
+    dialog.wait_for()
+    assert "The movement Grand Hotel → ExCeL London that leaves from there will be removed too." in dialog.inner_text()
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Remove visit").click()
+    notice = page.locator(".undo-notice")
+    assert "Removed the visit to Grand Hotel" in notice.inner_text()
+    assert "No visits yet." in page.locator("#visits").inner_text()
+    assert "No movements yet." in page.locator("#movements").inner_text()
+    _shot(page, tmp_path, "undo-notice")
+    with page.expect_navigation():
+        notice.get_by_role("button", name="Undo").click()
+    assert "Put back the visit to Grand Hotel" in page.locator(".flash-success").inner_text()
+    db.session.expire_all()
+    assert len(db.session.scalars(db.select(Visit).where(Visit.detail_id == w.detail.id)).all()) == 1
+    assert len(db.session.scalars(db.select(Movement).where(Movement.detail_id == w.detail.id)).all()) == 1
+
+
+def test_without_javascript_the_server_asks_on_a_page(browser, live_server, world_now):
+    from detail.models import Movement
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.coordinator.email, java_script_enabled=False)
+    page.goto(f"/admin/details/{w.detail.id}")
+    page.locator("#movements button", has_text="Remove").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text().startswith("Remove the movement Grand Hotel → ExCeL London")
+    db.session.expire_all()
+    assert db.session.scalars(db.select(Movement)).all() != []  # asked, nothing removed yet
+    page.get_by_role("button", name="Remove movement").click()
+    page.wait_for_load_state()
+    assert "No movements yet." in page.locator("#movements").inner_text()
+
+
+def test_the_lead_goes_hot_from_the_phone_after_the_question(browser, live_server, world_now, tmp_path):
+    w = world_now
+    phone = _signed_in_page(
+        browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    go_hot = phone.locator(f'[data-move="{w.detail.id}:hot"]')
+    go_hot.tap()
+    dialog = phone.get_by_role("dialog", name=f"Go hot: {w.detail.name}?")
+    dialog.wait_for()
+    assert _state_events() == []
+    dialog.get_by_role("button", name="Go hot").tap()
+    phone.wait_for_selector(f'.step-hot [data-current="{w.detail.id}"]')
+    assert len(_state_events()) == 1
+    assert phone.locator(f'[data-move="{w.detail.id}:complete"]').inner_text() == "Complete"
+    _shot(phone, tmp_path, "phone-hot")
+
+
+def _luminance(css_rgb: str) -> float:
+    channels = [int(v) / 255 for v in css_rgb[css_rgb.index("(") + 1 : css_rgb.index(")")].split(",")[:3]]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_phone_says_under_its_buttons_that_a_code_waits_for_signal(browser, live_server, world_now, tmp_path):
+    w = world_now
+    phone = _signed_in_page(browser, live_server, w.agent_user.email, viewport={"width": 390, "height": 844})
+    phone.wait_for_selector("button[data-code=OS]")
+    phone.context.set_offline(True)
+    phone.click("button[data-code=OS]")
+    line = phone.locator("#last")
+    phone.wait_for_function("document.getElementById('last').textContent.includes('queued')")
+    assert line.inner_text() == "OS queued – sends when online"
+    assert line.get_attribute("aria-live") == "polite" and line.get_attribute("role") == "status"
+    # Right under the buttons, on the first screen: no scrolling to the queue to learn it waits.
+    codes, shown = phone.locator("#codes").bounding_box(), line.bounding_box()
+    assert 0 <= shown["y"] - (codes["y"] + codes["height"]) < 40
+    assert shown["y"] + shown["height"] <= 844
+    _shot(phone, tmp_path, "phone-queued")
+
+    # The pressed code reads as well as the others: white on a colour at 4.5:1 at least, nothing faded.
+    looks = phone.evaluate(
+        """[...document.querySelectorAll('#codes button')].map((b) => ({
+            code: b.dataset.code, pressed: b.getAttribute('aria-pressed'),
+            fg: getComputedStyle(b).color, small: getComputedStyle(b.querySelector('small')).color,
+            bg: getComputedStyle(b).backgroundColor, opacity: [b, b.querySelector('small')]
+              .map((n) => getComputedStyle(n).opacity).join()}))"""
+    )
+    pressed = [look for look in looks if look["pressed"] == "true"]
+    assert [look["code"] for look in pressed] == ["OS"]
+    for look in looks:
+        assert look["opacity"] == "1,1", look
+        assert _contrast(look["fg"], look["bg"]) >= 4.5, look
+        assert _contrast(look["small"], look["bg"]) >= 4.5, look
+
+    # Times on the venue's clock with its zone's label, queued (the phone's) or stored (the server's).
+    from detail.domain.timefmt import local_time
+
+    label = local_time(datetime.now(timezone.utc), "Europe/London", "%Z")
+    assert phone.locator(".queue li").first.inner_text().startswith("OS · ")
+    assert f" {label}" in phone.locator(".queue li").first.inner_text()
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    phone.wait_for_function("document.getElementById('last').textContent === 'OS sent'", timeout=10000)
+    from detail.models import StatusReport
+
+    db.session.expire_all()
+    stored = db.session.scalars(db.select(StatusReport)).one()
+    assert (
+        phone.locator(".queue li")
+        .first.inner_text()
+        .startswith("OS · " + local_time(stored.reported_at, "Europe/London", "%H:%M %Z"))
+    )
+
+
+def test_review_queue_opens_one_advisory_at_a_time_by_keyboard(browser, live_server, world_now, tmp_path):
+    from intel.models import Advisory
+
+    w = world_now
+    start = w.detail.starts_at
+    ids = []
+    for title, severity in (("Climate march at Trafalgar Square", "high"), ("Road closure on the Strand", "low")):
+        advisory = Advisory(
+            organisation_id=w.org.id,
+            detail_id=w.detail.id,
+            title=title,
+            category="protest",
+            severity=severity,
+            reason="near the Grand Hotel",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+        )
+        db.session.add(advisory)
+        db.session.flush()
+        ids.append(advisory.id)
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.coordinator.email)
+    page.goto("/intel/advisories")
+    opened = "() => [...document.querySelectorAll('details.review-item[open]')].map((d) => d.dataset.advisory)"
+    assert page.evaluate(opened) == []
+
+    def open_by_keyboard(advisory_id):
+        page.focus(f'details[data-advisory="{advisory_id}"] > summary')
+        page.keyboard.press("Enter")
+
+    open_by_keyboard(ids[0])
+    assert page.evaluate(opened) == [str(ids[0])]
+    # The merge list of the open one offers the other, by title, severity and time.
+    options = page.locator(f'details[data-advisory="{ids[0]}"] select[name=into] option').all_inner_texts()
+    assert any("Road closure on the Strand" in o and "low" in o for o in options)
+    open_by_keyboard(ids[1])
+    page.wait_for_function(f"({opened})().join() === '{ids[1]}'")
+    _shot(page, tmp_path, "review-queue")
+    # Where the browser does not group <details name>, the page's script still closes the others.
+    page.evaluate("document.querySelectorAll('details.review-item').forEach((d) => d.removeAttribute('name'))")
+    open_by_keyboard(ids[0])
+    page.wait_for_function(f"({opened})().join() === '{ids[0]}'")
+
+
+def test_feed_and_digest_actions_line_up_at_one_size(browser, live_server, world_now, tmp_path):
+    from intel.models import Feed
+
+    w = world_now
+    db.session.add_all(
+        [
+            Feed(organisation=w.org, url="https://a.example/feed-with-a-long-address.xml", name="Regional"),
+            Feed(organisation=w.org, url="https://b.example/f", name="Quiet", enabled=False),
+        ]
+    )
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.coordinator.email, viewport={"width": 1280, "height": 900})
+    boxes = """(selector) => [...document.querySelectorAll(selector)].map((row) =>
+        [...row.querySelectorAll('td.row-actions .row-action')].map((b) => {
+          const r = b.getBoundingClientRect();
+          return [Math.round(r.x), Math.round(r.width), Math.round(r.height)];
+        }))"""
+    for path, selector in (("/intel/feeds", "tbody tr[data-feed]"), ("/intel/digests", "tbody tr[data-contact]")):
+        page.goto(path)
+        rows = page.evaluate(boxes, selector)
+        assert len(rows) == 2 and all(len(row) == 2 for row in rows), rows
+        assert rows[0] == rows[1], rows  # the same place and size in every row
+        (x1, w1, h1), (x2, w2, h2) = rows[0]
+        assert (w1, h1) == (w2, h2) and x2 > x1 + w1  # one size, side by side
+        _shot(page, tmp_path, path.rsplit("/", 1)[-1])
+
+
+def test_digest_preferences_show_only_the_chosen_cadences_fields(browser, live_server, world_now, tmp_path):
+    from intel.models import ContactPreference
+
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.contact.email, viewport={"width": 390, "height": 844})
+    page.goto("/portal/preferences")
+    shown = "() => ['weekly_day', 'daily_at', 'all_quiet'].filter((n) => document.getElementsByName(n)[0].offsetParent)"
+    assert page.get_by_label("How often").input_value() == "daily"
+    assert page.evaluate(shown) == ["daily_at", "all_quiet"]
+    page.get_by_label("How often").select_option("weekly")
+    assert page.evaluate(shown) == ["weekly_day", "daily_at", "all_quiet"]
+    _shot(page, tmp_path, "preferences-weekly")
+    page.get_by_label("How often").select_option("immediate")
+    assert page.evaluate(shown) == []
+    # The zone is searched in the list; what is hidden is not sent, and the server keeps the stored time.
+    page.get_by_label("Time zone").fill("America/New_York")
+    assert page.evaluate("document.getElementById('timezone').list.id") == "zone-names"
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector(".flash-success")
+    db.session.expire_all()
+    stored = db.session.scalar(db.select(ContactPreference).where(ContactPreference.user_id == w.contact.id))
+    assert (stored.cadence, stored.timezone, stored.daily_at_minute) == ("immediate", "America/New_York", 7 * 60)
+    assert page.evaluate(shown) == []  # shown again as stored: at once, no timing fields
+    page.get_by_label("Time zone").fill("london")
+    page.get_by_role("button", name="Save").click()
+    assert "Did you mean Europe/London?" in page.locator("main").inner_text()

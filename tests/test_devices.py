@@ -112,7 +112,7 @@ def test_devices_page_binds_and_unbinds(client, world):
     clash = {"agent_id": world.idle_agent_user.agent.id, "identifier": "+447700900123", "kind": ""}
     r = client.post("/admin/devices", data=clash)
     assert r.status_code == 400 and "already bound" in r.get_data(as_text=True)
-    assert client.post(f"/admin/devices/{device.id}/unbind").status_code == 302
+    assert client.post(f"/admin/devices/{device.id}/unbind", data={"confirmed": "1"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Device)) == 0
 
 
@@ -122,7 +122,7 @@ def test_calendar_link_from_the_pages(client, world):
     assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
     url = r.get_data(as_text=True).split("/calendar/")[1].split(".ics")[0]
     assert client.get(f"/calendar/{url}.ics").status_code == 200
-    assert client.post(f"/admin/agents/{world.agent.id}/calendar/revoke").status_code == 302
+    assert client.post(f"/admin/agents/{world.agent.id}/calendar/revoke", data={"confirmed": "1"}).status_code == 302
     assert client.get(f"/calendar/{url}.ics").status_code == 404
     # the agent issues his own from the phone page
     sign_in(client, world.agent_user)

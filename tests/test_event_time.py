@@ -385,3 +385,14 @@ def test_a_long_basis_never_pushes_the_reason_past_its_column(world):
     exposure = exposures.exposures(detail)[0]
     text = severity.reason(item, replace(exposure, label="a" * 450), 500.0, False, detail, 1)
     assert len(text) == severity.MAX_REASON and text.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [("Protest Sunday afternoon", (29, 12), (29, 18)), ("Vigil tonight", (28, 18), (29, 6))],
+)
+def test_parts_of_the_day_keep_the_local_clock_when_the_clocks_change(text, start, end):
+    london = ZoneInfo("Europe/London")  # the clocks go forward at 01:00 on Sunday 29 March 2026
+    window = event_time.event_window(text, "", datetime(2026, 3, 28, 9, tzinfo=timezone.utc), "Europe/London")
+    local = window.starts_at.astimezone(london), window.ends_at.astimezone(london)
+    assert [(t.day, t.hour) for t in local] == [start, end]

@@ -15,8 +15,9 @@ from urllib.parse import quote, unquote
 import pytest
 
 from detail.domain.netguard import parse_allow_list
+from intel.domain import parse as parse_package
 from intel.domain.fetch import MAX_REDIRECTS, FetchResult, fetch
-from intel.domain.parse import MAX_ITEMS, document, parse
+from intel.domain.parse import document, parse
 from intel.domain.parse.items import ParsedFeed
 
 from .conftest import LOOPBACK_FEEDS
@@ -913,13 +914,23 @@ def test_parse_long_guids_are_hashed_and_duplicates_skipped():
     assert "no title, link or summary" in problems
 
 
-def test_parse_caps_the_number_of_items():
-    body = _rss(*(f"<title>Item {n}</title><guid>g{n}</guid>" for n in range(MAX_ITEMS + 5)))
+def test_parse_reads_every_entry_of_a_big_feed():
+    body = _rss(*(f"<title>Item {n}</title><guid>g{n}</guid>" for n in range(5_000)))
 
     parsed = parse(body)
 
-    assert len(parsed.items) == MAX_ITEMS
-    assert any(f"only the first {MAX_ITEMS}" in problem for problem in parsed.problems)
+    assert len(parsed.items) == 5_000
+    assert not any("entries" in problem for problem in parsed.problems)
+
+
+def test_parse_bounds_a_hostile_number_of_entries_and_says_so(monkeypatch):
+    monkeypatch.setattr(parse_package, "MAX_ITEMS", 10)
+    body = _rss(*(f"<title>Item {n}</title><guid>g{n}</guid>" for n in range(15)))
+
+    parsed = parse(body)
+
+    assert len(parsed.items) == 10
+    assert any("the feed has 15 entries; only the first 10 were read" in problem for problem in parsed.problems)
 
 
 def test_parse_takes_bytes_only():
@@ -941,3 +952,10 @@ def test_parse_never_raises_on_mangled_fixtures():
         assert isinstance(result, ParsedFeed)
         for item in result.items:
             assert item.geometry is None or item.geometry["type"] in {"point", "line", "polygon", "box"}
+
+
+def test_a_motorway_title_is_not_an_earthquake():
+    from intel.domain.parse import usgs
+
+    assert usgs.usgs_fields({}, "M25 - Lane closures between J10 and J11 from 22:00 tonight", None) is None
+    assert usgs.usgs_fields({}, "M 4.5 - 10 km SSW of Hualien City, Taiwan", None)["magnitude"] == 4.5

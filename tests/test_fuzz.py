@@ -1541,7 +1541,14 @@ def test_phone_json(arena, path, data):
 BOARD_ACTIONS = {
     "acknowledge": ("/board/alerts/{alert}/acknowledge", {"note": st.text(max_size=60)}),
     "mute": ("/board/alerts/{alert}/mute", {"minutes": st.sampled_from([15, 30, 60, "15", "60"])}),
-    "state": ("/board/details/{detail}/state", {"state": st.sampled_from(["planned", "hot", "complete", "HOT"])}),
+    "state": (
+        "/board/details/{detail}/state",
+        {
+            "state": st.sampled_from(["planned", "hot", "complete", "HOT"]),
+            "from_state": st.sampled_from(["planned", "hot", "complete"]),
+            "confirmed": st.sampled_from([True, "1", False]),
+        },
+    ),
 }
 # JSON numbers beyond a float parse as inf, which int() cannot take.
 BOARD_WILD = hostile_json  # infinity included: the mute handler refuses it (was bug "inf-minutes")
@@ -1643,7 +1650,6 @@ def _form_specs(arena: Arena) -> dict[str, FormSpec]:
         "client_id": st.sampled_from(ids["client"]).map(str),
         "starts_at": st.just(_local(arena, -120)),
         "ends_at": st.just(_local(arena, 600)),
-        "state": st.sampled_from(["planned", "hot", "complete"]),
     }
     return {
         "new client": FormSpec(
@@ -2035,6 +2041,7 @@ ACTIONS = [
     ("coordinator", "/admin/details/{detail}/visits/{visit}/delete"),
     ("coordinator", "/admin/details/{detail}/movements/{movement}/delete"),
     ("coordinator", "/admin/details/{detail}/assignments/{assignment}/delete"),
+    ("coordinator", "/admin/details/{detail}/state"),
     ("coordinator", "/admin/devices/{device}/unbind"),
     ("coordinator", "/admin/agents/{agent}/calendar"),
     ("coordinator", "/admin/agents/{agent}/calendar/revoke"),
@@ -2055,7 +2062,13 @@ ACTIONS = [
 
 @pytest.mark.parametrize(("role", "template"), ACTIONS, ids=[t for _, t in ACTIONS])
 @fuzz_settings(1)
-@given(stray=st.dictionaries(st.sampled_from(["csrf_token", "id", "next", "confirm", "x"]), nasty_text, max_size=2))
+@given(
+    stray=st.dictionaries(
+        st.sampled_from(["csrf_token", "id", "next", "confirm", "confirmed", "to", "from_state", "x"]),
+        nasty_text,
+        max_size=3,
+    )
+)
 def test_form_buttons(arena, role, template, stray):
     from intel.domain.preferences import unsubscribe_token
 

@@ -301,7 +301,8 @@ def test_readiness_counts_each_agent_due_at_the_venue_by_their_current_code(as_u
     _send(world, settled, "OS", T0 - timedelta(minutes=62))
     time_machine.move_to(T0 - timedelta(hours=1), tick=False)
 
-    line = "1 of 4 on station at Grand Hotel; 1 on the move, ETA 07:50 GMT; 1 due at 07:30 GMT"
+    # The duress agent (due 07:15) reads like any agent not on station yet: "due", nothing more.
+    line = "1 of 4 on station at Grand Hotel; 1 on the move, ETA 07:50 GMT; 2 due from 07:15 GMT"
     assert readiness_lines(world.detail, T0 - timedelta(hours=1)) == [line]
     for page in (_portal_text(as_user, world), _portal_text(as_user, world, "/portal")):
         assert line in page
@@ -371,3 +372,12 @@ def test_the_schedule_is_one_list_in_time_order(as_user, world):
     starts = re.findall(r"<li>\w{3} \d\d \w{3} (\d\d:\d\d) GMT", schedule)
     assert starts == ["08:00", "10:00", "11:00", "13:00", "14:00"]
     assert "Grand Hotel → ExCeL London" in schedule and "ExCeL London (Talk)" in schedule
+
+
+def test_a_duress_reads_like_any_other_code_off_station(world):
+    """Nothing in the client's line changes because an agent's last code is a duress."""
+    second = _teammate(world, "Bravo 2", T0 - timedelta(minutes=30))
+    _send(world, second, "CLR", T0 - timedelta(minutes=70))
+    cleared = readiness_lines(world.detail, T0 - timedelta(hours=1))
+    _send(world, second, "DUR", T0 - timedelta(minutes=65))
+    assert readiness_lines(world.detail, T0 - timedelta(hours=1)) == cleared

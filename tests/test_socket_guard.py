@@ -129,7 +129,9 @@ def _api(client, user, method: str, path: str, **kwargs):
 
 def _delete_assignment(client, world):
     sign_in(client, world.coordinator)
-    response = client.post(f"/admin/details/{world.detail.id}/assignments/{world.assignment.id}/delete")
+    response = client.post(
+        f"/admin/details/{world.detail.id}/assignments/{world.assignment.id}/delete", data={"confirmed": "1"}
+    )
     assert response.status_code == 302
 
 
@@ -143,7 +145,10 @@ def _give_assignment_to_another_agent(client, world):
 
 def _complete_detail(client, world):
     sign_in(client, world.coordinator)
-    response = client.post(f"/board/details/{world.detail.id}/state", json={"state": "complete"})
+    world.detail.state = "hot"  # a detail is completed from hot; going hot is told to its phones too
+    db.session.commit()
+    body = {"state": "complete", "from_state": "hot", "confirmed": True}
+    response = client.post(f"/board/details/{world.detail.id}/state", json=body)
     assert response.status_code == 200
 
 
@@ -199,7 +204,7 @@ def test_a_token_revoked_on_the_tokens_page_ends_the_board_at_once(app, client, 
         assert sock.emit("join", {}, namespace=NAMESPACE, callback=True)["ok"] is True
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token)))
     sign_in(client, world.admin)
-    assert client.post(f"/admin/tokens/{row.id}/revoke").status_code == 302
+    assert client.post(f"/admin/tokens/{row.id}/revoke", data={"confirmed": "1"}).status_code == 302
     assert not board.is_connected(NAMESPACE)  # no sweep needed
     assert kept.is_connected(NAMESPACE)
 

@@ -186,7 +186,12 @@ def test_coordinators_mark_an_agent_unavailable_and_it_counts(client, world):
     r = _assign(client, headers, world, _detail(world, "Weekend", start, 4, world.hotel), start, 4)
     assert r.status_code == 422 and "unavailable (leave: wedding)" in r.json["message"]
     sign_in(client, world.coordinator)
-    assert client.post(f"/admin/agents/{world.agent.id}/availability/{period.id}/delete").status_code == 302
+    assert (
+        client.post(
+            f"/admin/agents/{world.agent.id}/availability/{period.id}/delete", data={"confirmed": "1"}
+        ).status_code
+        == 302
+    )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unavailability)) == 0
 
 

@@ -147,7 +147,7 @@ def test_travel_times_measured_at_another_time_of_day_are_flagged(client, world)
         data=_form(**{field: "2026-11-20T15:00", f"route-{world.venue.id}-primary_minutes": "8"}),
     )
     page = client.get(f"/surveys/{survey.id}").get_data(as_text=True)
-    assert "measured at 15:00, but the movement leaves at 10:00: measure again at that time of day" in page
+    assert "measured at 15:00 GMT, but the movement leaves at 10:00 GMT: measure again at that time of day" in page
     client.post(
         f"/surveys/{survey.id}",
         data=_form(**{field: "2026-11-20T09:40", f"route-{world.venue.id}-primary_minutes": "8"}),

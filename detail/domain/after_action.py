@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from detail.domain.board_state import punctuality
 from detail.domain.requests import minutes_between
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
 from detail.models import ActionItem, AfterAction, Alert, Client, ClientRequest, Detail, Event, Visit, utcnow
 
@@ -99,7 +99,7 @@ class Report:
     requests: list[ClientRequest] = field(default_factory=list)
     lanes: list[tuple[int | None, str]] = field(default_factory=list)  # (agent id, label); None: the detail
 
-    def local(self, moment: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
+    def local(self, moment: datetime | None, fmt: str = DEFAULT_FORMAT) -> str:
         return local_time(moment, self.zone, fmt) if moment else "—"
 
     @property
@@ -133,10 +133,6 @@ class Report:
         clock = "venue time" if self.detail.sites else "the organisation's time"
         line = f"The detail {'started' if self.started else 'starts'} at {when} ({clock})"
         return line + ("; nothing recorded yet." if self.nothing_recorded else ".")
-
-
-def _zone(detail: Detail) -> str:
-    return detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
 
 
 def _entry(event: Event) -> Entry | None:
@@ -180,7 +176,7 @@ def _entry(event: Event) -> Entry | None:
 
 
 def build(detail: Detail, now: datetime | None = None) -> Report:
-    report = Report(detail=detail, zone=_zone(detail), now=now or utcnow())
+    report = Report(detail=detail, zone=detail_zone(detail), now=now or utcnow())
     events = db.session.scalars(
         sa.select(Event).where(Event.detail_id == detail.id, Event.kind.in_(TIMELINE_KINDS)).order_by(Event.id)
     )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail.domain import live
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import CLOCK, DEFAULT_FORMAT, assignment_zone, detail_zone, local_time
 from detail.extensions import db
 from detail.models import (
     Agent,
@@ -33,7 +33,14 @@ CLEARS = {
 }
 
 
+def alert_zone(alert: Alert) -> str:
+    """The clock an alert is read on: its detail's venue, else the organisation's."""
+    return detail_zone(alert.detail) if alert.detail is not None else alert.agent.organisation.timezone
+
+
 def alert_payload(alert: Alert) -> dict:
+    # The times come labelled from here, so the board prints what the after-action report prints.
+    zone = alert_zone(alert)
     return {
         "alert_id": alert.id,
         "kind": alert.kind,
@@ -49,6 +56,8 @@ def alert_payload(alert: Alert) -> dict:
         "acknowledgement_note": alert.acknowledgement_note,
         "muted_until": alert.muted_until.isoformat() if alert.muted_until else None,
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "raised_at_local": local_time(alert.raised_at, zone, DEFAULT_FORMAT),
+        "muted_until_local": local_time(alert.muted_until, zone, CLOCK),
     }
 
 
@@ -208,9 +217,7 @@ def _last_heard(agent_ids: set[int]) -> dict[int, datetime]:
 
 
 def _hhmm(moment: datetime, assignment: Assignment) -> str:
-
-    tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
-    return local_time(moment, tz, "%H:%M")
+    return local_time(moment, assignment_zone(assignment), CLOCK)
 
 
 def evaluate(organisation: Organisation, now: datetime | None = None) -> list:

@@ -13,7 +13,7 @@ from detail import hooks
 from detail.domain import alerts, geofence, live
 from detail.domain import requests as requests_inbox
 from detail.domain.distance import distance_m
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import CLOCK, assignment_zone, detail_zone, local_time
 from detail.extensions import db
 from detail.models import Agent, Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
 
@@ -171,7 +171,7 @@ class AgentsOfDetail:
 
 
 def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> dict:
-    tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
+    tz = assignment_zone(assignment)
     report = known.reports.get(assignment.agent_id)
     position = known.positions.get(assignment.agent_id)
     on_station_at = known.on_station.get(assignment.agent_id)
@@ -184,7 +184,7 @@ def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> d
         "site": assignment.site.name if assignment.site else None,
         "timezone": tz,
         "report_at": assignment.report_at.isoformat(),
-        "report_at_local": local_time(assignment.report_at, tz, "%H:%M"),
+        "report_at_local": local_time(assignment.report_at, tz, CLOCK),
         "shift_ends_at": assignment.shift_ends_at.isoformat(),
         # The page counts down to report_at itself and flags the row at that moment; these say how it
         # stood when the state was read.
@@ -201,7 +201,7 @@ def agent_row(assignment: Assignment, now: datetime, known: AgentsOfDetail) -> d
 def detail_board(detail: Detail, now: datetime | None = None) -> dict:
     """One detail as its board shows it."""
     now = now or utcnow()
-    tz = detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
+    tz = detail_zone(detail)
     known = AgentsOfDetail.read(detail)
     board = {
         "id": detail.id,

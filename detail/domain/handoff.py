@@ -14,7 +14,7 @@ from flask import current_app
 
 from detail.domain import live, notices
 from detail.domain.itinerary import Invalid, check_assignment
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
 from detail.models import Agent, Assignment, Detail, Event, Handoff, User, utcnow
 
@@ -46,10 +46,6 @@ def client_notice(agent: Agent, detail: Detail) -> str:
     return f"{agent.name} now leads {detail.name}. {record}"
 
 
-def _zone(detail: Detail) -> str:
-    return detail.sites[0].timezone if detail.sites else detail.client.organisation.timezone
-
-
 def _describe(kind: str, p: dict) -> str | None:
     """One event as a line of the history the new lead is sent; None for what he need not read."""
     if kind == "status":
@@ -69,7 +65,7 @@ def _describe(kind: str, p: dict) -> str | None:
 
 def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
     """The detail's recent timeline as text lines, for the new lead."""
-    tz = _zone(detail)
+    tz = detail_zone(detail)
     lines = []
     for event in live.recent_events(detail.client.organisation_id, detail.id, limit):
         line = _history_line(datetime.fromisoformat(event["created_at"]), event["kind"], event["payload"], tz)
@@ -80,7 +76,7 @@ def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
 
 def _history_line(at: datetime, kind: str, payload: dict, tz: str) -> str | None:
     text = _describe(kind, payload)
-    return None if text is None else f"{local_time(at, tz, '%a %d %b %H:%M')}  {text}"
+    return None if text is None else f"{local_time(at, tz, DEFAULT_FORMAT)}  {text}"
 
 
 def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
@@ -90,7 +86,7 @@ def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
     earlier = db.session.scalars(
         sa.select(Handoff).where(Handoff.detail_id == detail.id, Handoff.id != handoff.id).order_by(Handoff.at)
     ).all()
-    tz = _zone(detail)
+    tz = detail_zone(detail)
     body = [
         f"You now lead {detail.name} ({detail.client.name}),",
         f"{local_time(detail.starts_at, tz)} to {local_time(detail.ends_at, tz)}.",

@@ -15,7 +15,7 @@ from flask import current_app
 
 from detail import hooks
 from detail.domain import live, notices
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import detail_zone, local_time
 from detail.extensions import db
 from detail.models import Client, ClientRequest, Detail, Event, Organisation, User, utcnow
 from detail.models.base import UTCDateTime
@@ -95,10 +95,7 @@ def log_request(
 
 
 def _zone(request: ClientRequest) -> str:
-    detail = request.detail
-    if detail is not None and detail.sites:
-        return detail.sites[0].timezone
-    return request.client.organisation.timezone
+    return detail_zone(request.detail) if request.detail is not None else request.client.organisation.timezone
 
 
 def _tell_contact(request: ClientRequest, subject: str, lines: list[str]) -> None:

@@ -18,6 +18,7 @@ from detail.models import (
     Movement,
     PersonOfInterest,
     Principal,
+    Removal,
     Risk,
     Site,
     StatusCode,
@@ -33,7 +34,7 @@ def owned(model, organisation_id: int) -> sa.Select:
         return query.where(model.organisation_id == organisation_id)
     if model in (Principal, Detail, Risk, PersonOfInterest, ClientRequest):
         return query.join(Client, model.client_id == Client.id).where(Client.organisation_id == organisation_id)
-    if model in (Visit, Movement, Assignment):
+    if model in (Visit, Movement, Assignment, Removal):
         return (
             query.join(Detail, model.detail_id == Detail.id)
             .join(Client, Detail.client_id == Client.id)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from detail.domain.distance import distance_m
+from detail.domain.timefmt import assignment_zone, local_time
 from detail.extensions import db
 from detail.models import Agent, Assignment, Detail, Organisation, Site, Unavailability, User, utcnow
 
@@ -24,8 +25,13 @@ class Conflict:
     message: str
 
 
-def _hhmm(moment: datetime) -> str:
-    return moment.strftime("%d %b %H:%M UTC")
+def _when(moment: datetime, zone: str) -> str:
+    return local_time(moment, zone, "%d %b %H:%M %Z")
+
+
+def _shift_zone(assignment: Assignment) -> str:
+    """A shift is read on its post's clock, else its detail's (see timefmt.assignment_zone)."""
+    return assignment_zone(assignment, *_post_and_detail(assignment))
 
 
 def _post_and_detail(assignment: Assignment) -> tuple[Site | None, Detail]:
@@ -67,8 +73,8 @@ def _travel(earlier: Assignment, later: Assignment, organisation: Organisation) 
     return Conflict(
         "travel",
         f"cannot get from {start.name} ({_post_and_detail(earlier)[1].name}, shift ends "
-        f"{_hhmm(earlier.shift_ends_at)}) to {end.name} ({_post_and_detail(later)[1].name}, shift starts "
-        f"{_hhmm(later.shift_starts_at)}): "
+        f"{_when(earlier.shift_ends_at, _shift_zone(earlier))}) to {end.name} ({_post_and_detail(later)[1].name}, "
+        f"shift starts {_when(later.shift_starts_at, _shift_zone(later))}): "
         f"{gap.total_seconds() / 60:.0f} min between the shifts, {needed.total_seconds() / 60:.0f} min needed "
         f"({distance_km:.0f} km at {organisation.travel_speed_kmh} km/h plus {organisation.travel_buffer_minutes} min)",
     )
@@ -94,8 +100,8 @@ def conflicts(assignment: Assignment) -> list[Conflict]:
             found.append(
                 Conflict(
                     "overlap",
-                    f"already on {other.detail.name} from {_hhmm(other.shift_starts_at)} to "
-                    f"{_hhmm(other.shift_ends_at)}",
+                    f"already on {other.detail.name} from {_when(other.shift_starts_at, _shift_zone(other))} to "
+                    f"{_when(other.shift_ends_at, _shift_zone(other))}",
                 )
             )
             continue
@@ -117,7 +123,7 @@ def conflicts(assignment: Assignment) -> list[Conflict]:
             Conflict(
                 "unavailable",
                 f"unavailable ({period.kind}{': ' + period.note if period.note else ''}) from "
-                f"{_hhmm(period.starts_at)} to {_hhmm(period.ends_at)}",
+                f"{_when(period.starts_at, organisation.timezone)} to {_when(period.ends_at, organisation.timezone)}",
             )
         )
     return found

@@ -16,6 +16,7 @@ import sqlalchemy.orm as so
 
 from detail.domain import alerts, live
 from detail.domain.storage import insert_once
+from detail.domain.timefmt import assignment_zone
 from detail.extensions import db
 from detail.models import Agent, Assignment, Detail, Position, StatusCode, StatusReport, utcnow
 
@@ -268,8 +269,7 @@ def record_status(
             return Recorded(existing, created=False, events=[])
         raise
     if isinstance(eta, time):
-        tz = assignment.site.timezone if assignment.site else assignment.detail.client.organisation.timezone
-        eta = eta_to_utc(eta, tz, now)
+        eta = eta_to_utc(eta, assignment_zone(assignment), now)
 
     # One statement whether it is new or a retry (the unique key decides, also between two copies
     # racing each other): the busiest write of the app, kept to one round trip.

@@ -16,7 +16,7 @@ from flask import url_for
 
 from detail.domain import live
 from detail.domain.names import strip
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import CLOCK, local_time
 from detail.extensions import db
 from detail.models import Detail, Event, Site, Survey, SurveyRoute, User, utcnow
 
@@ -272,7 +272,7 @@ def route_warnings(survey: Survey) -> dict[int, str]:
             continue
         tz = survey.site.timezone
         if route.measured_at is None:
-            warnings[route.id] = f"not measured; the movement leaves at {local_time(movement.departs_at, tz, '%H:%M')}"
+            warnings[route.id] = f"not measured; the movement leaves at {local_time(movement.departs_at, tz, CLOCK)}"
             continue
         measured = route.measured_at.astimezone(movement.departs_at.tzinfo)
         as_of_day = datetime.combine(movement.departs_at.date(), measured.timetz())
@@ -280,8 +280,8 @@ def route_warnings(survey: Survey) -> dict[int, str]:
         gap = min(gap, timedelta(days=1) - gap)
         if gap > MEASURED_TOLERANCE:
             warnings[route.id] = (
-                f"measured at {local_time(route.measured_at, tz, '%H:%M')}, but the movement leaves at "
-                f"{local_time(movement.departs_at, tz, '%H:%M')}: measure again at that time of day"
+                f"measured at {local_time(route.measured_at, tz, CLOCK)}, but the movement leaves at "
+                f"{local_time(movement.departs_at, tz, CLOCK)}: measure again at that time of day"
             )
     return warnings
 

@@ -1,10 +1,20 @@
-"""Times are stored in UTC and shown in the venue's time zone."""
+"""Times are stored in UTC and shown in the venue's time zone, labelled with that zone's abbreviation.
 
+Every time a person reads goes through local_time, so one instant carries one label ("07:10 GMT")
+on the board, the detail's pages, the after-action report and the messages: the zone of the venue,
+or the organisation's where there is no venue. UTC is shown only where that is the zone.
+"""
+
+import functools
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+# Day, date, time and the zone's abbreviation for that instant (GMT or BST, EST or EDT).
+DEFAULT_FORMAT = "%a %d %b %H:%M %Z"
+CLOCK = "%H:%M %Z"
 
 
-def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d %b %H:%M %Z") -> str:
+def local_time(value: datetime | None, tz: str | None = None, fmt: str = DEFAULT_FORMAT) -> str:
     """Format a UTC time in the given IANA zone (UTC when none is given)."""
     if value is None:
         return ""
@@ -28,3 +38,39 @@ def known_zone(name: str | None) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder: IsADirectoryError
         return "UTC"
     return name or "UTC"
+
+
+def detail_zone(detail) -> str:
+    """A detail's clock: its first venue's zone, else its organisation's."""
+    sites = detail.sites
+    return sites[0].timezone if sites else detail.client.organisation.timezone
+
+
+def assignment_zone(assignment, site=None, detail=None) -> str:
+    """An assignment's clock: its post's zone, else its detail's.
+
+    site and detail stand in for the relationships of an assignment not yet flushed (ids only)."""
+    site = site or assignment.site
+    return site.timezone if site is not None else detail_zone(detail or assignment.detail)
+
+
+# "localtime" is whatever the server's clock is set to and "Factory" a placeholder: not places.
+_NOT_PLACES = {"localtime", "Factory"}
+# The regions of the canonical names ("Europe/London"), preferred over old aliases ("GB", "US/Eastern").
+_REGIONS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA zone names this machine knows, for pickers and for checking what was typed."""
+    return frozenset(available_timezones() - _NOT_PLACES)
+
+
+def closest_zone(typed: str) -> str | None:
+    """The zone name someone most likely meant ("london", "New York"), or None when nothing is close."""
+    wanted = "_".join(typed.strip().split()).casefold()
+    if not wanted:
+        return None
+    matches = [z for z in zone_names() if z.casefold() == wanted or z.rsplit("/", 1)[-1].casefold() == wanted]
+    canonical = sorted(z for z in matches if z.split("/", 1)[0] in _REGIONS)
+    return (canonical or sorted(matches) or [None])[0]

@@ -3,7 +3,8 @@
 - base: UTC times, the coordinate checks, "one of these values", the signals;
 - accounts: the organisation, its users, their sign-in sessions and API tokens;
 - team: agents, their devices and phone numbers, their unavailability;
-- operations: clients, principals, venues, details with their visits, movements and assignments;
+- operations: clients, principals, venues, details with their visits, movements and assignments,
+  and what was removed from a detail (kept for a short undo);
 - reports: status codes, statuses and positions from the field, the event log, alerts;
 - notices: mail to one person, written before it is sent;
 - work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys.
@@ -37,11 +38,13 @@ from detail.models.operations import (
     ASSIGNMENT_ROLE_LABELS,
     ASSIGNMENT_ROLES,
     DETAIL_STATES,
+    REMOVAL_KINDS,
     Assignment,
     Client,
     Detail,
     Movement,
     Principal,
+    Removal,
     Site,
     Visit,
 )
@@ -87,6 +90,7 @@ __all__ = [
     "DEVICE_KINDS",
     "GEOFENCE_LEAVE_SIGNALS",
     "NOTICE_STATUSES",
+    "REMOVAL_KINDS",
     "REQUEST_CHANNELS",
     "REQUEST_PRIORITIES",
     "RISK_STATUSES",
@@ -113,6 +117,7 @@ __all__ = [
     "PersonOfInterest",
     "Position",
     "Principal",
+    "Removal",
     "Risk",
     "Site",
     "StatusCode",

@@ -25,6 +25,7 @@ ASSIGNMENT_ROLE_LABELS = {
     "driver": "Driver",
     "agent": "Agent",
 }
+REMOVAL_KINDS = ("visit", "movement", "assignment")
 
 
 class Client(db.Model):
@@ -235,3 +236,28 @@ class Assignment(db.Model):
     @property
     def role_label(self) -> str:
         return ASSIGNMENT_ROLE_LABELS[self.role]
+
+
+class Removal(db.Model):
+    """Visits, movements or an assignment taken off a detail, kept so that the removal can be undone.
+
+    The rows themselves are deleted, so nothing that reads a detail's plan has to know about
+    removals; `rows` holds their columns (ids aside) until a coordinator puts them back or the
+    short undo window passes. The event log records both on the detail's timeline.
+    """
+
+    __table_args__ = (sa.CheckConstraint(one_of("kind", REMOVAL_KINDS), name="kind_known"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    detail_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("detail.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20))  # what was removed: names the undo notice
+    summary: so.Mapped[str] = so.mapped_column(sa.String(300))  # "the visit to The Savoy (Tue 10:00–12:00)"
+    # {"visit": [{column: value}], "movement": [...], "assignment": [...]}. It holds movement notes,
+    # which are internal: only the coordinator pages read removals, never a client's.
+    rows: so.Mapped[dict] = so.mapped_column(sa.JSON)
+    removed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    removed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    restored_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    detail: so.Mapped[Detail] = so.relationship()
+    removed_by: so.Mapped["User | None"] = so.relationship()

@@ -20,6 +20,22 @@ from detail.models.team import Agent
 CODE_KINDS = ("routine", "attention", "emergency")
 
 
+def _luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of a #rrggbb colour."""
+    channels = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever contrasts more with the background (one of them is always 4.58:1 or more)."""
+    try:
+        luminance = _luminance(background)
+    except ValueError:
+        return "#ffffff"
+    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+
 class StatusCode(db.Model):
     """A code an agent can send. Data, not constants: "Code 4" means different things to different firms."""
 
@@ -46,6 +62,11 @@ class StatusCode(db.Model):
     def is_duress(self) -> bool:
         return self.kind == "emergency"
 
+    @property
+    def text_colour(self) -> str:
+        """The colour a chip or button of this code writes its name in: coordinators pick any colour."""
+        return text_colour_on(self.colour)
+
     def as_dict(self) -> dict:
         return {
             "code": self.code,
@@ -53,17 +74,18 @@ class StatusCode(db.Model):
             "meaning": self.meaning,
             "kind": self.kind,
             "colour": self.colour,
+            "text_colour": self.text_colour,
             "signal": self.signal,
         }
 
 
 DEFAULT_STATUS_CODES = (
     # code, spoken name, meaning, kind, colour, needs position, signal
-    ("OM", "Oscar Mike", "On the move, en route", "routine", "#1e88e5", True, "moving"),
-    ("OS", "On station", "In position at the assigned post", "routine", "#43a047", True, "on_station"),
-    ("HOT", "Hot", "Detail live: principal in our care", "attention", "#e53935", False, "hot"),
+    ("OM", "Oscar Mike", "On the move, en route", "routine", "#1565c0", True, "moving"),
+    ("OS", "On station", "In position at the assigned post", "routine", "#2e7d32", True, "on_station"),
+    ("HOT", "Hot", "Detail live: principal in our care", "attention", "#c62828", False, "hot"),
     ("RTB", "Return to base", "Returning from the detail", "routine", "#8e24aa", False, "returning"),
-    ("CLR", "Clear", "Clear, off detail", "routine", "#757575", False, "clear"),
+    ("CLR", "Clear", "Clear, off detail", "routine", "#616161", False, "clear"),
     ("DUR", "Duress", "Agent under duress: covert alarm", "emergency", "#b71c1c", True, "duress"),
 )
 

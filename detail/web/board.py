@@ -4,11 +4,11 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from detail.domain import alerts, board_state, live
+from detail.domain import alerts, board_state, lifecycle, live
 from detail.domain import requests as requests_inbox
 from detail.domain.scoping import get_owned
 from detail.extensions import db
-from detail.models import DETAIL_STATES, Agent, Alert, ClientRequest, Detail, utcnow
+from detail.models import DETAIL_STATES, Agent, Alert, ClientRequest, Detail
 from detail.web.auth import roles_required, staff_required
 from detail.web.kit import json_error
 
@@ -28,6 +28,7 @@ def _page_config() -> dict:
     return {
         "tile_url": current_app.config["MAP_TILE_URL"],
         "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"],
+        "moves": lifecycle.moves_payload(current_user.organisation),
     }
 
 
@@ -135,30 +136,29 @@ def may_change_state(user, detail: Detail) -> bool:
 @bp.route("/details/<int:detail_id>/state", methods=["POST"])
 @roles_required("admin", "coordinator", "agent")
 def change_state(detail_id: int):
-    """Go hot or complete a detail; recorded on the timeline and pushed."""
+    """Move a detail (go hot, complete, back to planned, reopen); recorded on the timeline and pushed.
+
+    The body says which state the detail moves from and that the move was confirmed (the board's and
+    the phone's dialog): a second request for the same move finds the state moved and changes nothing
+    (409), and an unconfirmed one changes nothing (428)."""
     detail = db.session.get(Detail, detail_id)
     if detail is None or not may_change_state(current_user, detail):
         abort(404)
-    state = str(_body().get("state", ""))
-    if state not in DETAIL_STATES:
-        return json_error(422, f"state must be one of {', '.join(DETAIL_STATES)}", "state")
-    previous = detail.state
-    if state == previous:
-        return {"id": detail.id, "state": state, "changed": False}
-    detail.state = state
-    event = live.append_event(
-        detail.client.organisation_id,
-        detail.id,
-        "detail_state",
-        {
-            "detail_id": detail.id,
-            "name": detail.name,
-            "state": state,
-            "previous": previous,
-            "by": current_user.name,
-            "at": utcnow().isoformat(),
-        },
-    )
+    body = _body()
+    state, from_state = str(body.get("state", "")), str(body.get("from_state", ""))
+    for name, value in (("state", state), ("from_state", from_state)):
+        if value not in DETAIL_STATES:
+            return json_error(422, f"{name} must be one of {', '.join(DETAIL_STATES)}", name)
+    try:
+        lifecycle.move_between(from_state, state)
+    except lifecycle.NotAMove as exc:
+        return json_error(422, str(exc), "state")
+    if body.get("confirmed") not in (True, "1", "true"):
+        return json_error(428, "confirm the change first: send confirmed with the request", "confirmed")
+    event = lifecycle.change_state(detail, from_state, state, current_user)
     db.session.commit()
+    if event is None:
+        message = f"nothing changed: the detail is already {detail.state}, not {from_state}"
+        return json_error(409, message, "from_state", state=detail.state)
     live.publish([event])
-    return {"id": detail.id, "state": state, "changed": True}
+    return {"id": detail.id, "state": detail.state, "changed": True}

@@ -4,13 +4,23 @@ shaped like the API's everywhere JSON is spoken (API, phone page, board actions,
 import marshmallow as ma
 import wtforms
 from flask import jsonify, request
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from detail.domain.names import invisible_character, strip
 from detail.domain.statuses import Refused
+from detail.domain.timefmt import DEFAULT_FORMAT, local_time
 
-__all__ = ["strip", "optional_id", "visible_field", "json_error", "refused", "load_json"]
+__all__ = ["strip", "optional_id", "visible_field", "json_error", "refused", "load_json", "local_filter"]
+
+
+def local_filter(value, tz: str | None = None, fmt: str = DEFAULT_FORMAT) -> str:
+    """The templates' `local` filter: a page that names no zone reads in its reader's organisation's
+    zone, never in the server's UTC."""
+    if tz is None and current_user and getattr(current_user, "is_authenticated", False):
+        tz = current_user.organisation.timezone
+    return local_time(value, tz, fmt)
 
 
 def json_error(status: int, message: str, field: str | None = None, **extra):

@@ -1,4 +1,4 @@
-"""Pages outside any area: the landing redirect and health. (The client portal is intel.portal.)"""
+"""Pages outside any area: the landing redirect, the favicon and health. (The client portal is intel.portal.)"""
 
 import sqlalchemy as sa
 from flask import Blueprint, redirect, url_for
@@ -15,6 +15,12 @@ def index():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    # Pages link the SVG icon; this is for whatever asks the old fixed path (browsers, feed readers).
+    return redirect(url_for("static", filename="icons/om.svg"), 301)
 
 
 @bp.route("/healthz")

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 
 from detail import hooks
-from detail.domain import live
+from detail.domain import lifecycle, live
 from detail.domain.handoff import latest
 from detail.domain.positions import publish_position, record_position
 from detail.domain.statuses import (
@@ -32,7 +32,7 @@ from detail.domain.statuses import (
     organisation_codes,
     submit_status,
 )
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import CLOCK, DEFAULT_FORMAT, assignment_zone, detail_zone, local_time
 from detail.extensions import db, limiter
 from detail.models import Assignment, Detail, utcnow
 from detail.web.admin.handoff import handoff_form, perform
@@ -49,7 +49,7 @@ bp = Blueprint("phone", __name__, url_prefix="/phone")
 @bp.route("/")
 @roles_required("agent")
 def page():
-    return render_template("detail/phone.html")
+    return render_template("detail/phone.html", moves=lifecycle.moves_payload(current_user.organisation))
 
 
 @bp.route("/manifest.webmanifest")
@@ -112,7 +112,7 @@ def state():
     ).all()
     rows = []
     for a in assignments:
-        tz = a.site.timezone if a.site else a.detail.client.organisation.timezone
+        tz = assignment_zone(a)
         report = latest_report(agent.id, a.detail_id)
         code = report.status_code if report else None
         if code is not None and code.is_duress:
@@ -127,7 +127,8 @@ def state():
                 "site": a.site.name if a.site else None,
                 "address": a.site.address if a.site else None,
                 "report_at": a.report_at.isoformat(),
-                "report_at_local": local_time(a.report_at, tz, "%a %d %b %H:%M %Z"),
+                "timezone": tz,
+                "report_at_local": local_time(a.report_at, tz, DEFAULT_FORMAT),
                 "shift_ends_at": a.shift_ends_at.isoformat(),
                 "current_code": code.code if code else None,
                 "handoff_url": url_for("phone.handoff", detail_id=a.detail_id) if a.role == "detail_lead" else None,
@@ -160,11 +161,15 @@ def post_status():
     db.session.commit()
     live.publish(recorded.events)
     # The answer names no code: a duress report reads exactly like any other.
+    report = recorded.report
+    zone = detail_zone(report.detail) if report.detail else current_user.organisation.timezone
     body = {
-        "id": recorded.report.id,
-        "client_id": recorded.report.client_id,
+        "id": report.id,
+        "client_id": report.client_id,
         "stored": True,
-        "late_upload": recorded.report.late_upload,
+        "late_upload": report.late_upload,
+        # The tap's time as the board and the after-action report show it.
+        "reported_at_local": local_time(report.reported_at, zone, CLOCK),
     }
     return body, 201 if recorded.created else 200
 

@@ -1,34 +1,34 @@
 """Advisories: candidates stored from matches, near-duplicates merged, reviewed and published.
 
 Matches (intel.domain.matching) become candidate advisories for a detail, and items inside a
-client's watch area candidates for that area; an item reported by several feeds (close in place,
-time and title) merges into one advisory rather than raising another. A coordinator publishes a
-candidate for the client with a summary and a recommendation, dismisses it with a reason, or
-merges it into another. advisory_payload is how boards and clients see one.
+client's watch area candidates for that area; an item reported by several feeds (close in place
+and time, overlapping areas, or alike titles: intel.domain.duplicates) merges into one advisory
+rather than raising another. A batch of items is recorded with one look-up of what is already
+known and one flush, whether it arrives with a poll or is matched again by intel.domain.rematch.
+A coordinator publishes a candidate for the client with a summary and a recommendation,
+dismisses it with a reason, or merges it into another. advisory_payload is how boards and
+clients see one.
 
 The rule it keeps: functions here flush and never commit, and return the board events for the
 caller to publish after its commit.
 """
 
-from datetime import datetime, timedelta
-from difflib import SequenceMatcher
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from detail.domain import live
-from detail.domain.distance import distance_m
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
 from intel.domain import country_matching, matching, travel_advisories
+from intel.domain.duplicates import OpenAdvisories
 from intel.domain.nearby import item_distance_m
 from intel.domain.severity import REACH, distance_text, rank_of
 from intel.models import SEVERITIES, Advisory, AdvisorySource, FeedItem, WatchArea
 
-# Near-duplicates from several feeds merge into one advisory.
-DUPLICATE_DISTANCE_M = 2_000
-DUPLICATE_TIME = timedelta(hours=6)
-DUPLICATE_TITLE_RATIO = 0.55
+# Items per query when looking up which pairs are already recorded (well under SQLite's bound parameters).
+CHUNK = 500
 
 
 def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
@@ -46,35 +46,55 @@ def _watch_area_match(item: FeedItem, area) -> tuple[float | None, str] | None:
     return distance, f"{distance_text(distance)} from {area.name}"
 
 
-def record_watch_area_candidates(organisation_id: int, items: list[FeedItem]) -> list:
-    """Candidates for clients' watch areas: places they care about with no detail scheduled."""
-    areas = db.session.scalars(
-        sa.select(WatchArea)
-        .join(Client, WatchArea.client_id == Client.id)
-        .where(Client.organisation_id == organisation_id)
-    ).all()
-    events = []
-    for item in items:
-        if not (item.located or country_matching.is_country_wide(item)):
-            continue
+def watch_areas_of(organisation_id: int) -> list[WatchArea]:
+    """The watch areas of the organisation's clients."""
+    return list(
+        db.session.scalars(
+            sa.select(WatchArea)
+            .join(Client, WatchArea.client_id == Client.id)
+            .where(Client.organisation_id == organisation_id)
+        )
+    )
+
+
+def _known(column, target_ids: set[int], item_ids: list[int]) -> set[tuple[int, int]]:
+    """The (target, item) pairs already behind an advisory: one query for a batch, in chunks."""
+    known: set[tuple[int, int]] = set()
+    if not target_ids:
+        return known
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        rows = db.session.execute(
+            sa.select(column, AdvisorySource.item_id).where(column.in_(target_ids), AdvisorySource.item_id.in_(chunk))
+        )
+        known.update((target, item) for target, item in rows)
+    return known
+
+
+def record_watch_area_candidates(
+    organisation_id: int, items: list[FeedItem], areas: list[WatchArea] | None = None
+) -> list:
+    """Candidates for clients' watch areas (all the organisation's, or those given): places they care
+    about with no detail scheduled."""
+    areas = watch_areas_of(organisation_id) if areas is None else areas
+    located = [item for item in items if item.located or country_matching.is_country_wide(item)]
+    if not areas or not located:
+        return []
+    known = _known(AdvisorySource.watch_area_id, {a.id for a in areas}, [item.id for item in located])
+    added = []
+    for item in located:
         for area in areas:
             found = _watch_area_match(item, area)
-            if found is None:
+            if found is None or (area.id, item.id) in known:
                 continue
+            known.add((area.id, item.id))
             distance, where = found
-            known = db.session.scalar(
-                sa.select(AdvisorySource).where(
-                    AdvisorySource.watch_area_id == area.id, AdvisorySource.item_id == item.id
-                )
-            )
-            if known is not None:
-                continue
             reach = REACH.get(item.category, REACH["other"])
             rank = rank_of(item.source_severity or reach.usual_severity)
             if distance is not None and distance <= reach.near_m:
                 rank += 1
             rank = max(0, min(rank, len(SEVERITIES) - 1))
-            when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M local")
+            when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M %Z")
             advisory = Advisory(
                 organisation_id=organisation_id,
                 watch_area_id=area.id,
@@ -88,58 +108,53 @@ def record_watch_area_candidates(organisation_id: int, items: list[FeedItem]) ->
             )
             advisory.sources.append(AdvisorySource(watch_area_id=area.id, item=item))
             db.session.add(advisory)
-            db.session.flush()
-            events.append(live.append_event(organisation_id, None, "advisory_candidate", advisory_payload(advisory)))
-    return events
+            added.append(advisory)
+    db.session.flush()  # once for the batch: the events need the ids
+    return [live.append_event(organisation_id, None, "advisory_candidate", advisory_payload(a)) for a in added]
 
 
-def _similar(a: str, b: str) -> bool:
-    return SequenceMatcher(None, a.lower(), b.lower()).ratio() >= DUPLICATE_TITLE_RATIO
-
-
-def _duplicate_of(item: FeedItem, detail_id: int) -> Advisory | None:
-    """An open advisory of the detail that reports the same happening from another feed."""
+def _duplicate_of(item: FeedItem, detail_id: int, open_advisories: OpenAdvisories | None = None) -> Advisory | None:
+    """An open advisory of the detail that reports the same happening from another feed (duplicates.py
+    says when two items do)."""
     if not item.located:  # a country-wide item is no happening at a place
         return None
-    advisories = db.session.scalars(
-        sa.select(Advisory).where(
-            Advisory.detail_id == detail_id,
-            Advisory.category == item.category,
-            Advisory.status.in_(("candidate", "published")),
-        )
-    )
-    for advisory in advisories:
-        for source in advisory.sources:
-            other = source.item
-            if (
-                other.feed_id != item.feed_id
-                and other.located
-                and abs(other.starts_at - item.starts_at) <= DUPLICATE_TIME
-                and distance_m(other.latitude, other.longitude, item.latitude, item.longitude) <= DUPLICATE_DISTANCE_M
-                and _similar(other.title, item.title)
-            ):
-                return advisory
-    return None
+    if open_advisories is None:
+        open_advisories = OpenAdvisories({detail_id}, {item.category})
+    return open_advisories.duplicate_of(item, detail_id)
 
 
-def record_candidates(organisation_id: int, items: list[FeedItem], now: datetime | None = None) -> list:
-    """Store candidate advisories for the items' matches; return the board events (flushes, never commits)."""
+def record_candidates(
+    organisation_id: int,
+    items: list[FeedItem],
+    now: datetime | None = None,
+    *,
+    details: list | None = None,
+    watch_areas: list[WatchArea] | None = None,
+) -> list:
+    """Store candidate advisories for the items' matches; return the board events (flushes, never commits).
+
+    Matched against the organisation's active details and all its watch areas, or against those given
+    (a rematch of what changed). A (detail, item) or (watch area, item) pair already recorded is never
+    recorded again, so calling it twice for the same items adds nothing.
+    """
     travel_advisories.close_superseded(items)
-    events = record_watch_area_candidates(organisation_id, items)
-    details = matching.active_details(organisation_id, now)
+    events = record_watch_area_candidates(organisation_id, items, watch_areas)
+    details = matching.active_details(organisation_id, now) if details is None else details
     if not details or not items:
         return events
+    matches = matching.match_items(items, details) + country_matching.match_items(items, details)
+    if not matches:
+        return events
     by_id = {item.id: item for item in items}
-    for match in matching.match_items(items, details) + country_matching.match_items(items, details):
-        item = by_id[match.item_id]
-        known = db.session.scalar(
-            sa.select(AdvisorySource).where(
-                AdvisorySource.detail_id == match.detail_id, AdvisorySource.item_id == item.id
-            )
-        )
-        if known is not None:
+    known = _known(AdvisorySource.detail_id, {m.detail_id for m in matches}, sorted({m.item_id for m in matches}))
+    open_advisories = OpenAdvisories({m.detail_id for m in matches}, {by_id[m.item_id].category for m in matches})
+    recorded: list[tuple[Advisory, int, str]] = []
+    for match in matches:
+        if (match.detail_id, match.item_id) in known:
             continue
-        advisory = _duplicate_of(item, match.detail_id)
+        known.add((match.detail_id, match.item_id))
+        item = by_id[match.item_id]
+        advisory = _duplicate_of(item, match.detail_id, open_advisories)
         if advisory is not None:
             advisory.sources.append(AdvisorySource(detail_id=match.detail_id, item=item))
             if match.rank > rank_of(advisory.severity) and advisory.status == "candidate":
@@ -157,12 +172,16 @@ def record_candidates(organisation_id: int, items: list[FeedItem], now: datetime
                 distance_m=match.distance_m,
                 starts_at=item.starts_at,
                 ends_at=item.ends_at,
+                status="candidate",  # now, not at the flush: a later item of the batch may merge into it
             )
             advisory.sources.append(AdvisorySource(detail_id=match.detail_id, item=item))
             db.session.add(advisory)
             kind = "advisory_candidate"
-        db.session.flush()
-        events.append(live.append_event(organisation_id, match.detail_id, kind, advisory_payload(advisory)))
+        open_advisories.add(advisory, item)
+        recorded.append((advisory, match.detail_id, kind))
+    db.session.flush()  # once for the batch: the events need the ids
+    for advisory, detail_id, kind in recorded:
+        events.append(live.append_event(organisation_id, detail_id, kind, advisory_payload(advisory)))
     return events
 
 

@@ -13,7 +13,7 @@ from detail.models import Detail
 from intel.domain.countries import country_at
 from intel.domain.exposures import Exposure, exposures, overlaps
 from intel.domain.matching import Match
-from intel.domain.severity import rank_of
+from intel.domain.severity import MAX_REASON, rank_of
 from intel.domain.travel_advisories import countries_of, describe
 from intel.models import FeedItem
 
@@ -41,7 +41,7 @@ def match_items(items: list[FeedItem], details: list[Detail]) -> list[Match]:
                 best[detail.id] = (key, exposure)
         severity = item.source_severity or "info"
         for detail_id, (_, exposure) in best.items():
-            reason = f"{describe(item)}, covering {exposure.label}"
+            reason = f"{describe(item)}, covering {exposure.label}"[:MAX_REASON]
             matches.append(Match(item.id, detail_id, exposure.site_id, severity, reason, None, rank_of(severity)))
     return matches
 
@@ -50,7 +50,7 @@ def watch_area_match(item: FeedItem, area) -> tuple[None, str] | None:
     """(no distance, the place phrase) when a country-wide item covers the watch area, else None."""
     where = area.country_code or country_at(area.latitude, area.longitude)
     inside = where in countries_of(item)
-    return (None, f"{describe(item)}, covering {area.name}") if inside else None
+    return (None, f"{describe(item)}, covering {area.name}"[:MAX_REASON]) if inside else None
 
 
 def _countries(exposure: Exposure) -> set[str]:

@@ -25,12 +25,13 @@ from intel.domain.travel_advisories import OPEN_ENDED
 from intel.models import Advisory, WatchArea
 
 PRODUCT = "Oscar Mike"
+# (background, text): each pair at 4.5:1 contrast or more, as small text needs (WCAG AA).
 SEVERITY_COLOURS = {
     "critical": ("#b71c1c", "#ffffff"),
-    "high": ("#e65100", "#ffffff"),
+    "high": ("#bf360c", "#ffffff"),
     "moderate": ("#f9a825", "#1a1a1a"),
     "low": ("#1565c0", "#ffffff"),
-    "info": ("#607d8b", "#ffffff"),
+    "info": ("#546e7a", "#ffffff"),
 }
 
 

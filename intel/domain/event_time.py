@@ -255,6 +255,16 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(timezone.utc)
 
 
+def _hour(day: date, hour: int, zone: tzinfo) -> datetime:
+    """That hour on the local clock (past 24: the days after), so a day when the clocks change keeps
+    "afternoon" at 12:00-18:00 local rather than an hour off."""
+    return (
+        _midnight(day + timedelta(days=hour // 24), zone)
+        if hour % 24 == 0
+        else datetime.combine(day + timedelta(days=hour // 24), time(hour % 24), zone).astimezone(timezone.utc)
+    )
+
+
 def _bare_day(mention: Mention, published_local: datetime, zone: tzinfo) -> date:
     """A time with no day: its first occurrence from BARE_TIME_PAST before publication (so mostly the
     publication day, the next when well past, the evening before for an item published in the small hours).
@@ -276,8 +286,7 @@ def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:
         return start, start, True
     if part.part:
         first, last = PARTS[part.part]
-        base = _midnight(part.day, zone)
-        return base + timedelta(hours=first), _midnight(part.day, zone) + timedelta(hours=last), True
+        return _hour(part.day, first, zone), _hour(part.day, last, zone), True
     return _midnight(part.day, zone), _midnight((part.last_day or part.day) + timedelta(days=1), zone), False
 
 

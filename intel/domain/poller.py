@@ -4,6 +4,10 @@ A feed is claimed by moving its next_poll_at forward in a short transaction (wit
 on PostgreSQL), so several pollers at once never fetch a feed twice in one period; items are
 unique per (feed, guid), so none is stored twice either. The fetch itself happens outside any
 transaction. Failures are recorded on the feed and back off; the poller never stops for one.
+
+Every new entry is stored, in batches of one statement each; a poll matches at most
+MATCH_PER_POLL of them and leaves the rest to the matching job (intel.domain.rematch), and says
+so in the feed's health.
 """
 
 import logging
@@ -12,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql, sqlite
 from tqdm import tqdm
 
 from detail.domain import live
@@ -25,6 +31,7 @@ from intel.domain import (
     gazetteer,
     parse,
     placement,
+    rematch,
     timezones,
     travel_advisories,
 )
@@ -34,6 +41,13 @@ from intel.models import ClassificationRule, Feed, FeedItem
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+# A feed is read whole up to this size (fetch's own default is 5 MB; 10,000 items are about 6 MB).
+MAX_FEED_BYTES = 20_000_000
+# Every new item is stored; a poll matches this many of them and leaves the rest to the matching job,
+# so that one huge feed never holds its poller (and its organisation's matching lock) for long.
+MATCH_PER_POLL = 1_000
+# Items per INSERT statement.
+INSERT_BATCH = 500
 
 
 @dataclass
@@ -41,6 +55,8 @@ class PollResult:
     feed_id: int
     status: str  # "ok", "not_modified", "error"
     new_items: int = 0
+    matched: int = 0  # of the new items, those matched with this poll
+    waiting: int = 0  # of the new items, those left to the matching job
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -171,14 +187,73 @@ def _failed(feed: Feed, error: str, now: datetime) -> None:
     feed.next_poll_at = now + backoff
 
 
+def _row(item: FeedItem) -> dict:
+    """The item's columns as one row of a bulk insert (its id comes back from the database)."""
+    row = {}
+    for column in _ITEM_COLUMNS:
+        value = item.__dict__.get(column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        row[column.key] = value
+    return row
+
+
+_ITEM_COLUMNS = [column for column in FeedItem.__table__.columns if column.key != "id"]
+
+
+def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
+    """Insert the items, a batch a statement; those another poller stored a moment ago are passed over.
+
+    One INSERT … ON CONFLICT (feed, guid) DO NOTHING RETURNING per batch, instead of a savepoint and a
+    flush per item; the stored items get their ids (_attach makes them the session's). A batch the
+    database refuses for another reason (a check) is stored item by item, and the refused items are
+    named as problems.
+    """
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(FeedItem.__table__)
+        .on_conflict_do_nothing(index_elements=["feed_id", "guid"])
+        .returning(FeedItem.__table__.c.id, FeedItem.__table__.c.guid)
+    )
+    stored: list[FeedItem] = []
+    problems: list[str] = []
+    for start in range(0, len(items), INSERT_BATCH):
+        batch = items[start : start + INSERT_BATCH]
+        try:
+            with db.session.begin_nested():
+                ids = dict((guid, item_id) for item_id, guid in db.session.execute(statement, [_row(i) for i in batch]))
+        except sa.exc.IntegrityError:
+            ids = {}
+            for item in batch:
+                try:
+                    with db.session.begin_nested():
+                        ids.update((guid, item_id) for item_id, guid in db.session.execute(statement, [_row(item)]))
+                except sa.exc.IntegrityError as exc:
+                    reason = str(exc.orig).splitlines()[0][:200]  # not the row PostgreSQL quotes after it
+                    problems.append(f"item {item.guid[:60]!r}: not stored, the database refused it ({reason})")
+        for item in batch:
+            if item.guid in ids:
+                item.id = ids[item.guid]
+                stored.append(item)
+    return stored, problems
+
+
+def _attach(items: list[FeedItem]) -> None:
+    """Make stored items the session's, as if loaded: advisories refer to them. (Only those matched now:
+    attaching costs as much as inserting.)"""
+    for item in items:
+        so.make_transient_to_detached(item)
+        db.session.add(item)
+
+
 def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
-    """Fetch, parse, store new items, match them to details, commit, then publish the events."""
+    """Fetch, parse, store every new item, match them (up to MATCH_PER_POLL) to details, commit, publish."""
     now = now or utcnow()
     feed = db.session.get(Feed, feed_id)
     etag, modified, url = feed.etag, feed.modified, feed.url
     allow = fetch.allow_list(feed.organisation.feed_private_hosts)
     db.session.commit()  # no transaction is held open across the network
-    fetched = fetch.fetch(url, etag=etag, modified=modified, allow=allow)
+    fetched = fetch.fetch(url, etag=etag, modified=modified, allow=allow, max_bytes=MAX_FEED_BYTES)
     feed = db.session.get(Feed, feed_id)
     feed.last_polled_at = now
     if fetched.status == "error":
@@ -198,7 +273,7 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     rules = rules_for(feed.organisation_id)
     known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed.id)))
     problems = list(parsed.problems)
-    new_items = []
+    built = []
     for entry in parsed.items:
         if entry.guid[:500] in known:
             continue
@@ -206,22 +281,31 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
         if entry.geometry_problem:
             problems.append(f"item {entry.title[:60]!r}: {entry.geometry_problem}")
         item = build_item(feed, entry, rules, now)
-        try:
-            with db.session.begin_nested():  # another poller may have stored it a moment ago
-                db.session.add(item)
-                db.session.flush()
-        except sa.exc.IntegrityError:
-            continue
-        new_items.append(item)
+        item.feed_id = feed.id
+        # The first MATCH_PER_POLL, in the feed's order (newest first, as feeds list them), are matched
+        # now; the rest wait for the matching job (intel.domain.rematch).
+        item.matched_at = now if len(built) < MATCH_PER_POLL else None
+        built.append(item)
+    new_items, refused = _insert_new(built)
+    problems += refused
+    matched = [item for item in new_items if item.matched_at is not None]
+    _attach(matched)
+    waiting = len(new_items) - len(matched)
+    if waiting:
+        problems.append(
+            f"{len(new_items)} new items: {len(matched)} matched with this poll, the other {waiting} wait "
+            "for the matching job, which matches them within minutes"
+        )
     feed.etag, feed.modified = fetched.etag, fetched.modified
     feed.consecutive_failures, feed.last_success_at, feed.last_error = 0, now, None
     feed.items_seen += len(new_items)
     problems = problem_lines(problems)
     feed.last_problems = problems
-    events = advisories.record_candidates(feed.organisation_id, new_items, now)
+    rematch.lock_matching(feed.organisation_id)  # held to the commit: see intel.domain.rematch
+    events = advisories.record_candidates(feed.organisation_id, matched, now)
     db.session.commit()
     live.publish(events)
-    return PollResult(feed_id, "ok", new_items=len(new_items), problems=problems)
+    return PollResult(feed_id, "ok", new_items=len(new_items), matched=len(matched), waiting=waiting, problems=problems)
 
 
 def poll_due(app, now: datetime | None = None, progress: bool = False) -> list[PollResult]:

@@ -140,9 +140,10 @@ def venue_line(venue: Venue, now: datetime) -> str:
     total = len(venue.agents)
     on = [a for a in venue.agents if a.on_station]
     moving = [a for a in venue.agents if a.signal == "moving"]
-    # Not on station and not on the move: still to come if their report time is ahead. A duress
-    # code is never among them: it is counted as not on station, and nothing more is said.
-    due = [a for a in venue.agents if a.signal not in (*AT_VENUE, "moving", "duress") and a.assignment.report_at > now]
+    # Not on station and not on the move: still to come if their report time is ahead. A duress code
+    # reads exactly like any other code that is not on station (counted here too), so the line never
+    # changes because of one.
+    due = [a for a in venue.agents if a.signal not in (*AT_VENUE, "moving") and a.assignment.report_at > now]
     at = f" at {venue.place}"
     if len(on) == total:
         since = max(a.on_station_since for a in on)

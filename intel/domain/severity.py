@@ -62,9 +62,9 @@ def distance_text(metres: float) -> str:
 @functools.lru_cache(maxsize=8192)
 def _window_text(exposure: Exposure) -> str:
     start = local_time(exposure.starts_at, exposure.timezone, "%H:%M")
-    end = local_time(exposure.ends_at, exposure.timezone, "%H:%M")
+    end = local_time(exposure.ends_at, exposure.timezone, "%H:%M %Z")
     day = local_time(exposure.starts_at, exposure.timezone, "%a %d %b")
-    return f"{day} {start}–{end} local"
+    return f"{day} {start}–{end}"
 
 
 def timings(item_starts, item_ends, exposure_starts, exposure_ends, detail_starts, detail_ends) -> np.ndarray:

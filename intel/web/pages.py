@@ -22,6 +22,7 @@ from detail.web.auth import staff_required
 from detail.web.kit import strip
 from intel.domain import advisories, gazetteer, geocoders, nearby
 from intel.domain import digests as digest
+from intel.domain import review as review_queue
 from intel.domain.fetch import address_problem, allow_list
 from intel.domain.poller import ensure_default_rules
 from intel.models import (
@@ -82,7 +83,8 @@ class DismissForm(FlaskForm):
 
 
 class MergeForm(FlaskForm):
-    into = IntegerField("Merge into advisory #", validators=[InputRequired()])
+    # Picked from the page's list of the detail's open advisories; checked again here and by the merge.
+    into = IntegerField("Merge into", validators=[InputRequired(message="choose the advisory to merge into")])
 
 
 class RuleForm(FlaskForm):
@@ -189,7 +191,8 @@ def review():
     return _review_page(request.args.get("status", "candidate"), request.args.get("detail", type=int))
 
 
-def _review_page(status: str, detail_id: int | None):
+def _review_page(status: str, detail_id: int | None, open_id: int | None = None):
+    """The queue, each advisory closed but open_id (the one whose form just came back refused)."""
     if status not in ADVISORY_STATUSES:
         status = "candidate"
     query = sa.select(Advisory).where(Advisory.organisation_id == _org(), Advisory.status == status)
@@ -210,6 +213,9 @@ def _review_page(status: str, detail_id: int | None):
         publish_form=PublishForm(),
         dismiss_form=DismissForm(),
         merge_form=MergeForm(),
+        merge_targets=review_queue.merge_targets(rows),
+        advisory_zone=review_queue.advisory_zone,
+        open_id=open_id,
     )
 
 
@@ -218,13 +224,13 @@ def _review_step(advisory_id: int, form: FlaskForm, step):
     if not form.validate_on_submit():
         messages = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
         flash(f"Not saved: {messages}", "error")
-        return _review_page(advisory.status, advisory.detail_id), 400
+        return _review_page(advisory.status, advisory.detail_id, advisory.id), 400
     try:
         event = step(advisory)
     except advisories.ReviewError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc}", "error")
-        return _review_page(advisory.status, advisory.detail_id), 409
+        return _review_page(advisory.status, advisory.detail_id, advisory.id), 409
     db.session.commit()
     live.publish([event])
     flash(f"Advisory #{advisory.id} {advisory.status}.", "success")

@@ -8,7 +8,6 @@ URL (revocable), and a one-click unsubscribe link in every digest.
 import hashlib
 import secrets
 from datetime import datetime, timezone
-from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from detail.domain.handoff import latest as latest_handoff
 from detail.domain.surveys import for_detail as surveys_for
+from detail.domain.timefmt import closest_zone, zone_names
 from detail.extensions import csrf, db
 from detail.models import Detail, User, utcnow
 from detail.web.auth import roles_required
@@ -127,15 +127,17 @@ def digests():
 
 
 def _zone(form, field):
-    if field.data not in available_timezones():
-        raise ValidationError("Not a known time zone; use a name such as Europe/London.")
+    if field.data in zone_names():
+        return
+    meant = closest_zone(field.data or "")
+    if meant:
+        raise ValidationError(f"Not a known time zone. Did you mean {meant}?")
+    raise ValidationError("Not a known time zone: pick one from the list, such as Europe/London.")
 
 
-def _hhmm(form, field):
-    try:
-        datetime.strptime(field.data or "", "%H:%M")
-    except ValueError:
-        raise ValidationError("Give a time as HH:MM, such as 07:00.") from None
+# Which fields each cadence uses. The page shows (and sends) only those; the server reads only those,
+# so a field the page hid, or one sent anyway without the script, changes nothing.
+TIMED = ("daily", "weekly")
 
 
 class PreferencesForm(FlaskForm):
@@ -148,14 +150,22 @@ class PreferencesForm(FlaskForm):
             SelectChoice("weekly", "Weekly"),
         ],
     )
-    daily_at = StringField("At (local time, HH:MM)", default="07:00", validators=[_hhmm], filters=[strip])
+    daily_at = StringField("Time of day (HH:MM)", default="07:00", filters=[strip])
     weekly_day = SelectField(
-        "On (weekly)", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
+        "Day of the week", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)], default="0"
     )
     min_severity = SelectField("From severity", choices=[SelectChoice(s, s) for s in SEVERITIES], default="moderate")
     timezone = StringField("Time zone", validators=[DataRequired(), _zone], filters=[strip])
-    all_quiet = BooleanField("Send a daily note even when all is quiet")
+    all_quiet = BooleanField("Send a note even when all is quiet")
     paused = BooleanField("Pause digests")
+
+    def validate_daily_at(self, field):
+        if self.cadence.data not in TIMED:
+            return
+        try:
+            datetime.strptime(field.data or "", "%H:%M")
+        except ValueError:
+            raise ValidationError("Give a time as HH:MM, such as 07:00.") from None
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -178,23 +188,34 @@ def preferences():
             }
         )
     elif form.validate_on_submit():
-        hours, minutes = (int(part) for part in form.daily_at.data.split(":"))
         pref.email = form.email.data.strip()
         pref.cadence = form.cadence.data
-        pref.daily_at_minute = hours * 60 + minutes
-        pref.weekly_day = int(form.weekly_day.data)
+        if pref.cadence in TIMED:
+            hours, minutes = (int(part) for part in form.daily_at.data.split(":"))
+            pref.daily_at_minute = hours * 60 + minutes
+            pref.all_quiet = form.all_quiet.data
+        if pref.cadence == "weekly":
+            pref.weekly_day = int(form.weekly_day.data)
         pref.min_severity = form.min_severity.data
         pref.timezone = form.timezone.data
-        pref.all_quiet = form.all_quiet.data
         pref.paused = form.paused.data
         db.session.commit()
         flash("Preferences saved.", "success")
         return redirect(url_for("portal.preferences"))
     db.session.commit()  # keeps the defaults from the first visit on: the form shows what is stored
     status = 400 if request.method == "POST" else 200
+    return _preferences_page(form, pref, feed_url=None), status
+
+
+def _preferences_page(form: PreferencesForm, pref: ContactPreference, feed_url: str | None) -> str:
     return render_template(
-        "intel/portal/preferences.html", form=form, pref=pref, action=FlaskForm(), feed_url=None
-    ), status
+        "intel/portal/preferences.html",
+        form=form,
+        pref=pref,
+        action=FlaskForm(),
+        feed_url=feed_url,
+        zone_names=sorted(zone_names()),
+    )
 
 
 def _feed_hash(secret: str) -> str:
@@ -225,9 +246,7 @@ def new_feed_url():
             "paused": pref.paused,
         }
     )
-    response = current_app.make_response(
-        render_template("intel/portal/preferences.html", form=form, pref=pref, action=FlaskForm(), feed_url=url)
-    )
+    response = current_app.make_response(_preferences_page(form, pref, feed_url=url))
     response.headers["Cache-Control"] = "no-store"
     return response
 

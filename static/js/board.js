@@ -17,6 +17,7 @@
   const rungFor = new Set(); // overdue requests already beeped for
   let timeline = [];
   let map = null;
+  let plan = null; // the map's venues and movements, redrawn as one layer
   const agentMarkers = new Map();
   let audio = null;
 
@@ -185,7 +186,8 @@
 
   function codeChip(status) {
     if (!status) return el("span", { class: "code code-none" }, "—");
-    return el("span", { class: "code", style: "background:" + status.code.colour, title: status.code.meaning },
+    const ink = status.code.text_colour || "#fff";  // events logged before codes carried it
+    return el("span", { class: "code", style: "background:" + status.code.colour + ";color:" + ink, title: status.code.meaning },
       status.code.code);
   }
 
@@ -246,24 +248,80 @@
     );
   }
 
+  // The detail's states side by side, each in a place of its own. A move's button sits in the place
+  // of the state it moves to, so once pressed that place shows the new state and never the next
+  // button: Complete is never where Go hot was. Every move asks first, names the state it leaves
+  // (a second request finds the state moved and changes nothing) and is sent once.
+  const STATES = ["planned", "hot", "complete"];
+  const moving = new Set(); // ids of details whose move is in flight: their buttons are disabled
+
+  function stateSteps(detail) {
+    return el("div", { class: "state-steps", role: "group", "aria-label": "State of " + detail.name },
+      STATES.map((state) => {
+        const move = (config.moves || []).find((m) => m.from === detail.state && m.to === state);
+        let inner;
+        if (state === detail.state) {
+          inner = el("span", { class: "step-current", "aria-current": "step", tabindex: "-1", "data-current": detail.id },
+            el("span", { class: "state state-" + state }, state), " now");
+        } else if (move) {
+          inner = el("button", {
+            type: "button", class: state === "planned" ? "" : "danger", "data-move": detail.id + ":" + state,
+            disabled: moving.has(detail.id), onclick: () => askToMove(detail, move),
+          }, move.label);
+        } else {
+          inner = el("span", { class: "step-other muted" }, state);
+        }
+        return el("div", { class: "step step-" + state }, inner);
+      }));
+  }
+
+  function notice(text) {
+    const node = document.getElementById("board-notice");
+    if (node) node.textContent = text;
+  }
+
+  function askToMove(detail, move) {
+    if (moving.has(detail.id)) return;
+    const find = (selector) => document.querySelector(selector);
+    window.OM.confirm({
+      title: move.label + ": " + detail.name + "?",
+      effect: move.effect,
+      button: move.label,
+      danger: move.to !== "planned",
+      // The cards are redrawn by every event: find the button again, or the state it moved to.
+      returnFocus: () => find('[data-move="' + detail.id + ":" + move.to + '"]') || find('[data-current="' + detail.id + '"]'),
+    }).then((yes) => {
+      if (!yes || moving.has(detail.id)) return;
+      moving.add(detail.id);
+      renderDetails();
+      post(config.board_url + "details/" + detail.id + "/state", { state: move.to, from_state: move.from, confirmed: true })
+        .then((data) => {
+          const current = details.get(detail.id);
+          if (current) current.state = data.state;
+          notice(detail.name + " is " + data.state + ".");
+        })
+        .catch((e) => notice(e.message.charAt(0).toUpperCase() + e.message.slice(1) + "."))
+        .finally(() => {
+          moving.delete(detail.id);
+          renderDetails();
+          const marker = find('[data-current="' + detail.id + '"]');
+          if (marker && (!document.activeElement || document.activeElement === document.body)) marker.focus();
+        });
+    });
+  }
+
   function detailCard(detail) {
     const now = serverNow();
     const rows = detail.agents.map((agent) => agentRow(detail, agent, now));
     const title = config.detail_id
       ? el("h2", null, detail.name)
       : el("h2", null, el("a", { href: config.board_url + "details/" + detail.id }, detail.name));
-    const next = detail.state === "planned" ? "hot" : detail.state === "hot" ? "complete" : null;
     return el("section", { class: "card", "data-detail": detail.id },
       el("div", { class: "actions" }, title,
-        el("span", { class: "state state-" + detail.state }, detail.state),
         el("span", { class: "muted" }, detail.client + (detail.principal ? " · " + detail.principal : "")),
         el("span", { class: "muted small" },
-          localTime(detail.starts_at, detail.timezone, true) + " – " + localTime(detail.ends_at, detail.timezone)),
-        next ? el("button", {
-          type: "button", class: next === "hot" ? "danger" : "",
-          onclick: () => post(config.board_url + "details/" + detail.id + "/state", { state: next })
-            .catch((e) => alert(e.message)),
-        }, next === "hot" ? "Go hot" : "Complete") : null),
+          localTime(detail.starts_at, detail.timezone, true) + " – " + localTime(detail.ends_at, detail.timezone))),
+      stateSteps(detail),
       el("div", { class: "table-wrap agents-wrap" },
         el("table", { class: "agents-table" },
           el("thead", null, el("tr", null, COLUMNS.map((h) => el("th", { scope: "col" }, h)))),
@@ -311,67 +369,62 @@
   function renderDetails() {
     const root = document.getElementById("details");
     const cards = [...details.values()].map(detailCard);
-    root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")]));
+    window.OM.keepFocus([root], () => root.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty" }, "No details today.")])));
     announceLateness(serverNow());
   }
 
-  // What the duress box and the alert list last showed. Each is drawn again only when that changes:
-  // both are live regions (whatever is drawn is announced again), and the duress box holds the note
-  // being typed.
-  const shown = { duress: "", alerts: "" };
+  // An acknowledged alarm's controls go away: the keyboard goes on to the next alarm or alert
+  // still to acknowledge (its note, else its button), else to the alert list's heading.
+  function nextToAcknowledge(lost) {
+    const row = lost.closest("[data-alert]");
+    const after = row ? Number(row.dataset.alert) : 0;
+    const waiting = [...document.querySelectorAll("#duress [data-alert], #alerts [data-alert]")]
+      .map((r) => r.querySelector("input, button.acknowledge"))
+      .filter(Boolean);
+    const next = waiting.find((control) => Number(control.closest("[data-alert]").dataset.alert) > after) || waiting[0];
+    return next || document.getElementById("alerts-heading");
+  }
 
   function renderAlerts() {
     const open = [...alerts.values()].filter((a) => !a.resolved_at);
     const duress = open.filter((a) => a.kind === "duress");
     const others = open.filter((a) => a.kind !== "duress");
     const duressBox = document.getElementById("duress");
-    duressBox.hidden = duress.length === 0;
-    alarm(duress.length > 0);
-    const now = serverNow();
-    const mutedNow = (a) => Boolean(a.muted_until && new Date(a.muted_until).getTime() > now);
-    const duressShown = JSON.stringify(duress.map((a) => [a.alert_id, a.message, a.latitude, a.longitude]));
-    if (duressShown !== shown.duress) {
-      shown.duress = duressShown;
-      renderDuress(duressBox, duress);
-    }
-    const alertsShown = JSON.stringify(others.map((a) => [a.alert_id, a.message, a.acknowledged_at, mutedNow(a) && a.muted_until]));
-    if (alertsShown !== shown.alerts) {
-      shown.alerts = alertsShown;
-      renderAlertList(others, mutedNow);
-    }
-  }
-
-  function renderDuress(duressBox, duress) {
-    duressBox.replaceChildren(...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
+    const alertList = document.getElementById("alerts");
+    const duressRows = [...(duress.length ? [el("h2", null, "DURESS ALARM")] : []), ...duress.map((a) => {
       const note = el("input", { type: "text", placeholder: "What was done (required)", "aria-label": "Acknowledgement note" });
       return el("div", { class: "alarm", "data-alert": a.alert_id },
         el("strong", null, a.message),
-        el("span", null, "raised " + localTime(a.raised_at, "UTC", true) + " UTC"),
+        el("span", null, "raised " + a.raised_at_local),
         a.latitude !== null ? el("a", { href: "https://www.openstreetmap.org/?mlat=" + a.latitude + "&mlon=" + a.longitude,
           target: "_blank", rel: "noopener" }, "last position " + a.latitude.toFixed(5) + ", " + a.longitude.toFixed(5))
           : el("span", null, "no position"),
         note,
-        el("button", { type: "button", onclick: () => {
+        el("button", { type: "button", class: "acknowledge", onclick: () => {
           if (!note.value.trim()) { note.focus(); return; }
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
         } }, "Acknowledge"));
-    }));
-  }
-
-  function renderAlertList(others, mutedNow) {
-    document.getElementById("alerts").replaceChildren(...others.map((a) => {
-      const muted = mutedNow(a);
+    })];
+    alarm(duress.length > 0);
+    const now = serverNow();
+    const alertRows = others.map((a) => {
+      const muted = a.muted_until && new Date(a.muted_until).getTime() > now;
       return el("div", { class: "alert" + (muted ? " muted" : ""), "data-alert": a.alert_id },
         el("span", { class: "msg" }, a.message),
         a.acknowledged_at ? el("span", { class: "small muted" }, "acknowledged by " + a.acknowledged_by) : null,
-        muted ? el("span", { class: "small muted" }, "muted until " + localTime(a.muted_until, "UTC") + " UTC") : null,
-        a.acknowledged_at ? null : el("button", { type: "button", onclick: () =>
+        muted ? el("span", { class: "small muted" }, "muted until " + a.muted_until_local) : null,
+        a.acknowledged_at ? null : el("button", { type: "button", class: "acknowledge", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
         "Acknowledge"),
         el("button", { type: "button", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/mute", { minutes: 15 }).catch((e) => alert(e.message)) },
         "Mute 15 min"));
-    }));
+    });
+    window.OM.keepFocus([duressBox, alertList], () => {
+      duressBox.hidden = duress.length === 0;
+      window.OM.replaceIfChanged(duressBox, duressRows);
+      window.OM.replaceIfChanged(alertList, alertRows.length ? alertRows : [el("p", { class: "small muted" }, "No open alerts.")]);
+    }, nextToAcknowledge);
   }
 
   // Clients' requests waiting for acknowledgment, oldest first; urgent ones past their time in red.
@@ -380,8 +433,7 @@
     if (!box) return;
     const now = serverNow();
     const waiting = [...requests.values()].sort((a, b) => a.received_at.localeCompare(b.received_at));
-    box.hidden = waiting.length === 0;
-    box.replaceChildren(...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
+    const rows = [...(waiting.length ? [el("h2", null, "Client requests waiting (" + waiting.length + ")")] : []),
       ...waiting.map((r) => {
         const overdue = r.overdue || (r.overdue_at && new Date(r.overdue_at).getTime() <= now);
         if (overdue && !rungFor.has(r.request_id)) { rungFor.add(r.request_id); beepOnce(); }
@@ -393,7 +445,11 @@
           el("button", { type: "button", onclick: () =>
             post(config.board_url + "requests/" + r.request_id + "/acknowledge", { note: "" }).catch((e) => alert(e.message)) },
           "Acknowledge"));
-      }));
+      })];
+    window.OM.keepFocus([box], () => {
+      box.hidden = waiting.length === 0;
+      window.OM.replaceIfChanged(box, rows);
+    }, () => box.querySelector("[data-request] button") || document.getElementById("alerts-heading"));
   }
 
   function beepOnce() {
@@ -440,6 +496,8 @@
       case "alert_muted": return "Muted: " + p.message;
       case "alert_resolved": return "Resolved: " + p.message;
       case "detail_state": return "Detail " + p.state + " (by " + p.by + ")";
+      case "itinerary_removed": return "Removed " + p.what + " (by " + p.by + ")";
+      case "itinerary_restored": return "Put back " + p.what + " (by " + p.by + ")";
       case "advisory_candidate": return "Intel to review (" + p.severity + "): " + p.title;
       case "advisory_published": return "Advisory published (" + p.severity + "): " + p.title;
       case "advisory_dismissed": return "Advisory dismissed: " + p.title;
@@ -469,22 +527,29 @@
     if (!config.detail_id || typeof L === "undefined") return;
     const detail = details.get(config.detail_id);
     if (!detail) return;
+    const bounds = detail.sites.map((site) => [site.latitude, site.longitude]);
     if (!map) {
       map = L.map("map");
       // Tiles are decoration: venues, routes and agents are vector layers and draw without them.
       L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
+      // The view first: layers then draw as they are added. Later redraws keep the coordinator's view.
+      if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+      else map.setView([51.5, -0.12], 10);
+      plan = L.layerGroup().addTo(map);
     }
-    const bounds = [];
+    // Drawn again after every reload of the state (a reconnect, a visit removed or put back).
+    plan.clearLayers();
     for (const site of detail.sites) {
-      L.circle([site.latitude, site.longitude], { radius: site.radius_m, color: "#1e5aa8" }).addTo(map)
+      L.circle([site.latitude, site.longitude], { radius: site.radius_m, color: "#1e5aa8" }).addTo(plan)
         // Names are text, never markup: Leaflet puts a string tooltip in innerHTML.
         .bindTooltip(el("span", null, site.name), { permanent: true, direction: "top" });
-      bounds.push([site.latitude, site.longitude]);
     }
-    for (const m of detail.movements) L.polyline(m.path, { color: "#8e24aa", dashArray: "6 6" }).addTo(map);
+    for (const m of detail.movements) L.polyline(m.path, { color: "#8e24aa", dashArray: "6 6" }).addTo(plan);
+    const onDetail = new Set(detail.agents.map((a) => a.agent_id));
+    for (const [agentId, marker] of agentMarkers) {
+      if (!onDetail.has(agentId)) { marker.remove(); agentMarkers.delete(agentId); }
+    }
     for (const agent of detail.agents) if (agent.position) placeAgent(agent.agent_id, agent.call_sign, agent.position);
-    if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
-    else map.setView([51.5, -0.12], 10);
   }
 
   function placeAgent(agentId, callSign, position) {
@@ -543,12 +608,20 @@
     } else if (ev.kind === "detail_state") {
       const detail = details.get(ev.detail_id);
       if (detail) detail.state = p.state;
+    } else if (ev.kind.startsWith("itinerary_") && details.has(ev.detail_id)) {
+      reloadSoon(); // a visit, movement or assignment went or came back: its venues and team changed
     }
     if (config.detail_id && ev.detail_id === config.detail_id) {
       timeline.push(ev);
       timeline.sort((a, b) => a.id - b.id);
     }
     return true;
+  }
+
+  let reloadTimer = null;
+  function reloadSoon() {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => load().catch(() => {}), 300);
   }
 
   function applyAll(events) {

@@ -17,6 +17,7 @@
   let sending = false;
   let retryDelay = 1000;
   let lastPositionSent = 0;
+  let signInNeeded = false;
 
   const el = window.OM.el;
 
@@ -32,6 +33,17 @@
     const text = Math.abs(minutes) >= 90 ? Math.round(Math.abs(minutes) / 60) + " h" : Math.abs(minutes) + " min";
     return minutes > 0 ? "in " + text : text + " ago";
   };
+
+  // A tap not yet stored, at the venue's clock (the server's own label replaces this once it has it).
+  function tapTime(iso) {
+    const zone = (state && state.assignments.length && state.assignments[0].timezone) || undefined;
+    try {
+      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone,
+        timeZoneName: "short" }).format(new Date(iso));
+    } catch (e) {
+      return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+  }
 
   function save() { localStorage.setItem(QUEUE_KEY, JSON.stringify(queue.slice(-50))); }
 
@@ -64,7 +76,7 @@
     if (signature !== drawnCodes) {
       drawnCodes = signature;
       root.replaceChildren(...state.codes.map((code) => {
-        const button = el("button", { type: "button", style: "background:" + code.colour, "data-code": code.code },
+        const button = el("button", { type: "button", style: "background:" + code.colour + ";color:" + code.text_colour, "data-code": code.code },
           code.code, el("small", null, code.spoken_name));
         if (code.code === state.cover_code) holdForDuress(button, code.code);
         else button.addEventListener("click", () => send(code.code, false));
@@ -131,26 +143,76 @@
         el("div", { class: "small muted" }, adv.reason)))) : null)));
   }
 
+  // The lead's state controls, laid out as the board's: each state in a place of its own, a move's
+  // button in the place of the state it moves to (never the next button where the last one was).
+  // Each move asks first, names the state it leaves and is sent once.
+  const STATES = ["planned", "hot", "complete"];
+  const moving = new Set();
+
   function leadButtons(a) {
-    const next = a.detail_state === "planned" ? "hot" : a.detail_state === "hot" ? "complete" : null;
-    if (!next) return null;
-    return el("button", { type: "button", class: next === "hot" ? "danger" : "", onclick: () => {
+    const moves = (config.moves || []).filter((m) => m.from === a.detail_state);
+    if (!moves.length) return null;
+    return el("div", { class: "state-steps", role: "group", "aria-label": "State of " + a.detail },
+      STATES.map((state) => {
+        const move = moves.find((m) => m.to === state);
+        let inner;
+        if (state === a.detail_state) {
+          inner = el("span", { class: "step-current", "aria-current": "step", tabindex: "-1", "data-current": a.detail_id },
+            el("span", { class: "state state-" + state }, state), " now");
+        } else if (move) {
+          inner = el("button", {
+            type: "button", class: state === "planned" ? "" : "danger", "data-move": a.detail_id + ":" + state,
+            disabled: moving.has(a.detail_id), onclick: () => askToMove(a, move),
+          }, move.label);
+        } else {
+          inner = el("span", { class: "step-other muted" }, state);
+        }
+        return el("div", { class: "step step-" + state }, inner);
+      }));
+  }
+
+  function askToMove(a, move) {
+    if (moving.has(a.detail_id)) return;
+    const find = (selector) => document.querySelector(selector);
+    window.OM.confirm({
+      title: move.label + ": " + a.detail + "?",
+      effect: move.effect,
+      button: move.label,
+      danger: move.to !== "planned",
+      returnFocus: () => find('[data-move="' + a.detail_id + ":" + move.to + '"]') || find('[data-current="' + a.detail_id + '"]'),
+    }).then((yes) => {
+      if (!yes || moving.has(a.detail_id)) return;
+      moving.add(a.detail_id);
+      renderAssignments();
       fetch(config.state_change_url + a.detail_id + "/state", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-        body: JSON.stringify({ state: next }),
-      }).then(refresh);
-    } }, next === "hot" ? "Detail goes hot" : "Complete detail");
+        body: JSON.stringify({ state: move.to, from_state: move.from, confirmed: true }),
+      }).catch(() => null).then(() => { moving.delete(a.detail_id); return refresh(); });
+    });
   }
 
   function renderQueue() {
     const root = document.getElementById("queue");
     root.replaceChildren(...queue.slice().reverse().slice(0, 15).map((r) => el("li", null,
-      el("span", null, r.shown + " · " + new Date(r.body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+      el("span", null, r.shown + " · " + (r.at || tapTime(r.body.reported_at))),
       el("span", { class: "badge badge-" + r.state, title: r.error || "" }, r.state === "refused" ? "refused: " + r.error : r.state))));
-    const last = queue.filter((r) => r.state === "sent").pop();
-    document.getElementById("last").textContent = last ? last.shown + " sent" : "";
+    document.getElementById("last").textContent = sendState();
     setNetwork();
+  }
+
+  // The line under the buttons: what became of the newest tap ("OS queued – sends when online").
+  function sendState() {
+    const newest = queue[queue.length - 1];
+    if (!newest) return "";
+    const waiting = queue.filter((r) => r.state === "queued").length;
+    const more = waiting > 1 ? " (" + waiting + " waiting)" : "";
+    if (newest.state === "queued") {
+      if (signInNeeded) return newest.shown + " queued – sign in again; it is kept and sent after" + more;
+      return newest.shown + " queued – " + (navigator.onLine ? "sending" : "sends when online") + more;
+    }
+    if (newest.state === "refused") return newest.shown + " refused: " + newest.error;
+    return newest.shown + " sent";
   }
 
   function render() { renderCodes(); renderAssignments(); renderQueue(); }
@@ -187,6 +249,8 @@
         }
         if (response.ok && !response.redirected) {
           report.state = "sent";
+          report.at = ((await response.clone().json().catch(() => ({}))).reported_at_local) || null;
+          signInNeeded = false;
           retryDelay = 1000;
         } else if (response.status >= 500 || response.status === 429 || response.status === 408) {
           scheduleRetry();
@@ -194,7 +258,7 @@
         } else if (response.redirected || response.status === 401 || (response.status === 400 &&
             /CSRF/i.test(((await response.clone().json().catch(() => ({}))).message) || ""))) {
           // Signed out or the page is stale (CSRF): keep the report and ask for a sign-in.
-          document.getElementById("last").textContent = "Sign in again: reports are kept and sent after.";
+          signInNeeded = true;
           scheduleRetry();
           return;
         } else {
@@ -253,8 +317,8 @@
     socket.on("connect", () => refresh());
   }
 
-  window.addEventListener("online", () => { setNetwork(); flush(); });
-  window.addEventListener("offline", setNetwork);
+  window.addEventListener("online", () => { renderQueue(); flush(); });
+  window.addEventListener("offline", renderQueue);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(config.sw_url, { scope: "/phone/" }).catch(() => {});
   setInterval(() => { renderAssignments(); flush(); }, 30000);
   render();

@@ -2,7 +2,7 @@
 items, printable and as a PDF; lessons learned searchable across details."""
 
 import sqlalchemy as sa
-from flask import abort, make_response, render_template, request
+from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from detail.domain.after_action_pdf import render
 from detail.domain.scoping import owned
 from detail.extensions import db
 from detail.models import STAFF_ROLES, ActionItem, AfterAction, Detail, User
-from detail.web.admin.base import ConfirmForm, bp, done, org_id, owned_or_404
+from detail.web.admin.base import Ask, ConfirmForm, bp, done, org_id, owned_or_404, unconfirmed
 from detail.web.auth import staff_required
 from detail.web.kit import optional_id, strip
 
@@ -64,6 +64,7 @@ def _page(detail: Detail, form: AfterActionForm | None = None, new_item: ActionI
         form=form,
         item_form=new_item or item_form(),
         confirm=ConfirmForm(),
+        item_removal=item_removal,
     ), status
 
 
@@ -121,12 +122,23 @@ def toggle_action_item(item_id: int):
     return done("Marked done." if item.done else "Reopened.", "admin.after_action_report", detail_id=detail_id)
 
 
-@bp.route("/after-action/items/<int:item_id>/delete", methods=["POST"])
+def item_removal(item: ActionItem) -> Ask:
+    """What removing the action item does, asked first."""
+    return Ask(
+        f"Remove the action item “{item.text[:80]}”?",
+        "The item is deleted from the report; this cannot be undone. To keep it, mark it done instead.",
+        "Remove item",
+        url_for("admin.after_action_report", detail_id=item.after_action.detail_id),
+    )
+
+
+@bp.route("/after-action/items/<int:item_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_action_item(item_id: int):
+    """Remove an action item, once confirmed."""
     item = _item_or_404(item_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(item_removal(item))) is not None:
+        return page
     detail_id = item.after_action.detail_id
     db.session.delete(item)
     db.session.commit()

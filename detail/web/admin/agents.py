@@ -9,9 +9,11 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 
 from detail.domain import history
 from detail.domain.scoping import owned
+from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Agent, Unavailability, User, utcnow
 from detail.web.admin.base import (
+    Ask,
     ConfirmForm,
     EditingForm,
     bp,
@@ -24,6 +26,7 @@ from detail.web.admin.base import (
     other_than,
     owned_or_404,
     save,
+    unconfirmed,
     utc_times,
 )
 from detail.web.auth import staff_required
@@ -158,6 +161,7 @@ def _availability_page(agent: Agent, form: UnavailabilityForm):
         periods=periods,
         zone=org_zone(),
         confirm=ConfirmForm(),
+        removal=unavailability_removal,
     )
 
 
@@ -177,15 +181,31 @@ def availability(agent_id: int):
     return _availability_page(agent, form)
 
 
-@bp.route("/agents/<int:agent_id>/availability/<int:period_id>/delete", methods=["POST"])
+def unavailability_removal(period: Unavailability) -> Ask:
+    """What removing the period does, asked first."""
+    zone = org_zone()
+    call_sign = period.agent.call_sign
+    span = (
+        f"{local_time(period.starts_at, zone, '%a %d %b %H:%M')} – {local_time(period.ends_at, zone, '%a %d %b %H:%M')}"
+    )
+    return Ask(
+        f"Remove {call_sign}'s {period.kind} ({span})?",
+        f"{call_sign} counts as available for {span} again: staffing stops warning about assignments then.",
+        "Remove",
+        url_for("admin.availability", agent_id=period.agent_id),
+    )
+
+
+@bp.route("/agents/<int:agent_id>/availability/<int:period_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_unavailability(agent_id: int, period_id: int):
+    """Remove a period of leave or training, once confirmed."""
     agent = owned_or_404(Agent, agent_id)
     period = db.session.get(Unavailability, period_id)
     if period is None or period.agent_id != agent.id:
         abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(unavailability_removal(period))) is not None:
+        return page
     db.session.delete(period)
     db.session.commit()
     return done("Removed.", "admin.availability", agent_id=agent.id)

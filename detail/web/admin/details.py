@@ -1,20 +1,26 @@
-"""Coordinator pages for details: the list (the coordinator's home), create and edit.
+"""Coordinator pages for details: the list (the coordinator's home), create, edit, and the moves
+between a detail's states (go hot, complete, back to planned, reopen).
 
 A detail's own start and end are typed and shown in the organisation's time zone; its
-visits, movements and team are managed on the detail page (admin_itinerary).
+visits, movements and team are managed on the detail page (admin_itinerary). Its state is not
+on the edit form: it changes only by a move, asked first and named by the state it leaves
+(domain/lifecycle.py), so a slip or a double click cannot carry a detail a step too far.
 """
 
-from flask import render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from detail.domain import lifecycle, live
 from detail.domain.itinerary import check_detail
 from detail.domain.scoping import owned
 from detail.extensions import db
-from detail.models import DETAIL_STATES, Assignment, Client, Detail, Principal, utcnow
+from detail.models import Assignment, Client, Detail, Principal, utcnow
 from detail.web.admin.base import (
+    Ask,
     bp,
     done,
     form_page,
@@ -24,6 +30,7 @@ from detail.web.admin.base import (
     owned_or_404,
     save,
     to_local,
+    unconfirmed,
     utc_times,
 )
 from detail.web.auth import staff_required
@@ -38,7 +45,6 @@ class DetailForm(FlaskForm):
     principal_id = SelectField("Principal", coerce=optional_id)
     starts_at = local_datetime("Starts")
     ends_at = local_datetime("Ends")
-    state = SelectField("State", choices=[SelectChoice(s, s.capitalize()) for s in DETAIL_STATES])
     notes = TextAreaField("Internal notes (never shown to the client)", filters=[strip])
 
 
@@ -53,7 +59,6 @@ def detail_form(detail: Detail | None = None) -> DetailForm:
             "principal_id": detail.principal_id,
             "starts_at": to_local(detail.starts_at, zone),
             "ends_at": to_local(detail.ends_at, zone),
-            "state": detail.state,
             "notes": detail.notes,
         }
     form = DetailForm(data=data)
@@ -89,7 +94,6 @@ def _fill(detail: Detail, form: DetailForm, times: dict) -> None:
     detail.principal_id = form.principal_id.data
     detail.starts_at = times["starts_at"]
     detail.ends_at = times["ends_at"]
-    detail.state = form.state.data
     detail.notes = form.notes.data or ""
 
 
@@ -142,7 +146,7 @@ def new_detail():
 @bp.route("/details/<int:detail_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_detail(detail_id: int):
-    """Change a detail's name, client, principal, times, state or notes."""
+    """Change a detail's name, client, principal, times or notes (its state changes by a move)."""
     detail = owned_or_404(Detail, detail_id)
     form = detail_form(detail)
     if form.validate_on_submit() and (times := _times(form)) is not None:
@@ -150,3 +154,45 @@ def edit_detail(detail_id: int):
         if save(form, (check_detail, detail)):
             return done(f"Detail {detail.name} saved.", "admin.detail", detail_id=detail.id)
     return form_page(form, FORM_PAGE, **_page(detail))
+
+
+# --- the detail's state -------------------------------------------------------------------------
+
+
+def state_change(detail: Detail, move: lifecycle.Move) -> Ask:
+    """What moving the detail does, asked before it is done."""
+    return Ask(
+        f"{move.label}: {detail.name}?",
+        lifecycle.effect(move, detail.client.organisation),
+        move.label,
+        url_for("admin.detail", detail_id=detail.id),
+        fields={"to": move.to_state, "from_state": move.from_state},
+        danger=move.to_state != "planned",
+    )
+
+
+@bp.route("/details/<int:detail_id>/state", methods=["GET", "POST"])
+@staff_required
+def change_detail_state(detail_id: int):
+    """Go hot, complete, go back to planned or reopen, once confirmed.
+
+    The request names the state it moves from: a second one (a double click, a retry, another
+    coordinator a moment earlier) finds the detail already moved and changes nothing."""
+    detail = owned_or_404(Detail, detail_id)
+    to_state = request.values.get("to", "")
+    from_state = request.form.get("from_state") or detail.state
+    try:
+        move = lifecycle.move_between(from_state, to_state)
+    except lifecycle.NotAMove:
+        flash(f"Nothing changed: a {detail.state} detail cannot be moved to “{to_state}”.", "error")
+        return redirect(url_for("admin.detail", detail_id=detail.id))
+    if (page := unconfirmed(state_change(detail, move))) is not None:
+        return page
+    event = lifecycle.change_state(detail, from_state, to_state, current_user)
+    db.session.commit()
+    if event is None:
+        flash(f"Nothing changed: the detail was already {detail.state}, not {from_state}.", "error")
+    else:
+        live.publish([event])
+        flash(f"{detail.name} is {detail.state}.", "success")
+    return redirect(url_for("admin.detail", detail_id=detail.id))

@@ -4,7 +4,7 @@ each agent's private calendar link.
 A calendar link, like a token, is shown once on the page that answers the issuing POST.
 """
 
-from flask import abort, make_response, render_template, request
+from flask import make_response, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
 from wtforms import SelectChoice, SelectField, StringField
@@ -14,7 +14,18 @@ from detail.domain.devices import BindingError, bind
 from detail.domain.scoping import owned
 from detail.extensions import db
 from detail.models import Agent, Device, User
-from detail.web.admin.base import ConfirmForm, bp, done, form_page, org_id, org_zone, owned_or_404, save
+from detail.web.admin.base import (
+    Ask,
+    ConfirmForm,
+    bp,
+    done,
+    form_page,
+    org_id,
+    org_zone,
+    owned_or_404,
+    save,
+    unconfirmed,
+)
 from detail.web.auth import staff_required
 from detail.web.calendar import issue_link, revoke_link
 from detail.web.kit import strip
@@ -63,7 +74,53 @@ def _page(form: BindForm):
         agents=_agents(),
         zone=org_zone(),
         confirm=ConfirmForm(),
+        unbinding=device_unbinding,
+        new_calendar=calendar_replacement,
+        calendar_revocation=calendar_revocation,
         public_url=request.host_url.rstrip("/"),
+    )
+
+
+def device_unbinding(device: Device) -> Ask:
+    """What unbinding the device does, asked first."""
+    return Ask(
+        f"Unbind {device.identifier} from {device.agent.call_sign}?",
+        f"Positions and texts from {device.identifier} are refused from now on; bind it again to take them.",
+        "Unbind",
+        url_for("admin.devices"),
+    )
+
+
+def calendar_revocation(agent: Agent) -> Ask:
+    """What revoking the agent's calendar link does, asked first."""
+    return Ask(
+        f"Revoke the calendar link of {agent.call_sign}?",
+        "The calendar app stops receiving the agent's assignments; a new link must be issued and set up.",
+        "Revoke link",
+        url_for("admin.devices"),
+    )
+
+
+def calendar_replacement(agent: Agent) -> Ask | None:
+    """What a new calendar link does to the agent's working one, asked first; None when there is none."""
+    if not agent.calendar_token_hash:
+        return None
+    return Ask(
+        f"Issue a new calendar link for {agent.call_sign}?",
+        "The link the agent uses now stops working at once; the new one is shown once, to be set up again.",
+        "Issue new link",
+        url_for("admin.devices"),
+        danger=False,
+    )
+
+
+def _first_calendar(agent: Agent) -> Ask:
+    return Ask(
+        f"Issue a calendar link for {agent.call_sign}?",
+        "A private link to the agent's assignments, shown once.",
+        "Issue link",
+        url_for("admin.devices"),
+        danger=False,
     )
 
 
@@ -91,25 +148,29 @@ def bind_device_page():
     return _page(form)
 
 
-@bp.route("/devices/<int:device_id>/unbind", methods=["POST"])
+@bp.route("/devices/<int:device_id>/unbind", methods=["GET", "POST"])
 @staff_required
 def unbind_device(device_id: int):
+    """Unbind a device or number from its agent, once confirmed."""
     device = owned_or_404(Device, device_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(device_unbinding(device))) is not None:
+        return page
     identifier, call_sign = device.identifier, device.agent.call_sign
     db.session.delete(device)
     db.session.commit()
     return done(f"{identifier} unbound from {call_sign}; it is refused from now on.", "admin.devices")
 
 
-@bp.route("/agents/<int:agent_id>/calendar", methods=["POST"])
+@bp.route("/agents/<int:agent_id>/calendar", methods=["GET", "POST"])
 @staff_required
 def issue_calendar(agent_id: int):
-    """A new private calendar link for the agent (the old one stops working), shown once."""
+    """A new private calendar link for the agent, shown once; replacing one that works asks first."""
     agent = owned_or_404(Agent, agent_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    ask = calendar_replacement(agent)
+    if ask is None and request.method == "GET":
+        ask = _first_calendar(agent)  # a link followed issues nothing: it asks
+    if ask is not None and (page := unconfirmed(ask)) is not None:
+        return page
     path = issue_link(agent)
     db.session.commit()
     response = make_response(
@@ -119,12 +180,13 @@ def issue_calendar(agent_id: int):
     return response
 
 
-@bp.route("/agents/<int:agent_id>/calendar/revoke", methods=["POST"])
+@bp.route("/agents/<int:agent_id>/calendar/revoke", methods=["GET", "POST"])
 @staff_required
 def revoke_calendar(agent_id: int):
+    """Revoke the agent's calendar link, once confirmed."""
     agent = owned_or_404(Agent, agent_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(calendar_revocation(agent))) is not None:
+        return page
     revoke_link(agent)
     db.session.commit()
     return done(f"Calendar link of {agent.call_sign} revoked.", "admin.devices")

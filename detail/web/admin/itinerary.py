@@ -4,25 +4,28 @@ Times are typed and shown in the zone of the venue they happen at: a visit in it
 a movement's departure in the venue it leaves and its arrival in the one it reaches, an
 assignment's times in its reporting venue's (the organisation's when it has none).
 The add forms sit on the detail page; a bad one re-renders that page with its messages.
+Removing a row asks first (Ask) and can be undone for a short while (domain/removals.py).
 """
 
 import functools
 
 import sqlalchemy as sa
-from flask import abort, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from detail.domain import lifecycle, live, removals
 from detail.domain.after_action import lessons_for
 from detail.domain.history import details_for_client
-from detail.domain.itinerary import check_assignment, check_movement, check_visit
+from detail.domain.itinerary import Invalid, check_assignment, check_movement, check_visit
 from detail.domain.scoping import owned
 from detail.extensions import db
-from detail.models import ASSIGNMENT_ROLE_LABELS, Agent, Assignment, Detail, Movement, Site, User, Visit
+from detail.models import ASSIGNMENT_ROLE_LABELS, Agent, Assignment, Detail, Movement, Removal, Site, User, Visit
 from detail.web.admin.base import (
+    Ask,
     ConfirmForm,
     bp,
     done,
@@ -34,8 +37,10 @@ from detail.web.admin.base import (
     save,
     site_zone,
     to_local,
+    unconfirmed,
     utc_times,
 )
+from detail.web.admin.details import state_change
 from detail.web.auth import staff_required
 from detail.web.kit import optional_id, strip
 
@@ -210,13 +215,40 @@ def _edit_page(detail: Detail, kind: str, hints: dict[str, dict[str, str]]) -> d
     }
 
 
-def _remove(model, detail_id: int, row_id: int, what: str, anchor: str):
-    detail, row = _part_of(model, detail_id, row_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    db.session.delete(row)
+UNDO_NOTE = f"You can undo this for {int(removals.UNDO_WINDOW.total_seconds())} seconds."
+
+
+def _back(detail: Detail, anchor: str) -> str:
+    return url_for("admin.detail", detail_id=detail.id, _anchor=anchor)
+
+
+def visit_removal(visit: Visit) -> Ask:
+    """What removing the visit does, the movements that touch it included."""
+    name = removals.visit_name(visit)
+    effect = " ".join([f"Remove {name}.", *removals.visit_consequences(visit), UNDO_NOTE])
+    return Ask(f"Remove {name}?", effect, "Remove visit", _back(visit.detail, "visits"))
+
+
+def movement_removal(movement: Movement) -> Ask:
+    name = removals.movement_name(movement)
+    return Ask(f"Remove {name}?", f"Remove {name}. {UNDO_NOTE}", "Remove movement", _back(movement.detail, "movements"))
+
+
+def assignment_removal(assignment: Assignment) -> Ask:
+    agent = assignment.agent.call_sign
+    effect = (
+        f"Take {agent} off {assignment.detail.name}: the detail leaves {agent}'s phone and calendar, and "
+        f"{agent}'s reports no longer go to it. {UNDO_NOTE}"
+    )
+    title = f"Remove {removals.assignment_name(assignment)}?"
+    return Ask(title, effect, "Remove assignment", _back(assignment.detail, "assignments"))
+
+
+def _removed(detail: Detail, removal: Removal, event, anchor: str):
+    # No flash: the detail page shows the removal itself, with its Undo button (undo notices).
     db.session.commit()
-    return done(f"{what} removed.", "admin.detail", detail_id=detail.id, _anchor=anchor)
+    live.publish([event])
+    return redirect(_back(detail, anchor))
 
 
 # --- the detail page ----------------------------------------------------------------------------
@@ -239,6 +271,11 @@ def detail_page(detail: Detail, **failed):
         confirm=ConfirmForm(),
         hints=zone_hints(),
         lessons=lessons_for(detail),
+        state_moves={m.to_state: state_change(detail, m) for m in lifecycle.moves_from(detail.state)},
+        visit_removal=visit_removal,
+        movement_removal=movement_removal,
+        assignment_removal=assignment_removal,
+        undo=[(r, removals.seconds_left(r)) for r in removals.undoable(detail, current_user)],
         **forms,
     )
     return page, 400 if failed else 200
@@ -284,11 +321,14 @@ def edit_visit(detail_id: int, visit_id: int):
     return form_page(form, FORM_PAGE, **_edit_page(detail, "visit", hints))
 
 
-@bp.route("/details/<int:detail_id>/visits/<int:visit_id>/delete", methods=["POST"])
+@bp.route("/details/<int:detail_id>/visits/<int:visit_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_visit(detail_id: int, visit_id: int):
-    """Remove a visit."""
-    return _remove(Visit, detail_id, visit_id, "Visit", "visits")
+    """Remove a visit and the movements that touch it, once confirmed; undoable for a while."""
+    detail, visit = _part_of(Visit, detail_id, visit_id)
+    if (page := unconfirmed(visit_removal(visit))) is not None:
+        return page
+    return _removed(detail, *removals.remove_visit(visit, current_user), "visits")
 
 
 # --- movements ----------------------------------------------------------------------------------
@@ -330,11 +370,14 @@ def edit_movement(detail_id: int, movement_id: int):
     return form_page(form, FORM_PAGE, **_edit_page(detail, "movement", hints))
 
 
-@bp.route("/details/<int:detail_id>/movements/<int:movement_id>/delete", methods=["POST"])
+@bp.route("/details/<int:detail_id>/movements/<int:movement_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_movement(detail_id: int, movement_id: int):
-    """Remove a movement."""
-    return _remove(Movement, detail_id, movement_id, "Movement", "movements")
+    """Remove a movement, once confirmed; undoable for a while."""
+    detail, movement = _part_of(Movement, detail_id, movement_id)
+    if (page := unconfirmed(movement_removal(movement))) is not None:
+        return page
+    return _removed(detail, *removals.remove_movement(movement, current_user), "movements")
 
 
 # --- assignments --------------------------------------------------------------------------------
@@ -379,8 +422,38 @@ def edit_assignment(detail_id: int, assignment_id: int):
     return form_page(form, FORM_PAGE, **_edit_page(detail, "assignment", hints))
 
 
-@bp.route("/details/<int:detail_id>/assignments/<int:assignment_id>/delete", methods=["POST"])
+@bp.route("/details/<int:detail_id>/assignments/<int:assignment_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_assignment(detail_id: int, assignment_id: int):
-    """Take an agent off the detail."""
-    return _remove(Assignment, detail_id, assignment_id, "Assignment", "assignments")
+    """Take an agent off the detail, once confirmed; undoable for a while."""
+    detail, assignment = _part_of(Assignment, detail_id, assignment_id)
+    if (page := unconfirmed(assignment_removal(assignment))) is not None:
+        return page
+    return _removed(detail, *removals.remove_assignment(assignment, current_user), "assignments")
+
+
+# --- undo ---------------------------------------------------------------------------------------
+
+
+@bp.route("/details/<int:detail_id>/removals/<int:removal_id>/undo", methods=["POST"])
+@staff_required
+def undo_removal(detail_id: int, removal_id: int):
+    """Put back what was just removed, within the undo window and once."""
+    detail, removal = _part_of(Removal, detail_id, removal_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    anchor = removal.kind + "s"
+    try:
+        event = removals.undo(removal, current_user)
+        db.session.commit()
+    except removals.CannotUndo as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(_back(detail, anchor))
+    except Invalid as exc:
+        db.session.rollback()
+        flash("Could not put it back: " + "; ".join(exc.errors.values()) + ".", "error")
+        return redirect(_back(detail, anchor))
+    live.publish([event])
+    flash(f"Put back {removal.summary}.", "success")
+    return redirect(_back(detail, anchor))

@@ -4,7 +4,7 @@ Coordinators only. A coordinator may share a BOLO summary to a detail: its agent
 that summary (and only it: not the person's name, not the assessment). Clients never see any of this.
 """
 
-from flask import abort, render_template, url_for
+from flask import render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from detail.domain.scoping import owned
 from detail.extensions import db
 from detail.models import Client, Detail, PersonOfInterest, utcnow
-from detail.web.admin.base import ConfirmForm, bp, done, form_page, org_id, owned_or_404, save
+from detail.web.admin.base import Ask, ConfirmForm, bp, done, form_page, org_id, owned_or_404, save, unconfirmed
 from detail.web.auth import staff_required
 from detail.web.kit import optional_id, strip
 
@@ -81,7 +81,13 @@ def persons():
     ).all()
     order = {"elevated": 0, "monitor": 1, "non_threat": 2}
     rows.sort(key=lambda p: (order[p.assessment], p.name.lower()))
-    return render_template("detail/admin/persons.html", persons=rows, labels=ASSESSMENT_LABELS, confirm=ConfirmForm())
+    return render_template(
+        "detail/admin/persons.html",
+        persons=rows,
+        labels=ASSESSMENT_LABELS,
+        confirm=ConfirmForm(),
+        deletion=person_deletion,
+    )
 
 
 @bp.route("/persons/new", methods=["GET", "POST"])
@@ -121,12 +127,24 @@ def edit_person(person_id: int):
     )
 
 
-@bp.route("/persons/<int:person_id>/delete", methods=["POST"])
+def person_deletion(person: PersonOfInterest) -> Ask:
+    """What deleting the file does, asked first."""
+    return Ask(
+        f"Delete the file on {person.name}?",
+        "The file is deleted with its assessment and work-up, and a BOLO shared from it leaves the agents' "
+        "phones. This cannot be undone.",
+        "Delete file",
+        url_for("admin.persons"),
+    )
+
+
+@bp.route("/persons/<int:person_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_person(person_id: int):
+    """Delete a person of interest's file, once confirmed."""
     person = owned_or_404(PersonOfInterest, person_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(person_deletion(person))) is not None:
+        return page
     db.session.delete(person)
     db.session.commit()
     return done("Deleted.", "admin.persons")

@@ -15,7 +15,18 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from detail.domain.scoping import owned
 from detail.extensions import db
 from detail.models import RISK_STATUSES, STAFF_ROLES, Client, Detail, Risk, User
-from detail.web.admin.base import ConfirmForm, bp, done, form_page, org_id, org_zone, owned_or_404, save
+from detail.web.admin.base import (
+    Ask,
+    ConfirmForm,
+    bp,
+    done,
+    form_page,
+    org_id,
+    org_zone,
+    owned_or_404,
+    save,
+    unconfirmed,
+)
 from detail.web.auth import staff_required
 from detail.web.kit import optional_id, strip
 
@@ -99,6 +110,7 @@ def risks():
         client=client,
         show_all=request.args.get("all") == "1",
         confirm=ConfirmForm(),
+        deletion=risk_deletion,
     )
 
 
@@ -139,12 +151,24 @@ def edit_risk(risk_id: int):
     )
 
 
-@bp.route("/risks/<int:risk_id>/delete", methods=["POST"])
+def risk_deletion(risk: Risk) -> Ask:
+    """What deleting the risk does, asked first."""
+    return Ask(
+        f"Delete the risk “{risk.title}”?",
+        f"The risk is deleted from {risk.client.name}'s register with its assessment and mitigation. "
+        "This cannot be undone; to keep it on record, close it instead.",
+        "Delete risk",
+        url_for("admin.risks", client=risk.client_id),
+    )
+
+
+@bp.route("/risks/<int:risk_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_risk(risk_id: int):
+    """Delete a risk, once confirmed."""
     risk = owned_or_404(Risk, risk_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(risk_deletion(risk))) is not None:
+        return page
     client_id = risk.client_id
     db.session.delete(risk)
     db.session.commit()

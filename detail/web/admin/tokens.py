@@ -5,7 +5,7 @@ hash is stored. That page is rendered rather than redirected to because the plai
 travel in a URL or in the session cookie (signed, not encrypted); it is marked no-store.
 """
 
-from flask import abort, make_response, render_template
+from flask import make_response, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import orm as so
@@ -15,7 +15,18 @@ from wtforms.validators import InputRequired, Length
 from detail.domain.scoping import owned
 from detail.extensions import db
 from detail.models import ApiToken, User
-from detail.web.admin.base import ConfirmForm, bp, done, form_page, org_id, org_zone, owned_or_404, save
+from detail.web.admin.base import (
+    Ask,
+    ConfirmForm,
+    bp,
+    done,
+    form_page,
+    org_id,
+    org_zone,
+    owned_or_404,
+    save,
+    unconfirmed,
+)
 from detail.web.auth import issue_token, revoke_token, staff_required
 from detail.web.kit import strip
 
@@ -43,17 +54,32 @@ def token_form() -> IssueTokenForm:
     return form
 
 
+def token_revocation(row: ApiToken) -> Ask:
+    """What revoking the token does, asked first."""
+    return Ask(
+        f"Revoke the token {row.name or row.id} of {row.user.name}?",
+        "Whatever uses it is refused from its next request. A revoked token cannot be restored: "
+        "issue a new one instead.",
+        "Revoke token",
+        url_for("admin.tokens"),
+    )
+
+
 def _tokens() -> list[ApiToken]:
     return db.session.scalars(
         owned(ApiToken, org_id()).options(so.contains_eager(ApiToken.user)).order_by(ApiToken.created_at.desc())
     ).all()
 
 
+def _listing() -> dict:
+    return {"tokens": _tokens(), "zone": org_zone(), "confirm": ConfirmForm(), "revocation": token_revocation}
+
+
 @bp.route("/tokens")
 @staff_required
 def tokens():
     """The organisation's API tokens, newest first, with the form to issue one."""
-    return form_page(token_form(), TOKENS_PAGE, tokens=_tokens(), zone=org_zone(), confirm=ConfirmForm())
+    return form_page(token_form(), TOKENS_PAGE, **_listing())
 
 
 @bp.route("/tokens", methods=["POST"], endpoint="issue_token")
@@ -68,16 +94,16 @@ def issue_token_page():
             response = make_response(render_template("detail/admin/token_issued.html", token=token, user=user), 201)
             response.headers["Cache-Control"] = "no-store"
             return response
-    return form_page(form, TOKENS_PAGE, tokens=_tokens(), zone=org_zone(), confirm=ConfirmForm())
+    return form_page(form, TOKENS_PAGE, **_listing())
 
 
-@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"], endpoint="revoke_token")
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"], endpoint="revoke_token")
 @staff_required
 def revoke_token_page(token_id: int):
-    """Revoke a token; the next request made with it is refused."""
+    """Revoke a token, once confirmed; the next request made with it is refused."""
     row = owned_or_404(ApiToken, token_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if (page := unconfirmed(token_revocation(row))) is not None:
+        return page
     revoke_token(row)
     db.session.commit()
     return done(f"Token {row.name or row.id} of {row.user.name} revoked.", "admin.tokens")

@@ -17,7 +17,7 @@ from flask import Response, current_app, request
 from detail.domain import live
 from detail.domain.devices import agent_for_number
 from detail.domain.statuses import Refused, organisation_codes, parse_short_burst, record_status
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import CLOCK, detail_zone, local_time
 from detail.extensions import db
 from detail.models import StatusCode, utcnow
 from detail.web.ingest.base import bp, read_text, refuse
@@ -99,14 +99,13 @@ def sms():
 
 
 def _confirmation(report, codes: list[StatusCode]) -> str:
-    sites = report.detail.sites if report.detail else []
-    tz = sites[0].timezone if sites else report.agent.organisation.timezone
-    at = local_time(report.received_at, tz, "%H:%M")
+    tz = detail_zone(report.detail) if report.detail else report.agent.organisation.timezone
+    at = local_time(report.received_at, tz, CLOCK)
     code = report.status_code
     detail = f" ({report.detail.name})" if report.detail else ""
     if code.is_duress:
         # Whoever holds the phone must not see that an alarm went: confirm it as the clear code would be.
         code = next((c for c in codes if c.signal == "clear"), code)
         return f"{code.code} received {at}{detail}."
-    eta = f", ETA {local_time(report.eta, tz, '%H:%M')}" if report.eta else ""
+    eta = f", ETA {local_time(report.eta, tz, CLOCK)}" if report.eta else ""
     return f"{code.code} received {at}{eta}{detail}."

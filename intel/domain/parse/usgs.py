@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 from .fields import text
 
 _USGS_ID = "urn:earthquake-usgs-gov:"
-_USGS_TITLE = re.compile(r"^\s*M\s*(-?\d+(?:\.\d+)?)\s*-\s*(.*)$")
+# "M 4.5 - 10 km SSW of Hualien City, Taiwan": a magnitude always has its decimal, so a motorway
+# ("M25 - Lane closures between J10 and J11") is not an earthquake.
+_USGS_TITLE = re.compile(r"^\s*M\s*(-?\d+\.\d+)\s+-\s+(.*)$")
 _MAGNITUDE_TERM = re.compile(r"^\s*Magnitude\s+(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 
 
