@@ -1,15 +1,18 @@
 """Sample feeds bundled with the demo, served by the app itself so the demo needs no internet.
 
-Their items are dated around today in London, near the demo's venues, so the demo shows
-advisories with reasons whenever it is loaded.
+Their items are dated on the demo's own clock (detail.demo.StoryClock: the story's hours placed
+around now, as the demo's details are), near the demo's venues, so the demo shows the same
+advisories with reasons whatever the hour it is loaded.
 """
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import timezone
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request
 
+from detail.demo import StoryClock
+from detail.models import utcnow
 from intel.web import bp
 
 SAMPLES = {
@@ -25,16 +28,15 @@ def sample_feed(name: str):
     """A bundled sample feed (public: it holds nothing but made-up demo items)."""
     if name not in SAMPLES:
         abort(404)
-    today = datetime.now(LONDON).date()
-
-    def at(hour: int, minute: int = 0, days: int = 0) -> datetime:
-        return datetime.combine(today + timedelta(days=days), time(hour, minute), tzinfo=LONDON)
+    story = StoryClock.at_load(utcnow())
+    today = story.at(12).astimezone(LONDON).date()
 
     body = render_template(
         f"intel/samples/{name}.xml",
         base=request.host_url,
         day=today.isoformat(),
-        at=at,
+        at=story.at,
+        hm=lambda moment: moment.astimezone(LONDON).strftime("%H:%M"),
         rfc822=lambda moment: format_datetime(moment.astimezone(timezone.utc)),
         iso=lambda moment: moment.astimezone(timezone.utc).isoformat(),
     )
