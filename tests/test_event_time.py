@@ -362,7 +362,7 @@ def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesda
     on_wednesday = advisory(wednesday)
     assert on_wednesday.severity in ("critical", "high")
     assert on_wednesday.reason == (
-        "500 m from Grand Hotel, during arrival Wed 25 Nov 17:30–18:30 local; "
+        "500 m from Grand Hotel, during arrival Wed 25 Nov 17:30–18:30 GMT; "
         "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
     )
     on_tuesday = advisory(tuesday)

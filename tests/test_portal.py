@@ -340,7 +340,12 @@ def test_a_completed_detail_says_so(as_user, world, time_machine):
     _send(world, world.agent, "OS", T0 - timedelta(minutes=40))
     _send(world, world.agent, "CLR", T0 + timedelta(hours=11))
     time_machine.move_to(T0 + timedelta(hours=11, minutes=30), tick=False)
-    as_user(world.coordinator).post(f"/board/details/{world.detail.id}/state", json={"state": "complete"})
+    board = as_user(world.coordinator)
+    for before, after in (("planned", "hot"), ("hot", "complete")):
+        if world.detail.state == before:
+            move = {"state": after, "from_state": before, "confirmed": True}
+            assert board.post(f"/board/details/{world.detail.id}/state", json=move).status_code == 200
+            db.session.expire_all()
     page = _portal_text(as_user, world)
     assert "Detail complete: the team stood down at 19:30 GMT" in page
     assert "not yet on station" not in page and "on station at" not in page
