@@ -7,6 +7,8 @@
   and what was removed from a detail (kept for a short undo);
 - reports: status codes, statuses and positions from the field, the event log, alerts;
 - notices: mail to one person, written before it is sent;
+- alerting: on-call shifts, contact channels, push subscriptions, texts out, escalation policies,
+  escalations and their notification attempts;
 - work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys.
 
 Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
@@ -25,6 +27,24 @@ them all.
 """
 
 from detail.models.accounts import ROLES, STAFF_ROLES, ApiToken, Organisation, User, UserSession, new_session_version
+from detail.models.alerting import (
+    ACK_VIA,
+    ATTEMPT_STATUSES,
+    CHANNELS,
+    CONTACT_KINDS,
+    ESCALATION_KINDS,
+    ON_CALL_ROLES,
+    STEP_TARGETS,
+    TEXT_STATUSES,
+    ContactChannel,
+    Escalation,
+    EscalationPolicy,
+    EscalationStep,
+    NotificationAttempt,
+    OnCallShift,
+    PushSubscription,
+    TextMessage,
+)
 from detail.models.base import (
     CODE_SIGNALS,
     GEOFENCE_LEAVE_SIGNALS,
@@ -79,17 +99,23 @@ from detail.models.work import (
 )
 
 __all__ = [
+    "ACK_VIA",
     "ALERT_KINDS",
     "ASSESSMENTS",
     "ASSIGNMENT_ROLES",
     "ASSIGNMENT_ROLE_LABELS",
+    "ATTEMPT_STATUSES",
+    "CHANNELS",
     "CODE_KINDS",
     "CODE_SIGNALS",
+    "CONTACT_KINDS",
     "DEFAULT_STATUS_CODES",
     "DETAIL_STATES",
     "DEVICE_KINDS",
+    "ESCALATION_KINDS",
     "GEOFENCE_LEAVE_SIGNALS",
     "NOTICE_STATUSES",
+    "ON_CALL_ROLES",
     "REMOVAL_KINDS",
     "REQUEST_CHANNELS",
     "REQUEST_PRIORITIES",
@@ -97,7 +123,9 @@ __all__ = [
     "ROLES",
     "SOURCES",
     "STAFF_ROLES",
+    "STEP_TARGETS",
     "SURVEY_STATUSES",
+    "TEXT_STATUSES",
     "UNAVAILABILITY_KINDS",
     "ActionItem",
     "AfterAction",
@@ -107,16 +135,23 @@ __all__ = [
     "Assignment",
     "Client",
     "ClientRequest",
+    "ContactChannel",
     "Detail",
     "Device",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStep",
     "Event",
     "Handoff",
     "Movement",
     "Notice",
+    "NotificationAttempt",
+    "OnCallShift",
     "Organisation",
     "PersonOfInterest",
     "Position",
     "Principal",
+    "PushSubscription",
     "Removal",
     "Risk",
     "Site",
@@ -125,6 +160,7 @@ __all__ = [
     "Survey",
     "SurveyPhoto",
     "SurveyRoute",
+    "TextMessage",
     "UTCDateTime",
     "Unavailability",
     "User",
