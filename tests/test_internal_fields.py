@@ -37,11 +37,13 @@ from detail.models import (
     AfterAction,
     Alert,
     Device,
+    Escalation,
     PersonOfInterest,
     Risk,
     Survey,
     SurveyPhoto,
     SurveyRoute,
+    TextMessage,
     Unavailability,
     utcnow,
 )
@@ -139,8 +141,23 @@ def _internal_world(world) -> dict:
     db.session.flush()
     # The team on station before the detail, with a note: the readiness line is built from it.
     record_status(world.agent, find_code(org.id, "OS"), client_id="os-1", now=NOW - timedelta(minutes=5))
-    db.session.add(
-        Alert(organisation_id=org.id, detail=detail, agent=world.agent, kind="late_om", message="x", raised_at=NOW)
+    alert = Alert(organisation_id=org.id, detail=detail, agent=world.agent, kind="late_om", message="x", raised_at=NOW)
+    db.session.add(alert)
+    db.session.flush()
+    # An alarm's escalation and a text to the team: words for the team's own people only.
+    db.session.add_all(
+        [
+            Escalation(
+                organisation_id=org.id,
+                kind="late",
+                subject=f"alert:{alert.id}",
+                alert_id=alert.id,
+                detail_id=detail.id,
+                title="x",
+                ack_code="1234",
+            ),
+            TextMessage(organisation_id=org.id, user_id=world.admin.id, to_number="+447700900123", body="x"),
+        ]
     )
     world.assignment.override_reason = "x"
     request, _ = requests_inbox.log_request(
