@@ -1,5 +1,6 @@
 """intel.classify: categories from rules that are data, and one severity scale."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,10 +9,16 @@ from intel.domain.classify import (
     CATEGORIES,
     CATEGORY_LABELS,
     DEFAULT_RULES,
+    HINT_WEIGHT,
     SEVERITIES,
+    TIE_ORDER,
     Classification,
     Rule,
+    _compiled,
+    _hints,
+    _regex_stems,
     classify,
+    compile_rules,
     impact_phrase,
     rule_problem,
     severity_rank,
@@ -425,3 +432,64 @@ def test_source_severity_of_fixture_feeds():
     assert severities["urn:earthquake-usgs-gov:us:7000pq3x"] == "low"
     assert severities["urn:earthquake-usgs-gov:ak:0250a1b2c3"] == "critical"
     assert severities["urn:earthquake-usgs-gov:nc:75001234"] == "info"
+
+
+# ---------------------------------------------------------------- the compiled rule set is exact
+
+
+def _every_rule_searched(entry, rules) -> tuple[str, list[str], list[str]]:
+    """The plain reading the index must equal: every rule's expression run over its field."""
+    texts = {
+        "title": entry.title or "",
+        "summary": entry.summary_text or "",
+        "categories": "\n".join(entry.categories or []),
+    }
+    texts["any"] = "\n".join((texts["title"], texts["summary"], texts["categories"]))
+    totals, matched = {}, {}
+    for rule in rules:
+        regex = _compiled(rule.pattern, rule.is_regex)
+        if regex is not None and regex.search(texts[rule.field]):
+            totals[rule.category] = totals.get(rule.category, 0.0) + rule.weight
+            if rule.weight > 0 and rule.pattern not in matched.setdefault(rule.category, []):
+                matched[rule.category].append(rule.pattern)
+    for category, reason in _hints(entry):
+        totals[category] = totals.get(category, 0.0) + HINT_WEIGHT
+        matched.setdefault(category, []).append(reason)
+    positive = {c: t for c, t in totals.items() if t > 0}
+    if not positive:
+        return "other", [], []
+    best = max(positive, key=lambda c: (positive[c], -TIE_ORDER.index(c)))
+    return best, matched.get(best, []), sorted(c for c in positive if c != best)
+
+
+def _corpus() -> list[ParsedItem]:
+    labelled = json.loads((Path(__file__).parent / "data" / "event_times.json").read_text())["items"]
+    entries = [item(title=x["title"], summary=x["summary"]) for x in labelled]
+    for path in sorted(FEEDS.iterdir()):
+        entries.extend(parse(path.read_bytes()).items)
+    entries.append(item("Polizeikontrolle am Hauptbahnhof", "Kontrollpunkte und STRASSENSPERRUNG in der Innenstadt"))
+    entries.append(item("Colis suspect gare du Nord", "Zone d'exclusion, trains annulés; grève des cheminots"))
+    entries.append(item("Mochila sospechosa en Atocha", "Operativo policial; huelga de Renfe"))
+    return entries
+
+
+def test_the_compiled_rules_classify_exactly_as_searching_every_rule():
+    """The word and stem index only skips rules that cannot match: the category and the patterns that
+    won it are those of running every rule, over the labelled set and every fixture feed."""
+    entries = _corpus()
+    assert len(entries) > 250
+    for entry in entries:
+        expected_category, expected_matched, _ = _every_rule_searched(entry, DEFAULT_RULES)
+        got = classify(entry, compile_rules(DEFAULT_RULES))
+        if expected_category == "other":  # nothing matched: the fallback, with nothing to show for it
+            assert (got.category, got.matched, got.confidence) == ("other", [], 0.0), entry.title
+            continue
+        assert (got.category, got.matched) == (expected_category, expected_matched), entry.title
+
+
+def test_an_expression_without_a_literal_start_is_searched_on_every_item():
+    assert _regex_stems(r"\b\d{1,2}\s+march\b") is None
+    assert _regex_stems(r"(?<!\d\s)\bmarch\b") is None
+    assert _regex_stems(r"\b(?:ab|cde)x") is None  # "ab" is too short a stem to look up
+    assert _regex_stems(r"\b(?:crowds?|gather\w*)\b") == {"crowd", "gather"}
+    assert _regex_stems(r"\bannul(?:é|ée)\b") == {"annulé"}
