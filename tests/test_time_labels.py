@@ -145,3 +145,12 @@ def test_zones_of_a_detail_and_an_assignment(world):
     assert detail_zone(world.other_client_detail) == "Europe/London"  # no venue: the organisation's
     assert assignment_zone(world.assignment) == "Europe/London"
     assert local_time(RAISED, "America/New_York") == "Tue 24 Nov 04:10 EST"
+
+
+def test_one_list_of_zones_for_every_picker():
+    """The admin pickers and the digest preferences offer the same zones: places only."""
+    from detail.domain.timefmt import zone_names
+    from detail.web.admin.base import time_zone_names
+
+    assert set(time_zone_names()) == zone_names()
+    assert "Factory" not in time_zone_names() and "localtime" not in time_zone_names()

@@ -10,7 +10,7 @@ import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -22,7 +22,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from detail.domain.itinerary import Invalid
 from detail.domain.scoping import get_owned
-from detail.domain.timefmt import parse_local
+from detail.domain.timefmt import parse_local, zone_names
 from detail.extensions import db
 from detail.models import Site, User
 from detail.web.auth import staff_required
@@ -69,9 +69,8 @@ def local_datetime(label: str) -> DateTimeLocalField:
 
 @functools.cache
 def time_zone_names() -> tuple[str, ...]:
-    """IANA zone names this server knows, sorted for the picker."""
-    # "localtime" is whatever this server's clock is set to: not a place a venue can be.
-    return tuple(sorted(available_timezones() - {"localtime"}))
+    """IANA zone names this server knows (timefmt.zone_names, the one list), sorted for the picker."""
+    return tuple(sorted(zone_names()))
 
 
 def valid_time_zone(form, field) -> None:
