@@ -1,6 +1,6 @@
 """The live API: agents post status and positions with tokens; coordinators read boards and events."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -169,6 +169,8 @@ def test_events_after_and_board(client, world):
     assert board.status_code == 200
     row = board.json["agents"][0]
     assert row["call_sign"] == "Bravo 1" and row["status"]["code"]["code"] == "OM"
+    # Countdowns to report times run on the server's clock, as the board page's do.
+    assert datetime.fromisoformat(board.json["server_now"]).utcoffset() == timedelta(0)
     assert client.get(f"/api/v1/details/{world.other_org_detail.id}/board", headers=coordinator).status_code == 404
     assert client.get(f"/api/v1/details/{world.detail.id}/board", headers=agent).status_code == 403
 

@@ -14,7 +14,7 @@ from detail.domain import board_state, live
 from detail.domain.positions import publish_position, record_position
 from detail.domain.statuses import Refused, agent_of, keep_loaded_after_commit, submit_status
 from detail.extensions import db
-from detail.models import Detail
+from detail.models import Detail, utcnow
 from detail.web.api.base import ApiBlueprint, found, refuse
 from detail.web.api.itinerary import details
 from detail.web.api.schemas import MAX_ID
@@ -133,6 +133,9 @@ class BoardOut(ma.Schema):
     movements = fields.List(fields.Dict())
     agents = fields.List(fields.Dict(), metadata={"description": "Each agent's code, since when, source, position"})
     alerts = fields.List(fields.Dict())
+    server_now = fields.String(
+        metadata={"description": "The server's time (UTC): report-time countdowns run on it, not the caller's clock"}
+    )
 
 
 @details.route("/<int:detail_id>/board")
@@ -140,4 +143,5 @@ class DetailBoard(MethodView):
     @details.response(200, BoardOut)
     def get(self, detail_id):
         """The detail's board as it stands: each agent's code, position, punctuality, and open alerts"""
-        return board_state.detail_board(found(Detail, detail_id))
+        now = utcnow()
+        return {**board_state.detail_board(found(Detail, detail_id), now), "server_now": now.isoformat()}
