@@ -176,12 +176,13 @@ class Spool:
             log.warning("%s %s left sending: now %s", self.word, row_id, values["status"])
         return result.rowcount == 1
 
-    def requeue(self, row_id: int, now: datetime, **values: Any) -> bool:
-        """Make an uncertain or failed row due again, on purpose (commits); False when it was neither."""
+    def requeue(self, row_id: int, now: datetime, statuses: tuple[str, ...] = NEEDS_ATTENTION, **values: Any) -> bool:
+        """Make an uncertain or failed row (or one in the statuses given) due again, on purpose (commits);
+        False when it was in none of them."""
         model = self.model
         result = db.session.execute(
             sa.update(model)
-            .where(model.id == row_id, model.status.in_(NEEDS_ATTENTION))
+            .where(model.id == row_id, model.status.in_(statuses))
             .values(status="pending", next_attempt_at=now, **values)
             .execution_options(synchronize_session=False)
         )

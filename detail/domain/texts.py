@@ -206,14 +206,7 @@ def _commit_with_listeners(texts: list[TextMessage]) -> None:
 def resend(text_id: int, now: datetime | None = None) -> bool:
     """Send a failed, undelivered or uncertain text again, on purpose (commits); False when it was none of
     those. An uncertain one may then arrive twice."""
-    result = db.session.execute(
-        sa.update(TextMessage)
-        .where(TextMessage.id == text_id, TextMessage.status.in_(NEEDS_ATTENTION))
-        .values(status="pending", next_attempt_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
+    return TEXTS.requeue(text_id, now or utcnow(), statuses=NEEDS_ATTENTION)
 
 
 def texts_needing_attention(organisation_id: int, since: datetime) -> list[TextMessage]:
