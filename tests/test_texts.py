@@ -437,3 +437,62 @@ def test_a_text_another_sender_claimed_is_not_sent_again(world, twilio):
     assert texts.TEXTS.claim(text.id, T0)  # the other sender's claim
     assert texts.deliver(text.id, T0) is None
     assert twilio.requests == 0
+
+
+# --- the coordinators' page -------------------------------------------------------------------
+
+
+def _text_now(world, status: str, organisation_id: int | None = None, **values) -> TextMessage:
+    organisation_id = organisation_id or world.org.id
+    text = texts.queue_text(
+        organisation_id=organisation_id, to_number=NUMBER, body=f"{status} text", user_id=world.agent_user.id
+    )
+    text.status = status
+    for name, value in values.items():
+        setattr(text, name, value)
+    db.session.commit()
+    return text
+
+
+def test_the_texts_page_shows_what_needs_a_person(world, as_user):
+    lost = _text_now(world, "uncertain", last_error="Twilio: ReadTimeout: it may have gone")
+    refused = _text_now(world, "failed", next_attempt_at=NEVER, last_error="Twilio 400 error 21211: not valid")
+    retrying = _text_now(world, "failed", last_error="Twilio 503")
+    delivered = _text_now(world, "delivered")
+    _text_now(world, "undelivered", organisation_id=world.other_org.id)
+    page = as_user(world.coordinator).get("/admin/texts")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    attention = html.split("<h2>Recent texts</h2>")[0]
+    assert f'data-text="{lost.id}"' in attention and f'data-text="{refused.id}"' in attention
+    assert f'data-text="{retrying.id}"' not in attention  # it goes again by itself
+    assert f'data-text="{delivered.id}"' not in attention
+    assert "21211" in html and "Sam Carter" in html and "delivered text" in html
+    assert "undelivered text" not in html  # another organisation's
+    assert html.count(f"/admin/texts/{lost.id}/resend") == 1
+
+
+def test_sending_a_text_again_is_confirmed_first_and_leaves_it_to_the_job(world, as_user, tmp_path):
+    lost = _text_now(world, "uncertain")
+    coordinator = as_user(world.coordinator)
+    asked = coordinator.post(f"/admin/texts/{lost.id}/resend")
+    assert asked.status_code == 200 and "may have arrived already" in asked.get_data(as_text=True)
+    db.session.refresh(lost)
+    assert lost.status == "uncertain"
+    answer = coordinator.post(f"/admin/texts/{lost.id}/resend", data={"confirmed": "1"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/admin/texts")
+    db.session.refresh(lost)
+    assert lost.status == "pending"
+    assert not list(tmp_path.glob("outbox/*.txt"))  # nothing sent from the request
+    assert texts.send_due() == 1
+    again = coordinator.post(f"/admin/texts/{lost.id}/resend", data={"confirmed": "1"}, follow_redirects=True)
+    assert "nothing to send again" in again.get_data(as_text=True)
+
+
+def test_only_the_organisations_staff_see_or_resend_its_texts(world, as_user, client):
+    theirs = _text_now(world, "uncertain", organisation_id=world.other_org.id)
+    resend = f"/admin/texts/{theirs.id}/resend"
+    assert as_user(world.coordinator).post(resend, data={"confirmed": "1"}).status_code == 404
+    assert as_user(world.agent_user).get("/admin/texts").status_code == 403
+    db.session.refresh(theirs)
+    assert theirs.status == "uncertain"
