@@ -496,3 +496,13 @@ def test_only_the_organisations_staff_see_or_resend_its_texts(world, as_user, cl
     assert as_user(world.agent_user).get("/admin/texts").status_code == 403
     db.session.refresh(theirs)
     assert theirs.status == "uncertain"
+
+
+def test_a_run_past_its_budget_leaves_the_rest_due_for_the_next(world, monkeypatch, tmp_path):
+    text = _queue(world)
+    monkeypatch.setattr(texts, "RUN_BUDGET_S", -1)  # spent before the first text
+    assert texts.send_due(T0) == 0
+    db.session.refresh(text)
+    assert (text.status, text.attempts) == ("pending", 0)
+    monkeypatch.setattr(texts, "RUN_BUDGET_S", 30)
+    assert texts.send_due(T0) == 1

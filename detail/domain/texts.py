@@ -24,6 +24,7 @@ record_provider_status only flushes, for its route to commit and publish.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -48,8 +49,10 @@ STATUS_LISTENERS: list[Callable[[TextMessage], list]] = []
 TEXTS = Spool(TextMessage, "text", stale_after=timedelta(minutes=2))
 # Where the provider posts a text's status (the ingest blueprint's route); PUBLIC_URL goes before it.
 STATUS_CALLBACK_PATH = "/ingest/sms/status"
-# Texts one run of the job sends at most; the rest go on the next run, seconds later.
+# Texts one run of the job sends at most, and for how long it starts new ones (a send takes at most
+# CONNECT_TIMEOUT_S + READ_TIMEOUT_S); the rest go on the next run, seconds later.
 BATCH = 100
+RUN_BUDGET_S = 30
 # The provider's words for a text's status, as ours. Its initial and in-between states (queued,
 # accepted, scheduled, sending) say no more than our "sent" (handed over) does.
 PROVIDER_STATUSES = {
@@ -128,11 +131,16 @@ def send_due(now: datetime | None = None) -> int:
     """The job: settle stale sends, then send every due text; how many went.
 
     A transient or uncertain failure ends the run: the provider looks down or busy, and the texts
-    after it would each wait out the same timeout. They stay due for the next run."""
+    after it would each wait out the same timeout. They stay due for the next run, as do those left
+    when the run has taken RUN_BUDGET: a claim is stamped with the run's start, which must stay well
+    inside TEXTS.stale_after or another sender's reconcile would take a text still being sent."""
     now = now or utcnow()
+    started = time.monotonic()
     reconcile(now)
     sent = 0
     for text_id in TEXTS.due_ids(now, limit=BATCH):
+        if time.monotonic() - started > RUN_BUDGET_S:
+            break
         status = deliver(text_id, now)
         if status == "sent":
             sent += 1
@@ -154,22 +162,26 @@ def deliver(text_id: int, now: datetime | None = None) -> str | None:
             sid = None
         else:
             sid = provider.send(text.to_number, text.body, status_callback_url())
-    except TextSendError as exc:
-        log.warning("text %s to %s: %s failure: %s", text_id, masked(text.to_number), exc.kind, exc.message)
-        error = exc.message
-        if exc.kind == "unknown":
-            error += ": it may have gone; look for it in the provider's message log before sending it again"
-        TEXTS.mark_failure(text, now, error, exc.kind)
-    except OSError as exc:  # the outbox file was not written (it is written whole or not at all)
-        log.warning("text %s could not be written to the outbox: %s", text_id, exc)
-        TEXTS.mark_failure(text, now, f"could not write the outbox file: {exc}", "transient")
-    except Exception as exc:  # not a provider's answer: a fault of ours, after the request may have left
-        log.exception("text %s: unexpected error while sending", text_id)
-        TEXTS.mark_failure(text, now, f"unexpected error while sending, may have gone: {exc!r}", "unknown")
+    except Exception as exc:
+        kind, error = _failure(exc, provider is None)
+        log.warning("text %s to %s: %s failure: %s", text_id, masked(text.to_number), kind, error)
+        TEXTS.mark_failure(text, now, error, kind)
     else:
         text.status, text.sent_at, text.provider_sid, text.last_error = "sent", now, sid, None
     _commit_with_listeners([text])
     return text.status
+
+
+def _failure(exc: Exception, to_file: bool) -> tuple[str, str]:
+    """A failed send's kind (transient, permanent, unknown) and what to record of it."""
+    if isinstance(exc, TextSendError):
+        if exc.kind == "unknown":
+            return "unknown", f"{exc.message}: it may have gone; look for it in the provider's message log first"
+        return exc.kind, exc.message
+    if to_file and isinstance(exc, OSError):  # written whole or not at all: nothing is there
+        return "transient", f"could not write the outbox file: {exc}"
+    log.error("text: unexpected error while sending", exc_info=exc)
+    return "unknown", f"unexpected error while sending, may have gone: {exc!r}"
 
 
 def reconcile(now: datetime) -> int:
