@@ -506,3 +506,11 @@ def test_a_run_past_its_budget_leaves_the_rest_due_for_the_next(world, monkeypat
     assert (text.status, text.attempts) == ("pending", 0)
     monkeypatch.setattr(texts, "RUN_BUDGET_S", 30)
     assert texts.send_due(T0) == 1
+
+
+def test_an_answer_without_a_sid_is_uncertain(world, twilio):
+    twilio.replies = [Reply(201, body={"status": "queued"})]  # taken, but which message is it?
+    text = _queue(world)
+    assert texts.send_due(T0) == 0
+    db.session.refresh(text)
+    assert text.status == "uncertain" and "Twilio answered 201 without a message sid" in text.last_error

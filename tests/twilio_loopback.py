@@ -34,13 +34,15 @@ def signature(token: str, url: str, fields: dict[str, str]) -> str:
 
 @dataclass
 class Reply:
-    """What the server does with the next request: answer (status, Twilio error code, message), hang, or close."""
+    """What the server does with the next request: answer (status, Twilio error code, message, or a
+    body of the test's own), hang, or close."""
 
     status: int = 201
     code: int | None = None
     message: str = ""
     hang: bool = False
     close: bool = False
+    body: dict | None = None  # answered as it is, with status, once the request is read
 
 
 @dataclass
@@ -90,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         if reply.close:
             self.close_connection = True  # read, never answered: the client cannot know
             return
+        if reply.body is not None:
+            return self.answer(reply.status, reply.body)
         if reply.hang:
             twilio.release.wait(timeout=10)
             self.close_connection = True

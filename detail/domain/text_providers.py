@@ -122,7 +122,7 @@ def twilio_sid(response: requests.Response) -> str:
         sid = answer.get("sid")
         if isinstance(sid, str) and sid:
             return sid
-        raise TextSendError("unknown", f"Twilio answered {status} without a message sid: it may have gone")
+        raise TextSendError("unknown", f"Twilio answered {status} without a message sid")
     code, message = answer.get("code"), str(answer.get("message") or response.reason or "")[:300]
     error = f"Twilio {status}" + (f" error {code}" if code else "") + (f": {message}" if message else "")
     # Permanent: this text (an invalid number, 21211; an unsubscribed one, 21610). Otherwise busy, down,

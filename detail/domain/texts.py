@@ -9,9 +9,10 @@ exactly once, on the outbox's state machine (detail.domain.outbox.Spool):
 3. Record: "sent" (handed over) with the provider's sid; a transient failure is "failed" and retried
    after 1, 2, 4, ... minutes, at most an hour; a permanent one "failed" for good (next_attempt_at
    NEVER); one that may have gone "uncertain", never resent by itself.
-4. Reconcile: a row left "sending" for two minutes (a send takes at most fifteen seconds) lost its
-   sender. Its .txt on disk settles it as sent; with a provider nobody can know whether the provider
-   took it, so it is "uncertain"; with neither, it is sent again.
+4. Reconcile: a row left "sending" for two minutes lost its sender (a send takes at most fifteen
+   seconds, and a run starts none after RUN_BUDGET_S, so a live claim is never that old). Its .txt
+   on disk settles it as sent; with a provider nobody can know whether the provider took it, so it
+   is "uncertain"; with neither, it is sent again.
 
 The provider's status callbacks (record_provider_status) move a sent text on to delivered,
 undelivered or failed, never backwards: delivered is final.
@@ -43,7 +44,9 @@ from detail.models import TextMessage, utcnow
 log = logging.getLogger(__name__)
 
 # Called with a TextMessage whose status changed; each returns the events it appended (the caller
-# commits and publishes). Registered by the modules whose rows follow a text.
+# commits and publishes). Registered by the modules whose rows follow a text. The statuses they see:
+# sent (handed over), delivered, undelivered, uncertain, and failed, which retrying(text) tells apart
+# as "tried again by itself" from "failed for good".
 STATUS_LISTENERS: list[Callable[[TextMessage], list]] = []
 
 TEXTS = Spool(TextMessage, "text", stale_after=timedelta(minutes=2))
