@@ -9,6 +9,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -71,6 +72,31 @@ def _seconds(env: dict, name: str, default: float) -> float:
     if not 0 < seconds < 3600:
         raise ConfigError(f"{name} must be more than 0 seconds and under an hour, got {value!r}")
     return seconds
+
+
+def twilio_settings(env: dict) -> dict:
+    """Texts out through Twilio's Messages API: all of the account, or none (texts go to instance/outbox/)."""
+    sid, token = env.get("TWILIO_ACCOUNT_SID") or None, env.get("TWILIO_AUTH_TOKEN") or None
+    sender, service = env.get("TWILIO_FROM") or None, env.get("TWILIO_MESSAGING_SERVICE_SID") or None
+    base = (env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/")
+    if (sid or token or sender or service) and not (sid and token and (sender or service)):
+        raise ConfigError(
+            "texts through Twilio need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM or "
+            "TWILIO_MESSAGING_SERVICE_SID; set all of them, or none to write texts to instance/outbox/"
+        )
+    parts = urlsplit(base)
+    # The token goes with every request: over plain HTTP only to this machine (a test's stand-in).
+    if not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
+    ):
+        raise ConfigError(f"TWILIO_API_BASE must be an https:// address (http:// only on loopback), got {base!r}")
+    return {
+        "TWILIO_ACCOUNT_SID": sid,
+        "TWILIO_AUTH_TOKEN": token,
+        "TWILIO_FROM": sender,
+        "TWILIO_MESSAGING_SERVICE_SID": service,
+        "TWILIO_API_BASE": base,
+    }
 
 
 # Rate limits (Flask-Limiter notation, several joined by ";"), each overridable by its variable.
@@ -152,6 +178,7 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
+        **twilio_settings(env),
         "POSITION_RETENTION_DAYS": _positive(env, "POSITION_RETENTION_DAYS", 90),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),

@@ -38,6 +38,7 @@ from detail.models import (
 )
 
 from .mailbox import mailbox  # noqa: F401  (the real SMTP server fixture, for every test module)
+from .twilio_loopback import twilio  # noqa: F401  (the loopback Twilio Messages API, likewise)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

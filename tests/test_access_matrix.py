@@ -68,6 +68,7 @@ from detail.models import (
     StatusCode,
     Survey,
     SurveyPhoto,
+    TextMessage,
     Unavailability,
     User,
     Visit,
@@ -182,6 +183,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ingest/gpslogger"): Access(public=True, everyone=FORBIDDEN),
     ("POST", "/ingest/gpslogger"): Access(public=True, everyone=FORBIDDEN),
     ("POST", "/ingest/sms"): Access(public=True, everyone=FORBIDDEN),
+    # the text provider's delivery reports, signed with its auth token (none here: 403)
+    ("POST", "/ingest/sms/status"): Access(public=True, everyone=FORBIDDEN),
     # coordinators' board
     ("GET", "/board/"): STAFF_PAGE,
     ("GET", "/board/details/<int:detail_id>"): STAFF_PAGE,
@@ -312,6 +315,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/tokens"): STAFF_PAGE,
     ("GET", "/admin/tokens/<int:token_id>/revoke"): STAFF_PAGE,
     ("POST", "/admin/tokens/<int:token_id>/revoke"): STAFF_PAGE,
+    ("GET", "/admin/texts"): STAFF_PAGE,
+    ("GET", "/admin/texts/<int:text_id>/resend"): STAFF_PAGE,
+    ("POST", "/admin/texts/<int:text_id>/resend"): STAFF_PAGE,
     # intel: feeds, rules, the review queue, watch areas and digests are coordinators' work
     ("GET", "/intel/advisories"): STAFF_PAGE,
     ("POST", "/intel/advisories/<int:advisory_id>/dismiss"): STAFF_PAGE,
@@ -707,6 +713,9 @@ def _populate(world) -> dict:
 
     oc_area = WatchArea(client_id=world.other_client.id, name="Contoso office", latitude=47.37, longitude=8.54)
     db.session.add(oc_area)
+    own_text = TextMessage(organisation_id=world.org.id, to_number="+447700900123", body="ACK 1234", status="uncertain")
+    rival_text = TextMessage(organisation_id=rival_org.id, to_number="+15005550006", body="ACK 98", status="uncertain")
+    db.session.add_all([own_text, rival_text])
     db.session.flush()
 
     def first_code(organisation):
@@ -735,6 +744,7 @@ def _populate(world) -> dict:
         "removal_id": own_removal.id,
         "survey_id": own_survey.id,
         "photo_id": own_photo.id,
+        "text_id": own_text.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -781,6 +791,7 @@ def _populate(world) -> dict:
         "removal_id": rival_removal.id,
         "survey_id": rival_survey.id,
         "photo_id": rival_photo.id,
+        "text_id": rival_text.id,
         **intel["other_org"][0],
     }
     names = {
@@ -841,7 +852,11 @@ def matrix_world(folder, **config):
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
-    yield from matrix_world(tmp_path_factory.mktemp("access_matrix"), SMS_WEBHOOK_SECRET="matrix-sms-secret")
+    yield from matrix_world(
+        tmp_path_factory.mktemp("access_matrix"),
+        SMS_WEBHOOK_SECRET="matrix-sms-secret",
+        TWILIO_AUTH_TOKEN="matrix-twilio-token",
+    )
 
 
 @pytest.fixture

@@ -123,6 +123,7 @@ def _populate(w) -> dict:
         )
     )
     issue_token(w.coordinator, "laptop")
+    _texts(w)
     db.session.commit()
     return {
         "detail": detail.id,
@@ -134,6 +135,16 @@ def _populate(w) -> dict:
         "site": w.hotel.id,
         "unsubscribe": unsubscribe_token(w.contact.id),
     }
+
+
+def _texts(w) -> None:
+    """Texts out: one that needs a person, one delivered (the coordinators' Texts page)."""
+    from detail.domain.texts import queue_text
+
+    lost = queue_text(organisation_id=w.org.id, to_number="+447700900123", body="DURESS B1", user_id=w.agent.user_id)
+    lost.status, lost.last_error = "uncertain", "Twilio: ReadTimeout: it may have gone"
+    done = queue_text(organisation_id=w.org.id, to_number="+447700900456", body="ACK 4821 taken by Sam Carter")
+    done.status = "delivered"
 
 
 # The error pages: not found, not allowed, and the generic one (here: GET where only POST is taken).
@@ -165,6 +176,7 @@ def _pages(ids: dict) -> dict[str, list[str]]:
             f"/admin/clients/{ids['client']}",
             "/admin/devices",
             "/admin/tokens",
+            "/admin/texts",
             "/admin/codes",
             "/admin/risks",
             "/admin/persons",

@@ -46,6 +46,7 @@ BEARER = "the API: a bearer token in the Authorization header, never the session
 OWNTRACKS = "OwnTracks posts with its own token (HTTP Basic or a bearer), never a cookie"
 DEVICE_ID = "Traccar Client and GPSLogger send a device id bound by a coordinator, never a cookie"
 SMS_WEBHOOK = "the SMS gateway's webhook, authenticated by its signature"
+TEXT_STATUS = "the text provider's delivery reports, authenticated by their signature (the account's auth token)"
 ONE_CLICK = "RFC 8058 one-click unsubscribe: the mail client posts with no session; the signed link is the key"
 
 EXEMPT: dict[tuple[str, str], str] = {
@@ -53,6 +54,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/ingest/osmand"): DEVICE_ID,
     ("POST", "/ingest/gpslogger"): DEVICE_ID,
     ("POST", "/ingest/sms"): SMS_WEBHOOK,
+    ("POST", "/ingest/sms/status"): TEXT_STATUS,
     ("POST", "/portal/unsubscribe/<token>"): ONE_CLICK,
     ("POST", "/api/v1/status"): BEARER,
     ("POST", "/api/v1/positions"): BEARER,
@@ -107,7 +109,10 @@ def caller(rule: str, method: str) -> str:
 @pytest.fixture(scope="module")
 def world_db(tmp_path_factory):
     yield from matrix_world(
-        tmp_path_factory.mktemp("csrf"), WTF_CSRF_ENABLED=True, SMS_WEBHOOK_SECRET="csrf-sms-secret"
+        tmp_path_factory.mktemp("csrf"),
+        WTF_CSRF_ENABLED=True,
+        SMS_WEBHOOK_SECRET="csrf-sms-secret",
+        TWILIO_AUTH_TOKEN="csrf-twilio-token",
     )
 
 

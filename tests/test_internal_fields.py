@@ -136,6 +136,7 @@ def _internal_world(world) -> dict:
             PersonOfInterest(client=world.client, detail=detail, name="x", bolo_shared=True),
             Device(organisation_id=org.id, agent=world.agent, kind="device", identifier="x"),
             Unavailability(agent=world.agent, starts_at=T0 + timedelta(days=2), ends_at=T0 + timedelta(days=3)),
+            TextMessage(organisation_id=org.id, user_id=world.agent_user.id, to_number="+447700900123", body="x"),
         ]
     )
     db.session.flush()

@@ -87,13 +87,13 @@ def send_smtp(message: EmailMessage, recipient: str) -> None:
         smtp.close()
 
 
-def write_outbox(message: EmailMessage, path: Path) -> None:
-    """Write the .eml atomically: it is either there whole or not at all (reconcile relies on it)."""
+def write_outbox(message: EmailMessage | bytes, path: Path) -> None:
+    """Write the .eml (or a text's .txt) atomically: it is either there whole or not at all (reconcile relies on it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".eml")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(message.as_bytes())
+            f.write(message if isinstance(message, bytes) else message.as_bytes())
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)

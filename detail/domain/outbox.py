@@ -24,6 +24,10 @@ DIGESTS in intel.domain.digests) that names its model, its Message-ID word and i
    so it is "uncertain": never resent by itself, its Message-ID in the error to look up in the
    mail server's log, and requeue sends it again on purpose (same Message-ID).
 
+The state machine itself (steps 2 and 4, the stale rows of 5, requeue) is the Spool; Outbox adds
+what is mail's (building, SMTP or .eml, settling by the .eml), and detail.domain.texts is the other
+Spool, for texts.
+
 Unlike the rest of the domain, the Outbox's steps commit: each must be durable before the next
 (the claim before sending, the outcome straight after), which is what makes it exactly once.
 """
@@ -97,17 +101,15 @@ def envelope(row: OutgoingMail, now: datetime) -> EmailMessage:
 
 
 @dataclass(frozen=True)
-class Outbox:
-    """One table of outgoing mail: its model, the word in its Message-IDs and logs, its .eml names."""
+class Spool:
+    """The exactly-once state machine over one table of outgoing messages (mail here, texts in
+    detail.domain.texts): due rows, the claim, the outcome by its kind, the stale "sending" rows,
+    the deliberate requeue. The columns it needs are status, attempts, next_attempt_at, last_error
+    and sent_at; what "sent" means and how a stale row is settled belong to each table's spool."""
 
-    model: Any  # a mapped class with OutgoingMail's columns
-    word: str
-    file_prefix: str = ""
-
-    def outbox_path(self, row: OutgoingMail) -> Path:
-        """Where the embedded default writes the row: instance/outbox/<prefix><id>-<safe Message-ID>.eml."""
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", row.message_id.strip("<>"))
-        return Path(current_app.instance_path) / "outbox" / f"{self.file_prefix}{row.id}-{safe}.eml"
+    model: Any  # a mapped class with those columns
+    word: str  # in logs
+    stale_after: timedelta = STALE_SENDING
 
     def due(self, now: datetime) -> sa.Select:
         """The rows a sender would try now, oldest first."""
@@ -136,7 +138,13 @@ class Outbox:
 
     def record_failure(self, row_id: int, now: datetime, error: str, kind: str) -> str:
         """Record a failed send by its kind (transient, permanent, unknown) and commit; the new status."""
-        row = db.session.get(self.model, row_id)
+        status = self.mark_failure(db.session.get(self.model, row_id), now, error, kind)
+        db.session.commit()
+        return status
+
+    @staticmethod
+    def mark_failure(row: Any, now: datetime, error: str, kind: str) -> str:
+        """Set a failed send's outcome on the row by its kind, without committing; the new status."""
         row.last_error = error[:2000]
         if kind == "transient":
             row.status, row.next_attempt_at = "failed", now + retry_delay(row.attempts)
@@ -144,8 +152,54 @@ class Outbox:
             row.status, row.next_attempt_at = "failed", NEVER
         else:
             row.status = "uncertain"
-        db.session.commit()
         return row.status
+
+    def stale(self, now: datetime) -> list[Any]:
+        """Rows left "sending" longer than any sender takes: their sender stopped."""
+        model = self.model
+        return list(
+            db.session.scalars(
+                sa.select(model).where(model.status == "sending", model.next_attempt_at <= now - self.stale_after)
+            )
+        )
+
+    def settle(self, row_id: int, values: dict[str, Any]) -> bool:
+        """Give a row still "sending" its settled values (no commit); False when its sender finished after all."""
+        model = self.model
+        result = db.session.execute(
+            sa.update(model)
+            .where(model.id == row_id, model.status == "sending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            log.warning("%s %s left sending: now %s", self.word, row_id, values["status"])
+        return result.rowcount == 1
+
+    def requeue(self, row_id: int, now: datetime, statuses: tuple[str, ...] = NEEDS_ATTENTION, **values: Any) -> bool:
+        """Make an uncertain or failed row (or one in the statuses given) due again, on purpose (commits);
+        False when it was in none of them."""
+        model = self.model
+        result = db.session.execute(
+            sa.update(model)
+            .where(model.id == row_id, model.status.in_(statuses))
+            .values(status="pending", next_attempt_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class Outbox(Spool):
+    """One table of outgoing mail: its model, the word in its Message-IDs and logs, its .eml names."""
+
+    file_prefix: str = ""
+
+    def outbox_path(self, row: OutgoingMail) -> Path:
+        """Where the embedded default writes the row: instance/outbox/<prefix><id>-<safe Message-ID>.eml."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", row.message_id.strip("<>"))
+        return Path(current_app.instance_path) / "outbox" / f"{self.file_prefix}{row.id}-{safe}.eml"
 
     def deliver(self, row_id: int, build: Callable[[Any, datetime], EmailMessage], now: datetime) -> str | None:
         """Claim a due row, build its message, send it, record what happened: its new status, None if not ours."""
@@ -175,22 +229,7 @@ class Outbox:
 
     def reconcile(self, now: datetime) -> int:
         """Settle rows left "sending" by a sender that stopped (see the module's docstring); how many."""
-        model = self.model
-        stale = db.session.scalars(
-            sa.select(model).where(model.status == "sending", model.next_attempt_at <= now - STALE_SENDING)
-        ).all()
-        settled = 0
-        for row in stale:
-            values = self._settled(row, now)
-            result = db.session.execute(
-                sa.update(model)
-                .where(model.id == row.id, model.status == "sending")
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            settled += result.rowcount
-            if result.rowcount:
-                log.warning("%s %s left sending: now %s", self.word, row.id, values["status"])
+        settled = sum(self.settle(row.id, self._settled(row, now)) for row in self.stale(now))
         db.session.commit()
         return settled
 
@@ -207,15 +246,3 @@ class Outbox:
                 ),
             }
         return {"status": "failed", "next_attempt_at": now, "last_error": "the sender stopped before writing it"}
-
-    def requeue(self, row_id: int, now: datetime, **values: Any) -> bool:
-        """Make an uncertain or failed row due again, on purpose (commits); False when it was neither."""
-        model = self.model
-        result = db.session.execute(
-            sa.update(model)
-            .where(model.id == row_id, model.status.in_(NEEDS_ATTENTION))
-            .values(status="pending", next_attempt_at=now, **values)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        return result.rowcount == 1

@@ -20,6 +20,7 @@ from detail.web.admin import (  # noqa: F401
     risks,
     settings,
     sites,
+    texts,
     tokens,
 )
 from detail.web.admin.base import bp

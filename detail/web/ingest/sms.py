@@ -44,14 +44,20 @@ def _check_signature() -> None:
     secret = current_app.config.get("SMS_WEBHOOK_SECRET")
     if not secret:
         refuse(503, "the SMS gateway is not configured (set SMS_WEBHOOK_SECRET)")
+    if not signed_with(secret):
+        log.warning(
+            "SMS webhook refused: %s signature", "wrong" if request.headers.get("X-Twilio-Signature") else "missing"
+        )
+        refuse(403, "the request signature (X-Twilio-Signature) is missing or wrong")
+
+
+def signed_with(secret: str) -> bool:
+    """Whether the request's X-Twilio-Signature is there and made with this secret (for this address)."""
     sent = request.headers.get("X-Twilio-Signature", "")
-    good = any(
+    return bool(sent) and any(
         hmac.compare_digest(sent.encode(), twilio_signature(secret, url, request.form).encode())
         for url in _signed_urls()
     )
-    if not sent or not good:
-        log.warning("SMS webhook refused: %s signature", "wrong" if sent else "missing")
-        refuse(403, "the request signature (X-Twilio-Signature) is missing or wrong")
 
 
 def _twiml(message: str) -> Response:
