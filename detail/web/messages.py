@@ -14,7 +14,7 @@ from detail.domain import team_messages as messages
 from detail.domain.statuses import Refused
 from detail.extensions import db, limiter
 from detail.models import STAFF_ROLES
-from detail.web.api.message_schemas import DeliveredIn, MessageIn, MessageQuery, ReceiptIn, TextsIn
+from detail.web.api.message_schemas import NOT_CONFIRMED, DeliveredIn, MessageIn, MessageQuery, ReceiptIn, TextsIn
 from detail.web.auth import roles_required
 from detail.web.kit import json_error, load_json, refused
 from detail.web.security import STATUS_PER_AGENT, agent_or_address, configured
@@ -104,10 +104,11 @@ def acknowledge(message_id: int):
 @roles_required("admin", "coordinator")
 def send_texts(message_id: int):
     """Send the message again by text to each recipient who has not acknowledged it (confirmed first)."""
-    load_json(TextsIn())
     message, missing = _message_or_404(message_id)
     if missing:
         return missing
+    if not load_json(TextsIn())["confirmed"]:
+        return json_error(422, NOT_CONFIRMED, "confirmed")
     try:
         outcome = messages.text_those_waiting(message, current_user)
     except Refused as exc:

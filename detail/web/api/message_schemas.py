@@ -55,7 +55,11 @@ class TextsIn(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    confirmed = StrictBoolean(required=True, validate=validate.Equal(True, error="confirm first: send confirmed: true"))
+    # Checked by the view after who is asking and which message (a refusal here would come first).
+    confirmed = StrictBoolean(load_default=False, metadata={"description": "true: confirmed in the page"})
+
+
+NOT_CONFIRMED = "confirm first: send confirmed: true"
 
 
 class MessageQuery(ma.Schema):

@@ -17,7 +17,7 @@ from detail.domain.statuses import Refused
 from detail.extensions import db
 from detail.models import STAFF_ROLES
 from detail.web.api.base import ApiBlueprint, refuse
-from detail.web.api.message_schemas import DeliveredIn, MessageIn, MessageQuery, ReceiptIn, TextsIn
+from detail.web.api.message_schemas import NOT_CONFIRMED, DeliveredIn, MessageIn, MessageQuery, ReceiptIn, TextsIn
 
 team_messages = ApiBlueprint(
     "messages",
@@ -155,6 +155,8 @@ class Texts(MethodView):
         if g.user.role not in STAFF_ROLES:
             refuse(403, "Only coordinators send messages again by text.")
         message = _visible(message_id)
+        if not data["confirmed"]:
+            refuse(422, NOT_CONFIRMED, {"confirmed": [NOT_CONFIRMED]})
         try:
             outcome = messages.text_those_waiting(message, g.user)
         except Refused as exc:
