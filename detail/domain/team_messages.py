@@ -23,6 +23,7 @@ import sqlalchemy.orm as so
 from detail.domain import live, push, texts
 from detail.domain.devices import is_phone_number, normalise_phone
 from detail.domain.statuses import Refused
+from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
 from detail.models import (
     STAFF_ROLES,
@@ -363,7 +364,13 @@ def _receipt(row: MessageRecipient) -> dict:
     }
 
 
+def message_zone(message: TeamMessage) -> str:
+    """The detail's zone (its venues'), else the organisation's: where the times are read."""
+    return detail_zone(message.detail) if message.detail is not None else message.organisation.timezone
+
+
 def _base(message: TeamMessage) -> dict:
+    zone = message_zone(message)
     return {
         "id": message.id,
         "detail_id": message.detail_id,
@@ -374,6 +381,8 @@ def _base(message: TeamMessage) -> dict:
         "body": message.body,
         "asks_ack": message.asks_ack,
         "created_at": message.created_at.isoformat(),
+        "created_at_local": local_time(message.created_at, zone, DEFAULT_FORMAT),
+        "timezone": zone,
     }
 
 
@@ -392,7 +401,11 @@ def payload(message: TeamMessage) -> dict:
 def phone_payload(message: TeamMessage, user: User) -> dict:
     """What a phone shows: the message, and this person's own receipt; no other recipient is named."""
     row = recipient_row(message, user)
-    return {**_base(message), "mine": message.sender_id == user.id, "receipt": _receipt(row) if row else None}
+    mine = message.sender_id == user.id
+    shown = {**_base(message), "mine": mine, "receipt": _receipt(row) if row else None}
+    if mine:
+        shown["client_id"] = message.client_id  # the phone matches its queued copy by it
+    return shown
 
 
 def view(message: TeamMessage, user: User) -> dict:

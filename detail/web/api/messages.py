@@ -36,9 +36,12 @@ class MessageOut(ma.Schema):
     body = fields.String()
     asks_ack = fields.Boolean()
     created_at = fields.String()
+    created_at_local = fields.String(metadata={"description": "In the detail's (or organisation's) zone, labelled"})
+    timezone = fields.String()
     recipients = fields.List(fields.Dict(), metadata={"description": "Coordinators only: each recipient's receipts"})
     summary = fields.Dict(metadata={"description": 'Coordinators only: counts and "3 of 4 acknowledged"'})
     mine = fields.Boolean(metadata={"description": "Agents only: sent by me"})
+    client_id = fields.String(metadata={"description": "Agents only, on messages sent by me: my retry key"})
     receipt = fields.Dict(allow_none=True, metadata={"description": "Agents only: my own receipt"})
 
 
