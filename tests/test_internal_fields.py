@@ -37,11 +37,13 @@ from detail.models import (
     AfterAction,
     Alert,
     Device,
+    MessageRecipient,
     PersonOfInterest,
     Risk,
     Survey,
     SurveyPhoto,
     SurveyRoute,
+    TeamMessage,
     Unavailability,
     utcnow,
 )
@@ -134,6 +136,15 @@ def _internal_world(world) -> dict:
             PersonOfInterest(client=world.client, detail=detail, name="x", bolo_shared=True),
             Device(organisation_id=org.id, agent=world.agent, kind="device", identifier="x"),
             Unavailability(agent=world.agent, starts_at=T0 + timedelta(days=2), ends_at=T0 + timedelta(days=3)),
+            TeamMessage(
+                organisation_id=org.id,
+                detail=detail,
+                sender=world.coordinator,
+                audience="detail",
+                body="x",
+                client_id="internal-1",
+                recipients=[MessageRecipient(user=world.agent_user)],
+            ),
         ]
     )
     db.session.flush()
