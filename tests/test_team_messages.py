@@ -317,3 +317,36 @@ def test_api_send_list_receipts_and_texts(world, client):
     assert _api(client, world.agent_user, "POST", "", json=to_agents).status_code == 422
     rows = db.session.scalars(sa.select(MessageRecipient).where(MessageRecipient.message_id == from_agent.json["id"]))
     assert {r.user_id for r in rows} == {world.admin.id, world.coordinator.id}
+
+
+def test_a_send_racing_its_own_retry_is_stored_once_on_each_backend(backend, monkeypatch):
+    """The unique (sender, client_id) decides when two copies of one send miss each other's row."""
+    w = backend
+    first = team_messages.send_from_coordinator(w.coordinator, client_id="race-1", body="x", detail_id=w.detail.id)
+    db.session.commit()
+    real = team_messages._stored
+    looks = iter([None])  # the second copy looks before the first is visible, then finds it
+    monkeypatch.setattr(team_messages, "_stored", lambda sender, client_id: next(looks, real(sender, client_id)))
+    again = team_messages.send_from_coordinator(w.coordinator, client_id="race-1", body="x", detail_id=w.detail.id)
+    db.session.commit()
+    assert not again.created and again.events == [] and again.message.id == first.message.id
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TeamMessage)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(MessageRecipient)) == 1
+
+
+def test_the_queries_on_each_backend(backend):
+    w = backend
+    w.agent_user.phone = "+447700900111"
+    message = team_messages.send_from_coordinator(
+        w.coordinator, client_id="b-1", body="Hold", detail_id=w.detail.id, asks_ack=True
+    ).message
+    team_messages.record_receipt(message, w.agent_user, "read")
+    db.session.commit()
+    assert [m.id for m in team_messages.messages_for(w.agent_user, w.detail.id)] == [message.id]
+    assert team_messages.messages_for(w.other_org_coordinator) == []
+    assert team_messages.addressees(w.org.id, now=w.detail.starts_at)["details"][0]["agents"] == [w.agent.id]
+    outcome = team_messages.text_those_waiting(message, w.coordinator)
+    db.session.commit()
+    assert outcome.texted == ["Bravo 1 (Sam Carter)"]
+    assert team_messages.summary(message)["text"] == "0 of 1 acknowledged"
+    assert after_action.build(w.detail).messages[0].summary["read"] == 1

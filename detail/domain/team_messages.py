@@ -71,9 +71,11 @@ def detail_agent_users(detail: Detail) -> list[User]:
         db.session.scalars(
             sa.select(User)
             .join(Agent, Agent.user_id == User.id)
-            .join(Assignment, Assignment.agent_id == Agent.id)
-            .where(Assignment.detail_id == detail.id, User.active, User.role == "agent")
-            .distinct()
+            .where(
+                Agent.id.in_(sa.select(Assignment.agent_id).where(Assignment.detail_id == detail.id)),
+                User.active,
+                User.role == "agent",
+            )
             .order_by(Agent.call_sign)
         )
     )
