@@ -19,6 +19,7 @@ from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
 from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, security
 from detail.web import board as board_views
+from detail.web import messages as message_views
 from detail.web import surveys as survey_views
 from detail.web.admin.persons import bolo_section
 from detail.web.api import register_api
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(survey_views.bp)
+    app.register_blueprint(message_views.bp)
 
     hooks.add(hooks.ASSIGNMENT_SECTIONS, bolo_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, surveys.phone_section)

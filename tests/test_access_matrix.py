@@ -59,6 +59,7 @@ from detail.models import (
     Assignment,
     ClientRequest,
     Device,
+    MessageRecipient,
     Movement,
     PersonOfInterest,
     Principal,
@@ -68,6 +69,7 @@ from detail.models import (
     StatusCode,
     Survey,
     SurveyPhoto,
+    TeamMessage,
     TextMessage,
     Unavailability,
     User,
@@ -129,6 +131,7 @@ API_STAFF = Access(STAFF, token=True)
 API_AGENT = Access(frozenset({"agent"}), token=True)
 API_STAFF_AND_AGENT = Access(STAFF | {"agent"}, token=True)  # an agent only his own assignments
 SURVEY_PAGE = Access(STAFF | {"agent"})  # an agent only on the survey's detail
+MESSAGES_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only messages he sent or received
 BY_SECRET = Access(public=True, everyone=NOT_FOUND)  # the matrix holds no valid secret (test_portal does)
 
 ROUTES: dict[tuple[str, str], Access] = {
@@ -194,6 +197,20 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/board/alerts/<int:alert_id>/acknowledge"): STAFF_JSON,
     ("POST", "/board/alerts/<int:alert_id>/mute"): STAFF_JSON,
     ("POST", "/board/requests/<int:request_id>/acknowledge"): STAFF_JSON,
+    # team messages: coordinators their organisation's; an agent those he sent or received, his own receipts
+    ("GET", "/messages/"): MESSAGES_JSON,
+    ("POST", "/messages/"): MESSAGES_JSON,
+    ("POST", "/messages/<int:message_id>/delivered"): AGENT_JSON,
+    ("POST", "/messages/<int:message_id>/read"): AGENT_JSON,
+    ("POST", "/messages/<int:message_id>/acknowledge"): AGENT_JSON,
+    ("POST", "/messages/<int:message_id>/texts"): STAFF_JSON,
+    ("GET", "/api/v1/messages"): API_STAFF_AND_AGENT,
+    ("POST", "/api/v1/messages"): API_STAFF_AND_AGENT,
+    ("GET", "/api/v1/messages/<int:message_id>"): API_STAFF_AND_AGENT,
+    ("POST", "/api/v1/messages/<int:message_id>/delivered"): API_AGENT,
+    ("POST", "/api/v1/messages/<int:message_id>/read"): API_AGENT,
+    ("POST", "/api/v1/messages/<int:message_id>/acknowledge"): API_AGENT,
+    ("POST", "/api/v1/messages/<int:message_id>/texts"): API_STAFF,
     # the API's exceptions to "staff only"
     ("POST", "/api/v1/status"): API_AGENT,
     ("POST", "/api/v1/positions"): API_AGENT,
@@ -708,6 +725,26 @@ def _populate(world) -> dict:
         )
     db.session.flush()
 
+    # Team messages: ours to world.agent_user's detail, one to another agent only, and the rival firm's.
+    def message(sender, detail, recipient, key):
+        row = TeamMessage(
+            organisation_id=sender.organisation_id,
+            detail=detail,
+            sender=sender,
+            audience="agents",
+            body=f"Message {key}",
+            asks_ack=True,
+            client_id=key,
+            recipients=[MessageRecipient(user=recipient)],
+        )
+        db.session.add(row)
+        return row
+
+    own_message = message(world.coordinator, world.detail, world.agent_user, "own")
+    oc_message = message(world.coordinator, other, world.idle_agent_user, "other-client")
+    rival_message = message(world.other_org_coordinator, rival, rival_user, "rival")
+    db.session.flush()
+
     intel = _intel_rows(world)
     from intel.models import WatchArea
 
@@ -745,6 +782,7 @@ def _populate(world) -> dict:
         "survey_id": own_survey.id,
         "photo_id": own_photo.id,
         "text_id": own_text.id,
+        "message_id": own_message.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -766,6 +804,7 @@ def _populate(world) -> dict:
         "removal_id": oc_removal.id,
         "survey_id": oc_survey.id,
         "photo_id": oc_photo.id,
+        "message_id": oc_message.id,  # to another agent only
         "site_id": spare_site.id,  # not a venue of our detail
     }
     other_org = {
@@ -792,6 +831,7 @@ def _populate(world) -> dict:
         "survey_id": rival_survey.id,
         "photo_id": rival_photo.id,
         "text_id": rival_text.id,
+        "message_id": rival_message.id,
         **intel["other_org"][0],
     }
     names = {

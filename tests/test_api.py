@@ -819,6 +819,12 @@ def test_openapi_documents_every_operation_with_bearer_security(client, world):
         f"{PREFIX}/advisories": {"get"},
         f"{PREFIX}/advisories/{{advisory_id}}/publish": {"post"},
         f"{PREFIX}/advisories/{{advisory_id}}/dismiss": {"post"},
+        f"{PREFIX}/messages": {"get", "post"},
+        f"{PREFIX}/messages/{{message_id}}": {"get"},
+        f"{PREFIX}/messages/{{message_id}}/delivered": {"post"},
+        f"{PREFIX}/messages/{{message_id}}/read": {"post"},
+        f"{PREFIX}/messages/{{message_id}}/acknowledge": {"post"},
+        f"{PREFIX}/messages/{{message_id}}/texts": {"post"},
     }
     assert {path: {m for m in ops if m != "parameters"} for path, ops in paths.items()} == expected
 

@@ -82,6 +82,11 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/visits"): BEARER,
     ("DELETE", "/api/v1/visits/<int:visit_id>"): BEARER,
     ("PATCH", "/api/v1/visits/<int:visit_id>"): BEARER,
+    ("POST", "/api/v1/messages"): BEARER,
+    ("POST", "/api/v1/messages/<int:message_id>/delivered"): BEARER,
+    ("POST", "/api/v1/messages/<int:message_id>/read"): BEARER,
+    ("POST", "/api/v1/messages/<int:message_id>/acknowledge"): BEARER,
+    ("POST", "/api/v1/messages/<int:message_id>/texts"): BEARER,
 }
 
 WRITES = [(rule, method) for rule, method in RULES if method in STATE_CHANGING]

@@ -38,11 +38,13 @@ from detail.models import (
     Alert,
     Device,
     Escalation,
+    MessageRecipient,
     PersonOfInterest,
     Risk,
     Survey,
     SurveyPhoto,
     SurveyRoute,
+    TeamMessage,
     TextMessage,
     Unavailability,
     utcnow,
@@ -136,7 +138,15 @@ def _internal_world(world) -> dict:
             PersonOfInterest(client=world.client, detail=detail, name="x", bolo_shared=True),
             Device(organisation_id=org.id, agent=world.agent, kind="device", identifier="x"),
             Unavailability(agent=world.agent, starts_at=T0 + timedelta(days=2), ends_at=T0 + timedelta(days=3)),
-            TextMessage(organisation_id=org.id, user_id=world.agent_user.id, to_number="+447700900123", body="x"),
+            TeamMessage(
+                organisation_id=org.id,
+                detail=detail,
+                sender=world.coordinator,
+                audience="detail",
+                body="x",
+                client_id="internal-1",
+                recipients=[MessageRecipient(user=world.agent_user)],
+            ),
         ]
     )
     db.session.flush()

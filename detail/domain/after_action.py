@@ -1,7 +1,8 @@
 """The after-action report of a detail, drafted from the record: the timeline of statuses, advisories,
-alerts and their acknowledgments, handoffs and requests; punctuality against report times per agent;
-requests and response times; with the team's own words (what went well, difficulties, lessons) and
-action items. The same Report feeds the printable page, the PDF and the charts.
+alerts and their acknowledgments, handoffs, requests, team messages and their acknowledgments;
+punctuality against report times per agent; requests and response times; with the team's own words
+(what went well, difficulties, lessons) and action items. The same Report feeds the printable page,
+the PDF and the charts.
 """
 
 from dataclasses import dataclass, field
@@ -11,11 +12,23 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from detail.domain import team_messages
 from detail.domain.board_state import punctuality
 from detail.domain.requests import minutes_between
 from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
-from detail.models import ActionItem, AfterAction, Alert, Client, ClientRequest, Detail, Event, Visit, utcnow
+from detail.models import (
+    ActionItem,
+    AfterAction,
+    Alert,
+    Client,
+    ClientRequest,
+    Detail,
+    Event,
+    TeamMessage,
+    Visit,
+    utcnow,
+)
 
 TIMELINE_KINDS = (
     "status",
@@ -89,6 +102,21 @@ class AlertLine:
 
 
 @dataclass
+class MessageLine:
+    """A team message about the detail and how far it got ("3 of 4 acknowledged", who had not)."""
+
+    sent_at: datetime
+    sender: str
+    to: str
+    body: str
+    asks_ack: bool
+    summary: dict
+
+
+AUDIENCE_WORDS = {"detail": "the detail's agents", "agents": "agents", "coordinators": "the coordinators"}
+
+
+@dataclass
 class Report:
     detail: Detail
     zone: str
@@ -97,6 +125,7 @@ class Report:
     punctuality: list[Punctuality] = field(default_factory=list)
     alerts: list[AlertLine] = field(default_factory=list)
     requests: list[ClientRequest] = field(default_factory=list)
+    messages: list[MessageLine] = field(default_factory=list)
     lanes: list[tuple[int | None, str]] = field(default_factory=list)  # (agent id, label); None: the detail
 
     def local(self, moment: datetime | None, fmt: str = DEFAULT_FORMAT) -> str:
@@ -108,7 +137,7 @@ class Report:
 
     @property
     def nothing_recorded(self) -> bool:
-        return not (self.entries or self.alerts or self.requests)
+        return not (self.entries or self.alerts or self.requests or self.messages)
 
     @property
     def anyone_due(self) -> bool:
@@ -175,12 +204,42 @@ def _entry(event: Event) -> Entry | None:
     return Entry(at, kind, texts[kind](), p.get("agent_id") if kind.startswith("alert") else None, colour)
 
 
+def _add_messages(report: Report) -> None:
+    """The detail's team messages, each when it was sent and each acknowledgment when it was given."""
+    found = db.session.scalars(
+        sa.select(TeamMessage).where(TeamMessage.detail_id == report.detail.id).order_by(TeamMessage.created_at)
+    )
+    for message in found:
+        summary = team_messages.summary(message)
+        sender = message.sender.name
+        to = AUDIENCE_WORDS[message.audience]
+        report.messages.append(MessageLine(message.created_at, sender, to, message.body, message.asks_ack, summary))
+        text = f"Message from {sender} to {to}: {message.body} ({summary['text']})"
+        report.entries.append(Entry(message.created_at, "team_message", text))
+        short = message.body if len(message.body) <= 60 else message.body[:59] + "…"
+        for row in message.recipients:
+            if row.acknowledged_at is not None:
+                agent = row.user.agent
+                name = f"{agent.call_sign} ({row.user.name})" if agent else row.user.name
+                report.entries.append(
+                    Entry(
+                        row.acknowledged_at,
+                        "team_message_acknowledged",
+                        f"{name} acknowledged: {short}",
+                        agent.id if agent else None,
+                        "#2e7d32",
+                    )
+                )
+
+
 def build(detail: Detail, now: datetime | None = None) -> Report:
     report = Report(detail=detail, zone=detail_zone(detail), now=now or utcnow())
     events = db.session.scalars(
         sa.select(Event).where(Event.detail_id == detail.id, Event.kind.in_(TIMELINE_KINDS)).order_by(Event.id)
     )
-    report.entries = sorted(filter(None, (_entry(e) for e in events)), key=lambda e: e.at)
+    report.entries = list(filter(None, (_entry(e) for e in events)))
+    _add_messages(report)
+    report.entries.sort(key=lambda e: e.at)
     assignments = sorted(detail.assignments, key=lambda a: (a.role != "detail_lead", a.report_at))
     for a in assignments:
         found = punctuality(a)

@@ -25,6 +25,10 @@ NAMESPACE = "/board"
 PHONE_NAMESPACE = "/phone"
 # What agents' phones are told, on their details: published intel and the detail going hot or complete.
 AGENT_EVENT_KINDS = ("advisory_published", "detail_state")
+# Events for named people rather than a detail's phones (team messages and their receipts): the
+# payload lists the phones' users ("to_phones") and the part they are shown ("phone"); each phone
+# hears them in its own room, so no agent hears a message sent to others.
+PERSONAL_EVENT_KINDS = ("team_message", "team_message_receipt")
 POSITION_INTERVAL = 0.5
 # pg_advisory_xact_lock(class, organisation): the first key keeps our locks apart from anyone else's.
 EVENT_LOCK_CLASS = 0x4F4D  # "OM"
@@ -48,6 +52,11 @@ def detail_room(detail_id: int) -> str:
 def agents_room(detail_id: int) -> str:
     """The phones of a detail's agents (in the /phone namespace)."""
     return f"agents:{detail_id}"
+
+
+def user_room(user_id: int) -> str:
+    """One person's phones (in the /phone namespace)."""
+    return f"user:{user_id}"
 
 
 def append_event(organisation_id: int, detail_id: int | None, kind: str, payload: dict) -> Event:
@@ -132,6 +141,10 @@ def publish(events: list[Event]) -> None:
         socketio.emit("event", event_message(event), namespace=NAMESPACE, to=rooms)
         if event.kind in AGENT_EVENT_KINDS and event.detail_id is not None:
             socketio.emit("event", event_message(event), namespace=PHONE_NAMESPACE, to=agents_room(event.detail_id))
+        phones = event.payload.get("to_phones") if event.kind in PERSONAL_EVENT_KINDS else None
+        if phones:
+            shown = {**event_message(event), "payload": event.payload.get("phone", {})}
+            socketio.emit("event", shown, namespace=PHONE_NAMESPACE, to=[user_room(u) for u in phones])
 
 
 def events_after(organisation_id: int, after_id: int, detail_id: int | None = None, limit: int = 500) -> list[dict]:

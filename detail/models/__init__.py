@@ -9,7 +9,8 @@
 - notices: mail to one person, written before it is sent;
 - alerting: on-call shifts, contact channels, push subscriptions, texts out, escalation policies,
   escalations and their notification attempts;
-- work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys.
+- work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys;
+- messages: team messages and each recipient's receipts (delivered, read, acknowledged).
 
 Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
 each venue's time zone. Rules that must hold whatever code writes the rows live in the
@@ -53,6 +54,7 @@ from detail.models.base import (
     one_of,
     utcnow,
 )
+from detail.models.messages import DELIVERY_VIAS, MESSAGE_AUDIENCES, MessageRecipient, TeamMessage
 from detail.models.notices import NOTICE_STATUSES, Notice
 from detail.models.operations import (
     ASSIGNMENT_ROLE_LABELS,
@@ -110,10 +112,12 @@ __all__ = [
     "CODE_SIGNALS",
     "CONTACT_KINDS",
     "DEFAULT_STATUS_CODES",
+    "DELIVERY_VIAS",
     "DETAIL_STATES",
     "DEVICE_KINDS",
     "ESCALATION_KINDS",
     "GEOFENCE_LEAVE_SIGNALS",
+    "MESSAGE_AUDIENCES",
     "NOTICE_STATUSES",
     "ON_CALL_ROLES",
     "REMOVAL_KINDS",
@@ -143,6 +147,7 @@ __all__ = [
     "EscalationStep",
     "Event",
     "Handoff",
+    "MessageRecipient",
     "Movement",
     "Notice",
     "NotificationAttempt",
@@ -160,6 +165,7 @@ __all__ = [
     "Survey",
     "SurveyPhoto",
     "SurveyRoute",
+    "TeamMessage",
     "TextMessage",
     "UTCDateTime",
     "Unavailability",

@@ -244,7 +244,7 @@ def _move(manager, key: tuple[str, str], known: _Socket, may: dict | None, revok
     if not _allows(namespace, known, may, revoked):
         known.denied, want = True, set()
     elif namespace == live.PHONE_NAMESPACE and may is not None:
-        want = {live.agents_room(detail_id) for detail_id in may["details"]}
+        want = {live.agents_room(detail_id) for detail_id in may["details"]} | {live.user_room(known.user_id)}
     else:
         want = have  # a board's rooms are all its organisation's: it keeps them while allowed
     for room in have - want:

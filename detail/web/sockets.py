@@ -163,7 +163,8 @@ class BoardNamespace(Namespace):
 
 
 class PhoneNamespace(Namespace):
-    """Agents' phones: told of published intel and state changes on their own details only."""
+    """Agents' phones: told of published intel and state changes on their own details only, and of
+    the team messages sent to them."""
 
     def on_connect(self, auth=None):
         user = _admitted(self.namespace, auth, "only agents connect here")
@@ -171,6 +172,7 @@ class PhoneNamespace(Namespace):
         # Rooms of the details the agent is on now: the server picks them, the phone asks for nothing.
         for detail_id in active_detail_ids(agent, utcnow()):
             join_room(live.agents_room(detail_id))
+        join_room(live.user_room(user.id))  # messages addressed to this person
         _watch(self.namespace, user)
 
     def on_disconnect(self, reason=None):

@@ -509,6 +509,9 @@
       case "request_acknowledged": return "Request acknowledged: " + p.subject;
       case "request_answered": return "Request answered: " + p.subject;
       case "request_overdue": return "Urgent request waiting too long: " + p.subject;
+      case "team_message": return "Message from " + p.from + ": " + p.body;
+      case "team_message_receipt": return p.name + " " + p.changed[p.changed.length - 1] + " a message (" + p.summary.text + ")";
+      case "team_message_texted": return "Message sent again by text to " + p.texted.join(", ") + " (by " + p.by + ")";
       default: return ev.kind;
     }
   }

@@ -312,6 +312,7 @@
   function listen() {
     if (typeof io === "undefined") return;
     const socket = io("/phone", { transports: ["websocket"] });
+    window.OM.phoneSocket = socket; // phone-messages.js hears its messages on it
     socket.on("event", () => refresh());
     socket.on("rooms", () => refresh()); // taken off a detail, or put on one: reload the assignments
     socket.on("connect", () => refresh());

@@ -1,10 +1,11 @@
 """JSON API under /api/v1 with bearer-token auth, documented at /api/v1/openapi.json: the
-resources (itinerary.py, team.py, status.py, intel's in intel/web/api.py) on the base of base.py."""
+resources (itinerary.py, team.py, status.py, messages.py, intel's in intel/web/api.py) on the base of base.py."""
 
 from flask import Flask
 
 from detail.extensions import csrf, rest
 from detail.web.api.itinerary import clients, details, movements, principals, venues, visits
+from detail.web.api.messages import team_messages
 from detail.web.api.status import events, positions, status
 from detail.web.api.team import agents, assignments, devices
 from detail.web.security import STATUS_PER_AGENT, limit_api, limit_blueprint, token_or_address
@@ -22,6 +23,7 @@ BLUEPRINTS = (
     status,
     positions,
     events,
+    team_messages,
 )
 
 
