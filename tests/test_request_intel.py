@@ -55,6 +55,28 @@ def test_a_stated_day_is_read_relative_to_receipt(text, day):
     assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == [day]
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Any protests on the 3rd?", date(2026, 12, 3)),  # Monday 23 November: the next 3rd
+        ("Anything on 12th?", date(2026, 12, 12)),
+        ("And on the 23rd?", date(2026, 11, 23)),  # the day of the question itself
+        ("Is the 30th quiet?", date(2026, 11, 30)),
+        ("What about the 31st?", date(2026, 12, 31)),  # November has none
+        ("The march on the 3rd at 10?", date(2026, 12, 3)),
+        ("Anything on 12th at 10?", date(2026, 12, 12)),
+        ("Friday at 10?", date(2026, 11, 27)),
+        ("12 December at 10?", date(2026, 12, 12)),
+        ("Anything at 10 tomorrow?", date(2026, 11, 24)),
+        ("Any risk on the 3rd of January?", date(2027, 1, 3)),
+        ("Any risk on 2 November?", date(2027, 11, 2)),  # passed this year: next year's
+        ("Departing at 10:30 on the 5th", date(2026, 12, 5)),
+    ],
+)
+def test_ordinals_and_clock_times_resolve_to_the_next_such_day_on_or_after_receipt(text, day):
+    assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == [day]
+
+
 def test_a_stated_day_is_read_in_the_venues_zone():
     # 23:30 on Monday in London is already Tuesday in Tokyo: Tokyo's tomorrow is Wednesday.
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
