@@ -5,7 +5,7 @@ place's time zone against publication; else publication + 6 h. Measured on a han
 import json
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -179,6 +179,46 @@ def test_a_weekday_is_the_next_such_day_on_or_after_publication(text, day):
 def test_a_day_and_month_without_a_year_is_the_occurrence_nearest_publication():
     assert _read("Protests planned for 2 January").starts_at == _paris(2, month=1, year=2027)
     assert _read("Review of the rally on 1 December").starts_at == _paris(1)
+
+
+def _stated_day(zone: str, text: str = "Protest on 1/3/2027"):
+    window = _read(text, zone=zone)
+    return window.starts_at.astimezone(ZoneInfo(zone)).date() if window.stated else None
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("America/New_York", date(2027, 1, 3)),  # the United States: month first
+        ("America/Anchorage", date(2027, 1, 3)),
+        ("Pacific/Honolulu", date(2027, 1, 3)),
+        ("US/Eastern", date(2027, 1, 3)),
+        ("America/Puerto_Rico", date(2027, 1, 3)),  # and its territories
+        ("Pacific/Guam", date(2027, 1, 3)),
+        ("America/St_Thomas", date(2027, 1, 3)),
+        ("America/Bogota", date(2027, 3, 1)),  # the rest of the Americas: day first
+        ("America/Lima", date(2027, 3, 1)),
+        ("America/Santiago", date(2027, 3, 1)),
+        ("America/Guatemala", date(2027, 3, 1)),
+        ("America/Caracas", date(2027, 3, 1)),
+        ("America/Montevideo", date(2027, 3, 1)),
+        ("Europe/London", date(2027, 3, 1)),
+        ("America/Toronto", None),  # Canada writes both: 1/3 could be either, so it is not read
+        ("America/Vancouver", None),
+    ],
+)
+def test_numeric_dates_are_month_first_only_in_the_united_states_and_its_territories(zone, day):
+    assert _stated_day(zone) == day
+
+
+def test_canada_reads_a_numeric_date_only_when_it_can_be_only_one_day():
+    assert _stated_day("America/Toronto", "Protest on 13/1/2027") == date(2027, 1, 13)
+    assert _stated_day("America/Toronto", "Protest on 1/13/2027") == date(2027, 1, 13)
+    assert _stated_day("America/Toronto", "Protest on 1/1/2027") == date(2027, 1, 1)
+
+
+def test_a_date_that_can_only_be_day_first_is_read_so_in_the_united_states_too():
+    assert _stated_day("America/New_York", "Protest on 13/1/2027") == date(2027, 1, 13)
 
 
 def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_night_in_the_small_hours():

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from intel.domain.time_phrases import PARTS, Mention, find_mentions
+from intel.domain.countries import zone_country
+from intel.domain.time_phrases import DAY_FIRST, EITHER_ORDER, MONTH_FIRST, PARTS, Mention, find_mentions
 
 # An item with no time of its own is taken as relevant for six hours from when it was published:
 # long enough for a march or a rally, short enough not to colour a whole day.
@@ -53,9 +54,12 @@ FURTHEST_STATED = timedelta(days=366)
 WIDEST_WINDOW = timedelta(days=7)
 # Event times are stated early; the scan reads this much of a long summary.
 MAX_SCANNED = 2_000
-# Zones whose numeric dates put the month first (9/12/2026 is 12 September there).
-_MONTH_FIRST_PREFIXES = ("America/", "US/", "Pacific/Honolulu")
-_MONTH_FIRST_NOT = frozenset({"America/Mexico_City", "America/Sao_Paulo", "America/Argentina/Buenos_Aires"})
+# Where numeric dates put the month first (9/12/2026 is 12 September there): the United States and the
+# territories it administers, known by the zone's country (tz's zone.tab; "US/Eastern" and its like are
+# aliases outside it). Canada writes both orders, so there a numeric date is read only when one order alone
+# makes a day (13/1/2027). Everywhere else, the Americas included, the day comes first.
+MONTH_FIRST_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP", "UM"})
+EITHER_ORDER_COUNTRIES = frozenset({"CA"})
 
 _GLUE = re.compile(
     r"(?:[\s,;()\-–—/.]|\b(?:at|on|from|to|until|till|through|and|between|by|the|of|starting|around|about|approx|"
@@ -198,8 +202,12 @@ def _gdacs_window(gdacs: dict | None, duration: timedelta) -> EventWindow | None
     return EventWindow(start, start + AFTERMATH, f"GDACS from, aftermath {_hours(AFTERMATH)}", True)
 
 
-def _month_first(zone_name: str | None) -> bool:
-    return bool(zone_name) and zone_name.startswith(_MONTH_FIRST_PREFIXES) and zone_name not in _MONTH_FIRST_NOT
+def date_order(zone_name: str | None) -> str:
+    """How numeric dates are written in the zone's country (see MONTH_FIRST_COUNTRIES)."""
+    country = "US" if (zone_name or "").startswith("US/") else zone_country(zone_name)
+    if country in MONTH_FIRST_COUNTRIES:
+        return MONTH_FIRST
+    return EITHER_ORDER if country in EITHER_ORDER_COUNTRIES else DAY_FIRST
 
 
 def _phrases(text: str, mentions: list[Mention]) -> list[list[tuple[str, Mention]]]:
@@ -339,7 +347,7 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
     unclear = False
     context_day = None
     for piece in pieces:
-        mentions = find_mentions(piece, today, _month_first(zone_name))
+        mentions = find_mentions(piece, today, date_order(zone_name))
         for phrase in _phrases(piece, mentions):
             window = _read_phrase(phrase, context_day, published_local, zone, duration)
             if window is None:

@@ -309,6 +309,9 @@ class Mention:
     lead: str = ""  # a preposition the mention begins with ("alle 12"): it may say "to"
 
 
+# How a place writes numeric dates: 9/12/2026 is 9 December, 12 September, or (where both are written) unclear.
+DAY_FIRST, MONTH_FIRST, EITHER_ORDER = "day first", "month first", "either order"
+
 _NUMBER = re.compile(r" (\d\S*)")
 
 
@@ -403,7 +406,7 @@ class _Context:
 
     text: str
     today: date
-    month_first: bool
+    date_order: str  # DAY_FIRST, MONTH_FIRST or EITHER_ORDER
 
 
 def _iso(m: re.Match, c: _Context) -> list[Mention]:
@@ -418,14 +421,24 @@ def _iso(m: re.Match, c: _Context) -> list[Mention]:
     return found
 
 
+def _calendar_day(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def _numeric(m: re.Match, c: _Context) -> list[Mention]:
+    """9/12/2026: day first, month first where the zone writes so (with a slash; dots and dashes are day
+    first everywhere), or, where both orders are written, only when one order alone makes a day."""
     a, b = int(m["n_a"]), int(m["n_b"])
     year = int(m["n_y"]) if len(m["n_y"]) == 4 else 2000 + int(m["n_y"])
-    month, day = (a, b) if (c.month_first and m["n_sep"] == "/" and b <= 31) or b > 12 else (b, a)
-    try:
-        return [Mention(m.start(), m.end(), "day", day=date(year, month, day))]
-    except ValueError:
+    day_first, month_first = _calendar_day(year, b, a), _calendar_day(year, a, b)
+    order = c.date_order if m["n_sep"] == "/" else DAY_FIRST
+    if order == EITHER_ORDER and day_first and month_first and day_first != month_first:
         return []
+    found = (month_first or day_first) if order == MONTH_FIRST else (day_first or month_first)
+    return [Mention(m.start(), m.end(), "day", day=found)] if found else []
 
 
 def _days(prefix: str):
@@ -569,12 +582,12 @@ def _is_stamp(text: str, mention: Mention, today: date) -> bool:
     )
 
 
-def find_mentions(text: str, today: date, month_first: bool = False) -> list[Mention]:
+def find_mentions(text: str, today: date, date_order: str = DAY_FIRST) -> list[Mention]:
     """The dates and times stated in `text`, in order, read against the publication's local day `today`
-    (impossible dates, publication stamps, streets and durations left out)."""
+    (impossible dates, publication stamps, streets and durations left out); numeric dates in `date_order`."""
     mentions: list[Mention] = []
     stamp_end = scanned_to = -10
-    context = _Context(text, today, month_first)
+    context = _Context(text, today, date_order)
     for position in _starts(text):
         if position < scanned_to or (m := _SCAN.match(text, position)) is None:
             continue
