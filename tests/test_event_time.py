@@ -221,6 +221,33 @@ def test_a_date_that_can_only_be_day_first_is_read_so_in_the_united_states_too()
     assert _stated_day("America/New_York", "Protest on 13/1/2027") == date(2027, 1, 13)
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("Rally on Wednesday at 18:00 UTC+3", (9, 15), (9, 18)),
+        ("Rally on Wednesday at 18:00 GMT-5", (9, 23), (10, 2)),
+        ("Rally on Wednesday at 18:00 UTC−03:00", (9, 21), (10, 0)),
+        ("Rally on Wednesday at 18:00 UTC+05:30", (9, 12, 30), (9, 15, 30)),
+        ("Rally on Wednesday at 18:00 (GMT+1)", (9, 17), (9, 20)),
+        ("March on Wednesday 14:00-16:00 UTC", (9, 14), (9, 16)),  # the zone stated once, for both ends
+        ("March on Wednesday from 10:00 to 12:00 GMT-5", (9, 15), (9, 17)),
+        ("March on Wednesday from 10:00 UTC to 12:00", (9, 10), (9, 12)),
+        ("March on Wednesday 2pm-4pm EST", (9, 19), (9, 21)),
+        ("March on Wednesday 2 pm GMT", (9, 14), (9, 17)),
+        ("Strike on Wednesday 1800 UTC+1", (9, 17), (9, 20)),
+        ("March on Wednesday 14:00 UTC - 16:00", (9, 14), (9, 16)),  # a range, not an offset of -16 h
+        ("March on Wednesday 10:00 UTC-12:00", (9, 10), (9, 12)),
+        ("March on Wednesday 10:00 UTC-03:00", (9, 13), (9, 16)),
+    ],
+)
+def test_a_stated_offset_or_zone_is_honoured_for_both_ends_of_a_range(text, start, end):
+    window = _read(text, category="protest")
+    assert (window.starts_at, window.ends_at) == (
+        datetime(2026, 12, *start, tzinfo=UTC),
+        datetime(2026, 12, *end, tzinfo=UTC),
+    )
+
+
 def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_night_in_the_small_hours():
     assert _read("Rally at 14:00").starts_at == _paris(8, 14)
     assert _read("Rally at 06:45").starts_at == _paris(8, 6, 45)  # a report, 25 min old

@@ -20,7 +20,7 @@ window covering them, unless they span more than a week (then the text is unclea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -298,9 +298,21 @@ def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:
     return _midnight(part.day, zone), _midnight((part.last_day or part.day) + timedelta(days=1), zone), False
 
 
+def _share_zone(first: _Part, second: _Part | None) -> None:
+    """A zone stated once in a range is the range's ("14:00-16:00 UTC", "from 10:00 UTC to 12:00")."""
+    if second is None or first.time is None or second.time is None:
+        return
+    offsets = (first.time.utc_offset, second.time.utc_offset)
+    if offsets.count(None) == 1:
+        stated = next(offset for offset in offsets if offset is not None)
+        first.time = replace(first.time, utc_offset=stated)
+        second.time = replace(second.time, utc_offset=stated)
+
+
 def _read_phrase(phrase, context_day, published_local, zone, duration) -> _Stated | None:
     first, second, ranged, until = _split(phrase)
     joined = False
+    _share_zone(first, second)
     if second is not None and second.day is None:
         second.day = first.day
     elif second is not None and first.day is not None and timedelta() < first.day - second.day < timedelta(days=7):
