@@ -384,6 +384,26 @@ def test_sending_the_same_answer_twice_answers_once(client, world, intel):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientRequestAdvisory)) == 2
 
 
+def test_the_answer_mail_and_the_preview_read_times_in_one_zone(client, world, intel, mailbox):
+    # The organisation keeps Tokyo's clock; the client's next detail is in London: both read London's.
+    world.org.timezone = "Asia/Tokyo"
+    req = _request(world)
+    assert inbox.request_zone(req) == request_window(req).timezone == "Europe/London"
+    sign_in(client, world.coordinator)
+    check = html.unescape(client.post(f"/admin/requests/{req.id}/answer", data=_choices(intel)).get_data(as_text=True))
+    assert "GMT" in check and "JST" not in check
+    client.post(f"/admin/requests/{req.id}/answer", data=_choices(intel, **{"answer-confirmed": "yes"}))
+    assert notices.send_due() == 1
+    mail = mailbox.messages[0].get_content()
+    assert " answered at " in mail and "GMT" in mail and "JST" not in mail
+
+
+def test_a_request_of_a_client_with_no_detail_ahead_reads_the_organisations_zone(world):
+    world.org.timezone = "Asia/Tokyo"
+    req = _request(world, received_at=world.detail.ends_at + timedelta(days=60))
+    assert inbox.request_zone(req) == request_window(req).timezone == "Asia/Tokyo"
+
+
 def test_an_answer_racing_another_claims_nothing(backend):
     """The session's copy still says unanswered; another connection answered a moment ago."""
     req = _request(backend)

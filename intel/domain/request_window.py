@@ -33,10 +33,10 @@ import dateparser
 import sqlalchemy as sa
 from dateparser.search import search_dates
 
-from detail.domain.timefmt import known_zone, local_time
+from detail.domain.requests import request_zone
+from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import ClientRequest, Detail
-from intel.domain.readiness import detail_zone
 
 # With no detail named and no day stated, a request is about the client's next days.
 UPCOMING = timedelta(days=7)
@@ -155,26 +155,10 @@ def _day_window(first: date, last: date, zone: str) -> tuple[datetime, datetime]
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def _next_detail(request: ClientRequest) -> Detail | None:
-    return db.session.scalar(
-        sa.select(Detail)
-        .where(
-            Detail.client_id == request.client_id,
-            Detail.state != "complete",
-            Detail.ends_at >= request.received_at,
-        )
-        .order_by(Detail.starts_at, Detail.id)
-        .limit(1)
-    )
-
-
 def reference_zone(request: ClientRequest) -> str:
-    """The zone a request's days are read in: its detail's venue's, else the client's next detail's,
-    else the organisation's."""
-    detail = request.detail or _next_detail(request)
-    if detail is not None:
-        return detail_zone(detail)
-    return known_zone(request.client.organisation.timezone)
+    """The zone a request's days are read in: the request's one clock (detail.domain.requests.request_zone),
+    which its mails use too."""
+    return request_zone(request)
 
 
 def _client_details(request: ClientRequest, starts_at: datetime, ends_at: datetime) -> tuple[Detail, ...]:
