@@ -156,7 +156,7 @@ def test_gdacs_from_to_and_a_point_in_time_hazard_gets_its_aftermath():
 def test_a_usgs_quake_is_never_a_zero_length_window():
     window = _read("M 5.1 - 10 km NE of Nice, France", usgs={"magnitude": 5.1}, category="natural_hazard")
     assert _span(window) == (PUBLISHED, PUBLISHED + event_time.AFTERMATH)
-    assert window.basis == "USGS event time 07:10 local, aftermath 24 h"
+    assert window.basis == "USGS event time 07:10 CET, aftermath 24 h"
 
 
 @pytest.mark.parametrize(
@@ -248,6 +248,14 @@ def test_a_stated_offset_or_zone_is_honoured_for_both_ends_of_a_range(text, star
     )
 
 
+def test_the_basis_names_the_zones_abbreviation_and_both_when_the_clocks_change_between():
+    autumn = datetime(2026, 10, 20, 8, tzinfo=UTC)
+    across = _read("Strike from Saturday 24 October 18:00 to Sunday 25 October 18:00", published=autumn)
+    assert across.basis == "stated: Sat 24 Oct 18:00 CEST–Sun 25 Oct 18:00 CET"
+    assert _read("Rally on Wednesday at 18:00", zone=None).basis == "stated: Wed 9 Dec 18:00 UTC, assumed for 3 h"
+    assert _read("Rally on Wednesday at 18:00", zone="America/New_York").basis.endswith("18:00 EST, assumed for 3 h")
+
+
 def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_night_in_the_small_hours():
     assert _read("Rally at 14:00").starts_at == _paris(8, 14)
     assert _read("Rally at 06:45").starts_at == _paris(8, 6, 45)  # a report, 25 min old
@@ -258,7 +266,7 @@ def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_nigh
 def test_a_day_with_no_time_covers_that_whole_local_day_in_the_places_zone():
     tokyo = _read("Protest on 10 December", zone="Asia/Tokyo")
     assert _span(tokyo) == (datetime(2026, 12, 9, 15, tzinfo=UTC), datetime(2026, 12, 10, 15, tzinfo=UTC))
-    assert tokyo.basis == "stated: Thu 10 Dec local (whole day)"
+    assert tokyo.basis == "stated: Thu 10 Dec JST (whole day)"
 
 
 def test_ranges_of_days_and_of_hours_and_until():
@@ -267,7 +275,7 @@ def test_ranges_of_days_and_of_hours_and_until():
     assert _span(_read("Sit-in mercoledì dalle 10 alle 12")) == (_paris(9, 10), _paris(9, 12))
     until = _read("Road closed until 16:00")
     assert _span(until) == (PUBLISHED, _paris(8, 16))
-    assert until.basis == "stated: Tue 8 Dec 07:10–16:00 local"
+    assert until.basis == "stated: Tue 8 Dec 07:10–16:00 CET"
 
 
 @pytest.mark.parametrize(
@@ -277,7 +285,7 @@ def test_ranges_of_days_and_of_hours_and_until():
 def test_a_stated_start_without_an_end_lasts_its_categorys_usual_length(category, hours):
     window = _read("Wednesday at 18:00", category=category)
     assert _span(window) == (_paris(9, 18), _paris(9, 18) + timedelta(hours=hours))
-    assert window.basis == f"stated: Wed 9 Dec 18:00 local, assumed for {hours} h"
+    assert window.basis == f"stated: Wed 9 Dec 18:00 CET, assumed for {hours} h"
 
 
 def test_parts_of_the_day():
@@ -309,7 +317,7 @@ def test_parts_of_the_day():
 )
 def test_numbers_that_are_not_times_are_not_read_as_times(text):
     window = _read(text)
-    assert not window.stated and window.basis == "no time stated: published 07:10 local, assumed for 6 h"
+    assert not window.stated and window.basis == "no time stated: published 07:10 CET, assumed for 6 h"
 
 
 def test_publication_stamps_and_datelines_are_not_the_events_time():
@@ -320,7 +328,7 @@ def test_publication_stamps_and_datelines_are_not_the_events_time():
 
 def test_stated_times_too_far_apart_or_long_past_are_unclear():
     window = _read("Strikes on 10 December and 22 December")
-    assert not window.stated and window.basis == "time unclear: published 07:10 local, assumed for 6 h"
+    assert not window.stated and window.basis == "time unclear: published 07:10 CET, assumed for 6 h"
     assert _read("Memorial for the 9 March 2024 attacks").basis.startswith("time unclear")
 
 
@@ -413,13 +421,13 @@ def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesda
         TUESDAY + timedelta(days=1, hours=18),
         TUESDAY + timedelta(days=1, hours=21),
     )
-    assert protest.time_basis == "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+    assert protest.time_basis == "stated: Wed 25 Nov 18:00 GMT, assumed for 3 h"
     untimed = db.session.scalar(sa.select(FeedItem).where(FeedItem.guid == "stated-2"))
     assert (untimed.starts_at, untimed.ends_at) == (
         TUESDAY + timedelta(hours=7, minutes=10),
         TUESDAY + timedelta(hours=13, minutes=10),
     )
-    assert untimed.time_basis == "no time stated: published 07:10 local, assumed for 6 h"
+    assert untimed.time_basis == "no time stated: published 07:10 GMT, assumed for 6 h"
 
     def advisory(detail):
         return db.session.scalar(
@@ -430,7 +438,7 @@ def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesda
     assert on_wednesday.severity in ("critical", "high")
     assert on_wednesday.reason == (
         "500 m from Grand Hotel, during arrival Wed 25 Nov 17:30–18:30 GMT; "
-        "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+        "stated: Wed 25 Nov 18:00 GMT, assumed for 3 h"
     )
     on_tuesday = advisory(tuesday)
     assert on_tuesday is None or (on_tuesday.severity not in ("critical", "high") and "during" not in on_tuesday.reason)

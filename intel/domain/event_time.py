@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from detail.domain.timefmt import zone_label
 from intel.domain.countries import zone_country
 from intel.domain.time_phrases import DAY_FIRST, EITHER_ORDER, MONTH_FIRST, PARTS, Mention, find_mentions
 
@@ -135,8 +136,9 @@ def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:g} h"
 
 
-def _zone_word(zone: tzinfo) -> str:
-    return "UTC" if zone is timezone.utc else "local"
+def _label(moment: datetime, zone: tzinfo) -> str:
+    """The zone's abbreviation at that moment ("CET", "EST", "UTC"), as every time shown carries it."""
+    return zone_label(moment, getattr(zone, "key", "UTC"))
 
 
 def event_window(
@@ -156,7 +158,7 @@ def event_window(
         if window is not None:
             return window
     zone = zone_of(zone_name)
-    word = _zone_word(zone)
+    word = _label(published, zone)
     if usgs:
         return EventWindow(
             published,
@@ -382,8 +384,10 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
 
 
 def _stated_basis(start, end, kept, zone, assumed, duration) -> str:
-    word = _zone_word(zone)
+    """The window in words, labelled with the zone's abbreviation; the start's too when the clocks change
+    between ("Sat 24 Oct 18:00 CEST–Sun 25 Oct 18:00 CET")."""
     first, last = _local(start, zone), _local(end, zone)
+    word = _label(start, zone)
     if not any(w.timed for w in kept):
         days = (last - timedelta(seconds=1)).date()
         if days == first.date():
@@ -391,6 +395,8 @@ def _stated_basis(start, end, kept, zone, assumed, duration) -> str:
         return f"stated: {_day_text(first)}–{_day_text(last - timedelta(seconds=1))} {word} (whole days)"
     if assumed:
         return f"stated: {_day_text(first)} {_clock(first)} {word}, assumed for {_hours(duration)}"
+    end_word = _label(end, zone)
+    begins = _clock(first) if end_word == word else f"{_clock(first)} {word}"
     if last.date() == first.date() or (last - first < timedelta(hours=24) and last.time() == time(0)):
-        return f"stated: {_day_text(first)} {_clock(first)}–{_clock(last)} {word}"
-    return f"stated: {_day_text(first)} {_clock(first)}–{_day_text(last)} {_clock(last)} {word}"
+        return f"stated: {_day_text(first)} {begins}–{_clock(last)} {end_word}"
+    return f"stated: {_day_text(first)} {begins}–{_day_text(last)} {_clock(last)} {end_word}"
