@@ -14,7 +14,7 @@ from detail import database_limits, hooks
 from detail.cli import register
 from detail.domain import surveys
 from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
-from detail.domain.timefmt import detail_zone
+from detail.domain.timefmt import detail_zone, local_end
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
 from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, security
@@ -146,6 +146,7 @@ def register_commands(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["local"] = local_filter
+    app.jinja_env.filters["local_end"] = local_end
     app.jinja_env.globals["detail_zone"] = detail_zone
 
 

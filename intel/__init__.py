@@ -16,6 +16,7 @@ from intel.cli import intel_cli
 from intel.domain import gazetteer, geocoders, rematch, rematch_requests, timezones
 from intel.domain.digests import send_due_digests
 from intel.domain.poller import poll_due
+from intel.domain.travel_advisories import advisory_when
 from intel.models import ContactPreference, Feed
 from intel.web import pages, portal_requests, samples  # noqa: F401  (their routes register on bp)
 from intel.web.api import BLUEPRINTS
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     """Register the intel tables, pages, API and commands."""
     app.register_blueprint(pages.bp)
     app.register_blueprint(portal_bp)
+    app.add_template_filter(advisory_when, "advisory_when")
     hooks.add(hooks.DETAIL_SECTIONS, advisories_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
     hooks.add(hooks.REQUEST_ATTACHMENTS, REQUEST_ADVISORIES)

@@ -112,7 +112,7 @@ class FeedItem(db.Model):
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)  # when the event is relevant
     ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
-    # Why starts_at..ends_at, in words: "stated: Wed 9 Dec 18:00 local", "CAP onset–expires" (intel.domain.event_time)
+    # Why starts_at..ends_at, in words: "stated: Wed 9 Dec 18:00 CET", "CAP onset–expires" (intel.domain.event_time)
     time_basis: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)  # CAP, GDACS, USGS fields
     fetched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

@@ -334,6 +334,26 @@ def test_watch_areas_get_candidates_by_radius_and_by_country(world, feed):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Advisory)) == 2
 
 
+def test_a_watch_areas_reason_says_how_the_items_time_was_read_as_a_details_does(world, feed):
+    office = WatchArea(
+        client_id=world.client.id, name="Northwind HQ", latitude=51.515, longitude=-0.09, radius_m=10_000,
+        timezone="Europe/London",
+    )  # fmt: skip
+    db.session.add(office)
+    basis = "stated: Sun 29 Nov 08:00 GMT, assumed for 3 h"
+    stated = _item(feed, 51.52, -0.10, T0 + timedelta(days=5), title="Strike at the bank", time_basis=basis)
+    untimed = _item(feed, 51.52, -0.10, T0 + timedelta(days=5), title="Rally at the bank")
+    at_hotel = _item(feed, *_away(world.hotel, 500), T0 - timedelta(minutes=15), time_basis=basis)
+    advisories.record_candidates(world.org.id, [stated, untimed, at_hotel], T0)
+    rows = {a.title: a for a in db.session.scalars(sa.select(Advisory).where(Advisory.watch_area_id.is_not(None)))}
+    assert rows["Strike at the bank"].reason == (
+        f"890 m from Northwind HQ (watch area), from Sun 29 Nov 08:00 GMT; {basis}"
+    )
+    assert rows["Rally at the bank"].reason == "890 m from Northwind HQ (watch area), from Sun 29 Nov 08:00 GMT"
+    detail_reason = db.session.scalars(sa.select(Advisory.reason).where(Advisory.detail_id == world.detail.id)).one()
+    assert detail_reason.endswith(f"; {basis}")
+
+
 def test_items_placed_from_a_city_name_get_no_nearness_bonus(world, feed):
     lat, lon = _away(world.hotel, 400)
     precise = _match(world, _item(feed, lat, lon, T0 - timedelta(minutes=15)))

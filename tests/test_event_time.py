@@ -5,7 +5,7 @@ place's time zone against publication; else publication + 6 h. Measured on a han
 import json
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -156,7 +156,7 @@ def test_gdacs_from_to_and_a_point_in_time_hazard_gets_its_aftermath():
 def test_a_usgs_quake_is_never_a_zero_length_window():
     window = _read("M 5.1 - 10 km NE of Nice, France", usgs={"magnitude": 5.1}, category="natural_hazard")
     assert _span(window) == (PUBLISHED, PUBLISHED + event_time.AFTERMATH)
-    assert window.basis == "USGS event time 07:10 local, aftermath 24 h"
+    assert window.basis == "USGS event time 07:10 CET, aftermath 24 h"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +181,81 @@ def test_a_day_and_month_without_a_year_is_the_occurrence_nearest_publication():
     assert _read("Review of the rally on 1 December").starts_at == _paris(1)
 
 
+def _stated_day(zone: str, text: str = "Protest on 1/3/2027"):
+    window = _read(text, zone=zone)
+    return window.starts_at.astimezone(ZoneInfo(zone)).date() if window.stated else None
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("America/New_York", date(2027, 1, 3)),  # the United States: month first
+        ("America/Anchorage", date(2027, 1, 3)),
+        ("Pacific/Honolulu", date(2027, 1, 3)),
+        ("US/Eastern", date(2027, 1, 3)),
+        ("America/Puerto_Rico", date(2027, 1, 3)),  # and its territories
+        ("Pacific/Guam", date(2027, 1, 3)),
+        ("America/St_Thomas", date(2027, 1, 3)),
+        ("America/Bogota", date(2027, 3, 1)),  # the rest of the Americas: day first
+        ("America/Lima", date(2027, 3, 1)),
+        ("America/Santiago", date(2027, 3, 1)),
+        ("America/Guatemala", date(2027, 3, 1)),
+        ("America/Caracas", date(2027, 3, 1)),
+        ("America/Montevideo", date(2027, 3, 1)),
+        ("Europe/London", date(2027, 3, 1)),
+        ("America/Toronto", None),  # Canada writes both: 1/3 could be either, so it is not read
+        ("America/Vancouver", None),
+    ],
+)
+def test_numeric_dates_are_month_first_only_in_the_united_states_and_its_territories(zone, day):
+    assert _stated_day(zone) == day
+
+
+def test_canada_reads_a_numeric_date_only_when_it_can_be_only_one_day():
+    assert _stated_day("America/Toronto", "Protest on 13/1/2027") == date(2027, 1, 13)
+    assert _stated_day("America/Toronto", "Protest on 1/13/2027") == date(2027, 1, 13)
+    assert _stated_day("America/Toronto", "Protest on 1/1/2027") == date(2027, 1, 1)
+
+
+def test_a_date_that_can_only_be_day_first_is_read_so_in_the_united_states_too():
+    assert _stated_day("America/New_York", "Protest on 13/1/2027") == date(2027, 1, 13)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("Rally on Wednesday at 18:00 UTC+3", (9, 15), (9, 18)),
+        ("Rally on Wednesday at 18:00 GMT-5", (9, 23), (10, 2)),
+        ("Rally on Wednesday at 18:00 UTC−03:00", (9, 21), (10, 0)),
+        ("Rally on Wednesday at 18:00 UTC+05:30", (9, 12, 30), (9, 15, 30)),
+        ("Rally on Wednesday at 18:00 (GMT+1)", (9, 17), (9, 20)),
+        ("March on Wednesday 14:00-16:00 UTC", (9, 14), (9, 16)),  # the zone stated once, for both ends
+        ("March on Wednesday from 10:00 to 12:00 GMT-5", (9, 15), (9, 17)),
+        ("March on Wednesday from 10:00 UTC to 12:00", (9, 10), (9, 12)),
+        ("March on Wednesday 2pm-4pm EST", (9, 19), (9, 21)),
+        ("March on Wednesday 2 pm GMT", (9, 14), (9, 17)),
+        ("Strike on Wednesday 1800 UTC+1", (9, 17), (9, 20)),
+        ("March on Wednesday 14:00 UTC - 16:00", (9, 14), (9, 16)),  # a range, not an offset of -16 h
+        ("March on Wednesday 10:00 UTC-12:00", (9, 10), (9, 12)),
+        ("March on Wednesday 10:00 UTC-03:00", (9, 13), (9, 16)),
+    ],
+)
+def test_a_stated_offset_or_zone_is_honoured_for_both_ends_of_a_range(text, start, end):
+    window = _read(text, category="protest")
+    assert (window.starts_at, window.ends_at) == (
+        datetime(2026, 12, *start, tzinfo=UTC),
+        datetime(2026, 12, *end, tzinfo=UTC),
+    )
+
+
+def test_the_basis_names_the_zones_abbreviation_and_both_when_the_clocks_change_between():
+    autumn = datetime(2026, 10, 20, 8, tzinfo=UTC)
+    across = _read("Strike from Saturday 24 October 18:00 to Sunday 25 October 18:00", published=autumn)
+    assert across.basis == "stated: Sat 24 Oct 18:00 CEST–Sun 25 Oct 18:00 CET"
+    assert _read("Rally on Wednesday at 18:00", zone=None).basis == "stated: Wed 9 Dec 18:00 UTC, assumed for 3 h"
+    assert _read("Rally on Wednesday at 18:00", zone="America/New_York").basis.endswith("18:00 EST, assumed for 3 h")
+
+
 def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_night_in_the_small_hours():
     assert _read("Rally at 14:00").starts_at == _paris(8, 14)
     assert _read("Rally at 06:45").starts_at == _paris(8, 6, 45)  # a report, 25 min old
@@ -191,7 +266,7 @@ def test_a_bare_time_is_the_publication_day_the_next_when_well_past_or_last_nigh
 def test_a_day_with_no_time_covers_that_whole_local_day_in_the_places_zone():
     tokyo = _read("Protest on 10 December", zone="Asia/Tokyo")
     assert _span(tokyo) == (datetime(2026, 12, 9, 15, tzinfo=UTC), datetime(2026, 12, 10, 15, tzinfo=UTC))
-    assert tokyo.basis == "stated: Thu 10 Dec local (whole day)"
+    assert tokyo.basis == "stated: Thu 10 Dec JST (whole day)"
 
 
 def test_ranges_of_days_and_of_hours_and_until():
@@ -200,7 +275,7 @@ def test_ranges_of_days_and_of_hours_and_until():
     assert _span(_read("Sit-in mercoledì dalle 10 alle 12")) == (_paris(9, 10), _paris(9, 12))
     until = _read("Road closed until 16:00")
     assert _span(until) == (PUBLISHED, _paris(8, 16))
-    assert until.basis == "stated: Tue 8 Dec 07:10–16:00 local"
+    assert until.basis == "stated: Tue 8 Dec 07:10–16:00 CET"
 
 
 @pytest.mark.parametrize(
@@ -210,7 +285,7 @@ def test_ranges_of_days_and_of_hours_and_until():
 def test_a_stated_start_without_an_end_lasts_its_categorys_usual_length(category, hours):
     window = _read("Wednesday at 18:00", category=category)
     assert _span(window) == (_paris(9, 18), _paris(9, 18) + timedelta(hours=hours))
-    assert window.basis == f"stated: Wed 9 Dec 18:00 local, assumed for {hours} h"
+    assert window.basis == f"stated: Wed 9 Dec 18:00 CET, assumed for {hours} h"
 
 
 def test_parts_of_the_day():
@@ -242,7 +317,7 @@ def test_parts_of_the_day():
 )
 def test_numbers_that_are_not_times_are_not_read_as_times(text):
     window = _read(text)
-    assert not window.stated and window.basis == "no time stated: published 07:10 local, assumed for 6 h"
+    assert not window.stated and window.basis == "no time stated: published 07:10 CET, assumed for 6 h"
 
 
 def test_publication_stamps_and_datelines_are_not_the_events_time():
@@ -253,7 +328,7 @@ def test_publication_stamps_and_datelines_are_not_the_events_time():
 
 def test_stated_times_too_far_apart_or_long_past_are_unclear():
     window = _read("Strikes on 10 December and 22 December")
-    assert not window.stated and window.basis == "time unclear: published 07:10 local, assumed for 6 h"
+    assert not window.stated and window.basis == "time unclear: published 07:10 CET, assumed for 6 h"
     assert _read("Memorial for the 9 March 2024 attacks").basis.startswith("time unclear")
 
 
@@ -346,13 +421,13 @@ def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesda
         TUESDAY + timedelta(days=1, hours=18),
         TUESDAY + timedelta(days=1, hours=21),
     )
-    assert protest.time_basis == "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+    assert protest.time_basis == "stated: Wed 25 Nov 18:00 GMT, assumed for 3 h"
     untimed = db.session.scalar(sa.select(FeedItem).where(FeedItem.guid == "stated-2"))
     assert (untimed.starts_at, untimed.ends_at) == (
         TUESDAY + timedelta(hours=7, minutes=10),
         TUESDAY + timedelta(hours=13, minutes=10),
     )
-    assert untimed.time_basis == "no time stated: published 07:10 local, assumed for 6 h"
+    assert untimed.time_basis == "no time stated: published 07:10 GMT, assumed for 6 h"
 
     def advisory(detail):
         return db.session.scalar(
@@ -363,7 +438,7 @@ def test_a_protest_announced_for_wednesday_weighs_on_wednesdays_visit_not_tuesda
     assert on_wednesday.severity in ("critical", "high")
     assert on_wednesday.reason == (
         "500 m from Grand Hotel, during arrival Wed 25 Nov 17:30–18:30 GMT; "
-        "stated: Wed 25 Nov 18:00 local, assumed for 3 h"
+        "stated: Wed 25 Nov 18:00 GMT, assumed for 3 h"
     )
     on_tuesday = advisory(tuesday)
     assert on_tuesday is None or (on_tuesday.severity not in ("critical", "high") and "during" not in on_tuesday.reason)

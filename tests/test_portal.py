@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from detail.domain.statuses import record_status
+from detail.domain.timefmt import local_end
 from detail.extensions import db
 from detail.models import Agent, Assignment, Movement, StatusCode, User, Visit
 from intel.domain import advisories
@@ -377,6 +378,39 @@ def test_the_schedule_is_one_list_in_time_order(as_user, world):
     starts = re.findall(r"<li>\w{3} \d\d \w{3} (\d\d:\d\d) GMT", schedule)
     assert starts == ["08:00", "10:00", "11:00", "13:00", "14:00"]
     assert "Grand Hotel → ExCeL London" in schedule and "ExCeL London (Talk)" in schedule
+
+
+def test_a_stay_or_a_move_past_midnight_shows_the_day_it_ends(as_user, world):
+    evening, next_morning = T0 + timedelta(hours=14), T0 + timedelta(hours=26)
+    world.detail.visits.append(Visit(site=world.venue, arrives_at=evening, departs_at=next_morning, purpose="Gala"))
+    world.detail.movements.append(
+        Movement(
+            from_site=world.venue,
+            to_site=world.hotel,
+            departs_at=T0 + timedelta(hours=26),
+            arrives_at=T0 + timedelta(hours=26, minutes=30),
+        )
+    )
+    world.detail.movements.append(
+        Movement(
+            from_site=world.hotel,
+            to_site=world.venue,
+            departs_at=T0 + timedelta(hours=15, minutes=40),
+            arrives_at=T0 + timedelta(hours=16, minutes=20),
+        )
+    )
+    db.session.commit()
+    page = _portal_text(as_user, world)
+    schedule = page[page.index("<h2>Schedule</h2>") : page.index("<h2>Advisories</h2>")]
+    assert "Tue 24 Nov 22:00 GMT – Wed 25 Nov 10:00 GMT: ExCeL London (Gala)" in schedule
+    assert "Tue 24 Nov 23:40 GMT: Grand Hotel → ExCeL London, arriving Wed 25 Nov 00:20 GMT" in schedule
+    # within one day, the end's time alone
+    assert "Tue 24 Nov 08:00 GMT – 10:00 GMT: Grand Hotel" in schedule
+    assert "Wed 25 Nov 10:00 GMT: ExCeL London → Grand Hotel, arriving 10:30 GMT" in schedule
+    # a move between zones: the arrival's day is compared with the day the departure was shown on
+    departs, arrives = T0 + timedelta(hours=15, minutes=40), T0 + timedelta(hours=16, minutes=40)
+    assert local_end(arrives, departs, "Europe/Paris", "Europe/London") == "Wed 25 Nov 01:40 CET"
+    assert local_end(arrives, departs, "Europe/Paris") == "01:40 CET"
 
 
 def test_a_duress_reads_like_any_other_code_off_station(world):

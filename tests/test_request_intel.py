@@ -55,6 +55,28 @@ def test_a_stated_day_is_read_relative_to_receipt(text, day):
     assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == [day]
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Any protests on the 3rd?", date(2026, 12, 3)),  # Monday 23 November: the next 3rd
+        ("Anything on 12th?", date(2026, 12, 12)),
+        ("And on the 23rd?", date(2026, 11, 23)),  # the day of the question itself
+        ("Is the 30th quiet?", date(2026, 11, 30)),
+        ("What about the 31st?", date(2026, 12, 31)),  # November has none
+        ("The march on the 3rd at 10?", date(2026, 12, 3)),
+        ("Anything on 12th at 10?", date(2026, 12, 12)),
+        ("Friday at 10?", date(2026, 11, 27)),
+        ("12 December at 10?", date(2026, 12, 12)),
+        ("Anything at 10 tomorrow?", date(2026, 11, 24)),
+        ("Any risk on the 3rd of January?", date(2027, 1, 3)),
+        ("Any risk on 2 November?", date(2027, 11, 2)),  # passed this year: next year's
+        ("Departing at 10:30 on the 5th", date(2026, 12, 5)),
+    ],
+)
+def test_ordinals_and_clock_times_resolve_to_the_next_such_day_on_or_after_receipt(text, day):
+    assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == [day]
+
+
 def test_a_stated_day_is_read_in_the_venues_zone():
     # 23:30 on Monday in London is already Tuesday in Tokyo: Tokyo's tomorrow is Wednesday.
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
@@ -360,6 +382,26 @@ def test_sending_the_same_answer_twice_answers_once(client, world, intel):
     assert "Already answered" in client.get(second.headers["Location"]).get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notice)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientRequestAdvisory)) == 2
+
+
+def test_the_answer_mail_and_the_preview_read_times_in_one_zone(client, world, intel, mailbox):
+    # The organisation keeps Tokyo's clock; the client's next detail is in London: both read London's.
+    world.org.timezone = "Asia/Tokyo"
+    req = _request(world)
+    assert inbox.request_zone(req) == request_window(req).timezone == "Europe/London"
+    sign_in(client, world.coordinator)
+    check = html.unescape(client.post(f"/admin/requests/{req.id}/answer", data=_choices(intel)).get_data(as_text=True))
+    assert "GMT" in check and "JST" not in check
+    client.post(f"/admin/requests/{req.id}/answer", data=_choices(intel, **{"answer-confirmed": "yes"}))
+    assert notices.send_due() == 1
+    mail = mailbox.messages[0].get_content()
+    assert " answered at " in mail and "GMT" in mail and "JST" not in mail
+
+
+def test_a_request_of_a_client_with_no_detail_ahead_reads_the_organisations_zone(world):
+    world.org.timezone = "Asia/Tokyo"
+    req = _request(world, received_at=world.detail.ends_at + timedelta(days=60))
+    assert inbox.request_zone(req) == request_window(req).timezone == "Asia/Tokyo"
 
 
 def test_an_answer_racing_another_claims_nothing(backend):

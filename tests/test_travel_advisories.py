@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from detail.domain import notices
+from detail.domain import requests as inbox
 from detail.extensions import db
 from intel.domain import advisories, country_matching, matching, poller, travel_advisories
-from intel.domain.digest_content import _span
 from intel.domain.parse import parse
 from intel.models import Advisory, Feed, FeedItem, WatchArea
 
-from .conftest import T0
+from .conftest import T0, sign_in
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 UK_LINK = (
@@ -237,4 +238,37 @@ def test_another_feeds_advisory_for_the_same_country_replaces_nothing(world, sta
 def test_a_digest_says_an_advisory_stands_until_further_notice(world, state_feed):
     mexico = _fixture_items(state_feed)["Mexico - Level 2: Exercise Increased Caution"]
 
-    assert _span(mexico.starts_at, mexico.ends_at, "UTC") == "since Tue 12 Aug 2025, until further notice"
+    when = travel_advisories.when_text(mexico.starts_at, mexico.ends_at, "UTC")
+    assert when == "since Tue 12 Aug 2025, until further notice"
+
+
+def test_a_request_reads_an_advisory_in_force_until_further_notice_in_its_panel_preview_and_mail(
+    client, world, state_feed, mailbox
+):
+    advisories.record_candidates(world.org.id, list(_fixture_items(state_feed).values()), T0)
+    uk = db.session.scalars(sa.select(Advisory).where(Advisory.detail_id == world.detail.id)).one()
+    request, _ = inbox.log_request(
+        client=world.client, contact=world.contact, subject="Any news for tomorrow?", received_at=T0
+    )
+    db.session.commit()
+    until = "since Thu 08 May 2025, until further notice"
+    ten_years_on = f"{uk.ends_at:%Y}"
+    sign_in(client, world.coordinator)
+
+    panel = client.get(f"/admin/requests/{request.id}").get_data(as_text=True)
+    assert until in panel and ten_years_on not in panel
+
+    choices = {
+        "answer-answer": "The advice for the UK stands.",
+        "attach-advisory": [str(uk.id)],
+        f"attach-summary-{uk.id}": "Exercise increased caution in the United Kingdom.",
+        f"attach-recommendation-{uk.id}": "Keep to the planned routes.",
+    }
+    preview = client.post(f"/admin/requests/{request.id}/answer", data=choices).get_data(as_text=True)
+    assert "Check the answer before it goes" in preview
+    assert until in preview and ten_years_on not in preview
+
+    client.post(f"/admin/requests/{request.id}/answer", data={**choices, "answer-confirmed": "yes"})
+    assert notices.send_due() == 1
+    mail = mailbox.messages[0].get_content()
+    assert f"When: {until}" in mail and ten_years_on not in mail

@@ -15,7 +15,7 @@ from flask import current_app
 
 from detail import hooks
 from detail.domain import live, notices
-from detail.domain.timefmt import detail_zone, local_time
+from detail.domain.timefmt import detail_zone, known_zone, local_time
 from detail.extensions import db
 from detail.models import Client, ClientRequest, Detail, Event, Organisation, User, utcnow
 from detail.models.base import UTCDateTime
@@ -94,8 +94,24 @@ def log_request(
     return request, _event(request, "request")
 
 
-def _zone(request: ClientRequest) -> str:
-    return detail_zone(request.detail) if request.detail is not None else request.client.organisation.timezone
+def _next_detail(request: ClientRequest) -> Detail | None:
+    return db.session.scalar(
+        sa.select(Detail)
+        .where(
+            Detail.client_id == request.client_id,
+            Detail.state != "complete",
+            Detail.ends_at >= request.received_at,
+        )
+        .order_by(Detail.starts_at, Detail.id)
+        .limit(1)
+    )
+
+
+def request_zone(request: ClientRequest) -> str:
+    """The one clock of a request, for its days, its mails and the intel beside it: the named detail's
+    venue's zone, else the client's next detail's (unfinished, ending after receipt), else the organisation's."""
+    detail = request.detail or _next_detail(request)
+    return known_zone(detail_zone(detail) if detail is not None else request.client.organisation.timezone)
 
 
 def _tell_contact(request: ClientRequest, subject: str, lines: list[str]) -> None:
@@ -124,7 +140,7 @@ def _not_before(request: ClientRequest, earliest: datetime, now: datetime) -> da
         return earliest
     ahead = round((earliest - now).total_seconds() / 60)
     raise BeforeReceipt(
-        f"This request is recorded as received at {local_time(request.received_at, _zone(request))}, "
+        f"This request is recorded as received at {local_time(request.received_at, request_zone(request))}, "
         f"{ahead} min from now: it cannot be acknowledged or answered before then. "
         "Check the time it was logged with."
     )
@@ -137,7 +153,7 @@ def acknowledge(request: ClientRequest, by: User, note: str = "", now: datetime 
         return None
     now = _not_before(request, request.received_at, now or utcnow())
     request.acknowledged_at, request.acknowledged_by, request.acknowledgement = now, by, note
-    when = local_time(now, _zone(request))
+    when = local_time(now, request_zone(request))
     lines = [f"{by.name} of your protection team acknowledged it at {when}."]
     if note:
         lines += ["", note]
@@ -174,7 +190,7 @@ def answer(request: ClientRequest, by: User, text: str, now: datetime | None = N
     db.session.refresh(request)
     if not claimed:
         return None
-    zone = _zone(request)
+    zone = request_zone(request)
     lines = [f"{by.name} answered at {local_time(now, zone)}:", "", text]
     for attachments in hooks.REQUEST_ATTACHMENTS:
         lines += attachments.mail_lines(request, zone)

@@ -23,6 +23,22 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = DEFAULT
     return value.astimezone(ZoneInfo(tz or "UTC")).strftime(fmt)
 
 
+def zone_label(value: datetime, tz: str | None = None) -> str:
+    """The zone's abbreviation at that instant, as every shown time carries it ("GMT", "BST", "CET", "+03")."""
+    return local_time(value, tz, "%Z")
+
+
+def local_end(end: datetime | None, start: datetime | None, tz: str | None = None, start_tz: str | None = None) -> str:
+    """The end of a span that starts at `start`: its time alone ("20:00 GMT") on the day the start was shown
+    with (in `start_tz`, else `tz`), else its day too ("Wed 25 Nov 10:00 GMT"), so a stay past midnight
+    never loses the day it ends."""
+    if end is None:
+        return ""
+    start_day = local_time(start, start_tz or tz, "%Y-%m-%d") if start is not None else None
+    same_day = start_day == local_time(end, tz, "%Y-%m-%d")
+    return local_time(end, tz, CLOCK if same_day else DEFAULT_FORMAT)
+
+
 def parse_local(text: str, tz: str) -> datetime:
     """Read 'YYYY-MM-DDTHH:MM' typed for a venue's zone, return it in UTC."""
     naive = datetime.fromisoformat(text)

@@ -24,7 +24,7 @@ from detail.models import Client, utcnow
 from intel.domain import country_matching, matching, travel_advisories
 from intel.domain.duplicates import OpenAdvisories
 from intel.domain.nearby import item_distance_m
-from intel.domain.severity import REACH, distance_text, rank_of
+from intel.domain.severity import MAX_REASON, REACH, distance_text, rank_of
 from intel.models import SEVERITIES, Advisory, AdvisorySource, FeedItem, WatchArea
 
 # Items per query when looking up which pairs are already recorded (well under SQLite's bound parameters).
@@ -95,13 +95,16 @@ def record_watch_area_candidates(
                 rank += 1
             rank = max(0, min(rank, len(SEVERITIES) - 1))
             when = local_time(item.starts_at, area.timezone, "%a %d %b %H:%M %Z")
+            reason = f"{where} (watch area), from {when}"
+            if item.time_basis and not country_matching.is_country_wide(item):  # as a detail's reason says it
+                reason = f"{reason}; {item.time_basis}"
             advisory = Advisory(
                 organisation_id=organisation_id,
                 watch_area_id=area.id,
                 title=item.title,
                 category=item.category,
                 severity=SEVERITIES[rank],
-                reason=f"{where} (watch area), from {when}",
+                reason=reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…",
                 distance_m=distance,
                 starts_at=item.starts_at,
                 ends_at=item.ends_at,

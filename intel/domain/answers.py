@@ -26,7 +26,6 @@ import sqlalchemy as sa
 
 from detail.domain.distance import distance_m
 from detail.domain.storage import insert_once
-from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.hooks import AnswerRefused
 from detail.models import ClientRequest, Detail, Site
@@ -36,6 +35,7 @@ from intel.domain.exposures import item_shape, reach_m
 from intel.domain.geometry import route
 from intel.domain.request_window import RequestWindow, request_window
 from intel.domain.severity import REACH
+from intel.domain.travel_advisories import advisory_when
 from intel.models import SEVERITIES, Advisory, AdvisorySource, ClientRequestAdvisory, FeedItem, WatchArea
 
 OPEN = ("candidate", "published")
@@ -246,12 +246,6 @@ def attached_for_client(request: ClientRequest) -> list[Advisory]:
     return [a for a in attached(request) if a.status == "published" and belongs_to_client(a, request.client_id)]
 
 
-def _span(advisory: Advisory, zone: str) -> str:
-    start = local_time(advisory.starts_at, zone, "%a %d %b %H:%M")
-    end = local_time(advisory.ends_at, zone, "%a %d %b %H:%M %Z")
-    return f"{start} – {end}"
-
-
 def answer_mail_lines(request: ClientRequest, zone: str) -> list[str]:
     """What the answer's mail says of the attached advisories, in the client's words only."""
     shown = attached_for_client(request)
@@ -262,7 +256,7 @@ def answer_mail_lines(request: ClientRequest, zone: str) -> list[str]:
         lines += [
             "",
             f"[{SEVERITY_LABELS[a.severity].upper()}] {a.title} ({CATEGORY_LABELS.get(a.category, a.category)})",
-            f"  When: {_span(a, zone)}",
+            f"  When: {advisory_when(a, zone)}",
             f"  Why it matters: {a.reason}",
             f"  What we know: {a.summary}",
             f"  Our recommendation: {a.recommendation}",

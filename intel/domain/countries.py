@@ -75,6 +75,11 @@ def country_at(latitude: float, longitude: float) -> str | None:
     return _zone_countries().get(zone) or _nearest_coast(latitude, longitude)
 
 
+def zone_country(zone: str | None) -> str | None:
+    """The one country a time zone (an IANA name) lies in, by tz's zone.tab; None for shared or unknown ones."""
+    return _zone_countries().get(zone or "")
+
+
 @functools.cache
 def _zone_countries() -> dict[str, str]:
     """tz's zone.tab: the one country of each zone."""

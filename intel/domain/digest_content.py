@@ -21,7 +21,7 @@ from intel.domain.advisories import advisory_payload
 from intel.domain.classify import CATEGORY_LABELS, SEVERITY_LABELS, SEVERITY_RANK
 from intel.domain.preferences import unsubscribe_url
 from intel.domain.readiness import detail_zone, readiness_line
-from intel.domain.travel_advisories import OPEN_ENDED
+from intel.domain.travel_advisories import when_text
 from intel.models import Advisory, WatchArea
 
 PRODUCT = "Oscar Mike"
@@ -138,15 +138,6 @@ def _public_url() -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/")
 
 
-def _span(starts_at: datetime, ends_at: datetime, tz: str) -> str:
-    if ends_at - starts_at >= OPEN_ENDED:  # a travel advisory, in force until replaced
-        return f"since {local_time(starts_at, tz, '%a %d %b %Y')}, until further notice"
-    start = local_time(starts_at, tz, "%a %d %b %H:%M")
-    same_day = local_time(starts_at, tz, "%Y-%m-%d") == local_time(ends_at, tz, "%Y-%m-%d")
-    end = local_time(ends_at, tz, "%H:%M %Z" if same_day else "%a %d %b %H:%M %Z")
-    return f"{start} – {end}"
-
-
 def _advisory_line(advisory: Advisory, tz: str, link: str) -> AdvisoryLine:
     payload = advisory_payload(advisory, for_client=True)
     return AdvisoryLine(
@@ -158,7 +149,7 @@ def _advisory_line(advisory: Advisory, tz: str, link: str) -> AdvisoryLine:
         reason=payload["reason"],
         summary=payload["summary"],
         recommendation=payload["recommendation"],
-        when=_span(advisory.starts_at, advisory.ends_at, tz),
+        when=when_text(advisory.starts_at, advisory.ends_at, tz),
         link=link,
     )
 
@@ -206,7 +197,7 @@ def _detail_section(detail: Detail, advisories: list[Advisory], now: datetime) -
         groups.append(AdvisoryGroup("On the routes and elsewhere", lines))
     return DetailSection(
         name=detail.name,
-        dates=_span(detail.starts_at, detail.ends_at, tz),
+        dates=when_text(detail.starts_at, detail.ends_at, tz),
         readiness=readiness_line(detail, now),
         link=link,
         groups=groups,

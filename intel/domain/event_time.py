@@ -20,11 +20,13 @@ window covering them, unless they span more than a week (then the text is unclea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from intel.domain.time_phrases import PARTS, Mention, find_mentions
+from detail.domain.timefmt import zone_label
+from intel.domain.countries import zone_country
+from intel.domain.time_phrases import DAY_FIRST, EITHER_ORDER, MONTH_FIRST, PARTS, Mention, find_mentions
 
 # An item with no time of its own is taken as relevant for six hours from when it was published:
 # long enough for a march or a rally, short enough not to colour a whole day.
@@ -53,9 +55,12 @@ FURTHEST_STATED = timedelta(days=366)
 WIDEST_WINDOW = timedelta(days=7)
 # Event times are stated early; the scan reads this much of a long summary.
 MAX_SCANNED = 2_000
-# Zones whose numeric dates put the month first (9/12/2026 is 12 September there).
-_MONTH_FIRST_PREFIXES = ("America/", "US/", "Pacific/Honolulu")
-_MONTH_FIRST_NOT = frozenset({"America/Mexico_City", "America/Sao_Paulo", "America/Argentina/Buenos_Aires"})
+# Where numeric dates put the month first (9/12/2026 is 12 September there): the United States and the
+# territories it administers, known by the zone's country (tz's zone.tab; "US/Eastern" and its like are
+# aliases outside it). Canada writes both orders, so there a numeric date is read only when one order alone
+# makes a day (13/1/2027). Everywhere else, the Americas included, the day comes first.
+MONTH_FIRST_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP", "UM"})
+EITHER_ORDER_COUNTRIES = frozenset({"CA"})
 
 _GLUE = re.compile(
     r"(?:[\s,;()\-–—/.]|\b(?:at|on|from|to|until|till|through|and|between|by|the|of|starting|around|about|approx|"
@@ -131,8 +136,9 @@ def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:g} h"
 
 
-def _zone_word(zone: tzinfo) -> str:
-    return "UTC" if zone is timezone.utc else "local"
+def _label(moment: datetime, zone: tzinfo) -> str:
+    """The zone's abbreviation at that moment ("CET", "EST", "UTC"), as every time shown carries it."""
+    return zone_label(moment, getattr(zone, "key", "UTC"))
 
 
 def event_window(
@@ -152,7 +158,7 @@ def event_window(
         if window is not None:
             return window
     zone = zone_of(zone_name)
-    word = _zone_word(zone)
+    word = _label(published, zone)
     if usgs:
         return EventWindow(
             published,
@@ -198,8 +204,12 @@ def _gdacs_window(gdacs: dict | None, duration: timedelta) -> EventWindow | None
     return EventWindow(start, start + AFTERMATH, f"GDACS from, aftermath {_hours(AFTERMATH)}", True)
 
 
-def _month_first(zone_name: str | None) -> bool:
-    return bool(zone_name) and zone_name.startswith(_MONTH_FIRST_PREFIXES) and zone_name not in _MONTH_FIRST_NOT
+def date_order(zone_name: str | None) -> str:
+    """How numeric dates are written in the zone's country (see MONTH_FIRST_COUNTRIES)."""
+    country = "US" if (zone_name or "").startswith("US/") else zone_country(zone_name)
+    if country in MONTH_FIRST_COUNTRIES:
+        return MONTH_FIRST
+    return EITHER_ORDER if country in EITHER_ORDER_COUNTRIES else DAY_FIRST
 
 
 def _phrases(text: str, mentions: list[Mention]) -> list[list[tuple[str, Mention]]]:
@@ -290,9 +300,21 @@ def _part_span(part: _Part, zone: tzinfo) -> tuple[datetime, datetime, bool]:
     return _midnight(part.day, zone), _midnight((part.last_day or part.day) + timedelta(days=1), zone), False
 
 
+def _share_zone(first: _Part, second: _Part | None) -> None:
+    """A zone stated once in a range is the range's ("14:00-16:00 UTC", "from 10:00 UTC to 12:00")."""
+    if second is None or first.time is None or second.time is None:
+        return
+    offsets = (first.time.utc_offset, second.time.utc_offset)
+    if offsets.count(None) == 1:
+        stated = next(offset for offset in offsets if offset is not None)
+        first.time = replace(first.time, utc_offset=stated)
+        second.time = replace(second.time, utc_offset=stated)
+
+
 def _read_phrase(phrase, context_day, published_local, zone, duration) -> _Stated | None:
     first, second, ranged, until = _split(phrase)
     joined = False
+    _share_zone(first, second)
     if second is not None and second.day is None:
         second.day = first.day
     elif second is not None and first.day is not None and timedelta() < first.day - second.day < timedelta(days=7):
@@ -339,7 +361,7 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
     unclear = False
     context_day = None
     for piece in pieces:
-        mentions = find_mentions(piece, today, _month_first(zone_name))
+        mentions = find_mentions(piece, today, date_order(zone_name))
         for phrase in _phrases(piece, mentions):
             window = _read_phrase(phrase, context_day, published_local, zone, duration)
             if window is None:
@@ -362,8 +384,10 @@ def _stated_window(title, text, published, zone, zone_name, duration) -> tuple[E
 
 
 def _stated_basis(start, end, kept, zone, assumed, duration) -> str:
-    word = _zone_word(zone)
+    """The window in words, labelled with the zone's abbreviation; the start's too when the clocks change
+    between ("Sat 24 Oct 18:00 CEST–Sun 25 Oct 18:00 CET")."""
     first, last = _local(start, zone), _local(end, zone)
+    word = _label(start, zone)
     if not any(w.timed for w in kept):
         days = (last - timedelta(seconds=1)).date()
         if days == first.date():
@@ -371,6 +395,8 @@ def _stated_basis(start, end, kept, zone, assumed, duration) -> str:
         return f"stated: {_day_text(first)}–{_day_text(last - timedelta(seconds=1))} {word} (whole days)"
     if assumed:
         return f"stated: {_day_text(first)} {_clock(first)} {word}, assumed for {_hours(duration)}"
+    end_word = _label(end, zone)
+    begins = _clock(first) if end_word == word else f"{_clock(first)} {word}"
     if last.date() == first.date() or (last - first < timedelta(hours=24) and last.time() == time(0)):
-        return f"stated: {_day_text(first)} {_clock(first)}–{_clock(last)} {word}"
-    return f"stated: {_day_text(first)} {_clock(first)}–{_day_text(last)} {_clock(last)} {word}"
+        return f"stated: {_day_text(first)} {begins}–{_clock(last)} {end_word}"
+    return f"stated: {_day_text(first)} {begins}–{_day_text(last)} {_clock(last)} {end_word}"

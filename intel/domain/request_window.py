@@ -16,7 +16,11 @@ Days come from dateparser's search_dates, with rules of our own on top, since it
 words that are none: a month counts only beside a day number ("the march on Saturday" is not in
 March; "12 March" is), weekday abbreviations not at all ("we", "sat"), and a phrase is kept only
 when it says a day (today, tomorrow, a weekday, a day and month, an ISO date, "in 3 days"), so
-"now" or "at 10" state none. Numeric dates such as 3/4 are left out: day or month first is a guess.
+"now" or "at 10" state none. Times of day ("at 10", "10:30", "6pm") are masked first, since dateparser
+reads their hour into a month or a year. A day number with no year ("the 3rd", "on 12th", "12 December")
+is the next such day on or after the request, in the reference zone: "the 3rd" asked on 23 November is
+3 December, "2 November" asked then is next year's. Numeric dates such as 3/4 are left out: day or
+month first is a guess.
 Reads only.
 """
 
@@ -29,10 +33,10 @@ import dateparser
 import sqlalchemy as sa
 from dateparser.search import search_dates
 
-from detail.domain.timefmt import known_zone, local_time
+from detail.domain.requests import request_zone
+from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import ClientRequest, Detail
-from intel.domain.readiness import detail_zone
 
 # With no detail named and no day stated, a request is about the client's next days.
 UPCOMING = timedelta(days=7)
@@ -47,6 +51,19 @@ _DAY_AND_MONTH = rf"{_DAY_NUMBER}\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+{_DAY_NUMB
 # A month word with no day number beside it, and a weekday's abbreviation: masked before parsing.
 _LONE_MONTH = re.compile(rf"(?<![\w])(?:{_DAY_AND_MONTH})|\b{_MONTH}\b", re.IGNORECASE)
 _WEEKDAY_ABBREVIATION = re.compile(r"\b(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun|mo|tu|we|th|fr|sa|su)\b\.?", re.I)
+# A time of day ("at 10", "10:30", "6pm", "10 o'clock"): masked before parsing, since dateparser reads the
+# hour into a day, a month or a year ("Friday at 10" as some 10 October, "12 December at 10" as 2110).
+_CLOCK = re.compile(
+    rf"\b(?:(?:at|@|by|from|until|till|around|about)\s+)?\d{{1,2}}(?:[:.h]\d{{2}})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hrs?\b)"
+    rf"|\b\d{{1,2}}[:.]\d{{2}}\b"
+    rf"|\b(?:at|@|by|from|until|till|around|about)\s+\d{{1,2}}\b(?!\s*(?:st|nd|rd|th)\b|\s+(?:of\s+)?{_MONTH}\b|[/.-]\d)",
+    re.IGNORECASE,
+)
+# A day number alone ("the 3rd", "on 12th"): read here, not by dateparser, which reads it into a month ("the
+# 3rd" as 3 March) or finds none where this month lacks it ("the 31st" in November).
+_ORDINAL_ALONE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)", re.IGNORECASE)
+_MONTH_BEFORE = re.compile(rf"\b{_MONTH}\.?\s+$", re.IGNORECASE)
+_NO_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # What a phrase must hold to state a day.
 _SAYS_A_DAY = re.compile(
     rf"\b(?:today|tonight|tomorrow|yesterday|{_WEEKDAY})\b|{_DAY_AND_MONTH}|\b\d{{1,2}}(?:st|nd|rd|th)\b"
@@ -73,8 +90,33 @@ def _masked(text: str) -> str:
         word = match.group(0)
         return word if re.search(r"\d", word) else " " * len(word)
 
+    blank = lambda m: " " * len(m.group(0))  # noqa: E731
+    text = _CLOCK.sub(blank, text)
     text = _LONE_MONTH.sub(lone_month, text)
-    return _WEEKDAY_ABBREVIATION.sub(lambda m: " " * len(m.group(0)), text)
+    return _WEEKDAY_ABBREVIATION.sub(blank, text)
+
+
+def _next_day_numbered(number: int, month: int | None, today: date) -> date | None:
+    """The first day on or after today with that day number (and month, when one is stated)."""
+    year, at = today.year, today.month
+    for _ in range(12 * 9):  # 29 February comes round within eight years
+        if month is None or at == month:
+            try:
+                candidate = date(year, at, number)
+            except ValueError:
+                candidate = None
+            if candidate is not None and candidate >= today:
+                return candidate
+        year, at = (year + 1, 1) if at == 12 else (year, at + 1)
+    return None
+
+
+def _own_reading(phrase: str, when: date, today: date) -> date | None:
+    """A day and month with no year read as the next such day on or after the request; other phrases as
+    dateparser read them."""
+    if _NO_YEAR.search(phrase) is None and re.search(_DAY_AND_MONTH, phrase, re.IGNORECASE):
+        return _next_day_numbered(when.day, when.month, today)
+    return when
 
 
 def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, date]]:
@@ -84,8 +126,17 @@ def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, 
         "PREFER_DATES_FROM": "future",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
-    days = []
-    for phrase, when in search_dates(_masked(text), languages=["en"], settings=settings) or []:
+    today = settings["RELATIVE_BASE"].date()
+    masked = _masked(text)
+    found: list[tuple[int, str, date]] = []
+    alone = [m for m in _ORDINAL_ALONE.finditer(masked) if not _MONTH_BEFORE.search(masked, 0, m.start())]
+    for match in alone:
+        day = _next_day_numbered(int(match.group(1)), None, today)
+        if day is not None:
+            found.append((match.start(), match.group(0), day))
+    for match in alone:
+        masked = masked[: match.start()] + " " * len(match.group(0)) + masked[match.end() :]
+    for phrase, when in search_dates(masked, languages=["en"], settings=settings) or []:
         says = _SAYS_A_DAY.search(phrase)
         if says is None:
             continue
@@ -93,8 +144,8 @@ def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, 
         # off ("of a … on the 25th" is read as some January).
         phrase = phrase[says.start() :].strip()
         when = dateparser.parse(phrase, languages=["en"], settings=settings) or when
-        days.append((phrase, when.date()))
-    return days
+        found.append((masked.find(phrase), phrase, _own_reading(phrase, when.date(), today)))
+    return [(phrase, day) for _, phrase, day in sorted(found, key=lambda f: f[0])]
 
 
 def _day_window(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
@@ -104,26 +155,10 @@ def _day_window(first: date, last: date, zone: str) -> tuple[datetime, datetime]
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def _next_detail(request: ClientRequest) -> Detail | None:
-    return db.session.scalar(
-        sa.select(Detail)
-        .where(
-            Detail.client_id == request.client_id,
-            Detail.state != "complete",
-            Detail.ends_at >= request.received_at,
-        )
-        .order_by(Detail.starts_at, Detail.id)
-        .limit(1)
-    )
-
-
 def reference_zone(request: ClientRequest) -> str:
-    """The zone a request's days are read in: its detail's venue's, else the client's next detail's,
-    else the organisation's."""
-    detail = request.detail or _next_detail(request)
-    if detail is not None:
-        return detail_zone(detail)
-    return known_zone(request.client.organisation.timezone)
+    """The zone a request's days are read in: the request's one clock (detail.domain.requests.request_zone),
+    which its mails use too."""
+    return request_zone(request)
 
 
 def _client_details(request: ClientRequest, starts_at: datetime, ends_at: datetime) -> tuple[Detail, ...]:

@@ -137,7 +137,7 @@ def reason(item: FeedItem, exposure: Exposure, distance: float, inside: bool, de
     text = f"{where}, {when}"
     if impacts := impact_phrase((item.details or {}).get("impacts")):  # a general strike also stops the trains
         text = f"{text}, with {impacts}"
-    if item.time_basis:  # how the item's own time was read: "stated: Wed 9 Dec 18:00 local"
+    if item.time_basis:  # how the item's own time was read: "stated: Wed 9 Dec 18:00 CET"
         text = f"{text}; {item.time_basis}"
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 

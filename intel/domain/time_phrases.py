@@ -84,7 +84,14 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORDINAL = r"(?:st|nd|rd|th|er|º|°)?\.?"
 _YEAR = r"(?:19|20)\d\d"
 _RANGE_WORD = r"(?:-|–|—|to|until|till|through|and|au|à|et|bis|und|zum|al|a|y|hasta|alle|e|fino\s+al|às|até|tot|en)"
-_ZONE = r"(?:\s*(?P<zone>UTC|GMT|CEST|CET|BST|EDT|EST|PDT|PST|Z)\b)?"
+# A zone after a time: an abbreviation, or UTC/GMT with an offset of up to 14 h ("UTC+3", "GMT-5", "UTC−03:00",
+# "(GMT+1)"). After a hyphen or a dash, hours and minutes are an offset only with a leading zero ("UTC-03:00"):
+# "10:00 UTC-12:00" and "14:00 UTC - 16:00" are ranges.
+_ZONE_NAMES = (
+    r"(?:(?:UTC|GMT)(?:\s?[+−](?:1[0-4]|0?\d)(?::?[0-5]\d)?|\s?[-–](?:0\d(?::?[0-5]\d)?|(?:1[0-4]|\d)(?![:.]?\d)))(?!\d)"
+    r"|UTC|GMT|CEST|CET|BST|EDT|EST|PDT|PST|Z)\b"
+)
+_ZONE = rf"(?:\s*\(?(?P<zone>{_ZONE_NAMES})\)?)?"
 
 # Relative days: offset from the publication day, and the part of day some of them name.
 RELATIVE_DAYS = {
@@ -227,11 +234,17 @@ _PATTERNS = [
         + _ZONE.replace("zone", "c_z"),
     ),
     # 18h, 18h30, 18 h 30, 18H
-    _group("hclock", rf"(?<![\d:/.,])(?P<h_h>{_HOUR})\s?h(?:\s?(?P<h_m>{_MINUTE}))?\b(?!\s?/)"),
+    _group(
+        "hclock",
+        rf"(?<![\d:/.,])(?P<h_h>{_HOUR})\s?h(?:\s?(?P<h_m>{_MINUTE}))?\b(?!\s?/)" + _ZONE.replace("zone", "h_z"),
+    ),
     # 6pm, 6 p.m.
-    _group("ampm", r"(?<![\d:/.,])(?P<a_h>1[0-2]|0?[1-9])\s?(?P<a_ap>a\.m\.|p\.m\.|am\b|pm\b)"),
+    _group(
+        "ampm",
+        r"(?<![\d:/.,])(?P<a_h>1[0-2]|0?[1-9])\s?(?P<a_ap>a\.m\.|p\.m\.|am\b|pm\b)" + _ZONE.replace("zone", "a_z"),
+    ),
     # 14 Uhr, 14 uur, 6 o'clock
-    _group("word_clock", rf"(?<![\d:/.,])(?P<w_h>{_HOUR})\s*(?:uhr|uur|o'clock)\b"),
+    _group("word_clock", rf"(?<![\d:/.,])(?P<w_h>{_HOUR})\s*(?:uhr|uur|o'clock)\b" + _ZONE.replace("zone", "w_z")),
     # a las 12, alle 14, às 15, um 14 (prepositions that only ever take an hour)
     _group(
         "prep_clock",
@@ -239,8 +252,12 @@ _PATTERNS = [
         r"(?:\s+de\s+la\s+(?P<p_ap>mañana|tarde|noche|madrugada))?"
         r"(?!\s*(?:de |del |%|km|personas|persone|pessoas|menschen|personen|mensen|prozent|euro))",
     ),
-    # 1800 hrs, 0600Z
-    _group("military", rf"\b(?P<m_h>[01]\d|2[0-3])(?P<m_m>{_MINUTE})\s?(?:hrs\b|Z\b|UTC\b|GMT\b)"),
+    # 1800 hrs, 0600Z, 1800 UTC+1
+    _group(
+        "military",
+        rf"\b(?P<m_h>[01]\d|2[0-3])(?P<m_m>{_MINUTE})(?=\s?(?:hrs\b|Z\b|UTC|GMT))(?:\s?hrs\b)?"
+        + _ZONE.replace("zone", "m_z"),
+    ),
 ]
 _SCAN = re.compile("|".join(_PATTERNS), re.IGNORECASE)
 
@@ -308,6 +325,9 @@ class Mention:
     weekday: bool = False  # named by its weekday only ("Wednesday"): a date beside it wins
     lead: str = ""  # a preposition the mention begins with ("alle 12"): it may say "to"
 
+
+# How a place writes numeric dates: 9/12/2026 is 9 December, 12 September, or (where both are written) unclear.
+DAY_FIRST, MONTH_FIRST, EITHER_ORDER = "day first", "month first", "either order"
 
 _NUMBER = re.compile(r" (\d\S*)")
 
@@ -387,14 +407,18 @@ def _hour_12(hour: int, marker: str | None) -> int:
     return (hour % 12) + (12 if pm else 0)
 
 
+_STATED_OFFSET = re.compile(r"(?:UTC|GMT)?\s?([+\-−–])(\d{1,2})(?::?(\d\d))?", re.IGNORECASE)
+
+
 def _offset(zone: str | None) -> int | None:
+    """Minutes east of UTC of a zone stated after a time ("CET", "UTC+3", "GMT-5", "−03:00", "+0530")."""
     if not zone:
         return None
-    if zone[0] in "+-":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        return sign * (int(digits[:2]) * 60 + int(digits[2:4]))
-    return _ZONE_OFFSETS[zone.upper()]
+    stated = _STATED_OFFSET.fullmatch(zone)
+    if stated is None:
+        return _ZONE_OFFSETS[zone.upper()]
+    sign = 1 if stated[1] == "+" else -1
+    return sign * (int(stated[2]) * 60 + int(stated[3] or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,7 +427,7 @@ class _Context:
 
     text: str
     today: date
-    month_first: bool
+    date_order: str  # DAY_FIRST, MONTH_FIRST or EITHER_ORDER
 
 
 def _iso(m: re.Match, c: _Context) -> list[Mention]:
@@ -418,14 +442,24 @@ def _iso(m: re.Match, c: _Context) -> list[Mention]:
     return found
 
 
+def _calendar_day(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def _numeric(m: re.Match, c: _Context) -> list[Mention]:
+    """9/12/2026: day first, month first where the zone writes so (with a slash; dots and dashes are day
+    first everywhere), or, where both orders are written, only when one order alone makes a day."""
     a, b = int(m["n_a"]), int(m["n_b"])
     year = int(m["n_y"]) if len(m["n_y"]) == 4 else 2000 + int(m["n_y"])
-    month, day = (a, b) if (c.month_first and m["n_sep"] == "/" and b <= 31) or b > 12 else (b, a)
-    try:
-        return [Mention(m.start(), m.end(), "day", day=date(year, month, day))]
-    except ValueError:
+    day_first, month_first = _calendar_day(year, b, a), _calendar_day(year, a, b)
+    order = c.date_order if m["n_sep"] == "/" else DAY_FIRST
+    if order == EITHER_ORDER and day_first and month_first and day_first != month_first:
         return []
+    found = (month_first or day_first) if order == MONTH_FIRST else (day_first or month_first)
+    return [Mention(m.start(), m.end(), "day", day=found)] if found else []
 
 
 def _days(prefix: str):
@@ -491,8 +525,7 @@ def _prep_clock(m: re.Match, c: _Context) -> list[Mention]:
 
 
 def _military(m: re.Match, c: _Context) -> list[Mention]:
-    zone = "UTC" if m.group("military").upper().endswith(("Z", "UTC", "GMT")) else None
-    return [Mention(m.start(), m.end(), "time", hour=int(m["m_h"]), minute=int(m["m_m"]), utc_offset=_offset(zone))]
+    return [Mention(m.start(), m.end(), "time", hour=int(m["m_h"]), minute=int(m["m_m"]), utc_offset=_offset(m["m_z"]))]
 
 
 def _hour_range(m: re.Match, c: _Context) -> list[Mention]:
@@ -503,15 +536,18 @@ def _hour_range(m: re.Match, c: _Context) -> list[Mention]:
     ]
 
 
-def _at(hour_group: str, minute_group: str | None = None, marker_group: str | None = None):
-    """A reader for a plain hour (and minute, and am/pm) in named groups."""
+def _at(
+    hour_group: str, minute_group: str | None = None, marker_group: str | None = None, zone_group: str | None = None
+):
+    """A reader for a plain hour (and minute, and am/pm, and zone) in named groups."""
 
     def read(m: re.Match, c: _Context) -> list[Mention]:
         hour = int(m[hour_group])
         if marker_group:
             hour = _hour_12(hour, m[marker_group])
         minute = int(m[minute_group] or 0) if minute_group else 0
-        return [Mention(m.start(), m.end(), "time", hour=hour, minute=minute)]
+        offset = _offset(m[zone_group]) if zone_group else None
+        return [Mention(m.start(), m.end(), "time", hour=hour, minute=minute, utc_offset=offset)]
 
     return read
 
@@ -544,9 +580,9 @@ _READERS = {
     "hourrange": _hour_range,
     "heures": _at("fh_h", "fh_m"),
     "clock": _clock,
-    "hclock": _at("h_h", "h_m"),
-    "ampm": _at("a_h", marker_group="a_ap"),
-    "word_clock": _at("w_h"),
+    "hclock": _at("h_h", "h_m", zone_group="h_z"),
+    "ampm": _at("a_h", marker_group="a_ap", zone_group="a_z"),
+    "word_clock": _at("w_h", zone_group="w_z"),
     "prep_clock": _prep_clock,
     "military": _military,
 }
@@ -569,12 +605,12 @@ def _is_stamp(text: str, mention: Mention, today: date) -> bool:
     )
 
 
-def find_mentions(text: str, today: date, month_first: bool = False) -> list[Mention]:
+def find_mentions(text: str, today: date, date_order: str = DAY_FIRST) -> list[Mention]:
     """The dates and times stated in `text`, in order, read against the publication's local day `today`
-    (impossible dates, publication stamps, streets and durations left out)."""
+    (impossible dates, publication stamps, streets and durations left out); numeric dates in `date_order`."""
     mentions: list[Mention] = []
     stamp_end = scanned_to = -10
-    context = _Context(text, today, month_first)
+    context = _Context(text, today, date_order)
     for position in _starts(text):
         if position < scanned_to or (m := _SCAN.match(text, position)) is None:
             continue

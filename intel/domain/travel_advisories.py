@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from detail.domain.timefmt import local_time
 from detail.extensions import db
 from intel.models import Advisory, AdvisorySource, FeedItem
 
@@ -80,3 +81,19 @@ def _close(item: FeedItem, at: datetime) -> None:
     for advisory in raised:
         # An advisory lasts as long as the longest of its sources (a coordinator may have merged others in).
         advisory.ends_at = max(advisory.starts_at, max(source.item.ends_at for source in advisory.sources))
+
+
+def when_text(starts_at: datetime, ends_at: datetime, tz: str) -> str:
+    """A window in words on the zone's clock ("Wed 09 Dec 18:00 – 21:00 CET"); an advisory in force until
+    replaced (OPEN_ENDED) reads "since Thu 08 May 2025, until further notice", not an end ten years on."""
+    if ends_at - starts_at >= OPEN_ENDED:
+        return f"since {local_time(starts_at, tz, '%a %d %b %Y')}, until further notice"
+    start = local_time(starts_at, tz, "%a %d %b %H:%M")
+    same_day = local_time(starts_at, tz, "%Y-%m-%d") == local_time(ends_at, tz, "%Y-%m-%d")
+    end = local_time(ends_at, tz, "%H:%M %Z" if same_day else "%a %d %b %H:%M %Z")
+    return f"{start} – {end}"
+
+
+def advisory_when(advisory, tz: str) -> str:
+    """The templates' `advisory_when` filter: when_text of an advisory (or item) on the zone's clock."""
+    return when_text(advisory.starts_at, advisory.ends_at, tz)

@@ -15,6 +15,14 @@ will change again.
 
 Downgrading undoes the rules' changes, then moves security items and advisories to "other", clears
 a feed's security default and deletes the security rules coordinators added.
+
+Known limit of the downgrade: it deletes every rule exactly equal to one of ADDED (category, pattern,
+field, weight, regex), so a coordinator's own rule that is the same as an added default (typed before
+this revision, when the upgrade then added nothing for it, or after) goes too. classification_rule holds
+no mark of who made a row (no created_at, no default flag), and the upgrade's inserts leave none, so
+the migration cannot tell its rows from a coordinator's; a column only for a downgrade's sake is not
+worth a schema change. Such a rule is a default again at the next upgrade (the defaults are re-added),
+only its "enabled" setting is lost. Take a backup before downgrading past 0016.
 """
 
 import sqlalchemy as sa
