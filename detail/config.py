@@ -8,8 +8,11 @@ without a SECRET_KEY of at least 32 characters and sets secure cookie flags.
 import os
 import secrets
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from detail.domain.netguard import parse_allow_list
 
 
 class ConfigError(RuntimeError):
@@ -90,6 +93,27 @@ LIMITS = {
 }
 
 
+DEFAULT_MAIL_FROM = "Oscar Mike <oscarmike@localhost>"
+
+
+def _push_settings(env: dict, mail_from: str) -> dict:
+    """Web Push: the VAPID key (else one generated into the instance folder), the contact the push
+    services see, and the push hosts allowed although not public (the tests' loopback service)."""
+    subject = env.get("VAPID_SUBJECT") or f"mailto:{parseaddr(mail_from)[1] or 'oscarmike@localhost'}"
+    if not subject.startswith(("mailto:", "https://")):
+        raise ConfigError(f"VAPID_SUBJECT must be a mailto: or https: URL, got {subject!r}")
+    allowed = env.get("PUSH_ALLOWED_HOSTS") or ""
+    try:
+        parse_allow_list(allowed)
+    except ValueError as exc:
+        raise ConfigError(f"PUSH_ALLOWED_HOSTS: {exc}") from None
+    return {
+        "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_SUBJECT": subject,
+        "PUSH_ALLOWED_HOSTS": allowed,
+    }
+
+
 def from_environment(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -130,6 +154,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
     if database_limits["DATABASE_ANSWER_TIMEOUT"] <= database_limits["DATABASE_STATEMENT_TIMEOUT"]:
         raise ConfigError("DATABASE_ANSWER_TIMEOUT must be longer than DATABASE_STATEMENT_TIMEOUT")
 
+    push = _push_settings(env, env.get("MAIL_FROM", DEFAULT_MAIL_FROM))
+
     return {
         "OSCARMIKE_ENV": mode,
         "SECRET_KEY": secret_key,
@@ -145,7 +171,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_USER": env.get("SMTP_USER") or None,
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
         "SMTP_SECURITY": smtp_security,
-        "MAIL_FROM": env.get("MAIL_FROM", "Oscar Mike <oscarmike@localhost>"),
+        "MAIL_FROM": env.get("MAIL_FROM", DEFAULT_MAIL_FROM),
+        **push,
         "DEFAULT_TIMEZONE": timezone,
         "PUBLIC_URL": env.get("PUBLIC_URL") or f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}",
         "MAP_TILE_URL": env.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),

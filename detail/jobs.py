@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from detail.domain import alerts, geofence, live, notices, sessions
+from detail.domain import alerts, geofence, live, notices, push, sessions
 from detail.domain import requests as requests_inbox
 from detail.extensions import db, socketio
 from detail.models import Organisation, Position, utcnow
@@ -98,6 +98,7 @@ JOBS: list[Job] = [
     Job("session-retention", 3600, prune_sessions),
     Job("requests", 30, evaluate_requests),
     Job("notices", 30, notices.send_due),
+    Job("push", 5, push.send_due),
 ]
 
 

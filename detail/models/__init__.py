@@ -9,6 +9,7 @@
 - notices: mail to one person, written before it is sent;
 - alerting: on-call shifts, contact channels, push subscriptions, texts out, escalation policies,
   escalations and their notification attempts;
+- push: Web Push notifications waiting for the "push" job;
 - work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys.
 
 Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
@@ -68,6 +69,7 @@ from detail.models.operations import (
     Site,
     Visit,
 )
+from detail.models.push import QUEUED_PUSH_STATUSES, QueuedPush
 from detail.models.reports import (
     ALERT_KINDS,
     CODE_KINDS,
@@ -115,6 +117,7 @@ __all__ = [
     "ESCALATION_KINDS",
     "GEOFENCE_LEAVE_SIGNALS",
     "NOTICE_STATUSES",
+    "QUEUED_PUSH_STATUSES",
     "ON_CALL_ROLES",
     "REMOVAL_KINDS",
     "REQUEST_CHANNELS",
@@ -152,6 +155,7 @@ __all__ = [
     "Position",
     "Principal",
     "PushSubscription",
+    "QueuedPush",
     "Removal",
     "Risk",
     "Site",

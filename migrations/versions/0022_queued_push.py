@@ -1,0 +1,46 @@
+"""web push notifications waiting for the push job
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-06 11:40:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0022'
+down_revision = '0021'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('queued_push',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.String(length=1000), nullable=False),
+    sa.Column('url', sa.String(length=300), nullable=False),
+    sa.Column('tag', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'expired')", name=op.f('ck_queued_push_status_known')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_queued_push_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_queued_push'))
+    )
+    with op.batch_alter_table('queued_push', schema=None) as batch_op:
+        batch_op.create_index('ix_queued_push_status_created_at', ['status', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_queued_push_user_id'), ['user_id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('queued_push', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_queued_push_user_id'))
+        batch_op.drop_index('ix_queued_push_status_created_at')
+
+    op.drop_table('queued_push')
