@@ -197,8 +197,9 @@ def check_keys(p256dh, auth) -> None:
     _decoded(auth, "auth", 16)
 
 
-def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> PushSubscription:
-    """Save (or renew) a browser's subscription for the user; raises SubscriptionRefused (nothing saved).
+def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> tuple[PushSubscription, bool]:
+    """Save (or renew) a browser's subscription for the user: it, and whether it is new; raises
+    SubscriptionRefused (nothing saved).
 
     An endpoint already saved for someone else is refused (409): the browser makes a new one.
     """
@@ -209,7 +210,8 @@ def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> PushS
     existing = db.session.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if existing is not None and existing.user_id != user.id:
         raise SubscriptionRefused("this browser's subscription belongs to another account", status=409)
-    if existing is None:
+    created = existing is None
+    if created:
         existing = PushSubscription(user_id=user.id, endpoint=endpoint)
         db.session.add(existing)
     existing.p256dh, existing.auth, existing.user_agent = p256dh, auth, (user_agent or "")[:200]
@@ -224,7 +226,7 @@ def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> PushS
     for stale in older:  # a person's oldest browsers give way to the newest
         db.session.delete(stale)
     db.session.flush()
-    return existing
+    return existing, created
 
 
 def unsubscribe(user: User, endpoint) -> bool:
