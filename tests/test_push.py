@@ -6,6 +6,7 @@ are told (detail hot, handoff to them, advisory published to their detail).
 
 import os
 import stat
+import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
 
 from detail.domain import guarded_http, netguard, push
 from detail.domain.handoff import hand_off
@@ -206,6 +208,38 @@ def test_the_job_sends_a_queued_push_once(app, world, service):
     assert len(service.messages(browser)) == 1
     (row,) = _queued()
     assert row.status == "sent" and row.sent_at is not None and row.last_error is None
+
+
+def test_two_senders_at_once_send_a_queued_push_once(backend):
+    """Two job processes (threads here, each with its own session) on SQLite and on PostgreSQL."""
+    app = current_app._get_current_object()
+    app.config["PUSH_ALLOWED_HOSTS"] = "127.0.0.1"
+    service = PushService().start()
+    try:
+        browser = service.subscribe()
+        _store(backend.agent_user, browser)
+        for n in range(5):
+            push.queue_push(backend.agent_user.id, push.PushMessage(f"message {n}", "", "/phone/"))
+        db.session.commit()
+        start, sent = threading.Barrier(2), []
+
+        def sender():
+            with app.app_context():
+                start.wait()
+                sent.append(push.send_due())
+                db.session.remove()
+
+        threads = [threading.Thread(target=sender) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        assert sum(sent) == 5
+        assert sorted(m["title"] for m in service.messages(browser)) == [f"message {n}" for n in range(5)]
+        assert {r.status for r in _queued()} == {"sent"}
+    finally:
+        service.stop()
 
 
 def test_a_push_claimed_by_another_sender_is_left_to_it(app, world, service):
