@@ -6,7 +6,8 @@ and decrypts the body (RFC 8188 aes128gcm, RFC 8291 keys) with the subscription'
 and auth secret, made here as a browser makes them. So a test reads what the phone would show.
 
 Each token answers 201 unless told otherwise (answer_with), as a real service answers 404 or 410
-for a subscription that is gone and 5xx when it is in trouble.
+for a subscription that is gone and 5xx when it is in trouble; or misbehaves: DRIBBLE answers a byte
+at a time without end, FLOOD answers 500 with a body without end.
 """
 
 import base64
@@ -22,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+DRIBBLE, FLOOD = -1, -2
 
 
 def b64url(raw: bytes) -> str:
@@ -73,6 +76,7 @@ class PushService:
         self.subscriptions: dict[str, BrowserSubscription] = {}
         self.answers: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,6 +95,7 @@ class PushService:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -108,6 +113,7 @@ class PushService:
         return subscription
 
     def answer_with(self, subscription: BrowserSubscription, status: int) -> None:
+        """The HTTP status the subscription's POSTs get from now on, or DRIBBLE or FLOOD."""
         self.answers[subscription.token] = status
 
     def messages(self, subscription: BrowserSubscription) -> list[dict]:
@@ -139,9 +145,25 @@ class PushService:
         seen.answered = status
         with self._lock:
             self.received.append(seen)
+        if status in (DRIBBLE, FLOOD):
+            self._misbehave(request, status)
+            return
         request.send_response(status)
         request.send_header("Content-Length", "0")
         request.end_headers()
+
+    def _misbehave(self, request: BaseHTTPRequestHandler, how: int) -> None:
+        request.send_response(201 if how == DRIBBLE else 500)
+        request.send_header("Content-Length", str(10**9))
+        request.end_headers()
+        try:
+            while not self._stopping.is_set():
+                request.wfile.write(b"x" if how == DRIBBLE else b"y" * 65536)
+                request.wfile.flush()
+                if how == DRIBBLE:
+                    self._stopping.wait(0.2)
+        except OSError:
+            pass  # the sender hung up, as it should
 
     def _check_vapid(self, header: str, seen: Received) -> None:
         scheme, _, rest = header.partition(" ")

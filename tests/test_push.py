@@ -22,7 +22,7 @@ from detail.extensions import db
 from detail.models import PushSubscription, QueuedPush, utcnow
 
 from .conftest import sign_in
-from .push_service import PushService, b64url
+from .push_service import DRIBBLE, FLOOD, PushService, b64url
 
 MESSAGE = push.PushMessage(title="Northwind CEO London is hot", body="Report as assigned.", url="/phone/", tag="t1")
 
@@ -135,6 +135,31 @@ def test_a_push_service_in_trouble_is_recorded_and_the_subscription_kept(app, wo
     assert (outcome.ok, outcome.status) == (False, 500) and outcome.error.startswith("HTTP 500")
     stored = db.session.get(PushSubscription, subscription.id)
     assert stored.last_error.startswith("HTTP 500") and stored.last_success_at is None
+
+
+def test_a_push_service_that_dribbles_is_cut_off_at_the_deadline(app, world, service, monkeypatch):
+    # One slow endpoint must not hold the jobs (alerts among them) that run in the same loop.
+    monkeypatch.setattr(guarded_http._GuardedSession, "deadline", 1.0)
+    browser = service.subscribe()
+    subscription = _store(world.agent_user, browser)
+    service.answer_with(browser, DRIBBLE)
+
+    (outcome,) = push.send_to_user(world.agent_user.id, MESSAGE)
+    db.session.commit()
+
+    assert (outcome.ok, outcome.status, outcome.error) == (False, None, "timed out")
+    assert db.session.get(PushSubscription, subscription.id).last_error == "timed out"
+
+
+def test_an_answer_without_end_is_read_only_so_far(app, world, service):
+    browser = service.subscribe()
+    _store(world.agent_user, browser)
+    service.answer_with(browser, FLOOD)
+
+    (outcome,) = push.send_to_user(world.agent_user.id, MESSAGE)
+
+    assert (outcome.ok, outcome.status) == (False, 500)
+    assert outcome.error.startswith("HTTP 500") and len(outcome.error) <= 500
 
 
 def test_an_endpoint_at_a_private_address_is_refused_without_a_request(app, world, service):

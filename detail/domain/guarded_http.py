@@ -2,10 +2,15 @@
 
 For URLs that someone else chose (a browser's Web Push endpoint): the session connects only to an
 address the guard allows, the very address it checked (no second look-up for DNS rebinding to
-slip through), ignores proxies from the environment, and never follows a redirect.
+slip through), ignores proxies from the environment, and never follows a redirect. Each request
+has a total deadline and reads at most a few kilobytes of the answer: a server that dribbles a
+byte at a time, or answers without end, would otherwise hold the jobs that share this process.
 """
 
+import contextlib
+import contextvars
 import socket
+import threading
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,11 +20,55 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from detail.domain import netguard
 
+DEADLINE_SECONDS = 15.0
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class _Watchdog:
+    """Shuts down the sockets one request opened once its deadline passes (a read timeout bounds each
+    read, not the whole answer); shutting a socket down wakes the read blocked on it."""
+
+    def __init__(self):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self.expired:
+                self._sockets.append(sock)
+                return
+        _shutdown(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by its owner
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current_watchdog: contextvars.ContextVar[_Watchdog | None] = contextvars.ContextVar(
+    "oscar_mike_guarded_http_watchdog", default=None
+)
+
 
 class _GuardedConnectionMixin:
     allow: netguard.AllowList = netguard.PUBLIC_ONLY
 
     def _new_conn(self) -> socket.socket:
+        sock = self._guarded_conn()
+        watchdog = _current_watchdog.get()
+        if watchdog is not None:
+            watchdog.watch(sock)
+        return sock
+
+    def _guarded_conn(self) -> socket.socket:
         timeout = self.timeout if isinstance(self.timeout, int | float) else None
         try:
             return netguard.connect(
@@ -58,15 +107,51 @@ class _GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = self._pools
 
 
-class _NoRedirects(requests.Session):
-    def request(self, *args, **kwargs):
+class _GuardedSession(requests.Session):
+    deadline = DEADLINE_SECONDS
+
+    def request(self, method, url, *args, **kwargs):
         kwargs["allow_redirects"] = False  # a redirect is answered as it is, never followed
-        return super().request(*args, **kwargs)
+        kwargs["stream"] = True  # the answer is read here, capped
+        # A fresh connection per request, so that the watchdog of this request sees its socket.
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "Connection": "close"}
+        watchdog = _Watchdog()
+        token = _current_watchdog.set(watchdog)
+        timer = threading.Timer(self.deadline, watchdog.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            response = super().request(method, url, *args, **kwargs)
+            try:
+                response._content = _read_capped(response)
+                response._content_consumed = True
+            finally:
+                response.close()
+        except (requests.RequestException, OSError) as exc:
+            if watchdog.expired:
+                raise requests.Timeout(f"no answer within {self.deadline:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
+            _current_watchdog.reset(token)
+        if watchdog.expired:  # what was read ended only because the watchdog cut the connection
+            raise requests.Timeout(f"no answer within {self.deadline:g} s")
+        return response
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(8192):
+        chunks.append(chunk[: MAX_ANSWER_BYTES - size])
+        size += len(chunk)
+        if size >= MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
 
 
 def guarded_session(allow: netguard.AllowList = netguard.PUBLIC_ONLY) -> requests.Session:
     """A session that connects only where `allow` permits (public addresses, else the list's own)."""
-    session = _NoRedirects()
+    session = _GuardedSession()
     session.trust_env = False  # no proxy from the environment: the guard must see the real peer
     adapter = _GuardedAdapter(allow)
     session.mount("http://", adapter)
