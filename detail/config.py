@@ -12,6 +12,9 @@ from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+
 from detail.domain.netguard import parse_allow_list
 
 
@@ -96,6 +99,19 @@ LIMITS = {
 DEFAULT_MAIL_FROM = "Oscar Mike <oscarmike@localhost>"
 
 
+def vapid_key_from_text(text: str) -> Vapid:
+    """A VAPID key from VAPID_PRIVATE_KEY: a PEM (its line breaks may be written \\n), or base64url
+    DER or raw 32 bytes, as py-vapid writes them."""
+    text = text.strip().replace("\\n", "\n")
+    try:
+        key = Vapid.from_pem(text.encode()) if "-----BEGIN" in text else Vapid.from_string(text)
+    except Exception:
+        key = None
+    if key is None or not isinstance(getattr(key.private_key, "curve", None), ec.SECP256R1):
+        raise ConfigError("VAPID_PRIVATE_KEY is not a P-256 private key (a PEM, or base64url DER or raw 32 bytes)")
+    return key
+
+
 def _push_settings(env: dict, mail_from: str) -> dict:
     """Web Push: the VAPID key (else one generated into the instance folder), the contact the push
     services see, and the push hosts allowed although not public (the tests' loopback service)."""
@@ -107,6 +123,8 @@ def _push_settings(env: dict, mail_from: str) -> dict:
         parse_allow_list(allowed)
     except ValueError as exc:
         raise ConfigError(f"PUSH_ALLOWED_HOSTS: {exc}") from None
+    if env.get("VAPID_PRIVATE_KEY"):
+        vapid_key_from_text(env["VAPID_PRIVATE_KEY"])  # refuse to start with a key that does not read
     return {
         "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY") or None,
         "VAPID_SUBJECT": subject,

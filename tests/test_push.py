@@ -504,3 +504,36 @@ def test_the_guarded_session_ignores_proxies_and_never_follows_a_redirect(app, s
     assert isinstance(session, requests.Session)
     with pytest.raises(netguard.AddressNotAllowed):
         guarded_http.guarded_session().get(f"{service.origin}/push/x", timeout=2)
+
+
+@pytest.mark.parametrize("text", ["not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "AAAA"])
+def test_a_vapid_key_that_does_not_read_stops_the_app_from_starting(tmp_path, text):
+    from detail.config import ConfigError, from_environment
+
+    with pytest.raises(ConfigError, match="VAPID_PRIVATE_KEY"):
+        from_environment(str(tmp_path), env={"SECRET_KEY": "x", "VAPID_PRIVATE_KEY": text})
+
+
+def test_an_rsa_key_is_no_vapid_key(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from detail.config import ConfigError, from_environment
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    with pytest.raises(ConfigError, match="VAPID_PRIVATE_KEY"):
+        from_environment(str(tmp_path), env={"SECRET_KEY": "x", "VAPID_PRIVATE_KEY": pem})
+
+
+def test_a_push_subject_and_allow_list_that_do_not_read_stop_the_app_from_starting(tmp_path):
+    from detail.config import ConfigError, from_environment
+
+    with pytest.raises(ConfigError, match="VAPID_SUBJECT"):
+        from_environment(str(tmp_path), env={"SECRET_KEY": "x", "VAPID_SUBJECT": "ops@example.com"})
+    with pytest.raises(ConfigError, match="PUSH_ALLOWED_HOSTS"):
+        from_environment(str(tmp_path), env={"SECRET_KEY": "x", "PUSH_ALLOWED_HOSTS": "http://x/"})
+    settings = from_environment(str(tmp_path), env={"SECRET_KEY": "x", "MAIL_FROM": "Ops <ops@example.com>"})
+    assert settings["VAPID_SUBJECT"] == "mailto:ops@example.com"

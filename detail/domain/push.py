@@ -36,6 +36,7 @@ from flask import current_app
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from detail.config import vapid_key_from_text
 from detail.domain import netguard
 from detail.domain.guarded_http import guarded_session
 from detail.extensions import db
@@ -94,7 +95,9 @@ def vapid_key() -> Vapid:
     cached = current_app.extensions.get("oscar_mike_vapid")
     if cached is None:
         configured = current_app.config.get("VAPID_PRIVATE_KEY")
-        cached = _key_from_text(configured) if configured else _instance_key(Path(current_app.instance_path) / KEY_FILE)
+        cached = (
+            vapid_key_from_text(configured) if configured else _instance_key(Path(current_app.instance_path) / KEY_FILE)
+        )
         current_app.extensions["oscar_mike_vapid"] = cached
     return cached
 
@@ -105,16 +108,6 @@ def application_server_key() -> str:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return base64.urlsafe_b64encode(point).decode().rstrip("=")
-
-
-def _key_from_text(text: str) -> Vapid:
-    text = text.strip().replace("\\n", "\n")  # a PEM in one environment line
-    try:
-        return Vapid.from_pem(text.encode()) if "-----BEGIN" in text else Vapid.from_string(text)
-    except Exception as exc:
-        raise RuntimeError(
-            "VAPID_PRIVATE_KEY is not a P-256 private key (a PEM, or base64url DER or raw 32 bytes)"
-        ) from exc
 
 
 def _instance_key(path: Path) -> Vapid:
