@@ -5,6 +5,8 @@ Subscribing itself needs the browser's push service (on the internet), which hea
 cannot reach; what the server does with a subscription is tested in tests/test_push.py.
 """
 
+import json
+
 import pytest
 
 from . import test_browser, test_browser_a11y
@@ -63,3 +65,52 @@ def test_the_boards_service_worker_covers_the_board(browser, live_server, world_
     assert page.locator("#push-state").inner_text() in STATES
     assert refused == []
     assert test_browser_a11y._axe_violations(page) == []
+
+
+NOTIFICATIONS = """async (scope) => {
+    const registration = await navigator.serviceWorker.getRegistration(scope);
+    for (let tries = 0; tries < 100; tries++) {
+        const shown = await registration.getNotifications();
+        if (shown.length) return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return [];
+}"""
+
+
+def _deliver(page, cdp, registrations, live_server, scope, message) -> list[dict]:
+    """Hand the service worker a push message as the browser would on receiving one (DevTools'
+    ServiceWorker.deliverPushMessage), and return the notifications it then shows."""
+    (registration,) = {r["registrationId"] for r in registrations if r["scopeURL"] == f"{live_server}{scope}"}
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": live_server, "registrationId": registration, "data": json.dumps(message)},
+    )
+    shown = page.evaluate(NOTIFICATIONS, f"{live_server}{scope}")
+    page.evaluate(
+        "async (scope) => (await (await navigator.serviceWorker.getRegistration(scope)).getNotifications())"
+        ".forEach((n) => n.close())",
+        f"{live_server}{scope}",
+    )
+    return shown
+
+
+def test_a_push_shows_the_servers_words_and_opens_a_page_of_this_site_only(browser, live_server, world_now):
+    w = world_now
+    page = _signed_in_page(browser, live_server, w.agent_user.email, viewport=test_browser_a11y.PHONE)
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    cdp = page.context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.goto("/phone/")
+    page.evaluate(REGISTRATION, f"{live_server}/phone/")
+
+    # The payload as detail.domain.push.send_to_user writes it (tests/test_push.py decrypts the same).
+    hot = {"title": "Northwind CEO London is hot", "body": "Report as assigned.", "url": "/phone/", "tag": "d-1"}
+    assert _deliver(page, cdp, registrations, live_server, "/phone/", hot) == [
+        {"title": hot["title"], "body": hot["body"], "tag": "d-1", "url": f"{live_server}/phone/"}
+    ]
+    elsewhere = {"title": "Phish", "body": "", "url": "https://evil.example/login", "tag": ""}
+    (shown,) = _deliver(page, cdp, registrations, live_server, "/phone/", elsewhere)
+    assert shown["url"] == f"{live_server}/phone/"  # another site's address opens the phone page instead

@@ -36,7 +36,9 @@ self.addEventListener("notificationclick", (event) => {
     const same = windows.find((w) => w.url === target);
     if (same) return same.focus();
     const ours = windows.find((w) => w.url.startsWith(self.registration.scope) && "navigate" in w);
-    if (ours) return ours.navigate(target).then((w) => (w ? w.focus() : self.clients.openWindow(target)));
-    return self.clients.openWindow(target);
+    // navigate() works only on a window this worker controls; any other opens a new one.
+    const open = () => self.clients.openWindow(target);
+    if (ours) return ours.navigate(target).then((w) => (w ? w.focus() : open()), open);
+    return open();
   }));
 });
