@@ -308,6 +308,22 @@ def test_queued_pushes_without_a_device_or_too_old_are_not_sent(app, world, serv
     assert service.received == []
 
 
+def test_settled_pushes_are_kept_a_week(app, world, service):
+    for _ in range(3):
+        push.queue_push(world.idle_agent_user.id, MESSAGE)
+    db.session.commit()
+    push.send_due()
+    old, recent, waiting = _queued()
+    old.created_at = utcnow() - push.RETENTION - timedelta(hours=1)
+    waiting.status, waiting.created_at = "sending", old.created_at  # a claim in flight is never deleted
+    waiting.claimed_at = utcnow()
+    db.session.commit()
+
+    push.send_due()
+
+    assert [r.id for r in _queued()] == [recent.id, waiting.id]
+
+
 def test_a_failed_push_is_recorded_on_the_queued_row(app, world, service):
     browser = service.subscribe()
     _store(world.agent_user, browser)

@@ -55,6 +55,8 @@ TIMEOUT = (5, 10)  # seconds to connect, then to wait for each read
 MAX_AGE = timedelta(hours=1)
 # A row left "sending" this long lost its sender; it may have gone, so it is not sent again.
 STALE_SENDING = timedelta(minutes=10)
+# Settled rows are kept this long (what was sent, to whom, what failed), then deleted.
+RETENTION = timedelta(days=7)
 BATCH = 100
 MAX_SUBSCRIPTIONS_PER_USER = 10
 MAX_ENDPOINT_LENGTH = 2048
@@ -407,6 +409,11 @@ def _expire(now: datetime) -> None:
         sa.update(QueuedPush)
         .where(QueuedPush.status == "sending", QueuedPush.claimed_at < now - STALE_SENDING)
         .values(status="failed", last_error="the sender stopped while sending: it may have gone, so it is not resent")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.delete(QueuedPush)
+        .where(QueuedPush.status.not_in(("pending", "sending")), QueuedPush.created_at < now - RETENTION)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
