@@ -370,6 +370,34 @@ def test_an_agent_saves_renews_and_removes_a_subscription(app, world, client, se
     assert client.delete("/push/subscriptions", json={"endpoint": browser.endpoint}).status_code == 404
 
 
+def test_a_device_signed_out_hears_nothing_more(app, world, client, service):
+    browser, other_device = service.subscribe(), service.subscribe()
+    sign_in(client, world.agent_user)
+    assert client.post("/push/subscriptions", json=browser.as_json()).status_code == 201
+    (subscription,) = _subscriptions(world.agent_user)
+    assert subscription.session_id is not None
+    _store(world.agent_user, other_device)  # made outside a browser session: not tied to one
+
+    assert client.post("/logout").status_code == 302
+
+    outcomes = push.send_to_user(world.agent_user.id, MESSAGE)
+    db.session.commit()
+    assert [o.ok for o in outcomes] == [True]
+    assert service.messages(browser) == [] and len(service.messages(other_device)) == 1
+    assert [s.endpoint for s in _subscriptions(world.agent_user)] == [other_device.endpoint]
+
+
+def test_a_deactivated_account_hears_nothing_more(app, world, client, service):
+    browser = service.subscribe()
+    sign_in(client, world.agent_user)
+    assert client.post("/push/subscriptions", json=browser.as_json()).status_code == 201
+    world.agent_user.active = False
+    db.session.commit()
+
+    assert push.send_to_user(world.agent_user.id, MESSAGE) == []
+    assert service.received == []
+
+
 def test_one_person_cannot_take_or_remove_anothers_subscription(app, world, client, service):
     browser = service.subscribe()
     sign_in(client, world.agent_user)

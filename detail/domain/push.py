@@ -37,7 +37,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from detail.config import vapid_key_from_text
-from detail.domain import netguard
+from detail.domain import netguard, sessions
 from detail.domain.guarded_http import guarded_session
 from detail.extensions import db
 from detail.models import Agent, Assignment, PushSubscription, QueuedPush, User, utcnow
@@ -192,9 +192,11 @@ def check_keys(p256dh, auth) -> None:
     _decoded(auth, "auth", 16)
 
 
-def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> tuple[PushSubscription, bool]:
-    """Save (or renew) a browser's subscription for the user: it, and whether it is new; raises
-    SubscriptionRefused (nothing saved).
+def subscribe(
+    user: User, endpoint, p256dh, auth, user_agent: str = "", session_id: int | None = None
+) -> tuple[PushSubscription, bool]:
+    """Save (or renew) a browser's subscription for the user, tied to the sign-in session that asks:
+    it, and whether it is new; raises SubscriptionRefused (nothing saved).
 
     An endpoint already saved for someone else is refused (409): the browser makes a new one.
     """
@@ -210,7 +212,7 @@ def subscribe(user: User, endpoint, p256dh, auth, user_agent: str = "") -> tuple
         existing = PushSubscription(user_id=user.id, endpoint=endpoint)
         db.session.add(existing)
     existing.p256dh, existing.auth, existing.user_agent = p256dh, auth, (user_agent or "")[:200]
-    existing.last_error = None
+    existing.session_id, existing.last_error = session_id, None
     db.session.flush()
     older = db.session.scalars(
         sa.select(PushSubscription)
@@ -244,9 +246,7 @@ def subscription_count(user_id: int) -> int:
 
 def send_to_user(user_id: int, message: PushMessage) -> list[PushOutcome]:
     """Send the message to every subscription of the user; an empty list when they have none."""
-    subscriptions = db.session.scalars(
-        sa.select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.id)
-    ).all()
+    subscriptions = _live_subscriptions(user_id)
     if not subscriptions:
         return []
     allow = allow_list()
@@ -257,6 +257,24 @@ def send_to_user(user_id: int, message: PushMessage) -> list[PushOutcome]:
             outcomes.append(_send_one(subscription, payload, allow, session))
     db.session.flush()
     return outcomes
+
+
+def _live_subscriptions(user_id: int) -> list[PushSubscription]:
+    """The user's subscriptions whose sign-in session is still live (or that have none); those of a
+    session that ended are dropped here, unsent: a device signed out hears nothing more."""
+    subscriptions = db.session.scalars(
+        sa.select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.id)
+    ).all()
+    live = {tuple(row) for row in db.session.execute(sessions.live_sessions_of([user_id], utcnow()))}
+    kept = []
+    for subscription in subscriptions:
+        if subscription.session_id is None or (user_id, subscription.session_id) in live:
+            kept.append(subscription)
+        else:
+            log.info("push subscription %s: its sign-in session ended; dropped", subscription.id)
+            db.session.delete(subscription)
+    db.session.flush()
+    return kept
 
 
 def _send_one(subscription: PushSubscription, payload: str, allow, session) -> PushOutcome:

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from detail.domain import push
 from detail.extensions import db
-from detail.web.auth import roles_required
+from detail.web.auth import current_session, roles_required
 from detail.web.kit import json_error
 
 bp = Blueprint("push", __name__, url_prefix="/push")
@@ -50,6 +50,7 @@ def subscribe():
             keys.get("p256dh"),
             keys.get("auth"),
             request.headers.get("User-Agent", ""),
+            session.id if (session := current_session()) is not None else None,
         )
     except push.SubscriptionRefused as exc:
         db.session.rollback()

@@ -1,4 +1,4 @@
-"""web push notifications waiting for the push job
+"""web push notifications waiting for the push job; a push subscription's sign-in session
 
 Revision ID: 0022
 Revises: 0021
@@ -37,8 +37,18 @@ def upgrade():
         batch_op.create_index('ix_queued_push_status_created_at', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_queued_push_user_id'), ['user_id'], unique=False)
 
+    with op.batch_alter_table('push_subscription', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_push_subscription_session_id'), ['session_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_push_subscription_session_id_user_sessions'), 'user_sessions', ['session_id'], ['id'], ondelete='CASCADE')
+
 
 def downgrade():
+    with op.batch_alter_table('push_subscription', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_push_subscription_session_id_user_sessions'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_push_subscription_session_id'))
+        batch_op.drop_column('session_id')
+
     with op.batch_alter_table('queued_push', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_queued_push_user_id'))
         batch_op.drop_index('ix_queued_push_status_created_at')
