@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 
-from detail.domain import guarded_http, netguard, push
+from detail.domain import guarded_http, netguard, push, vapid
 from detail.domain.handoff import hand_off
 from detail.extensions import db
 from detail.models import PushSubscription, QueuedPush, utcnow
@@ -53,12 +53,12 @@ def _subscriptions(user) -> list[PushSubscription]:
 
 
 def test_the_vapid_key_is_made_once_into_the_instance_folder_readable_by_its_owner_only(app, tmp_path):
-    first = push.application_server_key()
-    path = tmp_path / push.KEY_FILE
+    first = vapid.application_server_key()
+    path = tmp_path / vapid.KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     app.extensions.pop("oscar_mike_vapid")  # as a restarted process would read it
-    assert push.application_server_key() == first
-    point = push.vapid_key().public_key.public_bytes(
+    assert vapid.application_server_key() == first
+    point = vapid.vapid_key().public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     assert len(point) == 65 and point[0] == 4 and b64url(point) == first and "=" not in first
@@ -69,8 +69,8 @@ def test_the_vapid_key_from_the_environment_wins_and_nothing_is_written(app, tmp
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     app.config["VAPID_PRIVATE_KEY"] = pem.decode().replace("\n", "\\n")  # one environment line
     point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    assert push.application_server_key() == b64url(point)
-    assert not (tmp_path / push.KEY_FILE).exists()
+    assert vapid.application_server_key() == b64url(point)
+    assert not (tmp_path / vapid.KEY_FILE).exists()
 
 
 # --- sending --------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_a_push_reaches_the_device_signed_and_encrypted_and_reads_as_sent(app, w
     ]
     (seen,) = service.received
     assert seen.vapid_error is None
-    assert seen.vapid_key == push.application_server_key()
+    assert seen.vapid_key == vapid.application_server_key()
     assert seen.claims["aud"] == service.origin and seen.claims["sub"] == app.config["VAPID_SUBJECT"]
     assert seen.headers["content-encoding"] == "aes128gcm"
     assert seen.headers["ttl"] == str(push.TTL_SECONDS) and seen.headers["urgency"] == "high"
@@ -356,7 +356,7 @@ def test_an_agent_saves_renews_and_removes_a_subscription(app, world, client, se
     browser = service.subscribe()
 
     key = client.get("/push/key")
-    assert key.status_code == 200 and key.json == {"public_key": push.application_server_key(), "subscriptions": 0}
+    assert key.status_code == 200 and key.json == {"public_key": vapid.application_server_key(), "subscriptions": 0}
 
     created = client.post("/push/subscriptions", json=browser.as_json(), headers={"User-Agent": "Phone/1"})
     assert created.status_code == 201, created.json

@@ -1,10 +1,8 @@
 """Web Push (RFC 8030 with VAPID, RFC 8292): notifications to a browser or phone whose page is closed.
 
-- The server's VAPID key pair: VAPID_PRIVATE_KEY from the environment, else one generated once into
-  the instance folder (mode 0600). Its public half is the "application server key" the pages
-  subscribe with.
-- Subscriptions: a signed-in person's browser hands over its endpoint and keys (subscribe); the
-  endpoint is checked as the untrusted URL it is (endpoint_problem).
+- Subscriptions: a signed-in person's browser hands over its endpoint and keys (subscribe), made
+  with the server's key (detail.domain.vapid); the endpoint is checked as the untrusted URL it is
+  (endpoint_problem), and the subscription lasts as long as the sign-in session that made it.
 - Sending: send_to_user posts one encrypted message to each of a person's subscriptions (pywebpush)
   and reports what each push service answered; a subscription the service says is gone (404, 410)
   is dropped. Every connection goes through the address guard (netguard): public addresses only,
@@ -20,31 +18,25 @@ import base64
 import binascii
 import json
 import logging
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
-from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
-from detail.config import vapid_key_from_text
 from detail.domain import netguard, sessions
 from detail.domain.guarded_http import guarded_session
+from detail.domain.vapid import vapid_key
 from detail.extensions import db
 from detail.models import Agent, Assignment, PushSubscription, QueuedPush, User, utcnow
 
 log = logging.getLogger(__name__)
 
-KEY_FILE = "vapid_private_key.pem"
 # How long a push service keeps a message for a device that is off; a phone switched on later
 # still hears that its detail went hot.
 TTL_SECONDS = 3600
@@ -87,48 +79,6 @@ class SubscriptionRefused(ValueError):
     def __init__(self, message: str, status: int = 422, field: str | None = None):
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
-
-
-# --- the server's key ------------------------------------------------------------------------------
-
-
-def vapid_key() -> Vapid:
-    """The app's VAPID key: VAPID_PRIVATE_KEY when set, else the instance folder's (made on first use)."""
-    cached = current_app.extensions.get("oscar_mike_vapid")
-    if cached is None:
-        configured = current_app.config.get("VAPID_PRIVATE_KEY")
-        cached = (
-            vapid_key_from_text(configured) if configured else _instance_key(Path(current_app.instance_path) / KEY_FILE)
-        )
-        current_app.extensions["oscar_mike_vapid"] = cached
-    return cached
-
-
-def application_server_key() -> str:
-    """The public key browsers subscribe with: the uncompressed P-256 point, base64url without padding."""
-    point = vapid_key().public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return base64.urlsafe_b64encode(point).decode().rstrip("=")
-
-
-def _instance_key(path: Path) -> Vapid:
-    if not path.exists():
-        fresh = Vapid()
-        fresh.generate_keys()
-        # Written whole under another name, then linked into place: a second process starting at
-        # the same moment either wins the link or reads the winner's key, never half a file.
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(fresh.private_pem())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return Vapid.from_pem(path.read_bytes())
 
 
 # --- subscriptions ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ board do for everything else. Client contacts get none of this: alarms and team 
 from flask import Blueprint, current_app, request, send_from_directory
 from flask_login import current_user
 
-from detail.domain import push
+from detail.domain import push, vapid
 from detail.extensions import db
 from detail.web.auth import current_session, roles_required
 from detail.web.kit import json_error
@@ -23,7 +23,7 @@ subscriber_required = roles_required("admin", "coordinator", "agent")
 def key():
     """The application server key the browser subscribes with, and how many subscriptions the person has."""
     return {
-        "public_key": push.application_server_key(),
+        "public_key": vapid.application_server_key(),
         "subscriptions": push.subscription_count(current_user.id),
     }
 
