@@ -46,6 +46,7 @@ def test_the_phones_service_worker_registers_and_the_page_says_notifications_are
     state = page.locator("#push-state").inner_text()
     assert state in STATES
     assert page.locator("#push-enable").is_visible() == (state == STATES[0])
+    assert not page.locator("#push-disable").is_visible()  # nothing to turn off yet
     assert refused == []
     assert test_browser_a11y._axe_violations(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= test_browser_a11y.PHONE["width"]
@@ -63,6 +64,7 @@ def test_the_boards_service_worker_covers_the_board(browser, live_server, world_
     assert registration == {"scope": f"{live_server}/board/", "script": f"{live_server}/push/sw.js"}
     page.wait_for_selector("#push-state:not(:text('checking'))")
     assert page.locator("#push-state").inner_text() in STATES
+    assert not page.locator("#push-disable").is_visible()
     assert refused == []
     assert test_browser_a11y._axe_violations(page) == []
 
