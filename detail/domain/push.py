@@ -59,6 +59,8 @@ _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 
 @dataclass(frozen=True)
 class PushMessage:
+    """What one notification says, and the page of this site a tap on it opens."""
+
     title: str
     body: str
     url: str  # the page the notification opens, a path on this site
@@ -67,6 +69,8 @@ class PushMessage:
 
 @dataclass(frozen=True)
 class PushOutcome:
+    """What one subscription's push service made of one message."""
+
     subscription_id: int
     ok: bool
     status: int | None  # the push service's HTTP status, None when it could not be reached
