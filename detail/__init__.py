@@ -17,7 +17,7 @@ from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
 from detail.domain.timefmt import detail_zone, local_end
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
-from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, security
+from detail.web import admin, auth, bodies, calendar, errors, ingest, pages, phone, push, security
 from detail.web import board as board_views
 from detail.web import messages as message_views
 from detail.web import surveys as survey_views
@@ -123,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(board_views.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(push.bp)
     app.register_blueprint(survey_views.bp)
     app.register_blueprint(message_views.bp)
 

@@ -8,9 +8,15 @@ without a SECRET_KEY of at least 32 characters and sets secure cookie flags.
 import os
 import secrets
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+
+from detail.domain.netguard import parse_allow_list
 
 
 class ConfigError(RuntimeError):
@@ -116,6 +122,42 @@ LIMITS = {
 }
 
 
+DEFAULT_MAIL_FROM = "Oscar Mike <oscarmike@localhost>"
+
+
+def vapid_key_from_text(text: str) -> Vapid:
+    """A VAPID key from VAPID_PRIVATE_KEY: a PEM (its line breaks may be written \\n), or base64url
+    DER or raw 32 bytes, as py-vapid writes them."""
+    text = text.strip().replace("\\n", "\n")
+    try:
+        key = Vapid.from_pem(text.encode()) if "-----BEGIN" in text else Vapid.from_string(text)
+    except Exception:
+        key = None
+    if key is None or not isinstance(getattr(key.private_key, "curve", None), ec.SECP256R1):
+        raise ConfigError("VAPID_PRIVATE_KEY is not a P-256 private key (a PEM, or base64url DER or raw 32 bytes)")
+    return key
+
+
+def _push_settings(env: dict, mail_from: str) -> dict:
+    """Web Push: the VAPID key (else one generated into the instance folder), the contact the push
+    services see, and the push hosts allowed although not public (the tests' loopback service)."""
+    subject = env.get("VAPID_SUBJECT") or f"mailto:{parseaddr(mail_from)[1] or 'oscarmike@localhost'}"
+    if not subject.startswith(("mailto:", "https://")):
+        raise ConfigError(f"VAPID_SUBJECT must be a mailto: or https: URL, got {subject!r}")
+    allowed = env.get("PUSH_ALLOWED_HOSTS") or ""
+    try:
+        parse_allow_list(allowed)
+    except ValueError as exc:
+        raise ConfigError(f"PUSH_ALLOWED_HOSTS: {exc}") from None
+    if env.get("VAPID_PRIVATE_KEY"):
+        vapid_key_from_text(env["VAPID_PRIVATE_KEY"])  # refuse to start with a key that does not read
+    return {
+        "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_SUBJECT": subject,
+        "PUSH_ALLOWED_HOSTS": allowed,
+    }
+
+
 def from_environment(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -156,6 +198,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
     if database_limits["DATABASE_ANSWER_TIMEOUT"] <= database_limits["DATABASE_STATEMENT_TIMEOUT"]:
         raise ConfigError("DATABASE_ANSWER_TIMEOUT must be longer than DATABASE_STATEMENT_TIMEOUT")
 
+    push = _push_settings(env, env.get("MAIL_FROM", DEFAULT_MAIL_FROM))
+
     return {
         "OSCARMIKE_ENV": mode,
         "SECRET_KEY": secret_key,
@@ -171,7 +215,8 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_USER": env.get("SMTP_USER") or None,
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
         "SMTP_SECURITY": smtp_security,
-        "MAIL_FROM": env.get("MAIL_FROM", "Oscar Mike <oscarmike@localhost>"),
+        "MAIL_FROM": env.get("MAIL_FROM", DEFAULT_MAIL_FROM),
+        **push,
         "DEFAULT_TIMEZONE": timezone,
         "PUBLIC_URL": env.get("PUBLIC_URL") or f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}",
         "MAP_TILE_URL": env.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from detail.domain import alerts, geofence, live, notices, sessions, texts
+from detail.domain import alerts, geofence, live, notices, push, sessions, texts
 from detail.domain import requests as requests_inbox
 from detail.extensions import db, socketio
 from detail.models import Organisation, Position, utcnow
@@ -100,6 +100,7 @@ JOBS: list[Job] = [
     Job("notices", 30, notices.send_due),
     # A duress text must leave within seconds: the job looks every 2 s (an indexed query when idle).
     Job("texts", 2, texts.send_due),
+    Job("push", 5, push.send_due),
 ]
 
 

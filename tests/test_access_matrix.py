@@ -125,6 +125,7 @@ SIGNED_IN_PAGE = Access(frozenset(r for r in ACCOUNT_ROLE.values() if r))  # eve
 STAFF_JSON = Access(STAFF, json=True)
 LEAD_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only as the detail's lead (world.agent_user is)
 AGENT_PAGE = Access(frozenset({"agent"}))
+TEAM_JSON = Access(STAFF | {"agent"}, json=True)  # the person's own rows only (test_push)
 AGENT_JSON = Access(frozenset({"agent"}), json=True)
 CLIENT_PAGE = Access(frozenset({"client"}))
 API_STAFF = Access(STAFF, token=True)
@@ -168,6 +169,11 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/phone/"): AGENT_PAGE,
     ("GET", "/phone/manifest.webmanifest"): PUBLIC,
     ("GET", "/phone/sw.js"): PUBLIC,
+    # Web Push on the phone and the board: the team's own devices, never a client contact's
+    ("GET", "/push/key"): TEAM_JSON,
+    ("POST", "/push/subscriptions"): TEAM_JSON,
+    ("DELETE", "/push/subscriptions"): TEAM_JSON,
+    ("GET", "/push/sw.js"): PUBLIC,
     ("GET", "/phone/state"): AGENT_JSON,
     ("POST", "/phone/status"): AGENT_JSON,
     ("POST", "/phone/position"): AGENT_JSON,

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from detail.domain import live, notices
+from detail.domain import live, notices, push
 from detail.domain.itinerary import Invalid, check_assignment
 from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
@@ -104,6 +104,20 @@ def _tell_new_lead(handoff: Handoff, detail: Detail, event: Event) -> None:
     notices.queue(user, f"You now lead {detail.name}", "\n".join(body))
 
 
+def _push_new_lead(handoff: Handoff, detail: Detail) -> None:
+    user = handoff.to_agent.user
+    if user is None or not user.active:
+        return
+    notes = f" Notes: {handoff.notes}" if handoff.notes else ""
+    message = push.PushMessage(
+        title=f"You now lead {detail.name}",
+        body=f"Handed over by {handoff.by.name if handoff.by else 'the team'}.{notes}",
+        url=push.PHONE_PAGE,
+        tag=f"detail-{detail.id}-lead",
+    )
+    push.queue_push(user.id, message)
+
+
 def _tell_client(handoff: Handoff, detail: Detail) -> None:
     contacts = db.session.scalars(
         sa.select(User).where(User.client_id == detail.client_id, User.role == "client", User.active)
@@ -180,6 +194,7 @@ def hand_off(
         },
     )
     _tell_new_lead(handoff, detail, event)
+    _push_new_lead(handoff, detail)
     _tell_client(handoff, detail)
     return handoff, event
 

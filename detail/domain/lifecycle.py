@@ -13,7 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from detail.domain import live
+from detail.domain import live, push
 from detail.extensions import db
 from detail.models import Detail, Event, Organisation, User, utcnow
 
@@ -111,6 +111,8 @@ def change_state(detail: Detail, from_state: str, to_state: str, by: User, now: 
     # Then set through the ORM: the flush is what the socket guard watches (phones leave a completed detail).
     detail.state = to_state
     db.session.flush()
+    if to_state == "hot":
+        _tell_agents_hot(detail, by)
     return live.append_event(
         detail.client.organisation_id,
         detail.id,
@@ -124,3 +126,14 @@ def change_state(detail: Detail, from_state: str, to_state: str, by: User, now: 
             "at": now.isoformat(),
         },
     )
+
+
+def _tell_agents_hot(detail: Detail, by: User) -> None:
+    """Each agent on the detail hears on the phone, even with the page closed, that it went hot."""
+    message = push.PushMessage(
+        title=f"{detail.name} is hot",
+        body=f"{by.name} took the detail hot: report as assigned.",
+        url=push.PHONE_PAGE,
+        tag=f"detail-{detail.id}-state",
+    )
+    push.queue_for_detail(detail.id, message)

@@ -9,8 +9,9 @@
 - notices: mail to one person, written before it is sent;
 - alerting: on-call shifts, contact channels, push subscriptions, texts out, escalation policies,
   escalations and their notification attempts;
-- work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys;
-- messages: team messages and each recipient's receipts (delivered, read, acknowledged).
+- messages: team messages and each recipient's receipts (delivered, read, acknowledged);
+- push: Web Push notifications waiting for the "push" job;
+- work: risks, persons of interest, clients' requests, handoffs, after-action reports, surveys.
 
 Times are stored in UTC (UTCDateTime makes SQLite keep that promise too) and shown in
 each venue's time zone. Rules that must hold whatever code writes the rows live in the
@@ -70,6 +71,7 @@ from detail.models.operations import (
     Site,
     Visit,
 )
+from detail.models.push import QUEUED_PUSH_STATUSES, QueuedPush
 from detail.models.reports import (
     ALERT_KINDS,
     CODE_KINDS,
@@ -119,6 +121,7 @@ __all__ = [
     "GEOFENCE_LEAVE_SIGNALS",
     "MESSAGE_AUDIENCES",
     "NOTICE_STATUSES",
+    "QUEUED_PUSH_STATUSES",
     "ON_CALL_ROLES",
     "REMOVAL_KINDS",
     "REQUEST_CHANNELS",
@@ -157,6 +160,7 @@ __all__ = [
     "Position",
     "Principal",
     "PushSubscription",
+    "QueuedPush",
     "Removal",
     "Risk",
     "Site",

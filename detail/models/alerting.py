@@ -92,6 +92,11 @@ class PushSubscription(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_success_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    # The sign-in session that subscribed (None: made outside a browser session). When that session
+    # ends (signed out, a new password, deactivated), the device hears nothing more.
+    session_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
+    )
 
     user: so.Mapped[User] = so.relationship()
 

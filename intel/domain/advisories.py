@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from detail.domain import live
+from detail.domain import live, push
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
@@ -225,14 +225,28 @@ def publish(advisory: Advisory, user, summary: str, recommendation: str, now: da
     if not summary.strip() or not recommendation.strip():
         raise ReviewError("a published advisory needs a summary and a recommendation written for the client")
     now = now or utcnow()
+    first = advisory.status == "candidate"
     advisory.status = "published"
     advisory.summary, advisory.recommendation = summary.strip(), recommendation.strip()
     advisory.published_at = advisory.published_at or now
     advisory.reviewed_by, advisory.reviewed_at = user, now
     db.session.flush()
+    if first and advisory.detail_id is not None:
+        _push_to_agents(advisory)
     return live.append_event(
         advisory.organisation_id, advisory.detail_id, "advisory_published", advisory_payload(advisory)
     )
+
+
+def _push_to_agents(advisory: Advisory) -> None:
+    """The detail's agents hear of a newly published advisory on their phones, page open or not."""
+    message = push.PushMessage(
+        title=f"Advisory ({advisory.severity}): {advisory.title}",
+        body=f"{advisory.summary} {advisory.recommendation}",
+        url=push.PHONE_PAGE,
+        tag=f"advisory-{advisory.id}",
+    )
+    push.queue_for_detail(advisory.detail_id, message)
 
 
 def dismiss(advisory: Advisory, user, reason: str, now: datetime | None = None):

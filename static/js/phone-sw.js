@@ -1,8 +1,9 @@
 // Service worker for the phone page: the page and its files open from cache when the network
 // is gone, so an agent can still tap a code (it queues on the page and is sent later).
-// Status and position POSTs are never cached or answered from here.
-const CACHE = "oscarmike-phone-v6";
-const SHELL = ["/phone/", "/static/css/app.css", "/static/js/confirm.js", "/static/js/dom.js", "/static/js/phone.js", "/static/js/phone-messages.js", "/static/js/tables.js", "/static/vendor/socket.io/socket.io.min.js", "/static/icons/om.svg"];
+// Status and position POSTs are never cached or answered from here. Push notifications: push-sw.js.
+importScripts("/static/js/push-sw.js");
+const CACHE = "oscarmike-phone-v7";
+const SHELL = ["/phone/", "/static/css/app.css", "/static/js/confirm.js", "/static/js/dom.js", "/static/js/phone.js", "/static/js/phone-messages.js", "/static/js/push.js", "/static/js/tables.js", "/static/vendor/socket.io/socket.io.min.js", "/static/icons/om.svg"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
