@@ -1,0 +1,394 @@
+"""The escalation engine (detail/domain/escalation.py) run by its job on a controlled clock.
+
+A duress at T0 climbs the default policy: the on-call primary by push and text at once, the backup
+after 60 s, every coordinator after 120 s, until someone acknowledges it. Push is the other branch's
+(push.send_to_user, push.queue_push): monkeypatched here to record what would go. Texts are rows of
+the texts outbox; mail goes through the notices outbox to a real SMTP server on loopback.
+"""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from detail import jobs
+from detail.domain import escalation, notices, push, texts
+from detail.domain import requests as requests_inbox
+from detail.domain.statuses import duress_code, record_status
+from detail.extensions import db
+from detail.models import (
+    Alert,
+    ContactChannel,
+    Escalation,
+    Event,
+    Notice,
+    NotificationAttempt,
+    OnCallShift,
+    PushSubscription,
+    TextMessage,
+    User,
+)
+
+from .conftest import T0, sign_in
+from .mailbox import mailbox  # noqa: F401  (fixture)
+
+PRIMARY_NUMBER = "+447700900001"
+BACKUP_NUMBER = "+447700900002"
+
+
+class PushRecorder:
+    """Stands in for push.send_to_user and push.queue_push (built on another branch)."""
+
+    def __init__(self):
+        self.sent: list[tuple[int, push.PushMessage]] = []
+        self.queued: list[tuple[int, push.PushMessage]] = []
+        self.failing = False
+
+    def send_to_user(self, user_id, message):
+        if self.failing:
+            raise ConnectionError("push service unreachable")
+        self.sent.append((user_id, message))
+        return [push.PushOutcome(subscription_id=1, ok=True, status=201)]
+
+    def queue_push(self, user_id, message):
+        self.queued.append((user_id, message))
+
+
+@pytest.fixture
+def pushes(monkeypatch):
+    recorder = PushRecorder()
+    monkeypatch.setattr(push, "send_to_user", recorder.send_to_user)
+    monkeypatch.setattr(push, "queue_push", recorder.queue_push, raising=False)
+    return recorder
+
+
+@pytest.fixture
+def clock(time_machine):
+    def at(moment):
+        time_machine.move_to(moment, tick=False)
+
+    return at
+
+
+def reachable(user: User, number: str | None = None, email: str | None = None) -> None:
+    """Give the person a push subscription and verified channels."""
+    db.session.add(PushSubscription(user_id=user.id, endpoint=f"https://push.example/{user.id}", p256dh="k", auth="a"))
+    if number:
+        db.session.add(ContactChannel(user_id=user.id, kind="sms", address=number, verified_at=T0 - timedelta(days=1)))
+    if email:
+        db.session.add(ContactChannel(user_id=user.id, kind="email", address=email, verified_at=T0 - timedelta(days=1)))
+
+
+def on_call(world, primary: User | None, backup: User | None) -> None:
+    for role, user in (("primary", primary), ("backup", backup)):
+        if user is not None:
+            db.session.add(
+                OnCallShift(
+                    organisation_id=world.org.id,
+                    user_id=user.id,
+                    role=role,
+                    starts_at=T0 - timedelta(hours=12),
+                    ends_at=T0 + timedelta(hours=12),
+                )
+            )
+
+
+@pytest.fixture
+def rota(world):
+    """The coordinator on call as primary, the admin as backup; both reachable by push and text."""
+    on_call(world, world.coordinator, world.admin)
+    reachable(world.coordinator, PRIMARY_NUMBER, "duty@aegis.example")
+    reachable(world.admin, BACKUP_NUMBER)
+    db.session.commit()
+    return world
+
+
+def raise_duress(world, source="phone", at=T0) -> Alert:
+    recorded = record_status(
+        world.agent, duress_code(world.org.id), client_id=f"duress-{source}", source=source, now=at
+    )
+    db.session.commit()
+    return db.session.scalar(sa.select(Alert).where(Alert.status_report_id == recorded.report.id))
+
+
+def run_job() -> int:
+    return jobs.run_escalations()
+
+
+def attempts() -> list[tuple[int, str, str, str]]:
+    """(step, person, channel, status) of every attempt, in order."""
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(NotificationAttempt).order_by(NotificationAttempt.id))
+    return [(a.step, a.user.email, a.channel, a.status) for a in rows]
+
+
+def test_a_duress_reaches_primary_then_backup_then_every_coordinator_and_stops_at_acknowledgment(
+    rota, pushes, clock, client
+):
+    world = rota
+    clock(T0)
+    alert = raise_duress(world)
+    clock(T0 + timedelta(seconds=2))
+    run_job()
+    assert attempts() == [
+        (0, "coord@aegis.example", "push", "sent"),
+        (0, "coord@aegis.example", "sms", "sent"),
+    ]
+    assert [user_id for user_id, _ in pushes.sent] == [world.coordinator.id]
+    text = db.session.scalar(sa.select(TextMessage))
+    assert text.to_number == PRIMARY_NUMBER and "ACK " in text.body and "/ack/" in text.body
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.kind == "duress" and esc.subject == f"alert:{alert.id}" and esc.ack_code in text.body
+
+    clock(T0 + timedelta(seconds=59))
+    run_job()
+    assert len(attempts()) == 2, "nothing more before the backup's 60 s"
+
+    clock(T0 + timedelta(seconds=60))
+    run_job()
+    assert attempts()[2:] == [
+        (1, "admin@aegis.example", "push", "sent"),
+        (1, "admin@aegis.example", "sms", "sent"),
+    ]
+
+    clock(T0 + timedelta(seconds=120))
+    run_job()
+    third = attempts()[4:]
+    assert {(step, who, channel) for step, who, channel, _ in third} == {
+        (2, who, channel)
+        for who in ("admin@aegis.example", "coord@aegis.example")
+        for channel in ("push", "sms", "email")
+    }
+    assert ("admin@aegis.example", "email", "skipped") in {(w, c, s) for _, w, c, s in third}
+    skipped = db.session.scalar(
+        sa.select(NotificationAttempt).where(
+            NotificationAttempt.user_id == world.admin.id, NotificationAttempt.channel == "email"
+        )
+    )
+    assert skipped.error == "Admin has no verified email address"
+
+    # The board's button acknowledges the alert and stops the escalation.
+    sign_in(client, world.coordinator)
+    clock(T0 + timedelta(seconds=150))
+    response = client.post(f"/board/alerts/{alert.id}/acknowledge", json={"note": "on it"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    esc = db.session.get(Escalation, esc.id)
+    assert esc.acknowledged_by_id == world.coordinator.id and esc.acknowledged_via == "board" and esc.ended_at
+    # Those already reached who did not take it hear who did.
+    assert {user_id for user_id, _ in pushes.queued} == {world.admin.id}
+    assert "acknowledged by Coord" in pushes.queued[0][1].body
+    told = db.session.scalars(sa.select(TextMessage).where(TextMessage.to_number == BACKUP_NUMBER)).all()
+    assert any("acknowledged by Coord" in t.body for t in told)
+
+    before = len(attempts())
+    clock(T0 + timedelta(minutes=30))
+    run_job()
+    assert len(attempts()) == before
+    kinds = [
+        e.kind for e in db.session.scalars(sa.select(Event).where(Event.kind.like("escalation_%")).order_by(Event.id))
+    ]
+    assert kinds[0] == "escalation_started" and kinds[-1] == "escalation_acknowledged"
+    assert "escalation_attempt" in kinds
+
+
+def test_a_job_stopped_after_a_step_neither_repeats_nor_skips_it(rota, pushes, clock):
+    clock(T0)
+    raise_duress(rota)
+    # The evaluator ran step 0 and committed; the process stopped before delivering.
+    clock(T0 + timedelta(seconds=1))
+    jobs._for_each_organisation(escalation.evaluate)
+    assert [s for *_, s in attempts()] == ["queued", "queued"]
+    # A second evaluator at the same moment finds the step taken.
+    jobs._for_each_organisation(escalation.evaluate)
+    assert len(attempts()) == 2
+    # The restarted job delivers each once, however often it runs.
+    run_job()
+    run_job()
+    assert [s for *_, s in attempts()] == ["sent", "sent"]
+    assert len(pushes.sent) == 1 and db.session.scalar(sa.select(sa.func.count(TextMessage.id))) == 1
+    # Down for three minutes: on restart both later steps run, in order, none skipped.
+    clock(T0 + timedelta(minutes=3))
+    run_job()
+    assert sorted({step for step, *_ in attempts()}) == [0, 1, 2]
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.next_step is None and esc.ended_at is None
+
+
+def test_a_push_claimed_by_a_sender_that_stopped_is_never_sent_again(rota, pushes, clock):
+    clock(T0)
+    raise_duress(rota)
+    clock(T0 + timedelta(seconds=1))
+    jobs._for_each_organisation(escalation.evaluate)
+    push_attempt = db.session.scalar(sa.select(NotificationAttempt).where(NotificationAttempt.channel == "push"))
+    assert escalation._claim(push_attempt.id, T0 + timedelta(seconds=1))  # claimed, then the process died
+    db.session.commit()
+    run_job()
+    assert pushes.sent == []
+    clock(T0 + timedelta(minutes=10))
+    run_job()
+    db.session.refresh(push_attempt)
+    assert push_attempt.status == "failed" and "may or may not have arrived" in push_attempt.error
+    # Later steps' pushes went, each once; step 0's never did.
+    sent = db.session.scalars(
+        sa.select(NotificationAttempt).where(
+            NotificationAttempt.channel == "push", NotificationAttempt.status == "sent"
+        )
+    ).all()
+    assert {a.step for a in sent} == {1, 2} and len(pushes.sent) == len(sent)
+
+
+def test_a_failing_channel_does_not_stop_the_others(rota, pushes, clock, mailbox):  # noqa: F811
+    pushes.failing = True
+    clock(T0)
+    raise_duress(rota)
+    clock(T0 + timedelta(seconds=121))
+    run_job()
+    by_channel = {}
+    for attempt in db.session.scalars(sa.select(NotificationAttempt)):
+        by_channel.setdefault(attempt.channel, set()).add((attempt.status, attempt.error))
+    assert {s for s, _ in by_channel["push"]} == {"failed"}
+    assert all("push failed: push service unreachable" in e for _, e in by_channel["push"])
+    assert {s for s, _ in by_channel["sms"]} == {"sent"}
+    # The primary's email (step 2: every coordinator) went through the outbox to the SMTP server.
+    assert notices.send_due() == 1
+    (message,) = mailbox.messages
+    assert message["To"] == "duty@aegis.example" and message["Subject"].startswith("ALARM: DURESS: Bravo 1")
+    assert "/ack/" in message.get_content() and "ACK " in message.get_content()
+    mail_attempt = db.session.scalar(
+        sa.select(NotificationAttempt).where(
+            NotificationAttempt.channel == "email", NotificationAttempt.status == "sent"
+        )
+    )
+    assert mail_attempt.notice_id == db.session.scalar(sa.select(Notice.id))
+
+
+def test_a_text_delivered_or_failed_updates_its_attempt(rota, pushes, clock):
+    clock(T0)
+    raise_duress(rota)
+    clock(T0 + timedelta(seconds=61))
+    run_job()
+    first, second = db.session.scalars(sa.select(TextMessage).order_by(TextMessage.id)).all()
+    first.status, first.delivered_at = "delivered", T0 + timedelta(seconds=5)
+    second.status, second.last_error = "undelivered", "30003 Unreachable destination handset"
+    events = []
+    for text in (first, second):
+        for listener in texts.STATUS_LISTENERS:
+            events += listener(text)
+    db.session.commit()
+    assert [e.kind for e in events] == ["escalation_attempt", "escalation_attempt"]
+    statuses = {a.text_message_id: (a.status, a.error) for a in db.session.scalars(sa.select(NotificationAttempt))}
+    assert statuses[first.id] == ("delivered", "")
+    assert statuses[second.id] == ("failed", "text undelivered: 30003 Unreachable destination handset")
+
+
+def test_nobody_on_call_sends_the_first_step_to_every_coordinator_and_says_why(world, pushes, clock):
+    reachable(world.coordinator)
+    reachable(world.admin)
+    db.session.commit()
+    clock(T0)
+    raise_duress(world)
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    rows = db.session.scalars(sa.select(NotificationAttempt).where(NotificationAttempt.channel == "push")).all()
+    assert {r.user_id for r in rows} == {world.coordinator.id, world.admin.id}
+    assert all(r.error.startswith("nobody on call as primary: sent to every coordinator") for r in rows)
+    texts_ = db.session.scalars(sa.select(NotificationAttempt).where(NotificationAttempt.channel == "sms")).all()
+    assert {t.status for t in texts_} == {"skipped"}
+    assert all("has no verified mobile number" in t.error for t in texts_)
+
+
+def test_an_app_alarm_is_an_sos_and_a_late_alert_climbs_the_late_policy(rota, pushes, clock):
+    clock(T0)
+    raise_duress(rota, source="owntracks")
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    assert db.session.scalar(sa.select(Escalation.kind)) == "sos"
+
+
+def test_an_alarm_acknowledged_or_cleared_elsewhere_ends_its_escalation(rota, pushes, clock):
+    world = rota
+    clock(T0)
+    late = Alert(
+        organisation_id=world.org.id,
+        agent=world.agent,
+        detail_id=world.detail.id,
+        kind="silent",
+        message="Bravo 1 silent",
+        raised_at=T0,
+    )
+    db.session.add(late)
+    db.session.commit()
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.kind == "silent" and [c for _, _, c, _ in attempts()] == ["push"]
+    late.resolved_at = T0 + timedelta(seconds=30)
+    db.session.commit()
+    clock(T0 + timedelta(seconds=31))
+    run_job()
+    db.session.refresh(esc)
+    assert esc.ended_at is not None and esc.end_reason == "the alert cleared" and esc.acknowledged_at is None
+
+
+def test_an_overdue_urgent_request_escalates_until_acknowledged(rota, pushes, clock):
+    world = rota
+    clock(T0)
+    request, _ = requests_inbox.log_request(
+        client=world.client, subject="Car needed now", priority="urgent", received_at=T0
+    )
+    db.session.commit()
+    clock(T0 + timedelta(minutes=world.org.request_alert_minutes))
+    requests_inbox.evaluate(world.org)
+    db.session.commit()
+    run_job()
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.kind == "request" and "Car needed now" in esc.title
+    assert {(w, c) for _, w, c, _ in attempts()} == {("coord@aegis.example", "push"), ("coord@aegis.example", "email")}
+    requests_inbox.acknowledge(request, world.admin)
+    db.session.commit()
+    run_job()
+    db.session.refresh(esc)
+    assert esc.acknowledged_by_id == world.admin.id and esc.ended_at is not None
+
+
+def test_a_critical_advisory_published_escalates_through_intels_hook(rota, pushes, clock):
+    from intel.models import Advisory
+
+    world = rota
+    clock(T0)
+    advisory = Advisory(
+        organisation_id=world.org.id,
+        detail_id=world.detail.id,
+        title="Armed protest at ExCeL",
+        category="protest",
+        severity="critical",
+        reason="near the venue",
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=3),
+        status="published",
+        published_at=T0,
+    )
+    db.session.add(advisory)
+    db.session.commit()
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    run_job()
+    (esc,) = db.session.scalars(sa.select(Escalation)).all()
+    assert esc.kind == "advisory" and esc.subject == f"advisory:{advisory.id}"
+    assert esc.title == "Critical advisory published: Armed protest at ExCeL"
+
+
+def test_each_organisation_gets_the_default_policies_once(world):
+    policies = escalation.ensure_policies(world.org.id)
+    db.session.commit()
+    assert sorted(policies) == sorted(escalation.DEFAULT_STEPS)
+    duress = [(s.delay_seconds, s.target, s.channels) for s in policies["duress"].steps]
+    assert duress == [(0, "primary", "push,sms"), (60, "backup", "push,sms"), (120, "coordinators", "push,sms,email")]
+    again = escalation.ensure_policies(world.org.id)
+    assert {k: p.id for k, p in again.items()} == {k: p.id for k, p in policies.items()}
+
+
+def test_the_job_runs_often_enough_for_a_duress_to_go_within_seconds():
+    job = next(j for j in jobs.JOBS if j.name == "escalation")
+    assert job.every_seconds <= 5
