@@ -8,118 +8,34 @@ the texts outbox; mail goes through the notices outbox to a real SMTP server on 
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from detail import jobs
-from detail.domain import escalation, notices, push, texts
+from detail.domain import escalation, notices, texts
 from detail.domain import requests as requests_inbox
-from detail.domain.statuses import duress_code, record_status
 from detail.extensions import db
 from detail.models import (
     Alert,
-    ContactChannel,
     Escalation,
     Event,
     Notice,
     NotificationAttempt,
-    OnCallShift,
-    PushSubscription,
     TextMessage,
-    User,
 )
 
 from .conftest import T0, sign_in
+from .escalation_helpers import (  # noqa: F401  (fixtures)
+    BACKUP_NUMBER,
+    PRIMARY_NUMBER,
+    attempts,
+    clock_fixture,
+    pushes_fixture,
+    raise_duress,
+    reachable,
+    rota_fixture,
+    run_job,
+)
 from .mailbox import mailbox  # noqa: F401  (fixture)
-
-PRIMARY_NUMBER = "+447700900001"
-BACKUP_NUMBER = "+447700900002"
-
-
-class PushRecorder:
-    """Stands in for push.send_to_user and push.queue_push (built on another branch)."""
-
-    def __init__(self):
-        self.sent: list[tuple[int, push.PushMessage]] = []
-        self.queued: list[tuple[int, push.PushMessage]] = []
-        self.failing = False
-
-    def send_to_user(self, user_id, message):
-        if self.failing:
-            raise ConnectionError("push service unreachable")
-        self.sent.append((user_id, message))
-        return [push.PushOutcome(subscription_id=1, ok=True, status=201)]
-
-    def queue_push(self, user_id, message):
-        self.queued.append((user_id, message))
-
-
-@pytest.fixture
-def pushes(monkeypatch):
-    recorder = PushRecorder()
-    monkeypatch.setattr(push, "send_to_user", recorder.send_to_user)
-    monkeypatch.setattr(push, "queue_push", recorder.queue_push, raising=False)
-    return recorder
-
-
-@pytest.fixture
-def clock(time_machine):
-    def at(moment):
-        time_machine.move_to(moment, tick=False)
-
-    return at
-
-
-def reachable(user: User, number: str | None = None, email: str | None = None) -> None:
-    """Give the person a push subscription and verified channels."""
-    db.session.add(PushSubscription(user_id=user.id, endpoint=f"https://push.example/{user.id}", p256dh="k", auth="a"))
-    if number:
-        db.session.add(ContactChannel(user_id=user.id, kind="sms", address=number, verified_at=T0 - timedelta(days=1)))
-    if email:
-        db.session.add(ContactChannel(user_id=user.id, kind="email", address=email, verified_at=T0 - timedelta(days=1)))
-
-
-def on_call(world, primary: User | None, backup: User | None) -> None:
-    for role, user in (("primary", primary), ("backup", backup)):
-        if user is not None:
-            db.session.add(
-                OnCallShift(
-                    organisation_id=world.org.id,
-                    user_id=user.id,
-                    role=role,
-                    starts_at=T0 - timedelta(hours=12),
-                    ends_at=T0 + timedelta(hours=12),
-                )
-            )
-
-
-@pytest.fixture
-def rota(world):
-    """The coordinator on call as primary, the admin as backup; both reachable by push and text."""
-    on_call(world, world.coordinator, world.admin)
-    reachable(world.coordinator, PRIMARY_NUMBER, "duty@aegis.example")
-    reachable(world.admin, BACKUP_NUMBER)
-    db.session.commit()
-    return world
-
-
-def raise_duress(world, source="phone", at=T0) -> Alert:
-    recorded = record_status(
-        world.agent, duress_code(world.org.id), client_id=f"duress-{source}", source=source, now=at
-    )
-    db.session.commit()
-    return db.session.scalar(sa.select(Alert).where(Alert.status_report_id == recorded.report.id))
-
-
-def run_job() -> int:
-    return jobs.run_escalations()
-
-
-def attempts() -> list[tuple[int, str, str, str]]:
-    """(step, person, channel, status) of every attempt, in order."""
-    db.session.expire_all()
-    rows = db.session.scalars(sa.select(NotificationAttempt).order_by(NotificationAttempt.id))
-    return [(a.step, a.user.email, a.channel, a.status) for a in rows]
 
 
 def test_a_duress_reaches_primary_then_backup_then_every_coordinator_and_stops_at_acknowledgment(
