@@ -121,6 +121,25 @@ def ensure_policies(organisation_id: int) -> dict[str, EscalationPolicy]:
     return policies
 
 
+def replace_steps(policy: EscalationPolicy, steps: list[dict], active: bool) -> None:
+    """Replace the policy's steps as a whole, in the order given (flushes). Each dict: delay_seconds,
+    target, person (a User or None), channels ("push,sms"). Open escalations go on by position."""
+    policy.active = active
+    policy.steps.clear()
+    db.session.flush()  # (policy, position) is unique: the old rows go before the new ones come
+    for position, step in enumerate(steps):
+        policy.steps.append(
+            EscalationStep(
+                position=position,
+                delay_seconds=step["delay_seconds"],
+                target=step["target"],
+                person_id=step["person"].id if step["person"] is not None else None,
+                channels=step["channels"],
+            )
+        )
+    db.session.flush()
+
+
 def coordinators(organisation_id: int) -> list[User]:
     """The organisation's active coordinators and admins, by name."""
     return list(
