@@ -79,7 +79,7 @@ def _rows_of(policy) -> list[Row]:
 
 def _rows_from_form() -> list[Row]:
     rows = []
-    count = min(int(request.form.get("rows", "0") or 0) if request.form.get("rows", "").isdigit() else 0, MAX_STEPS + 1)
+    count = min(int(request.form["rows"]), MAX_STEPS + 1)
     for i in range(count):
         prefix = f"step-{i}-"
         rows.append(
@@ -193,6 +193,8 @@ def edit_escalation_policy(kind: str):
         return _edit_page(policy, _rows_of(policy), form)
     if not form.validate_on_submit():
         return _edit_page(policy, _rows_of(policy), form, 400, ["The form expired: nothing was saved. Try again."])
+    if not request.form.get("rows", "").isdigit():
+        return _edit_page(policy, _rows_of(policy), form, 400, ["The form came incomplete: nothing was saved."])
     rows = _rows_from_form()
     active = bool(request.form.get("active"))
     steps = _checked(rows, policy, {u.id: u for u in _people()})
