@@ -308,3 +308,22 @@ def test_each_organisation_gets_the_default_policies_once(world):
 def test_the_job_runs_often_enough_for_a_duress_to_go_within_seconds():
     job = next(j for j in jobs.JOBS if j.name == "escalation")
     assert job.every_seconds <= 5
+
+
+def test_the_board_shows_each_alerts_escalation_with_its_attempts(rota, pushes, clock, client):
+    world = rota
+    clock(T0)
+    alert = raise_duress(world)
+    clock(T0 + timedelta(seconds=2))
+    run_job()
+    sign_in(client, world.coordinator)
+    state = client.get("/board/state").get_json()
+    (shown,) = [a for a in state["alerts"] if a["alert_id"] == alert.id]
+    esc = shown["escalation"]
+    assert esc["kind"] == "duress" and esc["next_step"] == 1 and esc["next_step_at_local"] == "08:01 GMT"
+    assert [(a["user"], a["channel_label"], a["status"]) for a in esc["attempts"]] == [
+        ("Coord", "push", "sent"),
+        ("Coord", "text", "sent"),
+    ]
+    detail_state = client.get(f"/board/details/{world.detail.id}/state").get_json()
+    assert detail_state["detail"]["alerts"][0]["escalation"]["escalation_id"] == esc["escalation_id"]
