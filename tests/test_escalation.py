@@ -327,3 +327,25 @@ def test_the_board_shows_each_alerts_escalation_with_its_attempts(rota, pushes, 
     ]
     detail_state = client.get(f"/board/details/{world.detail.id}/state").get_json()
     assert detail_state["detail"]["alerts"][0]["escalation"]["escalation_id"] == esc["escalation_id"]
+
+
+def test_the_after_action_timeline_has_the_attempts_and_the_acknowledgment(rota, pushes, clock, client):
+    from detail.domain import after_action
+
+    world = rota
+    clock(T0)
+    alert = raise_duress(world)
+    clock(T0 + timedelta(seconds=61))
+    run_job()
+    sign_in(client, world.admin)
+    assert client.post(f"/board/alerts/{alert.id}/acknowledge", json={"note": "called him"}).status_code == 200
+    db.session.expire_all()
+    report = after_action.build(db.session.get(type(world.detail), world.detail.id), now=T0 + timedelta(hours=1))
+    lines = [e.text for e in report.entries if e.kind.startswith("escalation_")]
+    assert lines[0] == "Escalation started (duress): DURESS: Bravo 1 (Sam Carter) on Northwind CEO London"
+    assert "Step 1: Coord by push, sent" in lines and "Step 2: Admin by text, sent" in lines
+    assert lines[-1] == (
+        "Escalation acknowledged by Admin on the board: DURESS: Bravo 1 (Sam Carter) on Northwind CEO London"
+    )
+    page = client.get(f"/admin/details/{world.detail.id}/after-action")
+    assert page.status_code == 200 and "Step 2: Admin by text, sent" in page.get_data(as_text=True)
