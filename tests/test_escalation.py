@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from detail import jobs
-from detail.domain import escalation, notices, texts
+from detail.domain import escalation, notices, push, texts
 from detail.domain import requests as requests_inbox
 from detail.extensions import db
 from detail.models import (
@@ -349,3 +349,21 @@ def test_the_after_action_timeline_has_the_attempts_and_the_acknowledgment(rota,
     )
     page = client.get(f"/admin/details/{world.detail.id}/after-action")
     assert page.status_code == 200 and "Step 2: Admin by text, sent" in page.get_data(as_text=True)
+
+
+def test_a_failure_to_tell_the_others_never_undoes_the_acknowledgment(rota, pushes, clock, client, monkeypatch):
+    def broken(user_id, message):
+        raise RuntimeError("push queue unavailable")
+
+    monkeypatch.setattr(push, "queue_push", broken, raising=False)
+    clock(T0)
+    alert = raise_duress(rota)
+    clock(T0 + timedelta(seconds=61))
+    run_job()
+    sign_in(client, rota.admin)
+    assert client.post(f"/board/alerts/{alert.id}/acknowledge", json={"note": "called him"}).status_code == 200
+    db.session.expire_all()
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.acknowledged_by_id == rota.admin.id and db.session.get(Alert, alert.id).acknowledged_at is not None
+    # The primary, texted at step 1, is still told by text.
+    assert any("acknowledged by Admin" in t.body for t in db.session.scalars(sa.select(TextMessage)))

@@ -735,12 +735,15 @@ def _tell_notified(escalation: Escalation, taker: User, now: datetime) -> None:
             reached.setdefault(attempt.user_id, {})[attempt.channel] = attempt.address
     for user_id, channels in reached.items():
         user = db.session.get(User, user_id)
-        push.queue_push(
-            user_id,
-            push.PushMessage(
-                title="Alarm acknowledged", body=line, url=escalation.link, tag=f"escalation-{escalation.id}"
-            ),
+        message = push.PushMessage(
+            title="Alarm acknowledged", body=line, url=escalation.link, tag=f"escalation-{escalation.id}"
         )
+        try:
+            # Telling the others is second to the acknowledgment itself: a failure here must not undo it.
+            with db.session.begin_nested():
+                push.queue_push(user_id, message)
+        except Exception:
+            log.exception("queueing the acknowledgment push for user %s failed", user_id)
         if "sms" in channels:
             texts.queue_text(
                 organisation_id=escalation.organisation_id,
