@@ -61,7 +61,7 @@ def reachable(user: User, number: str | None = None, email: str | None = None) -
         db.session.add(ContactChannel(user_id=user.id, kind="email", address=email, verified_at=T0 - timedelta(days=1)))
 
 
-def on_call(world, primary: User | None, backup: User | None) -> None:
+def on_call(world, primary: User | None, backup: User | None, around=T0) -> None:
     for role, user in (("primary", primary), ("backup", backup)):
         if user is not None:
             db.session.add(
@@ -69,19 +69,23 @@ def on_call(world, primary: User | None, backup: User | None) -> None:
                     organisation_id=world.org.id,
                     user_id=user.id,
                     role=role,
-                    starts_at=T0 - timedelta(hours=12),
-                    ends_at=T0 + timedelta(hours=12),
+                    starts_at=around - timedelta(hours=12),
+                    ends_at=around + timedelta(hours=12),
                 )
             )
 
 
-@pytest.fixture(name="rota")
-def rota_fixture(world):
+def make_rota(world, starts=T0) -> None:
     """The coordinator on call as primary, the admin as backup; both reachable by push and text."""
-    on_call(world, world.coordinator, world.admin)
+    on_call(world, world.coordinator, world.admin, starts)
     reachable(world.coordinator, PRIMARY_NUMBER, "duty@aegis.example")
     reachable(world.admin, BACKUP_NUMBER)
     db.session.commit()
+
+
+@pytest.fixture(name="rota")
+def rota_fixture(world):
+    make_rota(world)
     return world
 
 
