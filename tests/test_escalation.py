@@ -367,3 +367,37 @@ def test_a_failure_to_tell_the_others_never_undoes_the_acknowledgment(rota, push
     assert esc.acknowledged_by_id == rota.admin.id and db.session.get(Alert, alert.id).acknowledged_at is not None
     # The primary, texted at step 1, is still told by text.
     assert any("acknowledged by Admin" in t.body for t in db.session.scalars(sa.select(TextMessage)))
+
+
+def test_on_postgresql_two_evaluators_at_once_write_each_step_once(pg_world, pushes, time_machine):
+    """Two job processes evaluating the same organisation at the same moment: the advisory lock lets
+    one in, and the conditional UPDATE of the step would stop the other anyway."""
+    from .escalation_helpers import make_rota
+
+    world = pg_world
+    make_rota(world)
+    time_machine.move_to(T0, tick=False)
+    raise_duress(world)
+    time_machine.move_to(T0 + timedelta(seconds=121), tick=False)
+    other = db.engine.connect()
+    try:
+        # The other process holds the organisation's evaluation lock: this one skips it.
+        other.execute(sa.text("SELECT pg_advisory_lock(:cls, :org)"), {"cls": jobs.JOB_LOCK_CLASS, "org": world.org.id})
+        jobs._for_each_organisation(escalation.evaluate)
+        assert attempts() == []
+        other.execute(
+            sa.text("SELECT pg_advisory_unlock(:cls, :org)"), {"cls": jobs.JOB_LOCK_CLASS, "org": world.org.id}
+        )
+    finally:
+        other.close()
+    run_job()
+    run_job()
+    rows = attempts()
+    assert sorted({step for step, *_ in rows}) == [0, 1, 2]
+    assert len(rows) == len(set((s, w, c) for s, w, c, _ in rows)) == 2 + 2 + 6
+    assert len(pushes.sent) == sum(1 for *_, c, s in rows if c == "push" and s == "sent")
+    # And the text reply's lookup, on PostgreSQL too.
+    code = db.session.scalar(sa.select(Escalation.ack_code))
+    reply, events = escalation.acknowledge_by_text(PRIMARY_NUMBER, f"ACK {code}")
+    db.session.commit()
+    assert reply.startswith("Acknowledged: DURESS") and [e.kind for e in events][-1] == "escalation_acknowledged"
