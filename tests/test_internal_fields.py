@@ -37,11 +37,13 @@ from detail.models import (
     AfterAction,
     Alert,
     Device,
+    Escalation,
     PersonOfInterest,
     Risk,
     Survey,
     SurveyPhoto,
     SurveyRoute,
+    TextMessage,
     Unavailability,
     utcnow,
 )
@@ -145,6 +147,15 @@ def _internal_world(world) -> dict:
     world.assignment.override_reason = "x"
     request, _ = requests_inbox.log_request(
         client=world.client, subject="Is the route safe?", contact=world.contact, detail=detail, received_at=NOW
+    )
+    # An alarm climbing its escalation on the client's detail, and the text it sent a coordinator.
+    db.session.add_all(
+        [
+            Escalation(
+                organisation_id=org.id, kind="late", subject="alert:x", detail_id=detail.id, title="x", ack_code="1234"
+            ),
+            TextMessage(organisation_id=org.id, user_id=world.coordinator.id, to_number="+447700900001", body="x"),
+        ]
     )
     db.session.flush()
     return {"request": request, "advisory": advisory}
