@@ -8,6 +8,7 @@ the texts outbox; mail goes through the notices outbox to a real SMTP server on 
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from detail import jobs
@@ -401,3 +402,28 @@ def test_on_postgresql_two_evaluators_at_once_write_each_step_once(pg_world, pus
     reply, events = escalation.acknowledge_by_text(PRIMARY_NUMBER, f"ACK {code}")
     db.session.commit()
     assert reply.startswith("Acknowledged: DURESS") and [e.kind for e in events][-1] == "escalation_acknowledged"
+
+
+@pytest.mark.parametrize("alert_kind", ["late_om", "late_station", "silent"])
+def test_late_and_silent_alerts_reach_the_primary_by_push_then_the_backup_after_five_minutes(
+    rota, pushes, clock, alert_kind
+):
+    world = rota
+    clock(T0)
+    db.session.add(
+        Alert(
+            organisation_id=world.org.id,
+            agent=world.agent,
+            detail_id=world.detail.id,
+            kind=alert_kind,
+            message="Bravo 1 late",
+            raised_at=T0,
+        )
+    )
+    db.session.commit()
+    for seconds, expected in ((1, 1), (299, 1), (300, 2)):
+        clock(T0 + timedelta(seconds=seconds))
+        run_job()
+        assert len(attempts()) == expected
+    assert attempts() == [(0, "coord@aegis.example", "push", "sent"), (1, "admin@aegis.example", "push", "sent")]
+    assert db.session.scalar(sa.select(Escalation.kind)) == ("silent" if alert_kind == "silent" else "late")
