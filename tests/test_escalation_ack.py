@@ -22,6 +22,7 @@ from .escalation_helpers import (  # noqa: F401  (fixtures)
     rota_fixture,
     run_job,
 )
+from .mailbox import mailbox  # noqa: F401  (fixture)
 
 PUBLIC_URL = "https://om.example"
 SECRET = "twilio-auth-token-for-tests"
@@ -167,3 +168,18 @@ def test_an_unsigned_ack_text_is_refused(app, client, rota, pushes, clock):
     response = client.post("/ingest/sms", data={"From": PRIMARY_NUMBER, "Body": f"ACK {code}"})
     assert response.status_code == 403
     assert db.session.scalar(sa.select(Escalation.acknowledged_at)) is None
+
+
+def test_the_link_in_the_alarm_email_acknowledges(app, client, rota, pushes, clock, mailbox):  # noqa: F811
+    from detail.domain import notices
+
+    escalated(app, rota, clock, seconds=121)  # every coordinator, by email too
+    assert notices.send_due() == 1  # the coordinator's verified address; the admin has none
+    (mail,) = mailbox.messages
+    assert mail["To"] == "duty@aegis.example"
+    path = re.search(r"https://om\.example(/ack/[A-Za-z0-9_-]+)", mail.get_content()).group(1)
+    sign_in(client, rota.coordinator)
+    assert client.post(path).status_code == 200
+    esc = db.session.scalar(sa.select(Escalation))
+    db.session.refresh(esc)
+    assert esc.acknowledged_via == "link" and esc.acknowledged_by_id == rota.coordinator.id
