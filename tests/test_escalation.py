@@ -427,3 +427,17 @@ def test_late_and_silent_alerts_reach_the_primary_by_push_then_the_backup_after_
         assert len(attempts()) == expected
     assert attempts() == [(0, "coord@aegis.example", "push", "sent"), (1, "admin@aegis.example", "push", "sent")]
     assert db.session.scalar(sa.select(Escalation.kind)) == ("silent" if alert_kind == "silent" else "late")
+
+
+def test_an_escalation_nobody_answers_stops_a_day_after_its_last_step(rota, pushes, clock):
+    clock(T0)
+    raise_duress(rota)
+    clock(T0 + timedelta(minutes=3))
+    run_job()
+    esc = db.session.scalar(sa.select(Escalation))
+    assert esc.next_step is None and esc.ended_at is None, "every step ran; it waits for an acknowledgment"
+    clock(T0 + timedelta(hours=24, minutes=1))
+    run_job()
+    db.session.refresh(esc)
+    assert esc.ended_at is not None and esc.end_reason == "nobody acknowledged it within 24 hours"
+    assert esc.acknowledged_at is None

@@ -454,40 +454,51 @@ def _run_step(escalation: Escalation, policy: EscalationPolicy, now: datetime) -
     return True
 
 
-def evaluate(organisation: Organisation, now: datetime | None = None) -> list[Event]:
-    """Open, end and climb the organisation's escalations as of now; the events appended (flushes)."""
-    now = now or utcnow()
-    events: list[Event] = []
-    policies = ensure_policies(organisation.id)
-    for subject in _new_subjects(organisation.id, now):
+def _open_new(organisation_id: int, policies: dict[str, EscalationPolicy], now: datetime) -> list[Event]:
+    events = []
+    for subject in _new_subjects(organisation_id, now):
         policy = policies[subject.kind]
         if not policy.active or not policy.steps:
             continue
-        escalation = _open(organisation.id, subject, policy)
+        escalation = _open(organisation_id, subject, policy)
         if escalation is not None:
             events.append(_event(escalation, "escalation_started"))
+    return events
+
+
+def _advance(escalation: Escalation, policies: dict[str, EscalationPolicy], now: datetime) -> list[Event]:
+    """End it if its subject was settled elsewhere (or nobody answered for a day), else run its due steps."""
+    settled = _settled_elsewhere(escalation, now)
+    if settled is not None:
+        reason, by = settled
+        if reason == "acknowledged" and by is not None:
+            return acknowledge(escalation, by, "board", now=now, subject_too=False)
+        return [_event(escalation, "escalation_ended")] if _end(escalation, reason, now) else []
+    if escalation.next_step is None and escalation.started_at < now - OPEN_WINDOW:
+        # Every step ran a day ago and nobody answered: stop reading it every few seconds.
+        ended = _end(escalation, "nobody acknowledged it within 24 hours", now)
+        return [_event(escalation, "escalation_ended")] if ended else []
+    ran_a_step = False
+    # Every due step runs, in order: a job that was down for two minutes catches up, skipping none.
+    while escalation.next_step is not None and escalation.next_step_at <= now:
+        if not _run_step(escalation, policies[escalation.kind], now):
+            break
+        ran_a_step = True
+    return [_event(escalation, "escalation_attempt")] if ran_a_step else []
+
+
+def evaluate(organisation: Organisation, now: datetime | None = None) -> list[Event]:
+    """Open, end and climb the organisation's escalations as of now; the events appended (flushes)."""
+    now = now or utcnow()
+    policies = ensure_policies(organisation.id)
+    events = _open_new(organisation.id, policies, now)
     open_escalations = db.session.scalars(
         sa.select(Escalation)
         .where(Escalation.organisation_id == organisation.id, Escalation.ended_at.is_(None))
         .order_by(Escalation.id)
     ).all()
     for escalation in open_escalations:
-        settled = _settled_elsewhere(escalation, now)
-        if settled is not None:
-            reason, by = settled
-            if reason == "acknowledged" and by is not None:
-                events += acknowledge(escalation, by, "board", now=now, subject_too=False)
-            elif _end(escalation, reason, now):
-                events.append(_event(escalation, "escalation_ended"))
-            continue
-        ran = []
-        # Every due step runs, in order: a job that was down for two minutes catches up, skipping none.
-        while escalation.next_step is not None and escalation.next_step_at <= now:
-            if not _run_step(escalation, policies[escalation.kind], now):
-                break
-            ran.append(escalation.next_step)
-        if ran:
-            events.append(_event(escalation, "escalation_attempt"))
+        events += _advance(escalation, policies, now)
     return events
 
 
