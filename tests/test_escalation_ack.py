@@ -183,3 +183,23 @@ def test_the_link_in_the_alarm_email_acknowledges(app, client, rota, pushes, clo
     esc = db.session.scalar(sa.select(Escalation))
     db.session.refresh(esc)
     assert esc.acknowledged_via == "link" and esc.acknowledged_by_id == rota.coordinator.id
+
+
+def test_guessing_acknowledge_links_spends_the_addresss_allowance(tmp_path):
+    from .conftest import build_world, make_app
+
+    app = make_app(
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_GUESSES_PER_ADDRESS="3 per minute",
+    )
+    with app.app_context():
+        db.create_all()
+        world = build_world()
+        client = app.test_client()
+        sign_in(client, world.coordinator)
+        codes = [client.get(f"/ack/guessed-link-{i}").status_code for i in range(4)]
+        assert codes == [404, 404, 404, 429]
+        db.session.remove()
+        db.engine.dispose()

@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from detail.domain import escalation, live
 from detail.domain.timefmt import local_time
 from detail.extensions import db
+from detail.web.security import guessing_limit, not_found
 
 bp = Blueprint("ack", __name__, url_prefix="/ack")
 PAGE = "detail/ack.html"
@@ -42,6 +43,7 @@ def _shown(esc) -> dict:
 
 @bp.route("/<token>")
 @login_required
+@guessing_limit(not_found)
 def page(token: str):
     """What the alarm is, and the button that acknowledges it."""
     try:
@@ -53,6 +55,7 @@ def page(token: str):
 
 @bp.route("/<token>", methods=["POST"])
 @login_required
+@guessing_limit(not_found)
 def acknowledge(token: str):
     """Use the link: the alarm is the signed-in person's, the escalation stops, the others are told."""
     form = AcknowledgeForm()
