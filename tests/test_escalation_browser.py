@@ -55,10 +55,12 @@ def test_an_alarm_is_acknowledged_from_its_texts_link_and_the_board_shows_its_es
     make_rota(w, starts=datetime.now(timezone.utc))
     raise_duress(w, at=datetime.now(timezone.utc))
     run_job()
-    board = _signed_in_page(browser, live_server, w.admin.email)
+    board = _with_axe(_signed_in_page(browser, live_server, w.admin.email, viewport=PHONE))
     board.goto("/board/")
     board.wait_for_selector(".escalation")
     assert "Coord by text, sent" in board.locator(".escalation").first.inner_text()
+    assert _axe_violations(board) == []
+    assert board.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
     body = db.session.scalar(sa.select(TextMessage.body).where(TextMessage.to_number == PRIMARY_NUMBER))
     path = re.search(r"(/ack/[A-Za-z0-9_-]+)", body).group(1)
