@@ -1,6 +1,6 @@
 """What other packages plug into detail, in one place: the sections intel adds to a detail's board
 and to an agent's phone, what it lets a coordinator attach to the answer to a client's request,
-the demo's extra steps, and the gazetteer the venue pages look places up in.
+the demo's extra steps, what else the escalation engine escalates, and the gazetteer the venue pages look places up in.
 
 Detail never imports intel outside create_app (import-linter checks it): intel's init_app hands
 these in, detail's pages and domain read them. (Periodic jobs are added the same way, to the job
@@ -47,6 +47,27 @@ class AnswerRefused(Exception):
 
 
 REQUEST_ATTACHMENTS: list[RequestAttachments] = []
+
+
+@dataclass(frozen=True)
+class EscalationSubject:
+    """Something a package asks the escalation engine to escalate (intel: a critical advisory published).
+
+    subject names it once and for all ("advisory:9"); kind is the escalation policy it climbs
+    (detail.models.ESCALATION_KINDS); title and link are what the notifications say and open
+    (the team's words, never sent to a client); raised_at is when its steps' delays count from.
+    """
+
+    subject: str
+    kind: str
+    detail_id: int | None
+    title: str
+    link: str
+    raised_at: datetime
+
+
+# (organisation id, since) -> the subjects raised since then: the escalation engine opens each once.
+ESCALATION_SUBJECTS: list[Callable[[int, datetime], list[EscalationSubject]]] = []
 # organisation -> None: run by `flask demo` after the demo's own rows.
 DEMO_STEPS: list[Callable[[Any], None]] = []
 

@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from detail.domain import alerts, geofence, live, notices, push, sessions, texts
+from detail.domain import alerts, escalation, geofence, live, notices, push, sessions, texts
 from detail.domain import requests as requests_inbox
 from detail.extensions import db, socketio
 from detail.models import Organisation, Position, utcnow
 
 log = logging.getLogger(__name__)
 JOB_LOCK_CLASS = 0x4A42  # "JB": keeps these advisory locks apart from the event log's
+ESCALATION_INTERVAL_S = 3
 
 
 def evaluate_alerts() -> int:
@@ -38,6 +39,15 @@ def evaluate_geofences() -> int:
 def evaluate_requests() -> int:
     """Alert the boards about urgent client requests left unacknowledged too long."""
     return _for_each_organisation(requests_inbox.evaluate)
+
+
+def run_escalations() -> int:
+    """Open, end and climb each organisation's escalations (one evaluator per organisation at a time),
+    then hand the queued notification attempts to their channels, each once."""
+    published = _for_each_organisation(escalation.evaluate)
+    events = escalation.deliver_queued()
+    live.publish(events)
+    return published + len(events)
 
 
 def prune_positions() -> int:
@@ -101,6 +111,9 @@ JOBS: list[Job] = [
     # A duress text must leave within seconds: the job looks every 2 s (an indexed query when idle).
     Job("texts", 2, texts.send_due),
     Job("push", 5, push.send_due),
+    # Every 3 s: a duress alarm's first step (delay 0) reaches the on-call primary within about 3 s
+    # of the alarm. A run with nothing due is a handful of indexed queries per organisation.
+    Job("escalation", ESCALATION_INTERVAL_S, run_escalations),
 ]
 
 

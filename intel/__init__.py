@@ -13,7 +13,7 @@ from detail.models import User
 from detail.web.security import limit_api
 from intel import models  # noqa: F401  (its tables, for migrations)
 from intel.cli import intel_cli
-from intel.domain import gazetteer, geocoders, rematch, rematch_requests, timezones
+from intel.domain import alarms, gazetteer, geocoders, rematch, rematch_requests, timezones
 from intel.domain.digests import send_due_digests
 from intel.domain.poller import poll_due
 from intel.domain.travel_advisories import advisory_when
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     hooks.add(hooks.DETAIL_SECTIONS, advisories_section)
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
     hooks.add(hooks.REQUEST_ATTACHMENTS, REQUEST_ADVISORIES)
+    hooks.add(hooks.ESCALATION_SUBJECTS, alarms.critical_advisories_published)
     hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
     hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
     hooks.use_gazetteer(

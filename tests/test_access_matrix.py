@@ -115,6 +115,7 @@ class Access:
     public: bool = False  # nobody needs to sign in
     anonymous: str = ALLOWED  # a public route's answer to anonymous callers
     everyone: str | None = None  # one answer whoever calls
+    signed_in: str | None = None  # one answer for whoever is signed in (anonymous callers sign in first)
 
 
 PUBLIC = Access(public=True)
@@ -134,6 +135,8 @@ API_STAFF_AND_AGENT = Access(STAFF | {"agent"}, token=True)  # an agent only his
 SURVEY_PAGE = Access(STAFF | {"agent"})  # an agent only on the survey's detail
 MESSAGES_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only messages he sent or received
 BY_SECRET = Access(public=True, everyone=NOT_FOUND)  # the matrix holds no valid secret (test_portal does)
+# An alarm's acknowledge link: sign in first; the matrix holds no valid link (test_escalation_ack does).
+BY_LINK = Access(frozenset(r for r in ACCOUNT_ROLE.values() if r), signed_in=NOT_FOUND)
 
 ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/"): LANDING,
@@ -328,6 +331,11 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/admin/risks/new"): STAFF_PAGE,
     ("POST", "/admin/risks/new"): STAFF_PAGE,
     ("GET", "/admin/settings"): STAFF_PAGE,
+    ("GET", "/admin/escalation"): STAFF_PAGE,
+    ("GET", "/admin/escalation/<kind>"): STAFF_PAGE,
+    ("POST", "/admin/escalation/<kind>"): STAFF_PAGE,
+    ("GET", "/ack/<token>"): BY_LINK,
+    ("POST", "/ack/<token>"): BY_LINK,
     ("POST", "/admin/settings"): STAFF_PAGE,
     ("GET", "/admin/sites"): STAFF_PAGE,
     ("GET", "/admin/sites/<int:site_id>/edit"): STAFF_PAGE,
@@ -439,6 +447,8 @@ def expected(access: Access, role: str, with_ids: bool) -> str:
         if access.public:
             return access.anonymous
         return UNAUTHORIZED if access.token or access.json else SIGN_IN
+    if access.signed_in:
+        return access.signed_in
     if access.public:
         return ALLOWED
     if ACCOUNT_ROLE[role] not in access.roles:
@@ -793,6 +803,7 @@ def _populate(world) -> dict:
         "name": "london-protests",
         "secret": "not-a-feed-secret",
         "token": "not-an-unsubscribe-token",
+        "kind": "duress",
         **intel["own"][0],
     }
     other_client = {

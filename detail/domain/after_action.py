@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from detail.domain import team_messages
 from detail.domain.board_state import punctuality
 from detail.domain.requests import minutes_between
-from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
+from detail.domain.timefmt import CLOCK, DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
 from detail.models import (
     ActionItem,
@@ -24,6 +24,7 @@ from detail.models import (
     Client,
     ClientRequest,
     Detail,
+    Escalation,
     Event,
     TeamMessage,
     Visit,
@@ -232,12 +233,44 @@ def _add_messages(report: Report) -> None:
                 )
 
 
+ACK_VIA_WORDS = {
+    "board": "on the board",
+    "phone": "on the phone",
+    "link": "by the link in the message",
+    "sms": "by text reply",
+    "api": "through the API",
+}
+CHANNEL_WORDS = {"push": "push", "sms": "text", "email": "email"}
+
+
+def _escalation_entries(detail: Detail, zone: str) -> list[Entry]:
+    """Each escalation of the detail: its start, every notification attempt, its acknowledgment or end.
+    Read from its rows, which the board's events were written from."""
+    entries = []
+    for esc in db.session.scalars(sa.select(Escalation).where(Escalation.detail_id == detail.id)):
+        entries.append(Entry(esc.started_at, "escalation_started", f"Escalation started ({esc.kind}): {esc.title}"))
+        for a in esc.attempts:
+            text = f"Step {a.step + 1}: {a.user.name} by {CHANNEL_WORDS.get(a.channel, a.channel)}, {a.status}"
+            if a.delivered_at:
+                text += f" (delivered {local_time(a.delivered_at, zone, CLOCK)})"
+            if a.error:
+                text += f" – {a.error}"
+            entries.append(Entry(a.sent_at or a.created_at, "escalation_attempt", text))
+        if esc.acknowledged_at and esc.acknowledged_by:
+            via = ACK_VIA_WORDS.get(esc.acknowledged_via or "", esc.acknowledged_via or "")
+            text = f"Escalation acknowledged by {esc.acknowledged_by.name} {via}: {esc.title}"
+            entries.append(Entry(esc.acknowledged_at, "escalation_acknowledged", text))
+        elif esc.ended_at:
+            entries.append(Entry(esc.ended_at, "escalation_ended", f"Escalation ended ({esc.end_reason}): {esc.title}"))
+    return entries
+
+
 def build(detail: Detail, now: datetime | None = None) -> Report:
     report = Report(detail=detail, zone=detail_zone(detail), now=now or utcnow())
     events = db.session.scalars(
         sa.select(Event).where(Event.detail_id == detail.id, Event.kind.in_(TIMELINE_KINDS)).order_by(Event.id)
     )
-    report.entries = list(filter(None, (_entry(e) for e in events)))
+    report.entries = [*filter(None, (_entry(e) for e in events)), *_escalation_entries(detail, report.zone)]
     _add_messages(report)
     report.entries.sort(key=lambda e: e.at)
     assignments = sorted(detail.assignments, key=lambda a: (a.role != "detail_lead", a.report_at))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from detail import hooks
-from detail.domain import alerts, geofence, live
+from detail.domain import alerts, escalation, geofence, live
 from detail.domain import requests as requests_inbox
 from detail.domain.distance import distance_m
 from detail.domain.timefmt import CLOCK, assignment_zone, detail_zone, local_time
@@ -234,11 +234,17 @@ def detail_board(detail: Detail, now: datetime | None = None) -> dict:
             for m in detail.movements
         ],
         "agents": [agent_row(a, now, known) for a in detail.assignments],
-        "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(detail.client.organisation_id, detail.id)],
+        "alerts": alerts_with_escalations(alerts.open_alerts(detail.client.organisation_id, detail.id)),
     }
     for section in hooks.DETAIL_SECTIONS:
         board.update(section(detail))
     return board
+
+
+def alerts_with_escalations(open_alerts: list) -> list[dict]:
+    """The alerts as the board shows them, each with its escalation (None when it has none)."""
+    climbing = escalation.for_alerts([a.id for a in open_alerts])
+    return [alerts.alert_payload(a) | {"escalation": climbing.get(a.id)} for a in open_alerts]
 
 
 def todays_details(organisation_id: int, now: datetime | None = None) -> list[Detail]:
@@ -270,7 +276,7 @@ def organisation_board(organisation_id: int, now: datetime | None = None) -> dic
         "last_event_id": last_id,
         "server_now": now.isoformat(),
         "details": [detail_board(d, now) for d in todays_details(organisation_id, now)],
-        "alerts": [alerts.alert_payload(a) for a in alerts.open_alerts(organisation_id)],
+        "alerts": alerts_with_escalations(alerts.open_alerts(organisation_id)),
         "requests": [requests_inbox.payload(r, now) for r in requests_inbox.unacknowledged(organisation_id)],
     }
 

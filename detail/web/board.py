@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from detail.domain import alerts, board_state, lifecycle, live
+from detail.domain import alerts, board_state, escalation, lifecycle, live
 from detail.domain import requests as requests_inbox
 from detail.domain.scoping import get_owned
 from detail.extensions import db
@@ -73,14 +73,14 @@ def _body() -> dict:
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
 @staff_required
 def acknowledge(alert_id: int):
-    """Record who acknowledged an alert, when, with what note; pushed to every board."""
+    """Record who acknowledged an alert, when, with what note, and stop its escalation; pushed to every board."""
     alert = _alert_or_404(alert_id)
     note = str(_body().get("note", ""))
     if len(note) > 300:
         return json_error(422, "note is at most 300 characters", "note")
-    event = alerts.acknowledge(alert, current_user, note)
+    events = escalation.acknowledge_alert(alert, current_user, "board", note)
     db.session.commit()
-    live.publish([event])
+    live.publish(events)
     return alerts.alert_payload(alert)
 
 
@@ -98,9 +98,10 @@ def acknowledge_request(request_id: int):
         event = requests_inbox.acknowledge(req, current_user, note)
     except requests_inbox.BeforeReceipt as refused:
         return json_error(409, str(refused))
+    events = escalation.acknowledge_request(req, current_user, "board") if event is not None else []
     db.session.commit()
     if event is not None:
-        live.publish([event])
+        live.publish([event, *events])
     return requests_inbox.payload(req)
 
 

@@ -403,7 +403,8 @@
         el("button", { type: "button", class: "acknowledge", onclick: () => {
           if (!note.value.trim()) { note.focus(); return; }
           post(config.board_url + "alerts/" + a.alert_id + "/acknowledge", { note: note.value }).catch((e) => alert(e.message));
-        } }, "Acknowledge"));
+        } }, "Acknowledge"),
+        window.OM.escalationView(a.escalation));
     })];
     alarm(duress.length > 0);
     const now = serverNow();
@@ -418,7 +419,8 @@
         "Acknowledge"),
         el("button", { type: "button", onclick: () =>
           post(config.board_url + "alerts/" + a.alert_id + "/mute", { minutes: 15 }).catch((e) => alert(e.message)) },
-        "Mute 15 min"));
+        "Mute 15 min"),
+        window.OM.escalationView(a.escalation));
     });
     window.OM.keepFocus([duressBox, alertList], () => {
       duressBox.hidden = duress.length === 0;
@@ -512,7 +514,7 @@
       case "team_message": return "Message from " + p.from + ": " + p.body;
       case "team_message_receipt": return p.name + " " + p.changed[p.changed.length - 1] + " a message (" + p.summary.text + ")";
       case "team_message_texted": return "Message sent again by text to " + p.texted.join(", ") + " (by " + p.by + ")";
-      default: return ev.kind;
+      default: return ev.kind.startsWith("escalation_") ? window.OM.describeEscalation(ev) : ev.kind;
     }
   }
 
@@ -599,7 +601,9 @@
         placeAgent(p.agent_id, p.call_sign, agent.position);
       }
     } else if (ev.kind.startsWith("alert")) {
-      alerts.set(p.alert_id, p);
+      alerts.set(p.alert_id, { ...p, escalation: p.escalation || alerts.get(p.alert_id)?.escalation });
+    } else if (ev.kind.startsWith("escalation_")) {
+      if (p.alert_id && alerts.has(p.alert_id)) alerts.get(p.alert_id).escalation = p;
     } else if (ev.kind.startsWith("advisory")) {
       applyAdvisory(ev);
     } else if (ev.kind.startsWith("request")) {

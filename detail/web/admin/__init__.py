@@ -13,6 +13,7 @@ from detail.web.admin import (  # noqa: F401
     clients,
     details,
     devices,
+    escalation,
     handoff,
     itinerary,
     persons,

@@ -13,7 +13,7 @@ from wtforms import DateTimeLocalField, HiddenField, SelectChoice, SelectField, 
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from detail import hooks
-from detail.domain import live
+from detail.domain import escalation, live
 from detail.domain import requests as inbox
 from detail.domain.scoping import owned
 from detail.extensions import db
@@ -199,10 +199,11 @@ def acknowledge_request(request_id: int):
         event = inbox.acknowledge(req, current_user, form.note.data or "")
     except inbox.BeforeReceipt as refused:
         return _refused(req, str(refused))
+    stopped = escalation.acknowledge_request(req, current_user, "board") if event is not None else []
     db.session.commit()
     if event is None:
         return done("Already acknowledged.", "admin.request_view", request_id=req.id)
-    live.publish([event])
+    live.publish([event, *stopped])
     return done("Acknowledged; the contact is told.", "admin.request_view", request_id=req.id)
 
 

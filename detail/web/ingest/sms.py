@@ -1,5 +1,6 @@
 """Text messages through an SMS gateway that posts them as a Twilio-style signed form: 'OM', 'os',
 'om eta 0615' from a number a coordinator bound to an agent; the reply confirms or lists the codes.
+'ACK 1234' from a person's verified number acknowledges an alarm they were sent (detail.domain.escalation).
 
 Only a request signed with the webhook secret is read. A duress code is confirmed as the clear code
 would be, so whoever holds the phone cannot tell that an alarm went.
@@ -14,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from flask import Response, current_app, request
 
-from detail.domain import live
+from detail.domain import escalation, live
 from detail.domain.devices import agent_for_number
 from detail.domain.statuses import Refused, organisation_codes, parse_short_burst, record_status
 from detail.domain.timefmt import CLOCK, detail_zone, local_time
@@ -79,6 +80,14 @@ def sms():
     """A text through the SMS gateway: 'OM', 'os', 'om eta 0615'; the reply confirms or lists the codes."""
     _check_signature()
     sender = request.form.get("From", "")
+    # "ACK 1234" from a coordinator's verified number takes an alarm they were sent: read before
+    # anything else, since coordinators' numbers are not bound to agents.
+    acknowledged = escalation.acknowledge_by_text(sender, request.form.get("Body", ""))
+    if acknowledged is not None:
+        reply, events = acknowledged
+        db.session.commit()
+        live.publish(events)
+        return _twiml(reply)
     agent = agent_for_number(sender)
     if agent is None:
         log.warning("text from unknown number %s refused", sender[-4:].rjust(len(sender), "*") if sender else "(none)")

@@ -1,0 +1,78 @@
+"""The escalation pages in a real headless Chromium (CSRF on): the policy editor (axe, a phone's width,
+removing a step through the page's own dialog), the acknowledge page opened from a text's link, and
+an alarm's escalation drawn under its alert on the board."""
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from detail.extensions import db
+from detail.models import Escalation, EscalationPolicy, TextMessage
+
+from . import test_browser
+from .escalation_helpers import PRIMARY_NUMBER, make_rota, pushes_fixture, raise_duress, run_job  # noqa: F401
+from .test_browser_a11y import AXE, PHONE, SCROLLS_SIDEWAYS, _axe_violations, _with_axe
+
+app, browser, world_now = test_browser.app, test_browser.browser, test_browser.world_now
+_signed_in_page = test_browser._signed_in_page
+
+pytestmark = pytest.mark.browser
+assert AXE.exists()
+
+
+def test_the_policy_pages_pass_axe_fit_a_phone_and_ask_before_removing_a_step(browser, live_server, world_now):
+    w = world_now
+    page = _with_axe(_signed_in_page(browser, live_server, w.coordinator.email, viewport=PHONE))
+    for path in ("/admin/escalation", "/admin/escalation/duress"):
+        assert page.goto(path).status == 200
+        page.wait_for_load_state("networkidle")
+        assert _axe_violations(page) == []
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        assert page.evaluate(SCROLLS_SIDEWAYS) == []
+    page.check("input[name='step-2-remove']")
+    page.click("form.escalation-policy button[type=submit]")
+    dialog = page.locator("dialog#om-confirm")
+    dialog.wait_for(state="visible")
+    assert dialog.locator("h2").inner_text() == "Remove the marked steps?"
+    dialog.locator(".confirm-ok").click()
+    page.wait_for_url(re.compile(r"/admin/escalation$"))
+    db.session.expire_all()
+    policy = db.session.scalar(
+        sa.select(EscalationPolicy).where(
+            EscalationPolicy.organisation_id == w.org.id, EscalationPolicy.kind == "duress"
+        )
+    )
+    assert [s.target for s in policy.steps] == ["primary", "backup"]
+    page.context.close()
+
+
+def test_an_alarm_is_acknowledged_from_its_texts_link_and_the_board_shows_its_escalation(
+    browser, live_server, world_now, pushes
+):
+    w = world_now
+    make_rota(w, starts=datetime.now(timezone.utc))
+    raise_duress(w, at=datetime.now(timezone.utc))
+    run_job()
+    board = _with_axe(_signed_in_page(browser, live_server, w.admin.email, viewport=PHONE))
+    board.goto("/board/")
+    board.wait_for_selector(".escalation")
+    assert "Coord by text, sent" in board.locator(".escalation").first.inner_text()
+    assert _axe_violations(board) == []
+    assert board.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+    body = db.session.scalar(sa.select(TextMessage.body).where(TextMessage.to_number == PRIMARY_NUMBER))
+    path = re.search(r"(/ack/[A-Za-z0-9_-]+)", body).group(1)
+    page = _with_axe(_signed_in_page(browser, live_server, w.coordinator.email, viewport=PHONE))
+    assert page.goto(path).status == 200
+    assert _axe_violations(page) == []
+    page.click("text=Acknowledge: I have it")
+    page.wait_for_selector("text=Alarm acknowledged")
+    assert _axe_violations(page) == []
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Escalation.acknowledged_via)) == "link"
+    # The admin's board hears it: the alarm leaves, the timeline of the event log says who took it.
+    board.wait_for_selector("#duress", state="hidden")
+    board.context.close()
+    page.context.close()
