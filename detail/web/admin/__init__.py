@@ -15,6 +15,7 @@ from detail.web.admin import (  # noqa: F401
     devices,
     handoff,
     itinerary,
+    on_call,
     persons,
     requests,
     risks,
