@@ -5,6 +5,7 @@ from flask import Flask
 
 from detail.extensions import csrf, rest
 from detail.web.api.itinerary import clients, details, movements, principals, venues, visits
+from detail.web.api.on_call import on_call
 from detail.web.api.status import events, positions, status
 from detail.web.api.team import agents, assignments, devices
 from detail.web.security import STATUS_PER_AGENT, limit_api, limit_blueprint, token_or_address
@@ -22,6 +23,7 @@ BLUEPRINTS = (
     status,
     positions,
     events,
+    on_call,
 )
 
 
