@@ -18,13 +18,15 @@ NOTICES = Outbox(Notice, "notice", file_prefix="notice-")
 FOOTER = "\n\n--\nOscar Mike: sent by your protection team. Reply to this message to reach them."
 
 
-def queue(user: User, subject: str, body: str) -> Notice | None:
-    """Add a notice for the user to the session (None when the user has no address or is inactive)."""
-    if not user.email or not user.active:
+def queue(user: User, subject: str, body: str, to: str | None = None) -> Notice | None:
+    """Add a notice for the user to the session (None when the user has no address or is inactive).
+
+    It goes to the account's sign-in address, or to `to` (another address of the person's own)."""
+    if not (to or user.email) or not user.active:
         return None
     notice = Notice(
         user_id=user.id,
-        email=user.email,
+        email=to or user.email,
         subject=_one_line(subject)[:300],
         body=body + FOOTER,
         message_id=new_message_id("notice"),
