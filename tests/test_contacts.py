@@ -95,7 +95,7 @@ def test_an_email_address_is_verified_with_the_code_a_real_mail_carried(world, c
 
     page = client.get("/account/contacts").get_data(as_text=True)
     assert "not verified" in page and code not in page
-    response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": code})
+    response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": code})
     assert response.status_code == 302
     db.session.refresh(channel)
     assert channel.verified_at is not None and channel.code_hash is None
@@ -119,7 +119,9 @@ def test_a_mobile_number_is_verified_with_the_code_of_its_text(world, client, as
     )
     code = _texted_code("+447911123456")
     assert (
-        client.post(f"/account/contacts/{channel.id}/verify", data={"code": f" {code[:3]} {code[3:]} "}).status_code
+        client.post(
+            "/account/contacts/verify", data={"channel_id": channel.id, "code": f" {code[:3]} {code[3:]} "}
+        ).status_code
         == 302
     )
     assert contacts.verified_addresses(world.agent_user.id, "sms") == ["+447911123456"]
@@ -136,27 +138,27 @@ def test_a_wrong_code_uses_a_try_and_five_wrong_ones_need_a_new_code(world, clie
     code = _texted_code("+447911123456")
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1):
-        response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": wrong})
+        response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": wrong})
         assert response.status_code == 400
         assert f"Wrong code: {left} {'try' if left == 1 else 'tries'} left." in response.get_data(as_text=True)
-    response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": wrong})
+    response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": wrong})
     assert "that was the last try" in response.get_data(as_text=True)
     # Now even the right code is refused, until a new one is sent.
-    response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": code})
+    response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": code})
     assert response.status_code == 400 and "Too many wrong codes" in response.get_data(as_text=True)
     db.session.refresh(channel)
     assert channel.verified_at is None and channel.code_attempts == 5
 
     # A new code at once is refused (a minute between codes); a minute later it goes.
-    response = client.post(f"/account/contacts/{channel.id}/send")
+    response = client.post("/account/contacts/send", data={"channel_id": channel.id})
     assert response.status_code == 409 and "wait" in response.get_data(as_text=True)
     time_machine.move_to(T0 + timedelta(seconds=61), tick=False)
-    assert client.post(f"/account/contacts/{channel.id}/send").status_code == 302
+    assert client.post("/account/contacts/send", data={"channel_id": channel.id}).status_code == 302
     new_code = _texted_code("+447911123456")
     if new_code != code:  # the old code stops working with the new one
-        response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": code})
+        response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": code})
         assert response.status_code == 400
-    assert client.post(f"/account/contacts/{channel.id}/verify", data={"code": new_code}).status_code == 302
+    assert client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": new_code}).status_code == 302
     assert contacts.verified_addresses(world.coordinator.id, "sms") == ["+447911123456"]
 
 
@@ -167,7 +169,7 @@ def test_a_code_expires_after_fifteen_minutes(world, client, as_user, time_machi
     channel = _channel(world.coordinator)
     code = _texted_code("+447911123456")
     time_machine.move_to(T0 + timedelta(minutes=15, seconds=1), tick=False)
-    response = client.post(f"/account/contacts/{channel.id}/verify", data={"code": code})
+    response = client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": code})
     assert response.status_code == 400 and "This code has expired" in response.get_data(as_text=True)
     assert contacts.verified_addresses(world.coordinator.id, "sms") == []
 
@@ -205,9 +207,9 @@ def test_channels_are_each_persons_own(world, client, as_user):
     db.session.commit()
     as_user(world.coordinator)
     assert "admin.duty@aegis.example" not in client.get("/account/contacts").get_data(as_text=True)
-    assert client.post(f"/account/contacts/{channel.id}/verify", data={"code": "123456"}).status_code == 404
-    assert client.post(f"/account/contacts/{channel.id}/send").status_code == 404
-    assert client.post(f"/account/contacts/{channel.id}/remove", data={"confirmed": "1"}).status_code == 404
+    assert client.post("/account/contacts/verify", data={"channel_id": channel.id, "code": "123456"}).status_code == 404
+    assert client.post("/account/contacts/send", data={"channel_id": channel.id}).status_code == 404
+    assert client.post("/account/contacts/remove", data={"channel_id": channel.id, "confirmed": "1"}).status_code == 404
     assert db.session.get(ContactChannel, channel.id) is not None
 
 
@@ -223,11 +225,11 @@ def test_removing_a_channel_is_confirmed_first(world, client, as_user):
     as_user(world.coordinator)
     client.post("/account/contacts", data={"kind": "email", "address": "duty@aegis.example"})
     channel = _channel(world.coordinator, "email")
-    asked = client.post(f"/account/contacts/{channel.id}/remove")
+    asked = client.post("/account/contacts/remove", data={"channel_id": channel.id})
     assert asked.status_code == 200 and "Remove duty@aegis.example?" in asked.get_data(as_text=True)
     assert db.session.get(ContactChannel, channel.id) is not None
     channel_id = channel.id
-    assert client.post(f"/account/contacts/{channel_id}/remove", data={"confirmed": "1"}).status_code == 302
+    assert client.post("/account/contacts/remove", data={"channel_id": channel_id, "confirmed": "1"}).status_code == 302
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(ContactChannel.id))) == 0
 

@@ -3,10 +3,11 @@ each verified with a code sent to it (detail.domain.contacts). For staff and age
 their account page; clients' contacts receive no alarms, so they have no such page.
 
 Every wrong code is committed as a used try before the page answers, so reloading never gives
-more tries; the code itself never appears in a URL, a flash or a log.
+more tries; the code itself never appears in a URL, a flash or a log. The forms name their channel
+in the body (channel_id); another person's channel is not found.
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
@@ -42,7 +43,11 @@ def _region() -> str | None:
     return current_app.config.get("PHONE_REGION") or contacts.region_for_zone(current_user.organisation.timezone)
 
 
-def _channel_or_404(channel_id: int) -> ContactChannel:
+def _channel_or_404() -> ContactChannel:
+    """The signed-in person's channel named by the form's channel_id (400 without one, 404 if not theirs)."""
+    channel_id = request.form.get("channel_id", type=int)
+    if channel_id is None:
+        abort(400, "Say which number or address (channel_id).")
     channel = db.session.get(ContactChannel, channel_id)
     if channel is None or channel.user_id != current_user.id:
         abort(404)
@@ -56,6 +61,7 @@ def channel_removal(channel: ContactChannel) -> Ask:
         "Alarms and messages no longer reach you there. To use it again, add it and verify it anew.",
         "Remove",
         url_for("contacts.page"),
+        fields={"channel_id": channel.id},
     )
 
 
@@ -101,13 +107,13 @@ def add():
     return redirect(url_for("contacts.page"))
 
 
-@bp.route("/<int:channel_id>/send", methods=["POST"])
+@bp.route("/send", methods=["POST"])
 @reachable_required
-def send(channel_id: int):
+def send():
     """Send a new code (the old one stops working)."""
-    channel = _channel_or_404(channel_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    channel = _channel_or_404()
     try:
         contacts.send_code(channel)
     except contacts.ContactRefused as refused:
@@ -118,12 +124,12 @@ def send(channel_id: int):
     return redirect(url_for("contacts.page"))
 
 
-@bp.route("/<int:channel_id>/verify", methods=["POST"])
+@bp.route("/verify", methods=["POST"])
 @reachable_required
-def verify(channel_id: int):
+def verify():
     """Check the typed code; a wrong one uses up one of the tries."""
-    channel = _channel_or_404(channel_id)
     form = CodeForm()
+    channel = _channel_or_404()
     if not form.validate_on_submit():
         return _page(code_errors={channel.id: " ".join(form.code.errors) or "Type the code."}, status=400)
     outcome = contacts.verify(channel, form.code.data)
@@ -134,11 +140,11 @@ def verify(channel_id: int):
     return redirect(url_for("contacts.page"))
 
 
-@bp.route("/<int:channel_id>/remove", methods=["GET", "POST"])
+@bp.route("/remove", methods=["POST"])
 @reachable_required
-def remove(channel_id: int):
+def remove():
     """Forget a number or address, once confirmed."""
-    channel = _channel_or_404(channel_id)
+    channel = _channel_or_404()
     if (confirmation := unconfirmed(channel_removal(channel))) is not None:
         return confirmation
     address = channel.address

@@ -38,7 +38,7 @@ window.OM = window.OM || {};
     state = "unavailable";
     ctx = null;
     listen(false);
-    if (button) button.hidden = true;
+    if (button) button.remove(); // nothing to click: the text says why
     if (text) {
       text.textContent = "This browser cannot play the alarm sound (" + reason + "). " +
         "Alarms show on the board but make no sound: keep it in sight.";
