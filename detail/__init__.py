@@ -17,7 +17,7 @@ from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
 from detail.domain.timefmt import detail_zone, local_end
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
 from detail.models import UTCDateTime
-from detail.web import ack, admin, auth, bodies, calendar, errors, ingest, pages, phone, push, security
+from detail.web import ack, admin, auth, bodies, calendar, contacts, errors, ingest, pages, phone, push, security
 from detail.web import board as board_views
 from detail.web import messages as message_views
 from detail.web import surveys as survey_views
@@ -119,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ingest.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(contacts.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(ack.bp)

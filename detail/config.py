@@ -224,6 +224,9 @@ def from_environment(instance_path: str, env: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
         **twilio_settings(env),
+        # Where a mobile number typed without its + is read (ISO 3166 code such as GB); unset: the
+        # country of the organisation's time zone.
+        "PHONE_REGION": (env.get("PHONE_REGION") or "").upper() or None,
         "POSITION_RETENTION_DAYS": _positive(env, "POSITION_RETENTION_DAYS", 90),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),

@@ -61,6 +61,7 @@ from detail.models import (
     Device,
     MessageRecipient,
     Movement,
+    OnCallShift,
     PersonOfInterest,
     Principal,
     Removal,
@@ -127,6 +128,7 @@ STAFF_JSON = Access(STAFF, json=True)
 LEAD_JSON = Access(STAFF | {"agent"}, json=True)  # an agent only as the detail's lead (world.agent_user is)
 AGENT_PAGE = Access(frozenset({"agent"}))
 TEAM_JSON = Access(STAFF | {"agent"}, json=True)  # the person's own rows only (test_push)
+REACHABLE_PAGE = Access(STAFF | {"agent"})  # alarms reach staff and agents, never clients' contacts
 AGENT_JSON = Access(frozenset({"agent"}), json=True)
 CLIENT_PAGE = Access(frozenset({"client"}))
 API_STAFF = Access(STAFF, token=True)
@@ -149,6 +151,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/account/password"): SIGNED_IN_PAGE,
     ("POST", "/account/sign-out-everywhere"): SIGN_OUT,
     ("POST", "/account/sessions/sign-out"): SIGNED_IN_PAGE,  # another account's session is not found (test_auth)
+    # Each person's own channels, named in the body: another's is not found (test_contacts).
+    ("GET", "/account/contacts"): REACHABLE_PAGE,
+    ("POST", "/account/contacts"): REACHABLE_PAGE,
+    ("POST", "/account/contacts/send"): REACHABLE_PAGE,
+    ("POST", "/account/contacts/verify"): REACHABLE_PAGE,
+    ("POST", "/account/contacts/remove"): REACHABLE_PAGE,
     ("GET", "/static/<path:filename>"): PUBLIC,
     # The API's description, not its data: every operation it lists still needs a token.
     ("GET", "/api/v1/openapi.json"): PUBLIC,
@@ -342,6 +350,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/sites/<int:site_id>/edit"): STAFF_PAGE,
     ("GET", "/admin/sites/new"): STAFF_PAGE,
     ("POST", "/admin/sites/new"): STAFF_PAGE,
+    ("GET", "/admin/on-call"): STAFF_PAGE,
+    ("POST", "/admin/on-call"): STAFF_PAGE,
+    ("GET", "/admin/on-call/now"): STAFF_PAGE,
+    ("GET", "/admin/on-call/<int:shift_id>/edit"): STAFF_PAGE,
+    ("POST", "/admin/on-call/<int:shift_id>/edit"): STAFF_PAGE,
+    ("GET", "/admin/on-call/<int:shift_id>/remove"): STAFF_PAGE,
+    ("POST", "/admin/on-call/<int:shift_id>/remove"): STAFF_PAGE,
     ("GET", "/admin/tokens"): STAFF_PAGE,
     ("POST", "/admin/tokens"): STAFF_PAGE,
     ("GET", "/admin/tokens/<int:token_id>/revoke"): STAFF_PAGE,
@@ -394,6 +409,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/devices/<int:device_id>"): API_STAFF,
     ("GET", "/api/v1/devices/<int:device_id>"): API_STAFF,
     ("GET", "/api/v1/events"): API_STAFF,
+    ("GET", "/api/v1/on-call"): API_STAFF,
+    ("POST", "/api/v1/on-call/shifts"): API_STAFF,
+    ("GET", "/api/v1/on-call/shifts/<int:shift_id>"): API_STAFF,
+    ("DELETE", "/api/v1/on-call/shifts/<int:shift_id>"): API_STAFF,
     ("GET", "/api/v1/feeds"): API_STAFF,
     ("POST", "/api/v1/feeds"): API_STAFF,
     ("GET", "/api/v1/items"): API_STAFF,
@@ -705,8 +724,20 @@ def _populate(world) -> dict:
         db.session.add_all(
             [alert, oc_principal, oc_visit, oc_movement, oc_assignment, rival_annex, rival_principal, rival_agent]
         )
+        own_shift, rival_shift = (
+            OnCallShift(
+                organisation_id=organisation.id,
+                user=user,
+                role="primary",
+                starts_at=world.detail.starts_at,
+                ends_at=world.detail.ends_at,
+            )
+            for organisation, user in ((world.org, world.coordinator), (rival_org, world.other_org_coordinator))
+        )
         db.session.add_all(
             [
+                own_shift,
+                rival_shift,
                 rival_contact,
                 rival_movement,
                 rival_assignment,
@@ -799,6 +830,7 @@ def _populate(world) -> dict:
         "photo_id": own_photo.id,
         "text_id": own_text.id,
         "message_id": own_message.id,
+        "shift_id": own_shift.id,
         "filename": "css/app.css",
         "name": "london-protests",
         "secret": "not-a-feed-secret",
@@ -849,6 +881,7 @@ def _populate(world) -> dict:
         "photo_id": rival_photo.id,
         "text_id": rival_text.id,
         "message_id": rival_message.id,
+        "shift_id": rival_shift.id,
         **intel["other_org"][0],
     }
     names = {

@@ -825,6 +825,9 @@ def test_openapi_documents_every_operation_with_bearer_security(client, world):
         f"{PREFIX}/messages/{{message_id}}/read": {"post"},
         f"{PREFIX}/messages/{{message_id}}/acknowledge": {"post"},
         f"{PREFIX}/messages/{{message_id}}/texts": {"post"},
+        f"{PREFIX}/on-call": {"get"},
+        f"{PREFIX}/on-call/shifts": {"post"},
+        f"{PREFIX}/on-call/shifts/{{shift_id}}": {"get", "delete"},
     }
     assert {path: {m for m in ops if m != "parameters"} for path, ops in paths.items()} == expected
 

@@ -33,7 +33,9 @@ def _populate(w) -> dict:
         AfterAction,
         Alert,
         ClientRequest,
+        ContactChannel,
         Device,
+        OnCallShift,
         PersonOfInterest,
         Risk,
         Survey,
@@ -124,8 +126,25 @@ def _populate(w) -> dict:
     )
     issue_token(w.coordinator, "laptop")
     _texts(w)
+    shift = OnCallShift(
+        organisation_id=w.org.id,
+        user=w.coordinator,
+        role="primary",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=8),
+        note="Night cover",
+    )
+    db.session.add(shift)
+    for user in (w.coordinator, w.agent_user):
+        db.session.add(
+            ContactChannel(user=user, kind="email", address=f"duty.{user.id}@aegis.example", verified_at=now)
+        )
+        db.session.add(
+            ContactChannel(user=user, kind="sms", address="+447911123456", code_hash="0" * 64, code_sent_at=now)
+        )
     db.session.commit()
     return {
+        "shift": shift.id,
         "detail": detail.id,
         "agent": w.agent.id,
         "client": w.client.id,
@@ -177,6 +196,9 @@ def _pages(ids: dict) -> dict[str, list[str]]:
             "/admin/devices",
             "/admin/tokens",
             "/admin/texts",
+            "/admin/on-call",
+            f"/admin/on-call/{ids['shift']}/edit",
+            "/account/contacts",
             "/admin/codes",
             "/admin/risks",
             "/admin/persons",
@@ -200,7 +222,7 @@ def _pages(ids: dict) -> dict[str, list[str]]:
             "/no-such-page",
             "/intel/feeds/1/toggle",
         ],
-        "agent": ["/phone/", f"/phone/details/{ids['detail']}/handoff", "/admin/details"],
+        "agent": ["/phone/", f"/phone/details/{ids['detail']}/handoff", "/admin/details", "/account/contacts"],
         "contact": [
             "/portal",
             f"/portal/details/{ids['detail']}",

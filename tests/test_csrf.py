@@ -73,6 +73,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/devices/<int:device_id>"): BEARER,
     ("POST", "/api/v1/feeds"): BEARER,
     ("POST", "/api/v1/movements"): BEARER,
+    ("POST", "/api/v1/on-call/shifts"): BEARER,
+    ("DELETE", "/api/v1/on-call/shifts/<int:shift_id>"): BEARER,
     ("DELETE", "/api/v1/movements/<int:movement_id>"): BEARER,
     ("PATCH", "/api/v1/movements/<int:movement_id>"): BEARER,
     ("POST", "/api/v1/principals"): BEARER,

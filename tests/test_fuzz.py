@@ -67,7 +67,7 @@ from werkzeug.security import generate_password_hash
 
 from detail.domain import devices
 from detail.extensions import db
-from detail.models import Alert, StatusCode, utcnow
+from detail.models import Alert, OnCallShift, StatusCode, utcnow
 from detail.web.api.status_schemas import PositionIn
 from detail.web.auth import issue_token
 from detail.web.ingest.sms import twilio_signature
@@ -215,7 +215,25 @@ def _populate(world) -> dict:
         message_id="<fuzz@om.example>",
         status="uncertain",
     )
-    db.session.add_all([feed, rival_feed, rule, *candidates, published, rival_advisory, area, alert, digest])
+    # On-call shifts well after any the API's examples add (those end within about 32 days).
+    later = world.detail.starts_at + timedelta(days=40)
+    shift = OnCallShift(
+        organisation_id=world.org.id,
+        user=world.coordinator,
+        role="primary",
+        starts_at=later,
+        ends_at=later + timedelta(hours=8),
+    )
+    rival_shift = OnCallShift(
+        organisation_id=world.other_org.id,
+        user=world.other_org_coordinator,
+        role="primary",
+        starts_at=later,
+        ends_at=later + timedelta(hours=8),
+    )
+    db.session.add_all(
+        [feed, rival_feed, rule, *candidates, published, rival_advisory, area, alert, digest, shift, rival_shift]
+    )
     db.session.flush()
     # What the first visit of /intel/rules and /portal/preferences would store, stored now: a refused
     # form must then change nothing at all.
@@ -260,6 +278,7 @@ def _populate(world) -> dict:
         "area": [area.id],
         "alert": [alert.id],
         "digest": [digest.id],
+        "shift": [shift.id],
     }
     foreign = {
         "client": other.client_id,
@@ -271,6 +290,7 @@ def _populate(world) -> dict:
         "token": rival_token,
         "code": next(iter(rival_codes)),
         "user": world.other_org_coordinator.id,
+        "shift": rival_shift.id,
     }
     plain = SimpleNamespace(
         org=world.org.id,
@@ -576,6 +596,7 @@ ID_KINDS = {
     "assignment_id": "assignment",
     "device_id": "device",
     "advisory_id": "advisory",
+    "shift_id": "shift",
 }
 CODE_NAMES = ["OM", "os", "Oscar Mike", "HOT", "rtb", "CLR", "DUR", "om eta 0615", "om eta 2561", "OS lobby"]
 # What a phone may send as a status that is accepted: no ETA that is not a time of day.
@@ -742,6 +763,15 @@ def _valid_position(data, arena: Arena, body: dict, patch: bool) -> None:
     _valid_report_time(data, arena, body)
 
 
+def _valid_on_call_shift(data, arena: Arena, body: dict, patch: bool) -> None:
+    # A staff member of the organisation, on call from a while after now (the world began 2 h ago):
+    # a shift already over is refused, as is one longer than 31 days.
+    body["user_id"] = data.draw(st.sampled_from([arena.users["coordinator"], arena.users["admin"]]), label="on call")
+    start = data.draw(st.integers(150, 900), label="starts_at minutes from the detail's start")
+    length = data.draw(st.integers(1, 31 * 24 * 60), label="minutes to ends_at")
+    body["starts_at"], body["ends_at"] = _moment(arena, start), _moment(arena, start + length)
+
+
 VALID_BODIES = {
     "details": _valid_detail,
     "visits": _valid_visit,
@@ -751,6 +781,7 @@ VALID_BODIES = {
     "feeds": _valid_feed,
     "status": _valid_status,
     "positions": _valid_position,
+    "on-call": _valid_on_call_shift,
 }
 
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from detail.domain import alerts, board_state, escalation, lifecycle, live
+from detail.domain import alerts, board_state, escalation, lifecycle, live, oncall
 from detail.domain import requests as requests_inbox
 from detail.domain.scoping import get_owned
 from detail.extensions import db
@@ -29,6 +29,7 @@ def _page_config() -> dict:
         "tile_url": current_app.config["MAP_TILE_URL"],
         "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"],
         "moves": lifecycle.moves_payload(current_user.organisation),
+        "on_call": oncall.summary(current_user.organisation_id, current_user.organisation.timezone),
     }
 
 

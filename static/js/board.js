@@ -456,23 +456,25 @@
 
   function beepOnce() {
     try {
-      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const ctx = window.OM.sound.context(); // the page's one context, armed by alarm_sound.js
+      if (!ctx || ctx.state !== "running") return;
       const osc = ctx.createOscillator();
       osc.frequency.value = 740;
       osc.connect(ctx.destination);
       osc.start();
       osc.stop(ctx.currentTime + 0.3);
-      setTimeout(() => ctx.close(), 600);
     } catch (e) { /* no audio: the red row still shows */ }
   }
 
   // A repeating two-tone alarm from WebAudio: no sound file to load, works offline.
   function alarm(on) {
-    if (!on) { if (audio) { clearInterval(audio.timer); audio.ctx.close(); audio = null; } return; }
+    if (!on) { if (audio) { clearInterval(audio.timer); audio = null; } return; }
     if (audio) return;
     try {
-      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const ctx = window.OM.sound.context(); // kept open: an alarm before the first click sounds once armed
+      if (!ctx) return;
       const beep = () => {
+        if (ctx.state !== "running") return; // not armed yet: tones would pile up and sound at once
         [880, 660].forEach((freq, i) => {
           const osc = ctx.createOscillator();
           const gain = ctx.createGain();

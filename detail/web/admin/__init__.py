@@ -16,6 +16,7 @@ from detail.web.admin import (  # noqa: F401
     escalation,
     handoff,
     itinerary,
+    on_call,
     persons,
     requests,
     risks,

@@ -6,6 +6,7 @@ from flask import Flask
 from detail.extensions import csrf, rest
 from detail.web.api.itinerary import clients, details, movements, principals, venues, visits
 from detail.web.api.messages import team_messages
+from detail.web.api.on_call import on_call
 from detail.web.api.status import events, positions, status
 from detail.web.api.team import agents, assignments, devices
 from detail.web.security import STATUS_PER_AGENT, limit_api, limit_blueprint, token_or_address
@@ -24,6 +25,7 @@ BLUEPRINTS = (
     positions,
     events,
     team_messages,
+    on_call,
 )
 
 
