@@ -169,6 +169,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/phone/position"): AGENT_JSON,
     ("POST", "/phone/calendar"): AGENT_PAGE,
     # only the detail's lead (world.agent_user is): another agent's or client's detail is not found
+    ("GET", "/phone/details/<int:detail_id>"): AGENT_PAGE,  # the detail file, for its lead only
     ("GET", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
     ("POST", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
     # an agent's calendar: the secret in the URL is the credential

@@ -17,6 +17,7 @@ from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringF
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from detail.domain.handoff import latest as latest_handoff
+from detail.domain.schedule import in_time_order
 from detail.domain.surveys import for_detail as surveys_for
 from detail.domain.timefmt import closest_zone, zone_names
 from detail.extensions import csrf, db
@@ -27,7 +28,6 @@ from detail.web.security import guessing_limit, not_found
 from intel.domain.preferences import preference_for as kept_preference
 from intel.domain.preferences import preference_or_default, user_id_from_unsubscribe_token
 from intel.domain.readiness import readiness_lines
-from intel.domain.schedule import client_schedule
 from intel.models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -99,7 +99,7 @@ def detail(detail_id: int):
         "intel/portal/detail.html",
         detail=found,
         readiness=_readiness(found),
-        schedule=client_schedule(found),
+        schedule=in_time_order(found),
         advisories=published_for_client(current_user.client_id, found.id),
         handoff=latest_handoff(found),
         surveys=[s for s in surveys_for(found) if s.summary_shared and s.client_summary],
