@@ -188,7 +188,12 @@ def _pages(ids: dict) -> dict[str, list[str]]:
             "/no-such-page",
             "/intel/feeds/1/toggle",
         ],
-        "agent": ["/phone/", f"/phone/details/{ids['detail']}/handoff", "/admin/details"],
+        "agent": [
+            "/phone/",
+            f"/phone/details/{ids['detail']}",
+            f"/phone/details/{ids['detail']}/handoff",
+            "/admin/details",
+        ],
         "contact": [
             "/portal",
             f"/portal/details/{ids['detail']}",
