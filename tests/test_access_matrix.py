@@ -152,6 +152,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences/feed"): CLIENT_PAGE,
+    ("GET", "/portal/preferences/feed/revoke"): CLIENT_PAGE,  # the question, asked before revoking
     ("POST", "/portal/preferences/feed/revoke"): CLIENT_PAGE,
     ("GET", "/portal/requests"): CLIENT_PAGE,
     ("POST", "/portal/requests"): CLIENT_PAGE,
@@ -320,6 +321,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/intel/advisories/<int:advisory_id>/publish"): STAFF_PAGE,
     ("GET", "/intel/clients/<int:client_id>/watch-areas"): STAFF_PAGE,
     ("POST", "/intel/clients/<int:client_id>/watch-areas"): STAFF_PAGE,
+    ("GET", "/intel/clients/<int:client_id>/watch-areas/<int:area_id>/delete"): STAFF_PAGE,
     ("POST", "/intel/clients/<int:client_id>/watch-areas/<int:area_id>/delete"): STAFF_PAGE,
     ("GET", "/intel/digests"): STAFF_PAGE,
     ("GET", "/intel/digests/<int:user_id>/preview"): STAFF_PAGE,

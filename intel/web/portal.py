@@ -23,7 +23,7 @@ from detail.domain.timefmt import closest_zone, zone_names
 from detail.extensions import csrf, db
 from detail.models import Detail, User, utcnow
 from detail.web.auth import roles_required
-from detail.web.kit import strip
+from detail.web.kit import Ask, strip, unconfirmed
 from detail.web.security import guessing_limit, not_found
 from intel.domain.preferences import preference_for as kept_preference
 from intel.domain.preferences import preference_or_default, user_id_from_unsubscribe_token
@@ -213,6 +213,7 @@ def _preferences_page(form: PreferencesForm, pref: ContactPreference, feed_url: 
         form=form,
         pref=pref,
         action=FlaskForm(),
+        revocation=feed_revocation(),
         feed_url=feed_url,
         zone_names=sorted(zone_names()),
     )
@@ -251,11 +252,23 @@ def new_feed_url():
     return response
 
 
-@bp.route("/preferences/feed/revoke", methods=["POST"])
+def feed_revocation() -> Ask:
+    """What revoking the feed URL does, asked before it is done."""
+    return Ask(
+        "Revoke the feed URL?",
+        "Your feed reader stops receiving advisories from this URL at once. You can make a new URL "
+        "afterwards; the old one never works again.",
+        "Revoke the feed URL",
+        url_for("portal.preferences"),
+    )
+
+
+@bp.route("/preferences/feed/revoke", methods=["GET", "POST"])
 @client_required
 def revoke_feed_url():
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    """Stop the contact's feed URL working, once confirmed."""
+    if (page := unconfirmed(feed_revocation())) is not None:
+        return page
     preference_for(current_user).feed_token_hash = None
     db.session.commit()
     flash("The feed URL no longer works.", "success")
