@@ -57,7 +57,7 @@ def _late_agent(w) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("who", ["coordinator", "lead"])
-def test_the_file_shows_every_section_and_fits_the_screen(browser, live_server, world_now, who, width):
+def test_the_file_shows_every_section_and_fits_the_screen(browser, live_server, world_now, who, width, tmp_path):
     w = world_now
     test_browser_a11y._populate(w)
     _late_agent(w)
@@ -66,6 +66,7 @@ def test_the_file_shows_every_section_and_fits_the_screen(browser, live_server, 
     path = f"/admin/details/{w.detail.id}" if who == "coordinator" else f"/phone/details/{w.detail.id}"
     assert page.goto(path).status == 200
     page.wait_for_load_state("networkidle")
+    test_browser._shot(page, tmp_path, f"detail-file-{who}-{width}")  # kept with SCREENSHOT_DIR set
 
     expected = COORDINATOR_SECTIONS if who == "coordinator" else LEAD_SECTIONS
     headings = page.locator("main section h2").all_inner_texts()
