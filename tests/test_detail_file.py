@@ -347,3 +347,17 @@ def test_countdown_and_age_texts_read_as_the_board_does():
     assert until_text(125) == "in 2 min 05 s"
     assert until_text(4800) == "in 1 h 20 min"
     assert age_text(40) == "40 s ago" and age_text(720) == "12 min ago" and age_text(7500) == "2 h 05 min ago"
+
+
+def test_the_new_leads_mail_tells_the_detail_so_far_without_a_duress(world):
+    from detail.models import Notice
+
+    with time_machine.travel(T0 - timedelta(minutes=20), tick=False):
+        record_status(world.agent, find_code(world.org.id, "OS"), client_id="os-1", note="in the lobby")
+        record_status(world.agent, find_code(world.org.id, "DUR"), client_id="d-1", note="held at the door")
+        db.session.commit()
+        handoff.hand_off(world.detail, world.idle_agent_user.agent, "Over to you", world.coordinator)
+        db.session.commit()
+    mail = db.session.scalars(db.select(Notice).where(Notice.user_id == world.idle_agent_user.id)).one().body
+    assert "Bravo 1 OS in the lobby" in mail and "lead handed from Bravo 1 to Bravo 9" in mail
+    assert "DUR" not in mail and "held at the door" not in mail
