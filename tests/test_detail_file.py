@@ -361,3 +361,10 @@ def test_the_new_leads_mail_tells_the_detail_so_far_without_a_duress(world):
     mail = db.session.scalars(db.select(Notice).where(Notice.user_id == world.idle_agent_user.id)).one().body
     assert "Bravo 1 OS in the lobby" in mail and "lead handed from Bravo 1 to Bravo 9" in mail
     assert "DUR" not in mail and "held at the door" not in mail
+
+
+def test_a_shift_past_midnight_names_the_day_it_ends(client, world):
+    world.assignment.shift_ends_at = T0 + timedelta(hours=18)  # 02:00 GMT the next day
+    db.session.commit()
+    page = text(_as(client, world.coordinator).get(f"/admin/details/{world.detail.id}"))
+    assert "07:00 GMT – Wed 02:00 GMT" in section(page, "assignments")

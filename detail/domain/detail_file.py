@@ -99,6 +99,13 @@ class DetailFile:
         return sum(1 for row in self.team if row.late)
 
 
+def _shift(assignment: Assignment, tz: str) -> str:
+    """ "07:00 GMT – 22:00 GMT", naming the end's day when the shift ends on another."""
+    start, end = assignment.shift_starts_at, assignment.shift_ends_at
+    same_day = local_time(start, tz, "%Y-%m-%d") == local_time(end, tz, "%Y-%m-%d")
+    return f"{local_time(start, tz, CLOCK)} – {local_time(end, tz, CLOCK if same_day else '%a %H:%M %Z')}"
+
+
 def _team(detail: Detail, now: datetime, for_lead: bool) -> list[TeamRow]:
     known = board_state.AgentsOfDetail.read(detail)
     cover = None
@@ -121,7 +128,7 @@ def _team(detail: Detail, now: datetime, for_lead: bool) -> list[TeamRow]:
                 assignment=a,
                 zone=tz,
                 report_local=local_time(a.report_at, tz, DEFAULT_FORMAT),
-                shift_local=f"{local_time(a.shift_starts_at, tz, CLOCK)} – {local_time(a.shift_ends_at, tz, CLOCK)}",
+                shift_local=_shift(a, tz),
                 seconds_to_report=seconds,
                 countdown=until_text(seconds) if seconds > 0 and not ended and not row["punctuality"] else "",
                 punctuality=row["punctuality"]["text"] if row["punctuality"] else "",
