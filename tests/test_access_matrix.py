@@ -168,6 +168,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences/feed"): CLIENT_PAGE,
+    ("GET", "/portal/preferences/feed/revoke"): CLIENT_PAGE,  # the question, asked before revoking
     ("POST", "/portal/preferences/feed/revoke"): CLIENT_PAGE,
     ("GET", "/portal/requests"): CLIENT_PAGE,
     ("POST", "/portal/requests"): CLIENT_PAGE,
@@ -190,6 +191,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/phone/position"): AGENT_JSON,
     ("POST", "/phone/calendar"): AGENT_PAGE,
     # only the detail's lead (world.agent_user is): another agent's or client's detail is not found
+    ("GET", "/phone/details/<int:detail_id>"): AGENT_PAGE,  # the detail file, for its lead only
     ("GET", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
     ("POST", "/phone/details/<int:detail_id>/handoff"): AGENT_PAGE,
     # an agent's calendar: the secret in the URL is the credential
@@ -371,6 +373,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/intel/advisories/<int:advisory_id>/publish"): STAFF_PAGE,
     ("GET", "/intel/clients/<int:client_id>/watch-areas"): STAFF_PAGE,
     ("POST", "/intel/clients/<int:client_id>/watch-areas"): STAFF_PAGE,
+    ("GET", "/intel/clients/<int:client_id>/watch-areas/<int:area_id>/delete"): STAFF_PAGE,
     ("POST", "/intel/clients/<int:client_id>/watch-areas/<int:area_id>/delete"): STAFF_PAGE,
     ("GET", "/intel/digests"): STAFF_PAGE,
     ("GET", "/intel/digests/<int:user_id>/preview"): STAFF_PAGE,

@@ -214,7 +214,9 @@ def test_details_crud_times_and_filters(api, world):
     assert row["starts_at"] == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     assert row["ends_at"] == datetime(2026, 12, 1, 18, 30, tzinfo=UTC)
 
-    updated = api.patch(f"/details/{detail_id}", json={"state": "hot", "ends_at": "2026-12-01T20:00:00-05:00"})
+    updated = api.patch(
+        f"/details/{detail_id}", json={"state": "hot", "from_state": "planned", "ends_at": "2026-12-01T20:00:00-05:00"}
+    )
     assert updated.status_code == 200
     assert (updated.json["state"], updated.json["ends_at"]) == ("hot", "2026-12-02T01:00:00+00:00")
     assert stored(Detail, detail_id)["ends_at"] == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
@@ -865,3 +867,78 @@ def test_event_query_ids_out_of_range_are_422_naming_the_field(api, field, value
 
 def test_the_largest_event_id_is_still_a_question(api):
     assert api.get(f"/events?after={2**63 - 1}").json == []
+
+
+# --- the API removes and moves as the pages do --------------------------------------------------
+
+
+def _events(world, kind: str) -> list[dict]:
+    from detail.domain import live
+
+    return [e["payload"] for e in live.recent_events(world.org.id, world.detail.id) if e["kind"] == kind]
+
+
+def test_deleting_a_visit_takes_the_movements_that_touch_it_and_can_be_undone(api, world):
+    from detail.domain import removals
+    from detail.models import Removal
+
+    visit = Visit(
+        detail=world.detail, site=world.venue, arrives_at=T0 + timedelta(hours=3), departs_at=T0 + timedelta(hours=6)
+    )
+    db.session.add(visit)
+    db.session.commit()
+    visit_id, hotel_visit_id = visit.id, world.detail.visits[0].id
+    arriving_id = world.detail.movements[0].id  # Grand Hotel → ExCeL London, arriving as the visit starts
+    deleted = api.delete(f"/visits/{visit_id}")
+    assert deleted.status_code == 204
+    assert stored(Visit, visit_id) is None and stored(Movement, arriving_id) is None
+    assert stored(Visit, hotel_visit_id) is not None  # the hotel visit stays
+    (removed,) = _events(world, "itinerary_removed")
+    assert removed["kind"] == "visit" and "ExCeL London" in removed["what"]
+    removal = db.session.scalars(sa.select(Removal)).one()
+    assert removals.undoable(world.detail, world.coordinator) == [removal]
+    removals.undo(removal, world.coordinator)
+    db.session.commit()
+    assert len(api.get(f"/visits?detail_id={world.detail.id}").json) == 2
+    assert len(api.get(f"/movements?detail_id={world.detail.id}").json) == 1
+
+
+def test_deleting_a_movement_or_an_assignment_is_on_the_timeline(api, world):
+    movement_id, assignment_id = world.detail.movements[0].id, world.assignment.id
+    assert api.delete(f"/movements/{movement_id}").status_code == 204
+    assert api.delete(f"/assignments/{assignment_id}").status_code == 204
+    assert stored(Movement, movement_id) is None and stored(Assignment, assignment_id) is None
+    assert [p["kind"] for p in _events(world, "itinerary_removed")] == ["movement", "assignment"]
+
+
+def test_a_state_change_names_the_state_it_leaves(api, world):
+    detail_id = world.detail.id
+    missing = assert_error(api.patch(f"/details/{detail_id}", json={"state": "hot"}), 422, "from_state")
+    assert "required with state" in missing["message"]
+    assert_error(api.patch(f"/details/{detail_id}", json={"state": "complete", "from_state": "planned"}), 422, "state")
+    assert stored(Detail, detail_id)["state"] == "planned" and _events(world, "detail_state") == []
+
+    moved = api.patch(f"/details/{detail_id}", json={"state": "hot", "from_state": "planned"})
+    assert moved.status_code == 200 and moved.json["state"] == "hot"
+    assert "from_state" not in moved.json
+    # The same request again (a retry, a double click): the detail left planned already.
+    again = assert_error(api.patch(f"/details/{detail_id}", json={"state": "hot", "from_state": "planned"}), 409)
+    assert "hot, not planned" in again["message"]
+    stale = api.patch(f"/details/{detail_id}", json={"state": "planned", "from_state": "planned", "name": "Renamed"})
+    assert_error(stale, 422, "state")
+    assert stored(Detail, detail_id)["name"] == "Northwind CEO London"
+    assert [(p["previous"], p["state"]) for p in _events(world, "detail_state")] == [("planned", "hot")]
+    # A body that sends back the state the detail is in, without from_state, moves nothing.
+    same = api.patch(f"/details/{detail_id}", json={"state": "hot", "name": "Northwind CEO, London"})
+    assert same.status_code == 200 and stored(Detail, detail_id)["name"] == "Northwind CEO, London"
+    assert len(_events(world, "detail_state")) == 1
+
+
+def test_a_state_change_and_a_refused_field_store_neither(api, world):
+    refused = api.patch(
+        f"/details/{world.detail.id}",
+        json={"state": "hot", "from_state": "planned", "ends_at": iso(world.detail.starts_at - timedelta(hours=1))},
+    )
+    assert_error(refused, 422, "ends_at")
+    assert stored(Detail, world.detail.id)["state"] == "planned"
+    assert _events(world, "detail_state") == []

@@ -314,7 +314,7 @@ def test_the_detail_page_and_its_live_board_link_to_each_other(browser, live_ser
     w = world_now
     page = _signed_in_page(browser, live_server, w.coordinator.email)
     page.goto(f"/admin/details/{w.detail.id}")
-    page.get_by_role("link", name="Live board").click()
+    page.get_by_role("link", name="Live board", exact=True).click()  # also in the Live state section
     page.wait_for_selector("#connection[data-state=live]")
     assert page.url.endswith(f"/board/details/{w.detail.id}")
     page.get_by_role("link", name="Detail page").click()
@@ -574,7 +574,7 @@ def test_removing_a_visit_says_what_goes_with_it_and_can_be_undone(browser, live
     w = world_now
     page = _signed_in_page(browser, live_server, w.coordinator.email)
     page.goto(f"/admin/details/{w.detail.id}")
-    page.locator("#visits button", has_text="Remove").click()
+    page.locator("#itinerary tr.stop-visit button", has_text="Remove").click()
     dialog = page.get_by_role("dialog", name=re.compile(r"^Remove the visit to Grand Hotel"))
     dialog.wait_for()
     assert "The movement Grand Hotel → ExCeL London that leaves from there will be removed too." in dialog.inner_text()
@@ -582,8 +582,7 @@ def test_removing_a_visit_says_what_goes_with_it_and_can_be_undone(browser, live
         dialog.get_by_role("button", name="Remove visit").click()
     notice = page.locator(".undo-notice")
     assert "Removed the visit to Grand Hotel" in notice.inner_text()
-    assert "No visits yet." in page.locator("#visits").inner_text()
-    assert "No movements yet." in page.locator("#movements").inner_text()
+    assert "Nothing on the itinerary yet." in page.locator("#itinerary").inner_text()  # nor the movement
     _shot(page, tmp_path, "undo-notice")
     with page.expect_navigation():
         notice.get_by_role("button", name="Undo").click()
@@ -599,14 +598,15 @@ def test_without_javascript_the_server_asks_on_a_page(browser, live_server, worl
     w = world_now
     page = _signed_in_page(browser, live_server, w.coordinator.email, java_script_enabled=False)
     page.goto(f"/admin/details/{w.detail.id}")
-    page.locator("#movements button", has_text="Remove").click()
+    page.locator("#itinerary tr.stop-movement button", has_text="Remove").click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text().startswith("Remove the movement Grand Hotel → ExCeL London")
     db.session.expire_all()
     assert db.session.scalars(db.select(Movement)).all() != []  # asked, nothing removed yet
     page.get_by_role("button", name="Remove movement").click()
     page.wait_for_load_state()
-    assert "No movements yet." in page.locator("#movements").inner_text()
+    assert page.locator("#itinerary tr.stop-movement").count() == 0
+    assert page.locator("#itinerary tr.stop-visit").count() == 1
 
 
 def test_the_lead_goes_hot_from_the_phone_after_the_question(browser, live_server, world_now, tmp_path):

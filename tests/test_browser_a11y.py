@@ -222,7 +222,13 @@ def _pages(ids: dict) -> dict[str, list[str]]:
             "/no-such-page",
             "/intel/feeds/1/toggle",
         ],
-        "agent": ["/phone/", f"/phone/details/{ids['detail']}/handoff", "/admin/details", "/account/contacts"],
+        "agent": [
+            "/phone/",
+            f"/phone/details/{ids['detail']}",
+            f"/phone/details/{ids['detail']}/handoff",
+            "/admin/details",
+            "/account/contacts",
+        ],
         "contact": [
             "/portal",
             f"/portal/details/{ids['detail']}",

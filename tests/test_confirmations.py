@@ -11,6 +11,8 @@ What it guarantees
 * Every danger button of the coordinator pages posts to a route that shows, on GET or on a POST
   without `confirmed`, a page saying what will happen, and deletes nothing until the POST carries it.
 * The page's buttons carry what the dialog says (data-confirm-*), the same words as the server's page.
+* Intel's danger buttons do the same: removing a watch area (coordinators) and revoking a contact's
+  feed URL (the portal) ask on a page of their own without JavaScript, and change nothing until asked.
 """
 
 import html
@@ -373,3 +375,67 @@ def test_the_buttons_carry_the_same_question_as_the_server(coordinator, world):
         assert url in buttons, f"{kind}: no button that asks"
         asked = text(coordinator.get(url))
         assert buttons[url] in asked and question in buttons[url], kind
+
+
+# --- intel's danger buttons ----------------------------------------------------------------------
+
+
+def _intel_buttons(client, world):
+    """{name: (url, question, page with the button, read the row's state, user)} for intel's danger buttons."""
+    from detail.models import utcnow
+    from intel.domain.preferences import preference_for
+    from intel.models import ContactPreference, WatchArea
+
+    area = WatchArea(client_id=world.client.id, name="Canary Wharf", latitude=51.505, longitude=-0.0235)
+    preference_for(world.contact, utcnow()).feed_token_hash = "f" * 64
+    db.session.add(area)
+    db.session.commit()
+    area_id = area.id
+
+    def area_kept():
+        return db.session.get(WatchArea, area_id) is not None
+
+    def feed_kept():
+        pref = db.session.scalar(sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id))
+        return pref.feed_token_hash is not None
+
+    return {
+        "watch area": (
+            f"/intel/clients/{world.client.id}/watch-areas/{area_id}/delete",
+            "Stop watching Canary Wharf?",
+            f"/intel/clients/{world.client.id}/watch-areas",
+            area_kept,
+            world.coordinator,
+        ),
+        "feed URL": (
+            "/portal/preferences/feed/revoke",
+            "Revoke the feed URL?",
+            "/portal/preferences",
+            feed_kept,
+            world.contact,
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["watch area", "feed URL"])
+def test_intels_danger_buttons_ask_first_without_javascript_too(client, world, kind):
+    url, question, page_url, kept, user = _intel_buttons(client, world)[kind]
+    sign_in(client, user)
+    for response in (client.get(url), client.post(url), client.post(url, data={"confirmed": ""})):
+        assert response.status_code == 200
+        page = text(response)
+        assert question in page and 'name="confirmed" value="1"' in page and ">Cancel</a>" in page
+        db.session.expire_all()
+        assert kept()
+    # The page's button asks the same question in its dialog.
+    buttons = dict(
+        re.findall(
+            r'<form class="inline" method="post" action="([^"]+)" data-once data-confirm-title="([^"]+)"',
+            client.get(page_url).get_data(as_text=True),
+        )
+    )
+    assert html.unescape(buttons[url]) == question
+    response = client.post(url, data={"confirmed": "1"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert not kept()

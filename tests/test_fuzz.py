@@ -681,6 +681,12 @@ def _span(data, arena: Arena, body: dict, first: str, second: str, patch: bool) 
 
 def _valid_detail(data, arena: Arena, body: dict, patch: bool) -> None:
     _span(data, arena, body, "starts_at", "ends_at", patch)
+    if patch and "state" in body:
+        # A move names the state it leaves; the arena's details are planned, and planned moves to hot.
+        if body["state"] == "planned":
+            body.pop("from_state", None)
+        else:
+            body["state"], body["from_state"] = "hot", "planned"
     if not patch or {"client_id", "principal_id"} & body.keys():
         w = arena.world
         body["client_id"], body["principal_id"] = data.draw(

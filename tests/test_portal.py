@@ -186,7 +186,10 @@ def test_atom_feed_at_a_secret_revocable_url(app, as_user, world, published):
     ] == [f"[{published.severity}] March past the hotel"]
     assert "CONTOSO-ONLY" not in response.get_data(as_text=True)
     assert anonymous.get("/portal/feed/not-the-secret.atom").status_code == 404
-    client.post("/portal/preferences/feed/revoke")
+    asked = client.post("/portal/preferences/feed/revoke")  # without confirmed: the question, nothing revoked
+    assert asked.status_code == 200 and "Revoke the feed URL?" in asked.get_data(as_text=True)
+    assert anonymous.get(path).status_code == 200
+    client.post("/portal/preferences/feed/revoke", data={"confirmed": "1"})
     assert anonymous.get(path).status_code == 404
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from detail.domain import live, notices, push
+from detail.domain import live, notices, push, timeline
 from detail.domain.itinerary import Invalid, check_assignment
 from detail.domain.timefmt import DEFAULT_FORMAT, detail_zone, local_time
 from detail.extensions import db
@@ -46,23 +46,6 @@ def client_notice(agent: Agent, detail: Detail) -> str:
     return f"{agent.name} now leads {detail.name}. {record}"
 
 
-def _describe(kind: str, p: dict) -> str | None:
-    """One event as a line of the history the new lead is sent; None for what he need not read."""
-    if kind == "status":
-        return f"{p.get('call_sign')} {p.get('code', {}).get('code')} {p.get('note') or ''}".strip()
-    if kind in ("alert", "alert_acknowledged"):
-        return f"{'alert' if kind == 'alert' else 'alert acknowledged'}: {p.get('message')}"
-    if kind == "detail_state":
-        return f"detail {p.get('state')}"
-    if kind == "advisory_published":
-        return f"advisory ({p.get('severity')}): {p.get('title')}"
-    if kind == "handoff":
-        return f"lead handed from {p.get('from') or 'nobody'} to {p.get('to')}"
-    if kind in ("request", "request_answered"):
-        return f"client request{' answered' if kind == 'request_answered' else ''}: {p.get('subject')}"
-    return None
-
-
 def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
     """The detail's recent timeline as text lines, for the new lead."""
     tz = detail_zone(detail)
@@ -75,7 +58,8 @@ def _history_lines(detail: Detail, limit: int = 30) -> list[str]:
 
 
 def _history_line(at: datetime, kind: str, payload: dict, tz: str) -> str | None:
-    text = _describe(kind, payload)
+    # The team's lines: the new lead reads neither a duress nor intel not yet published.
+    text = timeline.describe(kind, payload, for_team=True)
     return None if text is None else f"{local_time(at, tz, DEFAULT_FORMAT)}  {text}"
 
 

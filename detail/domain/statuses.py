@@ -64,6 +64,11 @@ def organisation_codes(organisation_id: int) -> list[StatusCode]:
     return list(db.session.scalars(_CODES, {"organisation_id": organisation_id}))
 
 
+def cover_code(codes: list[StatusCode]) -> StatusCode:
+    """What a duress reads as to the team: the organisation's clear code, as if that was sent."""
+    return next((c for c in codes if c.signal == "clear"), None) or next(c for c in codes if not c.is_duress)
+
+
 def _valid_codes_text(codes: list[StatusCode]) -> str:
     return ", ".join(f"{c.code} ({c.spoken_name})" for c in codes if not c.is_duress)
 

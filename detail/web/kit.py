@@ -1,10 +1,13 @@
 """What every blueprint of both packages shares: form filters and validators, and JSON refusals
 shaped like the API's everywhere JSON is spoken (API, phone page, board actions, intel's pages)."""
 
+from dataclasses import dataclass, field
+
 import marshmallow as ma
 import wtforms
-from flask import jsonify, request
+from flask import abort, jsonify, render_template, request
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -12,7 +15,18 @@ from detail.domain.names import invisible_character, strip
 from detail.domain.statuses import Refused
 from detail.domain.timefmt import DEFAULT_FORMAT, local_time
 
-__all__ = ["strip", "optional_id", "visible_field", "json_error", "refused", "load_json", "local_filter"]
+__all__ = [
+    "strip",
+    "optional_id",
+    "visible_field",
+    "json_error",
+    "refused",
+    "load_json",
+    "local_filter",
+    "Ask",
+    "ConfirmForm",
+    "unconfirmed",
+]
 
 
 def local_filter(value, tz: str | None = None, fmt: str = DEFAULT_FORMAT) -> str:
@@ -70,3 +84,34 @@ def visible_field(form, field) -> None:
         problem = invisible_character(text) if isinstance(text, str) else None
         if problem:
             raise wtforms.validators.ValidationError(problem)
+
+
+# --- asking first -------------------------------------------------------------------------------
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token, behind remove and revoke buttons."""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a coordinator is asked before a change a slip must not make: the question, what will
+    happen, the button that does it, and where Cancel goes. The page's dialog and the server's own
+    confirmation page both show it, so the two never say different things."""
+
+    title: str  # "Remove the visit to The Savoy?"
+    effect: str  # what happens, in full sentences
+    button: str  # "Remove visit"
+    back: str  # the page the button was on
+    fields: dict = field(default_factory=dict)  # what the confirmed POST carries besides confirmed=1
+    danger: bool = True
+
+
+def unconfirmed(ask: Ask):
+    """The confirmation page, unless this is a POST carrying confirmed (sent by the page's dialog or
+    by this page's own button); None when the change may go ahead. Nothing is changed before that."""
+    if request.method == "POST" and request.form.get("confirmed"):
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        return None
+    return render_template("detail/admin/confirm.html", ask=ask, action=request.path, confirm=ConfirmForm())

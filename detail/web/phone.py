@@ -21,12 +21,13 @@ from flask import (
 from flask_login import current_user
 
 from detail import hooks
-from detail.domain import lifecycle, live
+from detail.domain import detail_file, lifecycle, live, surveys
 from detail.domain.handoff import latest
 from detail.domain.positions import publish_position, record_position
 from detail.domain.statuses import (
     Refused,
     agent_of,
+    cover_code,
     keep_loaded_after_commit,
     latest_report,
     organisation_codes,
@@ -84,11 +85,6 @@ def _handoff_to(assignment: Assignment) -> dict | None:
     return {"from": last.from_agent.name if last.from_agent else None, "notes": last.notes, "at": last.at.isoformat()}
 
 
-def _cover_code(codes):
-    """What the phone shows after a covert duress: the organisation's clear code, as if that was sent."""
-    return next((c for c in codes if c.signal == "clear"), None) or next(c for c in codes if not c.is_duress)
-
-
 @bp.route("/state")
 @roles_required("agent")
 def state():
@@ -99,7 +95,7 @@ def state():
         return refused(exc)
     now = utcnow()
     codes = organisation_codes(agent.organisation_id)
-    cover = _cover_code(codes)
+    cover = cover_code(codes)  # the phone must never show that duress was sent
     assignments = db.session.scalars(
         sa.select(Assignment)
         .join(Detail)
@@ -113,6 +109,7 @@ def state():
     rows = []
     for a in assignments:
         tz = assignment_zone(a)
+        is_lead = a.role == "detail_lead"
         report = latest_report(agent.id, a.detail_id)
         code = report.status_code if report else None
         if code is not None and code.is_duress:
@@ -122,7 +119,7 @@ def state():
                 "detail_id": a.detail_id,
                 "detail": a.detail.name,
                 "detail_state": a.detail.state,
-                "is_lead": a.role == "detail_lead",
+                "is_lead": is_lead,
                 "role": a.role_label,
                 "site": a.site.name if a.site else None,
                 "address": a.site.address if a.site else None,
@@ -132,6 +129,7 @@ def state():
                 "shift_ends_at": a.shift_ends_at.isoformat(),
                 "current_code": code.code if code else None,
                 "handoff_url": url_for("phone.handoff", detail_id=a.detail_id) if a.role == "detail_lead" else None,
+                "file_url": url_for("phone.detail_file_page", detail_id=a.detail_id) if is_lead else None,
                 "handoff": _handoff_to(a) if a.role == "detail_lead" else None,
                 "since": report.reported_at.isoformat() if report else None,
             }
@@ -215,6 +213,27 @@ def post_position():
     if recorded.created:
         publish_position(agent, recorded.position)
     return {"id": recorded.position.id, "stored": True}, 201 if recorded.created else 200
+
+
+@bp.route("/details/<int:detail_id>")
+@roles_required("agent")
+def detail_file_page(detail_id: int):
+    """The detail's file for its lead, without what only coordinators see (detail_file.read, for_lead).
+
+    A detail the agent is not on is not there for him (404, as every detail outside an agent's own
+    assignments); an agent on it who does not lead it is refused (403)."""
+    detail = db.session.get(Detail, detail_id)
+    if detail is None or not surveys.on_detail(current_user, detail):
+        abort(404)
+    if not detail_file.is_lead(current_user, detail):
+        abort(403)
+    sections = detail_file.plugged_sections(detail, hooks.ASSIGNMENT_SECTIONS)
+    return render_template(
+        "detail/phone_file.html",
+        detail=detail,
+        f=detail_file.read(detail, for_lead=True),
+        advisories=detail_file.advisory_rows(sections.get("advisories", []), detail_zone(detail)),
+    )
 
 
 @bp.route("/details/<int:detail_id>/handoff", methods=["GET", "POST"])

@@ -19,7 +19,7 @@ from detail.domain.scoping import get_owned, owned
 from detail.extensions import db
 from detail.models import Client, Detail, Organisation, Site, User
 from detail.web.auth import staff_required
-from detail.web.kit import strip
+from detail.web.kit import Ask, ConfirmForm, strip, unconfirmed
 from intel.domain import advisories, gazetteer, geocoders, nearby
 from intel.domain import digests as digest
 from intel.domain import review as review_queue
@@ -405,21 +405,39 @@ def watch_areas(client_id: int):
         status = 400
     areas = db.session.scalars(sa.select(WatchArea).where(WatchArea.client_id == client.id).order_by(WatchArea.name))
     return render_template(
-        "intel/watch_areas.html", client=client, areas=list(areas), form=form, action=FlaskForm()
+        "intel/watch_areas.html",
+        client=client,
+        areas=list(areas),
+        form=form,
+        action=ConfirmForm(),
+        removal=watch_area_removal,
     ), status
 
 
-@bp.route("/clients/<int:client_id>/watch-areas/<int:area_id>/delete", methods=["POST"])
+def watch_area_removal(area: WatchArea) -> Ask:
+    """What removing a watch area does, asked before it is done (the page's dialog or a page of its own)."""
+    return Ask(
+        f"Stop watching {area.name}?",
+        f"Intel near {area.name} stops becoming candidates for {area.client.name}, and the advisories "
+        "already made for it are deleted with it. This cannot be undone: add the area again to watch it again.",
+        "Stop watching",
+        url_for("intel.watch_areas", client_id=area.client_id),
+    )
+
+
+@bp.route("/clients/<int:client_id>/watch-areas/<int:area_id>/delete", methods=["GET", "POST"])
 @staff_required
 def delete_watch_area(client_id: int, area_id: int):
+    """Stop watching an area, once confirmed."""
     client = _client_or_404(client_id)
     area = db.session.get(WatchArea, area_id)
     if area is None or area.client_id != client.id:
         abort(404)
-    if FlaskForm().validate_on_submit():
-        db.session.delete(area)
-        db.session.commit()
-        flash(f"No longer watching {area.name}.", "success")
+    if (page := unconfirmed(watch_area_removal(area))) is not None:
+        return page
+    db.session.delete(area)
+    db.session.commit()
+    flash(f"No longer watching {area.name}.", "success")
     return redirect(url_for("intel.watch_areas", client_id=client.id))
 
 

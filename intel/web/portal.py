@@ -17,17 +17,17 @@ from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringF
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from detail.domain.handoff import latest as latest_handoff
+from detail.domain.schedule import in_time_order
 from detail.domain.surveys import for_detail as surveys_for
 from detail.domain.timefmt import closest_zone, zone_names
 from detail.extensions import csrf, db
 from detail.models import Detail, User, utcnow
 from detail.web.auth import roles_required
-from detail.web.kit import strip
+from detail.web.kit import Ask, strip, unconfirmed
 from detail.web.security import guessing_limit, not_found
 from intel.domain.preferences import preference_for as kept_preference
 from intel.domain.preferences import preference_or_default, user_id_from_unsubscribe_token
 from intel.domain.readiness import readiness_lines
-from intel.domain.schedule import client_schedule
 from intel.models import SEVERITIES, Advisory, ContactPreference, Digest, WatchArea
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -99,7 +99,7 @@ def detail(detail_id: int):
         "intel/portal/detail.html",
         detail=found,
         readiness=_readiness(found),
-        schedule=client_schedule(found),
+        schedule=in_time_order(found),
         advisories=published_for_client(current_user.client_id, found.id),
         handoff=latest_handoff(found),
         surveys=[s for s in surveys_for(found) if s.summary_shared and s.client_summary],
@@ -213,6 +213,7 @@ def _preferences_page(form: PreferencesForm, pref: ContactPreference, feed_url: 
         form=form,
         pref=pref,
         action=FlaskForm(),
+        revocation=feed_revocation(),
         feed_url=feed_url,
         zone_names=sorted(zone_names()),
     )
@@ -251,11 +252,23 @@ def new_feed_url():
     return response
 
 
-@bp.route("/preferences/feed/revoke", methods=["POST"])
+def feed_revocation() -> Ask:
+    """What revoking the feed URL does, asked before it is done."""
+    return Ask(
+        "Revoke the feed URL?",
+        "Your feed reader stops receiving advisories from this URL at once. You can make a new URL "
+        "afterwards; the old one never works again.",
+        "Revoke the feed URL",
+        url_for("portal.preferences"),
+    )
+
+
+@bp.route("/preferences/feed/revoke", methods=["GET", "POST"])
 @client_required
 def revoke_feed_url():
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    """Stop the contact's feed URL working, once confirmed."""
+    if (page := unconfirmed(feed_revocation())) is not None:
+        return page
     preference_for(current_user).feed_token_hash = None
     db.session.commit()
     flash("The feed URL no longer works.", "success")

@@ -128,6 +128,7 @@
       a.is_lead ? leadButtons(a) : null,
       a.handoff ? el("div", { class: "intel-list" }, el("strong", null, "Handed to you" + (a.handoff.from ? " by " + a.handoff.from : "")),
         el("div", { class: "small prewrap" }, a.handoff.notes)) : null,
+      a.file_url ? el("p", null, el("a", { href: a.file_url }, "Detail file")) : null,
       a.handoff_url ? el("p", null, el("a", { href: a.handoff_url }, "Hand off the lead")) : null,
       a.surveys_url ? el("p", null, el("a", { href: a.surveys_url }, "Site surveys"), " ",
         ...(a.surveys || []).map((s) => el("span", { class: "badge survey-" + s.status }, s.site + ": " + s.status))) : null,

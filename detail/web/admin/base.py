@@ -8,12 +8,11 @@ status 400 and a message per field; nothing is stored.
 
 import functools
 import math
-from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from detail.domain.timefmt import parse_local, zone_names
 from detail.extensions import db
 from detail.models import Site, User
 from detail.web.auth import staff_required
+from detail.web.kit import Ask, ConfirmForm, unconfirmed  # noqa: F401  (the pages import them from here)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,35 +85,7 @@ def finite(form, field) -> None:
         raise ValidationError("Must be an ordinary number.")
 
 
-class ConfirmForm(FlaskForm):
-    """A form with nothing but its CSRF token, behind remove and revoke buttons."""
-
-
-# --- asking first -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What a coordinator is asked before a change a slip must not make: the question, what will
-    happen, the button that does it, and where Cancel goes. The page's dialog and the server's own
-    confirmation page both show it, so the two never say different things."""
-
-    title: str  # "Remove the visit to The Savoy?"
-    effect: str  # what happens, in full sentences
-    button: str  # "Remove visit"
-    back: str  # the page the button was on
-    fields: dict = field(default_factory=dict)  # what the confirmed POST carries besides confirmed=1
-    danger: bool = True
-
-
-def unconfirmed(ask: Ask):
-    """The confirmation page, unless this is a POST carrying confirmed (sent by the page's dialog or
-    by this page's own button); None when the change may go ahead. Nothing is changed before that."""
-    if request.method == "POST" and request.form.get("confirmed"):
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        return None
-    return render_template("detail/admin/confirm.html", ask=ask, action=request.path, confirm=ConfirmForm())
+# Asking first (Ask, ConfirmForm, unconfirmed) lives in the kit: intel's pages ask the same way.
 
 
 # --- times --------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The detail page: the principal's visits and movements, and the team's assignments.
+"""The detail page (the detail's file) and its itinerary: the principal's visits and movements, and the
+team's assignments. The file's other sections are read by detail/domain/detail_file.py and link to the
+pages that edit them.
 
 Times are typed and shown in the zone of the venue they happen at: a visit in its venue's,
 a movement's departure in the venue it leaves and its arrival in the one it reaches, an
@@ -17,11 +19,13 @@ from sqlalchemy import orm as so
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from detail.domain import lifecycle, live, removals
+from detail import hooks
+from detail.domain import detail_file, lifecycle, live, removals
 from detail.domain.after_action import lessons_for
 from detail.domain.history import details_for_client
 from detail.domain.itinerary import Invalid, check_assignment, check_movement, check_visit
 from detail.domain.scoping import owned
+from detail.domain.timefmt import detail_zone
 from detail.extensions import db
 from detail.models import ASSIGNMENT_ROLE_LABELS, Agent, Assignment, Detail, Movement, Removal, Site, User, Visit
 from detail.web.admin.base import (
@@ -264,9 +268,14 @@ def detail_page(detail: Detail, **failed):
         "assignment_form": assignment_form(detail=detail),
         **failed,
     }
+    sections = detail_file.plugged_sections(detail, hooks.DETAIL_SECTIONS)
+    advisories = detail_file.advisory_rows(sections.get("advisories", []), detail_zone(detail))
     page = render_template(
         "detail/admin/detail.html",
         detail=detail,
+        f=detail_file.read(detail),
+        advisories=advisories,
+        candidates=sum(1 for a in advisories if a["status"] == "candidate"),
         zone=org_zone(),
         confirm=ConfirmForm(),
         hints=zone_hints(),
@@ -284,7 +293,8 @@ def detail_page(detail: Detail, **failed):
 @bp.route("/details/<int:detail_id>")
 @staff_required
 def detail(detail_id: int):
-    """A detail with its visits, movements and assignments, and forms to add to each."""
+    """The detail's file: its itinerary and team (with forms to add to each), the live state, intel,
+    requests, risks, surveys, handoffs and timeline, each linking to the page that edits it."""
     return detail_page(owned_or_404(Detail, detail_id))
 
 

@@ -5,15 +5,17 @@ from flask import g
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from detail.domain import lifecycle, live, removals
 from detail.domain.itinerary import check_detail, check_movement, check_visit
+from detail.extensions import db
 from detail.models import Assignment, Client, Detail, Movement, Principal, Site, Visit
 from detail.web.api import schemas
 from detail.web.api.base import (
     ApiBlueprint,
     create,
-    delete,
     found,
     listed,
+    refuse,
     update,
 )
 
@@ -149,8 +151,33 @@ class DetailItem(MethodView):
     @details.arguments(schemas.DetailPatchSchema)
     @details.response(200, schemas.DetailSchema)
     def patch(self, data, detail_id):
-        """Update a detail"""
-        return update(found(Detail, detail_id), data, check_detail)
+        """Update a detail; a change of state names the state it leaves (from_state), as the pages do"""
+        detail = found(Detail, detail_id)
+        to_state, from_state = data.pop("state", None), data.pop("from_state", None)
+        event = None
+        # Sending back the state the detail is in, without from_state, moves nothing.
+        if to_state is not None and not (from_state is None and to_state == detail.state):
+            event = _move(detail, from_state, to_state)
+        update(detail, data, check_detail)  # commits the move with the other fields, or neither
+        if event is not None:
+            live.publish([event])
+        return detail
+
+
+def _move(detail: Detail, from_state: str | None, to_state: str):
+    """The detail moved from from_state to to_state (flushed); 422 for no such move, 409 when the
+    detail is no longer in from_state (a retry, or another coordinator a moment earlier)."""
+    if from_state is None:
+        message = "name the state the detail moves from (required with state)"
+        refuse(422, f"Not saved: from_state: {message}.", {"from_state": [message.capitalize() + "."]})
+    try:
+        lifecycle.move_between(from_state, to_state)
+    except lifecycle.NotAMove as exc:
+        refuse(422, f"Not saved: state: {exc}.", {"state": [f"Not a move from {from_state}."]})
+    event = lifecycle.change_state(detail, from_state, to_state, g.user)
+    if event is None:
+        refuse(409, f"Nothing changed: the detail is {detail.state}, not {from_state}.")
+    return event
 
 
 # --- visits -------------------------------------------------------------------------------------
@@ -188,8 +215,11 @@ class VisitItem(MethodView):
 
     @visits.response(204)
     def delete(self, visit_id):
-        """Delete a visit"""
-        delete(found(Visit, visit_id))
+        """Delete a visit, and the movements that bring the principal there and take the principal away
+
+        As the detail page removes it: on the detail's timeline, and undoable on that page for a short
+        while by the same user."""
+        _removed(*removals.remove_visit(found(Visit, visit_id), g.user))
 
 
 # --- movements ----------------------------------------------------------------------------------
@@ -227,8 +257,13 @@ class MovementItem(MethodView):
 
     @movements.response(204)
     def delete(self, movement_id):
-        """Delete a movement"""
-        delete(found(Movement, movement_id))
+        """Delete a movement (on the detail's timeline, undoable on the detail page for a short while)"""
+        _removed(*removals.remove_movement(found(Movement, movement_id), g.user))
+
+
+def _removed(removal, event) -> None:
+    db.session.commit()
+    live.publish([event])
 
 
 # --- agents -------------------------------------------------------------------------------------

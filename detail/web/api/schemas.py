@@ -252,7 +252,18 @@ class DetailSchema(Schema):
 
 
 class DetailPatchSchema(PatchMixin, DetailSchema):
-    pass
+    state = fields.String(
+        validate=validate.OneOf(DETAIL_STATES),
+        metadata={"description": "The state to move to (go hot, complete, back to planned, reopen); needs from_state."},
+    )
+    from_state = fields.String(
+        load_only=True,
+        validate=validate.OneOf(DETAIL_STATES),
+        metadata={
+            "description": "The state the detail moves from, as the caller last read it: if the detail has "
+            "moved since (a retry, another coordinator), nothing changes and the answer is 409."
+        },
+    )
 
 
 class VisitSchema(Schema):

@@ -8,6 +8,7 @@ from flask import g
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from detail.domain import live, removals
 from detail.domain.devices import BindingError, bind
 from detail.domain.itinerary import check_assignment
 from detail.domain.scoping import owned
@@ -151,8 +152,10 @@ class AssignmentItem(MethodView):
 
     @assignments.response(204)
     def delete(self, assignment_id):
-        """Delete an assignment"""
-        delete(found(Assignment, assignment_id))
+        """Delete an assignment (on the detail's timeline, undoable on the detail page for a short while)"""
+        _removal, event = removals.remove_assignment(found(Assignment, assignment_id), g.user)
+        db.session.commit()
+        live.publish([event])
 
 
 # --- device and number bindings -----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""A detail's schedule as its client reads it: the principal's visits and movements in one list, in
-time order, each with the zone of the venue it happens at. Nothing of the team's (posts, notes). Reads only.
+"""A detail's schedule: the principal's visits and movements in one list, in time order, each with the
+zone of the venue it happens at. The client's portal and the detail file read it; what of each stop a
+reader sees (a movement's notes are the team's) is the page's to choose. Reads only.
 """
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ class Stop:
         return known_zone(site.timezone)
 
 
-def client_schedule(detail: Detail) -> list[Stop]:
+def in_time_order(detail: Detail) -> list[Stop]:
     """Visits and movements together, by start (a movement leaving as a visit starts comes first)."""
     stops = [Stop(v.arrives_at, "visit", v) for v in detail.visits]
     stops += [Stop(m.departs_at, "movement", m) for m in detail.movements]
