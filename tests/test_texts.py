@@ -514,3 +514,24 @@ def test_an_answer_without_a_sid_is_uncertain(world, twilio):
     assert texts.send_due(T0) == 0
     db.session.refresh(text)
     assert text.status == "uncertain" and "Twilio answered 201 without a message sid" in text.last_error
+
+
+def test_the_texts_page_never_shows_a_verification_code_nor_an_acknowledge_link(world, as_user):
+    """Whoever reads a code could verify a number they do not hold; an /ack/ link is its person's own."""
+    from detail.domain import contacts
+
+    contacts.send_code(contacts.add_channel(world.coordinator, "sms", "+447911123456"))
+    texts.queue_text(
+        organisation_id=world.org.id,
+        to_number="+447911123457",
+        body="DURESS: Bravo 1. Reply ACK 4821 or open https://om.example/ack/Zr9sEcretT0ken",
+        purpose="alarm",
+    )
+    db.session.commit()
+    code_text = db.session.scalar(sa.select(TextMessage).where(TextMessage.purpose == "verification"))
+    code = code_text.body.split("code: ")[1][:6]
+
+    page = as_user(world.coordinator).get("/admin/texts").get_data(as_text=True)
+
+    assert code.isdigit() and code not in page and "Verification code (not shown" in page
+    assert "Zr9sEcretT0ken" not in page and "/ack/…" in page and "ACK 4821" in page

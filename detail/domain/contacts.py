@@ -166,6 +166,7 @@ def send_code(channel: ContactChannel, now: datetime | None = None) -> None:
             user_id=user.id,
             to_number=channel.address,
             body=f"Oscar Mike code: {code}. It verifies this number for alarms and lasts {minutes} min.",
+            purpose="verification",
         )
     else:
         notices.queue(

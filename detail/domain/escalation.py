@@ -582,6 +582,7 @@ def _deliver_one(attempt_id: int, now: datetime) -> list[Event]:
             to_number=attempt.address,
             body=_text_body(escalation, link),
             user_id=attempt.user_id,
+            purpose="alarm",
         )
         attempt.text_message_id = text.id
         attempt.status = "sent"
@@ -761,6 +762,7 @@ def _tell_notified(escalation: Escalation, taker: User, now: datetime) -> None:
                 to_number=channels["sms"],
                 body=f"OM: {line}",
                 user_id=user_id,
+                purpose="acknowledged",
             )
         if "email" in channels:
             notices.queue(user, f"Acknowledged: {escalation.title}", line, address=channels["email"])

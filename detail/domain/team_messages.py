@@ -477,6 +477,7 @@ def text_those_waiting(message: TeamMessage, by: User) -> Texted:
             to_number=number,
             body=f"Oscar Mike, from {message.sender.name}: {message.body}{ask}",
             user_id=row.user_id,
+            purpose="team_message",
         )
         row.texted_at, row.text_message = now, text
         outcome.texted.append(name)

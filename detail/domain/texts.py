@@ -25,6 +25,7 @@ record_provider_status only flushes, for its route to commit and publish.
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -85,15 +86,21 @@ DELIVERY_ERRORS = {
     "21610": "the number has unsubscribed (texted STOP)",
 }
 NEEDS_ATTENTION = ("failed", "undelivered", "uncertain")
+ACK_LINK = re.compile(r"(/ack/)\S+")
 
 
-def queue_text(*, organisation_id: int, to_number: str, body: str, user_id: int | None = None) -> TextMessage:
-    """Record a text to send (flushes; the caller commits); the "texts" job sends it."""
+def queue_text(
+    *, organisation_id: int, to_number: str, body: str, user_id: int | None = None, purpose: str = "other"
+) -> TextMessage:
+    """Record a text to send (flushes; the caller commits); the "texts" job sends it.
+
+    purpose (TEXT_PURPOSES) says what it is for; a "verification" text's words are never shown."""
     text = TextMessage(
         organisation_id=organisation_id,
         user_id=user_id,
         to_number=to_number,
         body=body,
+        purpose=purpose,
         status="pending",
         next_attempt_at=utcnow(),
     )
@@ -105,6 +112,14 @@ def queue_text(*, organisation_id: int, to_number: str, body: str, user_id: int 
 def retrying(text: TextMessage) -> bool:
     """Whether a failed text will be tried again by itself (a transient failure), not failed for good."""
     return text.status == "failed" and text.next_attempt_at < NEVER
+
+
+def shown_body(text: TextMessage) -> str:
+    """A text's words as a page may show them: a verification code's are withheld, and the one-use
+    acknowledge link in an alarm is cut to its path (it is the notified person's, not the reader's)."""
+    if text.purpose == "verification":
+        return "Verification code (not shown: it is for the person who holds the number)"
+    return ACK_LINK.sub(r"\1…", text.body)
 
 
 def masked(number: str) -> str:

@@ -33,6 +33,9 @@ STEP_TARGETS = ("primary", "backup", "coordinators", "person")
 # said it arrived; failed: it did not go, with the reason; skipped: nothing to send it to.
 ATTEMPT_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped")
 TEXT_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "undelivered", "uncertain")
+# What a text is for. A verification code's words are never shown on a page: whoever reads them could
+# verify a number they do not hold.
+TEXT_PURPOSES = ("alarm", "acknowledged", "verification", "team_message", "other")
 ACK_VIA = ("board", "phone", "link", "sms", "api")
 
 
@@ -107,6 +110,7 @@ class TextMessage(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint(one_of("status", TEXT_STATUSES), name="status_known"),
+        sa.CheckConstraint(one_of("purpose", TEXT_PURPOSES), name="purpose_known"),
         sa.Index("ix_text_message_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
@@ -115,6 +119,7 @@ class TextMessage(db.Model):
     user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
     to_number: so.Mapped[str] = so.mapped_column(sa.String(40))
     body: so.Mapped[str] = so.mapped_column(sa.Text, info={"internal": True})
+    purpose: so.Mapped[str] = so.mapped_column(sa.String(16), default="other", server_default="other")
     status: so.Mapped[str] = so.mapped_column(sa.String(12), default="pending")
     provider_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
     attempts: so.Mapped[int] = so.mapped_column(default=0)

@@ -51,6 +51,7 @@ def texts_page():
         zone=org_zone(),
         confirm=ConfirmForm(),
         resending=resending,
+        shown_body=texts.shown_body,
     )
 
 
