@@ -330,3 +330,19 @@ def test_a_step_for_a_named_person_names_them(rota, pushes, clock, client):
     sign_in(client, world.coordinator)
     shown = _board_escalation(client, alert.id)
     assert (shown["step_number"], shown["steps_total"], shown["step_target"]) == (1, 1, "Admin")
+
+
+def test_an_alert_muted_before_its_escalation_opened_waits_out_the_mute_then_climbs(rota, pushes, clock, client):
+    world = rota
+    clock(T0)
+    alert = _late_alert(world)
+    sign_in(client, world.coordinator)
+    assert client.post(f"/board/alerts/{alert.id}/mute", json={"minutes": 5}).status_code == 200
+    run_job()
+    esc = _escalation()
+    assert esc is not None and esc.paused_at == T0 and attempts() == []
+    clock(T0 + timedelta(minutes=5))
+    run_job()
+    assert attempts() == [(0, "coord@aegis.example", "push", "sent")]
+    esc = _escalation()
+    assert esc.next_step == 1 and esc.next_step_at == T0 + timedelta(minutes=10), "the backup's 300 s, after the mute"

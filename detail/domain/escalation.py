@@ -370,7 +370,7 @@ def _new_subjects(organisation_id: int, now: datetime) -> list[_Subject]:
             Alert.kind.in_(ALERT_KINDS),
             Alert.resolved_at.is_(None),
             Alert.acknowledged_at.is_(None),
-            sa.or_(Alert.muted_until.is_(None), Alert.muted_until <= now),
+            # A muted alert opens too: its escalation starts paused and climbs once the mute runs out.
             Alert.raised_at >= since,
             ~sa.exists().where(Escalation.alert_id == Alert.id),
         )
