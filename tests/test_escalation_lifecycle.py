@@ -346,3 +346,40 @@ def test_an_alert_muted_before_its_escalation_opened_waits_out_the_mute_then_cli
     assert attempts() == [(0, "coord@aegis.example", "push", "sent")]
     esc = _escalation()
     assert esc.next_step == 1 and esc.next_step_at == T0 + timedelta(minutes=10), "the backup's 300 s, after the mute"
+
+
+def test_a_step_due_but_not_yet_run_when_the_policy_is_saved_still_runs(rota, pushes, clock, client):
+    world = rota
+    clock(T0)
+    raise_duress(world)
+    clock(T0 + timedelta(seconds=2))
+    run_job()
+    sign_in(client, world.coordinator)
+    # The backup's step fell due at 60 s; the page is saved (unchanged) a moment later, before the job ran.
+    clock(T0 + timedelta(seconds=61))
+    assert client.post("/admin/escalation/duress", data=form(current_rows(world))).status_code == 302
+    assert _escalation().next_step == 1
+    run_job()
+    assert [(step, who) for step, who, *_ in attempts()][2:] == [(1, "admin@aegis.example")] * 2
+
+
+def test_a_renumbered_step_that_reaches_someone_already_reached_at_that_number_runs(rota, pushes, clock, client):
+    world = rota
+    clock(T0)
+    raise_duress(world)
+    clock(T0 + timedelta(seconds=61))
+    run_job()  # steps 0 (primary) and 1 (backup: Admin, push and text) ran
+    sign_in(client, world.coordinator)
+    clock(T0 + timedelta(seconds=70))
+    rows = [
+        {"order": "1", "delay": "0", "target": "primary", "channels": ["push"]},
+        {"order": "2", "delay": "100", "target": "coordinators", "channels": ["push"]},
+    ]
+    assert client.post("/admin/escalation/duress", data=form(rows, confirmed="1")).status_code == 302
+    assert _escalation().next_step == 1
+    clock(T0 + timedelta(seconds=100))
+    run_job()
+    esc = _escalation()
+    assert esc.next_step is None and esc.ended_at is None
+    # The new step 2 reaches Coord; Admin had a push at step 2 already and gets no second one.
+    assert [(s, who, c) for s, who, c, _ in attempts()][4:] == [(1, "coord@aegis.example", "push")]

@@ -133,6 +133,19 @@ def replace_steps(
     switched off, they end ("policy switched off by NAME"); else each goes on with the first new step
     whose delay is still ahead of the time it has climbed (steps already behind it are not run late)."""
     now = now or utcnow()
+    climbing_it = db.session.scalars(
+        sa.select(Escalation)
+        .where(
+            Escalation.organisation_id == policy.organisation_id,
+            Escalation.kind == policy.kind,
+            Escalation.ended_at.is_(None),
+        )
+        .order_by(Escalation.id)
+    ).all()
+    # The delay of the step each was about to run: a step due but not yet run when the page is saved
+    # (the job runs every few seconds) is not yet run, and the new steps from that delay on are not either.
+    old_delays = {s.position: s.delay_seconds for s in policy.steps}
+    pending = {e.id: old_delays.get(e.next_step) for e in climbing_it}
     policy.active = active
     policy.steps.clear()
     db.session.flush()  # (policy, position) is unique: the old rows go before the new ones come
@@ -148,21 +161,12 @@ def replace_steps(
         )
     db.session.flush()
     db.session.refresh(policy, ["steps"])
-    climbing = db.session.scalars(
-        sa.select(Escalation)
-        .where(
-            Escalation.organisation_id == policy.organisation_id,
-            Escalation.kind == policy.kind,
-            Escalation.ended_at.is_(None),
-        )
-        .order_by(Escalation.id)
-    ).all()
     events = []
-    for escalation in climbing:
+    for escalation in climbing_it:
         if not active:
             if _end(escalation, f"policy switched off by {by.name}", now):
                 events.append(_event(escalation, "escalation_ended"))
-        elif _reaim(escalation, policy, now):
+        elif _reaim(escalation, policy, now, pending[escalation.id]):
             events.append(_event(escalation, "escalation_policy_changed", changed_by=by.name))
     return events
 
@@ -188,10 +192,19 @@ def _step_due(escalation: Escalation, step: EscalationStep) -> datetime:
     return escalation.started_at + timedelta(seconds=step.delay_seconds + escalation.paused_seconds)
 
 
-def _reaim(escalation: Escalation, policy: EscalationPolicy, now: datetime) -> bool:
-    """Point the escalation at the first step of the (new) policy still ahead of it; True if that moved it."""
+def _reaim(escalation: Escalation, policy: EscalationPolicy, now: datetime, pending_delay: int | None) -> bool:
+    """Point the escalation at the first step of the (new) policy not yet behind it: its delay still
+    ahead of the time climbed, or at least that of the step it was about to run (pending_delay); True
+    if that moved it."""
     climbed = _climbed(escalation, now).total_seconds()
-    ahead = next((s for s in policy.steps if s.delay_seconds > climbed), None)
+    ahead = next(
+        (
+            s
+            for s in policy.steps
+            if s.delay_seconds > climbed or (pending_delay is not None and s.delay_seconds >= pending_delay)
+        ),
+        None,
+    )
     position = ahead.position if ahead else None
     due = _step_due(escalation, ahead) if ahead else None
     if (escalation.next_step, escalation.next_step_at) == (position, due):
@@ -561,9 +574,19 @@ def _run_step(escalation: Escalation, policy: EscalationPolicy, now: datetime) -
     if not moved or step is None:
         return False
     users, note = _recipients(step, escalation.organisation_id, now)
+    # A policy edited mid-climb renumbers its steps: a person already reached on a channel under this
+    # step number (by the old policy) is not sent the same again.
+    reached = set(
+        db.session.execute(
+            sa.select(NotificationAttempt.user_id, NotificationAttempt.channel).where(
+                NotificationAttempt.escalation_id == escalation.id, NotificationAttempt.step == step.position
+            )
+        ).all()
+    )
     for user in users:
         for channel in step.channel_list:
-            db.session.add(_attempt(escalation, step.position, user, channel, note))
+            if (user.id, channel) not in reached:
+                db.session.add(_attempt(escalation, step.position, user, channel, note))
     db.session.flush()
     return True
 
