@@ -3,7 +3,9 @@
 Pull-based and run by the "escalation" job, one evaluator per organisation at a time. Each run
 (evaluate) opens an escalation for each new subject (an open alert, an urgent client request gone
 overdue, what other packages offer through hooks.ESCALATION_SUBJECTS), ends those whose subject was
-settled elsewhere, and runs the steps that are due: a step writes its notification attempts (one per
+settled elsewhere (a package's own subjects are asked of it: hooks.ESCALATION_SUBJECT_SETTLED), pauses
+those whose alert is muted (and resumes them, every later step moved by the pause, when the mute runs
+out), and runs the steps that are due: a step writes its notification attempts (one per
 person and channel) in the transaction that moves the escalation on, so a restarted job neither
 repeats a step nor skips one. Then deliver_queued hands each queued attempt to its channel once,
 behind a conditional claim: email into the notices outbox, text into the texts outbox, push straight
