@@ -101,3 +101,40 @@ def test_an_alarm_is_acknowledged_from_its_texts_link_and_the_board_shows_its_es
     board.wait_for_selector("#duress", state="hidden")
     board.context.close()
     page.context.close()
+
+
+def test_the_board_shows_a_muted_alarms_escalation_paused_with_the_servers_zone_label(
+    browser, live_server, world_now, pushes
+):
+    from datetime import timedelta
+
+    from detail.domain import alerts
+    from detail.models import Alert
+
+    w = world_now
+    now = datetime.now(timezone.utc)
+    make_rota(w, starts=now)
+    alert = Alert(
+        organisation_id=w.org.id, agent=w.agent, detail_id=w.detail.id, kind="silent", message="Bravo 1 silent",
+        raised_at=now - timedelta(seconds=5),
+    )  # fmt: skip
+    db.session.add(alert)
+    db.session.commit()
+    run_job()
+    alerts.mute(alert, w.coordinator, 15)
+    db.session.commit()
+    run_job()
+    until = zone_label(now, w.org.timezone)
+    board = _with_axe(
+        _signed_in_page(browser, live_server, w.admin.email, viewport=PHONE, timezone_id="America/Los_Angeles")
+    )
+    board.goto("/board/")
+    board.wait_for_selector(".alert .escalation")
+    climb = board.locator(".alert .escalation .climb").first.inner_text()
+    assert re.fullmatch(
+        rf"Escalation: Step 1 of 2: on-call primary notified \d\d:\d\d {until}; "
+        rf"paused \(muted until \d\d:\d\d {until}\)",
+        climb,
+    ), climb
+    assert _axe_violations(board) == []
+    board.context.close()
