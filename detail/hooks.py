@@ -56,6 +56,9 @@ class EscalationSubject:
     subject names it once and for all ("advisory:9"); kind is the escalation policy it climbs
     (detail.models.ESCALATION_KINDS); title and link are what the notifications say and open
     (the team's words, never sent to a client); raised_at is when its steps' delays count from.
+
+    Whether a subject still needs anyone is asked of the package that offered it, through
+    ESCALATION_SUBJECT_SETTLED under the subject's family (the part before the colon, "advisory").
     """
 
     subject: str
@@ -68,6 +71,10 @@ class EscalationSubject:
 
 # (organisation id, since) -> the subjects raised since then: the escalation engine opens each once.
 ESCALATION_SUBJECTS: list[Callable[[int, datetime], list[EscalationSubject]]] = []
+# family -> (key, now) -> why a subject it offered needs no one any more ("the advisory was withdrawn"),
+# or None while it is still live: the engine ends its escalation with that reason. Keyed by the
+# subject's family: "advisory" answers for "advisory:9" with key "9".
+ESCALATION_SUBJECT_SETTLED: dict[str, Callable[[str, datetime], str | None]] = {}
 # organisation -> None: run by `flask demo` after the demo's own rows.
 DEMO_STEPS: list[Callable[[Any], None]] = []
 

@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     hooks.add(hooks.ASSIGNMENT_SECTIONS, published_section)
     hooks.add(hooks.REQUEST_ATTACHMENTS, REQUEST_ADVISORIES)
     hooks.add(hooks.ESCALATION_SUBJECTS, alarms.critical_advisories_published)
+    hooks.ESCALATION_SUBJECT_SETTLED[alarms.FAMILY] = alarms.advisory_settled
     hooks.add(hooks.DEMO_STEPS, add_demo_feeds)
     hooks.add(hooks.DEMO_STEPS, add_demo_preferences)
     hooks.use_gazetteer(

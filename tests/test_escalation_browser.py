@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
+from detail.domain.timefmt import zone_label
 from detail.extensions import db
 from detail.models import Escalation, EscalationPolicy, TextMessage
 
@@ -45,6 +46,20 @@ def test_the_policy_pages_pass_axe_fit_a_phone_and_ask_before_removing_a_step(br
         )
     )
     assert [s.target for s in policy.steps] == ["primary", "backup"]
+    # Switching a policy off ends the alarms climbing it: the page asks first, and a cancel keeps it on.
+    assert page.goto("/admin/escalation/late").status == 200
+    assert "Switching the policy off ends them" in page.inner_text("main")
+    page.uncheck("input[name='active']")
+    page.click("form.escalation-policy button[type=submit]")
+    dialog.wait_for(state="visible")
+    assert dialog.locator("h2").inner_text() == "Switch this policy off?"
+    assert _axe_violations(page) == []
+    dialog.locator(".confirm-cancel").click()
+    db.session.expire_all()
+    late = db.session.scalar(
+        sa.select(EscalationPolicy).where(EscalationPolicy.organisation_id == w.org.id, EscalationPolicy.kind == "late")
+    )
+    assert late.active
     page.context.close()
 
 
@@ -55,10 +70,20 @@ def test_an_alarm_is_acknowledged_from_its_texts_link_and_the_board_shows_its_es
     make_rota(w, starts=datetime.now(timezone.utc))
     raise_duress(w, at=datetime.now(timezone.utc))
     run_job()
-    board = _with_axe(_signed_in_page(browser, live_server, w.admin.email, viewport=PHONE))
+    # The browser runs in another zone: the times shown are the server's, with the organisation's label.
+    board = _with_axe(_signed_in_page(browser, live_server, w.admin.email, viewport=PHONE, timezone_id="Asia/Tokyo"))
     board.goto("/board/")
     board.wait_for_selector(".escalation")
-    assert "Coord by text, sent" in board.locator(".escalation").first.inner_text()
+    shown = board.locator(".escalation").first.inner_text()
+    assert "Coord by text, sent" in shown
+    label = zone_label(datetime.now(timezone.utc), w.org.timezone)
+    climb = board.locator(".escalation .climb").first.inner_text()
+    assert re.fullmatch(
+        rf"Escalation: Step 1 of 3: on-call primary notified \d\d:\d\d {label}, "
+        rf"next: on-call backup at \d\d:\d\d {label}",
+        climb,
+    ), climb
+    assert board.locator(".escalation .on-call").first.inner_text() == "On call: Coord (primary), Admin (backup)"
     assert _axe_violations(board) == []
     assert board.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
@@ -76,3 +101,40 @@ def test_an_alarm_is_acknowledged_from_its_texts_link_and_the_board_shows_its_es
     board.wait_for_selector("#duress", state="hidden")
     board.context.close()
     page.context.close()
+
+
+def test_the_board_shows_a_muted_alarms_escalation_paused_with_the_servers_zone_label(
+    browser, live_server, world_now, pushes
+):
+    from datetime import timedelta
+
+    from detail.domain import alerts
+    from detail.models import Alert
+
+    w = world_now
+    now = datetime.now(timezone.utc)
+    make_rota(w, starts=now)
+    alert = Alert(
+        organisation_id=w.org.id, agent=w.agent, detail_id=w.detail.id, kind="silent", message="Bravo 1 silent",
+        raised_at=now - timedelta(seconds=5),
+    )  # fmt: skip
+    db.session.add(alert)
+    db.session.commit()
+    run_job()
+    alerts.mute(alert, w.coordinator, 15)
+    db.session.commit()
+    run_job()
+    until = zone_label(now, w.org.timezone)
+    board = _with_axe(
+        _signed_in_page(browser, live_server, w.admin.email, viewport=PHONE, timezone_id="America/Los_Angeles")
+    )
+    board.goto("/board/")
+    board.wait_for_selector(".alert .escalation")
+    climb = board.locator(".alert .escalation .climb").first.inner_text()
+    assert re.fullmatch(
+        rf"Escalation: Step 1 of 2: on-call primary notified \d\d:\d\d {until}; "
+        rf"paused \(muted until \d\d:\d\d {until}\)",
+        climb,
+    ), climb
+    assert _axe_violations(board) == []
+    board.context.close()

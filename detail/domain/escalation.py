@@ -3,7 +3,9 @@
 Pull-based and run by the "escalation" job, one evaluator per organisation at a time. Each run
 (evaluate) opens an escalation for each new subject (an open alert, an urgent client request gone
 overdue, what other packages offer through hooks.ESCALATION_SUBJECTS), ends those whose subject was
-settled elsewhere, and runs the steps that are due: a step writes its notification attempts (one per
+settled elsewhere (a package's own subjects are asked of it: hooks.ESCALATION_SUBJECT_SETTLED), pauses
+those whose alert is muted (and resumes them, every later step moved by the pause, when the mute runs
+out), and runs the steps that are due: a step writes its notification attempts (one per
 person and channel) in the transaction that moves the escalation on, so a restarted job neither
 repeats a step nor skips one. Then deliver_queued hands each queued attempt to its channel once,
 behind a conditional claim: email into the notices outbox, text into the texts outbox, push straight
@@ -74,6 +76,8 @@ TARGET_LABELS = {
     "coordinators": "All coordinators",
     "person": "A named person",
 }
+# How the board names a step's people in a sentence: "Step 2 of 3: on-call backup notified 08:01 GMT".
+STEP_TARGETS_SHORT = {"primary": "on-call primary", "backup": "on-call backup", "coordinators": "all coordinators"}
 CHANNEL_LABELS = {"push": "push", "sms": "text", "email": "email"}
 # A subject raised longer ago than this is not escalated: switching escalation on must not page
 # everyone about last week's unresolved alerts.
@@ -121,9 +125,29 @@ def ensure_policies(organisation_id: int) -> dict[str, EscalationPolicy]:
     return policies
 
 
-def replace_steps(policy: EscalationPolicy, steps: list[dict], active: bool) -> None:
-    """Replace the policy's steps as a whole, in the order given (flushes). Each dict: delay_seconds,
-    target, person (a User or None), channels ("push,sms"). Open escalations go on by position."""
+def replace_steps(
+    policy: EscalationPolicy, steps: list[dict], active: bool, by: User, now: datetime | None = None
+) -> list[Event]:
+    """Replace the policy's steps as a whole, in the order given; the events appended (flushes). Each
+    dict: delay_seconds, target, person (a User or None), channels ("push,sms").
+
+    The alarms already climbing the policy follow the edit, as an operator expects of "the policy":
+    switched off, they end ("policy switched off by NAME"); else each goes on with the first new step
+    whose delay is still ahead of the time it has climbed (steps already behind it are not run late)."""
+    now = now or utcnow()
+    climbing_it = db.session.scalars(
+        sa.select(Escalation)
+        .where(
+            Escalation.organisation_id == policy.organisation_id,
+            Escalation.kind == policy.kind,
+            Escalation.ended_at.is_(None),
+        )
+        .order_by(Escalation.id)
+    ).all()
+    # The delay of the step each was about to run: a step due but not yet run when the page is saved
+    # (the job runs every few seconds) is not yet run, and the new steps from that delay on are not either.
+    old_delays = {s.position: s.delay_seconds for s in policy.steps}
+    pending = {e.id: old_delays.get(e.next_step) for e in climbing_it}
     policy.active = active
     policy.steps.clear()
     db.session.flush()  # (policy, position) is unique: the old rows go before the new ones come
@@ -138,6 +162,63 @@ def replace_steps(policy: EscalationPolicy, steps: list[dict], active: bool) -> 
             )
         )
     db.session.flush()
+    db.session.refresh(policy, ["steps"])
+    events = []
+    for escalation in climbing_it:
+        if not active:
+            if _end(escalation, f"policy switched off by {by.name}", now):
+                events.append(_event(escalation, "escalation_ended"))
+        elif _reaim(escalation, policy, now, pending[escalation.id]):
+            events.append(_event(escalation, "escalation_policy_changed", changed_by=by.name))
+    return events
+
+
+def climbing(policy: EscalationPolicy) -> int:
+    """How many alarms are climbing the policy now (open escalations of its organisation and kind)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Escalation.id)).where(
+            Escalation.organisation_id == policy.organisation_id,
+            Escalation.kind == policy.kind,
+            Escalation.ended_at.is_(None),
+        )
+    )
+
+
+def _climbed(escalation: Escalation, now: datetime) -> timedelta:
+    """How long the escalation has climbed: since it started, less the time it was paused."""
+    until = escalation.paused_at or now
+    return until - escalation.started_at - timedelta(seconds=escalation.paused_seconds)
+
+
+def _step_due(escalation: Escalation, step: EscalationStep) -> datetime:
+    return escalation.started_at + timedelta(seconds=step.delay_seconds + escalation.paused_seconds)
+
+
+def _reaim(escalation: Escalation, policy: EscalationPolicy, now: datetime, pending_delay: int | None) -> bool:
+    """Point the escalation at the first step of the (new) policy not yet behind it: its delay still
+    ahead of the time climbed, or at least that of the step it was about to run (pending_delay); True
+    if that moved it."""
+    climbed = _climbed(escalation, now).total_seconds()
+    ahead = next(
+        (
+            s
+            for s in policy.steps
+            if s.delay_seconds > climbed or (pending_delay is not None and s.delay_seconds >= pending_delay)
+        ),
+        None,
+    )
+    position = ahead.position if ahead else None
+    due = _step_due(escalation, ahead) if ahead else None
+    if (escalation.next_step, escalation.next_step_at) == (position, due):
+        return False
+    moved = db.session.execute(
+        sa.update(Escalation)
+        .where(Escalation.id == escalation.id, Escalation.ended_at.is_(None))
+        .values(next_step=position, next_step_at=sa.literal(due, UTCDateTime()) if due else None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(escalation)
+    return bool(moved)
 
 
 def coordinators(organisation_id: int) -> list[User]:
@@ -174,10 +255,60 @@ def attempt_payload(attempt: NotificationAttempt, zone: str) -> dict:
     }
 
 
+def _step_target(step: EscalationStep) -> str:
+    if step.target == "person":
+        return step.person.name if step.person is not None else "a named person"
+    return STEP_TARGETS_SHORT[step.target]
+
+
+def _progress(escalation: Escalation, zone: str) -> dict:
+    """Where the escalation is on its policy as it stands: the step it is at (the last one behind it),
+    when it last notified someone, the step after it, and who is on call now while it is open."""
+    steps = list(
+        db.session.scalars(
+            sa.select(EscalationStep)
+            .join(EscalationPolicy)
+            .where(
+                EscalationPolicy.organisation_id == escalation.organisation_id,
+                EscalationPolicy.kind == escalation.kind,
+            )
+            .order_by(EscalationStep.position)
+        )
+    )
+    following = next((s for s in steps if s.position == escalation.next_step), None)
+    if escalation.next_step is None:
+        behind = steps if escalation.attempts else []
+    else:
+        behind = [s for s in steps if s.position < escalation.next_step]
+    at = behind[-1] if behind else None
+    last_sent = max((a.created_at for a in escalation.attempts), default=None)
+    alert = db.session.get(Alert, escalation.alert_id) if escalation.alert_id is not None else None
+    paused = escalation.paused_at is not None and escalation.ended_at is None
+    on_call = None
+    if escalation.ended_at is None:
+        now_on_call = oncall.on_call_at(escalation.organisation_id, utcnow())
+        on_call = {
+            "primary": now_on_call.primary.name if now_on_call.primary else None,
+            "backup": now_on_call.backup.name if now_on_call.backup else None,
+        }
+    return {
+        "steps_total": len(steps),
+        "step_number": steps.index(at) + 1 if at is not None else None,
+        "step_target": _step_target(at) if at is not None else None,
+        "step_at_local": local_time(last_sent, zone, CLOCK) if last_sent else None,
+        "next_target": _step_target(following) if following is not None else None,
+        "paused": paused,
+        "paused_until_local": (
+            local_time(alert.muted_until, zone, CLOCK) if paused and alert is not None and alert.muted_until else None
+        ),
+        "on_call": on_call,
+    }
+
+
 def escalation_payload(escalation: Escalation) -> dict:
     """What the board shows of an escalation: its step, who was notified how, and what became of it."""
     zone = _zone(escalation)
-    return {
+    return _progress(escalation, zone) | {
         "escalation_id": escalation.id,
         "kind": escalation.kind,
         "subject": escalation.subject,
@@ -254,7 +385,7 @@ def _new_subjects(organisation_id: int, now: datetime) -> list[_Subject]:
             Alert.kind.in_(ALERT_KINDS),
             Alert.resolved_at.is_(None),
             Alert.acknowledged_at.is_(None),
-            sa.or_(Alert.muted_until.is_(None), Alert.muted_until <= now),
+            # A muted alert opens too: its escalation starts paused and climbs once the mute runs out.
             Alert.raised_at >= since,
             ~sa.exists().where(Escalation.alert_id == Alert.id),
         )
@@ -351,14 +482,16 @@ def _settled_elsewhere(escalation: Escalation, now: datetime) -> tuple[str, User
             return "acknowledged", alert.acknowledged_by
         if alert.resolved_at is not None:
             return "the alert cleared", None
-        if alert.muted_until is not None and alert.muted_until > now:
-            return alert.acknowledgement_note or "the alert was muted", None
     elif family == "request" and key.isdigit():
         request = db.session.get(ClientRequest, int(key))
         if request is None:
             return "the request was removed", None
         if request.acknowledged_at is not None:
             return "acknowledged", request.acknowledged_by
+    elif family in hooks.ESCALATION_SUBJECT_SETTLED:
+        reason = hooks.ESCALATION_SUBJECT_SETTLED[family](key, now)
+        if reason:
+            return reason, None
     return None
 
 
@@ -435,11 +568,7 @@ def _run_step(escalation: Escalation, policy: EscalationPolicy, now: datetime) -
         .where(Escalation.id == escalation.id, Escalation.next_step == current, Escalation.ended_at.is_(None))
         .values(
             next_step=following.position if following else None,
-            next_step_at=(
-                sa.literal(escalation.started_at + timedelta(seconds=following.delay_seconds), UTCDateTime())
-                if following
-                else None
-            ),
+            next_step_at=sa.literal(_step_due(escalation, following), UTCDateTime()) if following else None,
         )
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -447,9 +576,19 @@ def _run_step(escalation: Escalation, policy: EscalationPolicy, now: datetime) -
     if not moved or step is None:
         return False
     users, note = _recipients(step, escalation.organisation_id, now)
+    # A policy edited mid-climb renumbers its steps: a person already reached on a channel under this
+    # step number (by the old policy) is not sent the same again.
+    reached = set(
+        db.session.execute(
+            sa.select(NotificationAttempt.user_id, NotificationAttempt.channel).where(
+                NotificationAttempt.escalation_id == escalation.id, NotificationAttempt.step == step.position
+            )
+        ).all()
+    )
     for user in users:
         for channel in step.channel_list:
-            db.session.add(_attempt(escalation, step.position, user, channel, note))
+            if (user.id, channel) not in reached:
+                db.session.add(_attempt(escalation, step.position, user, channel, note))
     db.session.flush()
     return True
 
@@ -466,8 +605,48 @@ def _open_new(organisation_id: int, policies: dict[str, EscalationPolicy], now: 
     return events
 
 
+def _muted_until(escalation: Escalation) -> datetime | None:
+    if escalation.alert_id is None:
+        return None
+    alert = db.session.get(Alert, escalation.alert_id)
+    return alert.muted_until if alert is not None else None
+
+
+def _pause(escalation: Escalation, now: datetime) -> list[Event]:
+    """Its alert is muted: no step runs until the mute runs out (once; a second evaluator changes nothing)."""
+    paused = db.session.execute(
+        sa.update(Escalation)
+        .where(Escalation.id == escalation.id, Escalation.ended_at.is_(None), Escalation.paused_at.is_(None))
+        .values(paused_at=sa.literal(now, UTCDateTime()))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(escalation)
+    return [_event(escalation, "escalation_paused")] if paused else []
+
+
+def _resume(escalation: Escalation, muted_until: datetime | None, now: datetime) -> list[Event]:
+    """The mute ran out: the climb goes on with the time it had left, every later step moved by the pause.
+    The pause lasted until the mute's end, not until this evaluator noticed it."""
+    since = escalation.paused_at
+    until = max(since, min(now, muted_until) if muted_until is not None else now)
+    seconds = int((until - since).total_seconds())
+    paused = timedelta(seconds=seconds)
+    values: dict = {"paused_at": None, "paused_seconds": Escalation.paused_seconds + seconds}
+    if escalation.next_step_at is not None:
+        values["next_step_at"] = sa.literal(escalation.next_step_at + paused, UTCDateTime())
+    resumed = db.session.execute(
+        sa.update(Escalation)
+        .where(Escalation.id == escalation.id, Escalation.ended_at.is_(None), Escalation.paused_at == since)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(escalation)
+    return [_event(escalation, "escalation_resumed")] if resumed else []
+
+
 def _advance(escalation: Escalation, policies: dict[str, EscalationPolicy], now: datetime) -> list[Event]:
-    """End it if its subject was settled elsewhere (or nobody answered for a day), else run its due steps."""
+    """End it if its subject was settled elsewhere (or nobody answered for a day); pause it while its
+    alert is muted, resume it when the mute runs out; else run its due steps."""
     settled = _settled_elsewhere(escalation, now)
     if settled is not None:
         reason, by = settled
@@ -478,13 +657,17 @@ def _advance(escalation: Escalation, policies: dict[str, EscalationPolicy], now:
         # Every step ran a day ago and nobody answered: stop reading it every few seconds.
         ended = _end(escalation, "nobody acknowledged it within 24 hours", now)
         return [_event(escalation, "escalation_ended")] if ended else []
+    muted_until = _muted_until(escalation)
+    if muted_until is not None and muted_until > now:
+        return _pause(escalation, now) if escalation.paused_at is None else []
+    events = _resume(escalation, muted_until, now) if escalation.paused_at is not None else []
     ran_a_step = False
     # Every due step runs, in order: a job that was down for two minutes catches up, skipping none.
     while escalation.next_step is not None and escalation.next_step_at <= now:
         if not _run_step(escalation, policies[escalation.kind], now):
             break
         ran_a_step = True
-    return [_event(escalation, "escalation_attempt")] if ran_a_step else []
+    return [*events, _event(escalation, "escalation_attempt")] if ran_a_step else events
 
 
 def evaluate(organisation: Organisation, now: datetime | None = None) -> list[Event]:

@@ -184,6 +184,8 @@ class Escalation(db.Model):
 
     subject names what it is about ("alert:12", "request:5", "advisory:9"): one escalation per subject.
     next_step is the position of the step still to run and next_step_at when; both NULL once every step ran.
+    While its alert is muted the climb is paused (paused_at: since when); paused_seconds is how long it
+    was paused before, so a step's time is started_at + its delay + paused_seconds.
     """
 
     __table_args__ = (
@@ -205,6 +207,8 @@ class Escalation(db.Model):
     started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     next_step: so.Mapped[int | None]
     next_step_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    paused_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    paused_seconds: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     acknowledged_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     acknowledged_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     acknowledged_via: so.Mapped[str | None] = so.mapped_column(sa.String(8))

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from detail.domain import escalation
+from detail.domain import escalation, live
 from detail.extensions import db
 from detail.models import CHANNELS, ESCALATION_KINDS, STAFF_ROLES, STEP_TARGETS, User
 from detail.web.admin.base import bp, org_id
@@ -179,6 +180,7 @@ def _edit_page(policy, rows, form, status=200, problems=(), confirm_removal=Fals
         channel_labels=escalation.CHANNEL_LABELS,
         problems=problems,
         confirm_removal=confirm_removal,
+        climbing=escalation.climbing(policy),
     ), status
 
 
@@ -206,7 +208,12 @@ def edit_escalation_policy(kind: str):
     if removing and not request.form.get("confirmed"):
         message = f"Remove {len(removing)} step{'s' if len(removing) > 1 else ''}? Press Save again to confirm."
         return _edit_page(policy, rows, form, 400, [message], confirm_removal=True)
-    escalation.replace_steps(policy, steps, active)
+    events = escalation.replace_steps(policy, steps, active, by=current_user)
     db.session.commit()
-    flash(f"Saved: {escalation.KIND_LABELS[kind]}, {len(steps)} step{'s' if len(steps) != 1 else ''}.", "success")
+    live.publish(events)
+    saved = f"Saved: {escalation.KIND_LABELS[kind]}, {len(steps)} step{'s' if len(steps) != 1 else ''}."
+    if events:
+        what = "ended" if not active else "now follow the new steps"
+        saved += f" {len(events)} alarm{'s' if len(events) > 1 else ''} already climbing it {what}."
+    flash(saved, "success")
     return redirect(url_for("admin.escalation_policies"))

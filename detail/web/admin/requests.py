@@ -241,8 +241,10 @@ def answer_request(request_id: int):
     if event is None:  # answered a moment ago, by a double click or a colleague: undo what this one did
         db.session.rollback()
         return done("Already answered: nothing more was sent.", "admin.request_view", request_id=req.id)
+    # The answer acknowledges the request too: its escalation stops now, not at the job's next run.
+    stopped = escalation.acknowledge_request(req, req.acknowledged_by or current_user, "board", now)
     db.session.commit()
-    live.publish([*events, event])
+    live.publish([*events, event, *stopped])
     return done("Answered; the contact is told.", "admin.request_view", request_id=req.id)
 
 
