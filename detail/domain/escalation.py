@@ -611,10 +611,21 @@ def _push(attempt: NotificationAttempt, escalation: Escalation) -> None:
         failure = "no push subscription answered" if not outcomes else ""
     if any(o.ok for o in outcomes):
         attempt.status = "sent"
+        refused = [o for o in outcomes if not o.ok]
+        if refused:  # another of the person's devices did not take it: said, as it may be the one they carry
+            refusal = f"{len(refused)} of {len(outcomes)} devices refused: {_said(refused)}"
+            attempt.error = _with_note(attempt.error, refusal)
     else:
-        errors = "; ".join(o.error or f"HTTP {o.status}" for o in outcomes)
         attempt.status, attempt.sent_at = "failed", None
-        attempt.error = _with_note(attempt.error, failure or f"push refused: {errors}")
+        attempt.error = _with_note(attempt.error, failure or f"push refused: {_said(outcomes)}")
+
+
+def _said(outcomes: list[push.PushOutcome]) -> str:
+    """What each push service answered, and that a subscription it said is gone was dropped."""
+    return "; ".join(
+        (o.error or f"HTTP {o.status}") + (" (subscription dropped)" if o.status in (404, 410) else "")
+        for o in outcomes
+    )
 
 
 def _with_note(earlier: str, failure: str) -> str:
@@ -665,17 +676,20 @@ def follow_text(text: TextMessage) -> list[Event]:
     ):
         if text.status == "delivered":
             attempt.status, attempt.delivered_at = "delivered", text.delivered_at or utcnow()
+        elif text.status == "sent" and attempt.status == "failed":
+            # A provider that was down took it on a later try: the earlier failure stays noted.
+            attempt.status = "sent"
+            attempt.error = _with_note(attempt.error, f"sent on a later try ({text.attempts} tries)")
         elif text.status in ("failed", "undelivered"):
+            again = "; the texts job tries again" if texts.retrying(text) else ""
             attempt.status = "failed"
-            attempt.error = _with_note(attempt.error, f"text {text.status}: {text.last_error or 'no reason given'}")
+            attempt.error = _with_note(
+                attempt.error, f"text {text.status}: {text.last_error or 'no reason given'}{again}"
+            )
         else:
             continue
         events.append(_event(attempt.escalation, "escalation_attempt", changed=[attempt.id]))
     return events
-
-
-if follow_text not in texts.STATUS_LISTENERS:
-    texts.STATUS_LISTENERS.append(follow_text)
 
 
 # --- acknowledging --------------------------------------------------------------------------------
