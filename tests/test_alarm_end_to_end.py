@@ -21,7 +21,7 @@ import requests
 import sqlalchemy as sa
 
 from detail import jobs
-from detail.domain import after_action, escalation, team_messages
+from detail.domain import after_action, escalation, guarded_http, team_messages
 from detail.extensions import db
 from detail.models import (
     ContactChannel,
@@ -35,7 +35,7 @@ from detail.models import (
 )
 
 from .conftest import PASSWORD, T0, make_app
-from .push_service import BrowserSubscription, PushService, b64url
+from .push_service import DRIBBLE, BrowserSubscription, PushService, b64url
 from .twilio_loopback import Reply
 
 PRIMARY_NUMBER = "+447700900101"
@@ -312,6 +312,23 @@ def test_a_push_endpoint_that_is_gone_is_dropped_and_the_attempt_says_so(app, al
     assert db.session.scalars(sa.select(PushSubscription.user_id)).all() == [alarm.backup.id]
     # The text went all the same.
     assert (text_attempt.channel, text_attempt.status) == ("sms", "sent")
+    assert len(texts_to(alarm.twilio, PRIMARY_NUMBER)) == 1
+
+
+def test_a_push_service_that_hangs_does_not_hold_up_the_text(app, alarm, clock, monkeypatch):
+    monkeypatch.setattr(guarded_http._GuardedSession, "deadline", 1.0)
+    alarm.push.answer_with(alarm.primary_phone, DRIBBLE)
+    clock(T0)
+    duress_from_the_phone(alarm)
+    clock(T0 + timedelta(seconds=2))
+    run_jobs(app, ("escalation",))
+    logged = db.session.scalars(sa.select(Event).where(Event.kind == "escalation_attempt").order_by(Event.id))
+    handed = [e for e in logged if e.payload.get("changed")]
+    by_id = {a.id: a for a in db.session.scalars(sa.select(NotificationAttempt))}
+    # The text was in the outbox, committed, before the push service was asked.
+    assert [by_id[e.payload["changed"][0]].channel for e in handed] == ["sms", "push"]
+    assert by_id[handed[1].payload["changed"][0]].error == "push refused: timed out"
+    run_jobs(app, ("texts",))
     assert len(texts_to(alarm.twilio, PRIMARY_NUMBER)) == 1
 
 

@@ -652,10 +652,12 @@ def deliver_queued(now: datetime | None = None, limit: int = 200) -> list[Event]
     now = now or utcnow()
     events = reconcile(now)
     db.session.commit()
+    # Texts and emails first: handing them over is a row in an outbox, while a push waits on a push
+    # service (up to its deadline when one hangs), which must not hold up the text behind it.
     ids = db.session.scalars(
         sa.select(NotificationAttempt.id)
         .where(NotificationAttempt.status == "queued")
-        .order_by(NotificationAttempt.id)
+        .order_by(NotificationAttempt.channel == "push", NotificationAttempt.id)
         .limit(limit)
     ).all()
     for attempt_id in ids:
