@@ -671,7 +671,7 @@ def deliver_queued(now: datetime | None = None, limit: int = 200) -> list[Event]
 
 
 def follow_text(text: TextMessage) -> list[Event]:
-    """texts.STATUS_LISTENERS: a text of an escalation was delivered or failed; its attempt follows."""
+    """texts.STATUS_LISTENERS: a text of an escalation was sent, delivered or failed; its attempt follows."""
     events = []
     for attempt in db.session.scalars(
         sa.select(NotificationAttempt).where(NotificationAttempt.text_message_id == text.id)
