@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 from detail import config as config_module
 from detail import database_limits, hooks
 from detail.cli import register
-from detail.domain import escalation, surveys, team_messages, texts
+from detail.domain import escalation, notices, surveys, team_messages, texts
 from detail.domain import push as push_sending
 from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
 from detail.domain.timefmt import detail_zone, local_end
@@ -144,9 +144,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_listeners() -> None:
-    """Rows that follow another's fate: an escalation's text attempt follows its text's status, and a
-    team message counts as delivered when its push is handed to the push service."""
+    """Rows that follow another's fate: an escalation's text and email attempts follow their text's and
+    mail's status, and a team message counts as delivered when its push is handed to the push service."""
     hooks.add(texts.STATUS_LISTENERS, escalation.follow_text)
+    hooks.add(notices.STATUS_LISTENERS, escalation.follow_notice)
     hooks.add(push_sending.HANDOVER_LISTENERS, team_messages.push_handed_over)
 
 

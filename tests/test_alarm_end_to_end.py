@@ -298,6 +298,36 @@ def test_with_the_text_provider_down_push_and_mail_still_go_and_the_attempt_says
     assert len(alarm.mailbox.messages) == 1 and len(alarm.push.messages(alarm.primary_phone)) == 1
 
 
+def test_an_email_the_mail_server_turns_away_shows_on_its_attempt_until_it_goes(app, alarm, clock):
+    policies = escalation.ensure_policies(alarm.world.org.id)
+    escalation.replace_steps(
+        policies["duress"],
+        [{"delay_seconds": 0, "target": "primary", "person": None, "channels": "email"}],
+        active=True,
+    )
+    db.session.commit()
+    alarm.mailbox.data_replies = ["451 4.3.0 Mailbox temporarily unavailable"]
+    clock(T0)
+    duress_from_the_phone(alarm)
+    clock(T0 + timedelta(seconds=2))
+    run_jobs(app)
+    [attempt] = db.session.scalars(sa.select(NotificationAttempt)).all()
+    assert attempt.status == "failed" and "email failed" in attempt.error and "451" in attempt.error
+    assert "the mail sender tries again" in attempt.error
+    assert alarm.mailbox.messages == []
+
+    clock(T0 + timedelta(minutes=5))
+    run_jobs(app)
+    db.session.refresh(attempt)
+    assert attempt.status == "sent" and "sent on a later try (2 tries)" in attempt.error
+    [mail] = alarm.mailbox.messages
+    assert mail["To"] == PRIMARY_EMAIL
+    logged = db.session.scalars(
+        sa.select(Event).where(Event.kind == "escalation_attempt").order_by(Event.id.desc())
+    ).first()
+    assert [(a["channel"], a["status"]) for a in logged.payload["attempts"]] == [("email", "sent")]
+
+
 def test_a_push_endpoint_that_is_gone_is_dropped_and_the_attempt_says_so(app, alarm, clock):
     alarm.push.answer_with(alarm.primary_phone, 410)
     clock(T0)
@@ -393,19 +423,21 @@ def test_a_team_message_whose_push_was_handed_over_counts_as_delivered_by_push(a
 
 
 def test_the_app_registers_the_listeners_that_join_the_channels():
-    """In a fresh process, building the app is what makes a text's status reach its attempt and a
-    handed-over push mark its team message delivered (not an import some test happens to make)."""
+    """In a fresh process, building the app is what makes a text's and an email's status reach their
+    attempts and a handed-over push mark its team message delivered (not an import some test makes)."""
     script = (
         "import tempfile\n"
-        "from detail.domain import push, texts\n"
-        "assert texts.STATUS_LISTENERS == [] and push.HANDOVER_LISTENERS == []\n"
+        "from detail.domain import notices, push, texts\n"
+        "assert texts.STATUS_LISTENERS == notices.STATUS_LISTENERS == push.HANDOVER_LISTENERS == []\n"
         "from detail import create_app\n"
         "from detail.config import testing\n"
         "create_app(testing(tempfile.mkdtemp()))\n"
-        "print([f.__module__ + '.' + f.__qualname__ for f in texts.STATUS_LISTENERS + push.HANDOVER_LISTENERS])\n"
+        "heard = texts.STATUS_LISTENERS + notices.STATUS_LISTENERS + push.HANDOVER_LISTENERS\n"
+        "print([f.__module__ + '.' + f.__qualname__ for f in heard])\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == (
-        "['detail.domain.escalation.follow_text', 'detail.domain.team_messages.push_handed_over']"
+        "['detail.domain.escalation.follow_text', 'detail.domain.escalation.follow_notice',"
+        " 'detail.domain.team_messages.push_handed_over']"
     )

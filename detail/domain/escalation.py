@@ -39,6 +39,7 @@ from detail.models import (
     EscalationPolicy,
     EscalationStep,
     Event,
+    Notice,
     NotificationAttempt,
     Organisation,
     PushSubscription,
@@ -687,6 +688,25 @@ def follow_text(text: TextMessage) -> list[Event]:
             attempt.status = "failed"
             attempt.error = _with_note(
                 attempt.error, f"text {text.status}: {text.last_error or 'no reason given'}{again}"
+            )
+        else:
+            continue
+        events.append(_event(attempt.escalation, "escalation_attempt", changed=[attempt.id]))
+    return events
+
+
+def follow_notice(notice: Notice) -> list[Event]:
+    """notices.STATUS_LISTENERS: an escalation's email was sent, failed or may have gone; its attempt follows."""
+    events = []
+    for attempt in db.session.scalars(sa.select(NotificationAttempt).where(NotificationAttempt.notice_id == notice.id)):
+        if notice.status == "sent" and attempt.status == "failed":
+            attempt.status = "sent"
+            attempt.error = _with_note(attempt.error, f"sent on a later try ({notice.attempts} tries)")
+        elif notice.status in ("failed", "uncertain") and attempt.status == "sent":
+            again = "; the mail sender tries again" if notices.retrying(notice) else ""
+            attempt.status = "failed"
+            attempt.error = _with_note(
+                attempt.error, f"email {notice.status}: {notice.last_error or 'no reason given'}{again}"
             )
         else:
             continue
