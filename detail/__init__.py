@@ -12,7 +12,8 @@ from werkzeug.routing import IntegerConverter
 from detail import config as config_module
 from detail import database_limits, hooks
 from detail.cli import register
-from detail.domain import surveys
+from detail.domain import escalation, notices, surveys, team_messages, texts
+from detail.domain import push as push_sending
 from detail.domain.live import NAMESPACE, PHONE_NAMESPACE, client_manager
 from detail.domain.timefmt import detail_zone, local_end
 from detail.extensions import csrf, db, login_manager, migrate, rest, socketio
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_commands(app)
     register_template_helpers(app)
+    register_listeners()
     return app
 
 
@@ -139,6 +141,14 @@ def register_blueprints(app: Flask) -> None:
     import intel
 
     intel.init_app(app)
+
+
+def register_listeners() -> None:
+    """Rows that follow another's fate: an escalation's text and email attempts follow their text's and
+    mail's status, and a team message counts as delivered when its push is handed to the push service."""
+    hooks.add(texts.STATUS_LISTENERS, escalation.follow_text)
+    hooks.add(notices.STATUS_LISTENERS, escalation.follow_notice)
+    hooks.add(push_sending.HANDOVER_LISTENERS, team_messages.push_handed_over)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,15 +1,13 @@
 """Team messages in a real headless Chromium: a coordinator sends from the board, the agent opens and
 acknowledges it on the phone (also a double tap, also offline), and the board shows the count live.
-
-push.queue_push is another branch's (not merged yet): replaced by a recorder (monkeypatch with
-raising=False); the live server runs in this process, so the replacement applies to it.
+The agent's push is queued for the push job (a QueuedPush row), which this test does not run.
 """
 
 import pytest
 import sqlalchemy as sa
 
 from detail.extensions import db
-from detail.models import MessageRecipient
+from detail.models import MessageRecipient, QueuedPush
 
 from . import test_browser
 
@@ -20,18 +18,7 @@ _signed_in_page, _shot = test_browser._signed_in_page, test_browser._shot
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def pushes(monkeypatch):
-    queued = []
-    monkeypatch.setattr(
-        "detail.domain.push.queue_push", lambda user_id, message: queued.append((user_id, message)), raising=False
-    )
-    return queued
-
-
-def test_coordinator_sends_agent_acknowledges_and_the_board_counts_it(
-    browser, live_server, world_now, tmp_path, pushes
-):
+def test_coordinator_sends_agent_acknowledges_and_the_board_counts_it(browser, live_server, world_now, tmp_path):
     w = world_now
     board = _signed_in_page(browser, live_server, w.coordinator.email)
     board.goto(f"/board/details/{w.detail.id}")
@@ -80,7 +67,7 @@ def test_coordinator_sends_agent_acknowledges_and_the_board_counts_it(
     db.session.expire_all()
     (row,) = db.session.scalars(sa.select(MessageRecipient)).all()
     assert row.user_id == w.agent_user.id and row.delivered_via == "socket" and row.read_at and row.acknowledged_at
-    assert [user_id for user_id, _ in pushes] == [w.agent_user.id]
+    assert db.session.scalars(sa.select(QueuedPush.user_id)).all() == [w.agent_user.id]
 
     # The list is kept on the phone: offline, a reload still shows the message.
     phone.context.set_offline(True)

@@ -1,9 +1,9 @@
 """The escalation engine (detail/domain/escalation.py) run by its job on a controlled clock.
 
 A duress at T0 climbs the default policy: the on-call primary by push and text at once, the backup
-after 60 s, every coordinator after 120 s, until someone acknowledges it. Push is the other branch's
-(push.send_to_user, push.queue_push): monkeypatched here to record what would go. Texts are rows of
-the texts outbox; mail goes through the notices outbox to a real SMTP server on loopback.
+after 60 s, every coordinator after 120 s, until someone acknowledges it. Pushes go to a real push
+service on loopback that decrypts them (the pushes fixture, tests/escalation_helpers.py). Texts are
+rows of the texts outbox; mail goes through the notices outbox to a real SMTP server on loopback.
 """
 
 from datetime import timedelta
@@ -165,7 +165,7 @@ def test_a_failing_channel_does_not_stop_the_others(rota, pushes, clock, mailbox
     for attempt in db.session.scalars(sa.select(NotificationAttempt)):
         by_channel.setdefault(attempt.channel, set()).add((attempt.status, attempt.error))
     assert {s for s, _ in by_channel["push"]} == {"failed"}
-    assert all("push failed: push service unreachable" in e for _, e in by_channel["push"])
+    assert all("push refused: HTTP 503" in e for _, e in by_channel["push"])
     assert {s for s, _ in by_channel["sms"]} == {"sent"}
     # The primary's email (step 2: every coordinator) went through the outbox to the SMTP server.
     assert notices.send_due() == 1

@@ -1,9 +1,8 @@
 """Team messages with receipts: who receives them, stored once per client id, receipts set once,
 the summary the board shows, texts to those waiting, and who may see and do what (pages and API).
 
-push.queue_push is another branch's (the push job's queue); until it is merged it is replaced here
-by a recorder (monkeypatch with raising=False), which is all these tests need of it: that each
-recipient agent gets one push queued, with the message's tag.
+Pushes are queued for the real push job (QueuedPush rows, read back here); that a handed-over push
+marks the message delivered by push is in tests/test_alarm_end_to_end.py, through a real push service.
 """
 
 from datetime import timedelta
@@ -14,19 +13,26 @@ import sqlalchemy as sa
 from detail.domain import after_action, team_messages
 from detail.domain.statuses import Refused
 from detail.extensions import db
-from detail.models import Agent, Assignment, Device, Event, MessageRecipient, TeamMessage, TextMessage, User, utcnow
+from detail.models import (
+    Agent,
+    Assignment,
+    Device,
+    Event,
+    MessageRecipient,
+    QueuedPush,
+    TeamMessage,
+    TextMessage,
+    User,
+    utcnow,
+)
 from detail.web.auth import issue_token
 
 from .conftest import PASSWORD_HASH
 
 
-@pytest.fixture(autouse=True)
-def pushes(monkeypatch):
-    queued = []
-    monkeypatch.setattr(
-        "detail.domain.push.queue_push", lambda user_id, message: queued.append((user_id, message)), raising=False
-    )
-    return queued
+def queued_pushes() -> list[QueuedPush]:
+    """What push.queue_push left for the push job, in order."""
+    return db.session.scalars(sa.select(QueuedPush).order_by(QueuedPush.id)).all()
 
 
 def _second_agent(world, call_sign="Bravo 2", name="Alex Reed", phone="+447700900222"):
@@ -64,7 +70,7 @@ def _send(world, client_id="m-1", **kwargs):
 # --- domain --------------------------------------------------------------------------------------
 
 
-def test_a_message_to_a_detail_reaches_each_of_its_agents_once_and_no_one_else(world, pushes):
+def test_a_message_to_a_detail_reaches_each_of_its_agents_once_and_no_one_else(world):
     second = _second_agent(world)
     sent = _send(world, asks_ack=True)
     message = sent.message
@@ -73,9 +79,10 @@ def test_a_message_to_a_detail_reaches_each_of_its_agents_once_and_no_one_else(w
     # The idle agent (not on the detail), coordinators and the client's contacts are not recipients.
     assert world.idle_agent_user.id not in {r.user_id for r in message.recipients}
     assert world.contact.id not in {r.user_id for r in message.recipients}
-    assert sorted(user_id for user_id, _ in pushes) == sorted([world.agent_user.id, second.id])
-    assert {push.tag for _, push in pushes} == {f"team-message-{message.id}"}
-    assert all(push.url == f"/phone/#message-{message.id}" for _, push in pushes)
+    pushes = queued_pushes()
+    assert sorted(push.user_id for push in pushes) == sorted([world.agent_user.id, second.id])
+    assert {push.tag for push in pushes} == {f"team-message-{message.id}"}
+    assert all(push.url == f"/phone/#message-{message.id}" and push.status == "pending" for push in pushes)
     event = db.session.get(Event, sent.events[0].id)
     assert event.kind == "team_message" and event.detail_id == world.detail.id
     assert sorted(event.payload["to_phones"]) == sorted([world.agent_user.id, second.id])
@@ -84,12 +91,12 @@ def test_a_message_to_a_detail_reaches_each_of_its_agents_once_and_no_one_else(w
     assert event.payload["summary"]["text"] == "0 of 2 acknowledged"
 
 
-def test_a_retried_send_with_the_same_client_id_is_stored_once(world, pushes):
+def test_a_retried_send_with_the_same_client_id_is_stored_once(world):
     first = _send(world, client_id="retry-1")
     again = _send(world, client_id="retry-1", body="a different body is still the same send")
     assert not again.created and again.events == [] and again.message.id == first.message.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TeamMessage)) == 1
-    assert len(pushes) == 1
+    assert len(queued_pushes()) == 1
     # Another sender's same client id is another message.
     other = team_messages.send_from_coordinator(
         world.admin, client_id="retry-1", body="hello", detail_id=world.detail.id
@@ -123,14 +130,14 @@ def test_refusals_store_nothing(world):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TeamMessage)) == 0
 
 
-def test_an_agent_writes_to_the_coordinators_of_the_organisation(world, pushes):
+def test_an_agent_writes_to_the_coordinators_of_the_organisation(world):
     sent = team_messages.send_from_agent(
         world.agent_user, client_id="p-1", body="Side door unlocked", detail_id=world.detail.id
     )
     db.session.commit()
     recipients = {r.user_id for r in sent.message.recipients}
     assert recipients == {world.admin.id, world.coordinator.id}  # not the other firm's, not a contact
-    assert pushes == []  # coordinators watch the board
+    assert queued_pushes() == []  # coordinators watch the board
     assert sent.events[0].payload["to_phones"] == [world.agent_user.id]  # the sender's own phone lists it
     with pytest.raises(Refused, match="not on detail"):
         team_messages.send_from_agent(

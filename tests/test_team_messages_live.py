@@ -1,9 +1,6 @@
 """Team messages over a real server and real Socket.IO clients: a phone hears the messages sent to it
 (to its detail, or to it by name) and nothing sent to another detail or another agent; the boards
 hear every message and receipt.
-
-push.queue_push belongs to another branch (not merged yet): replaced by a recorder here
-(monkeypatch, raising=False); the server runs in this process, so the replacement applies to it.
 """
 
 import threading
@@ -19,15 +16,6 @@ from detail.web.auth import issue_token
 
 from .conftest import build_world
 from .test_live import Board
-
-
-@pytest.fixture(autouse=True)
-def pushes(monkeypatch):
-    queued = []
-    monkeypatch.setattr(
-        "detail.domain.push.queue_push", lambda user_id, message: queued.append((user_id, message)), raising=False
-    )
-    return queued
 
 
 @pytest.fixture

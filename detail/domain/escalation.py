@@ -41,6 +41,7 @@ from detail.models import (
     EscalationPolicy,
     EscalationStep,
     Event,
+    Notice,
     NotificationAttempt,
     Organisation,
     PushSubscription,
@@ -795,10 +796,21 @@ def _push(attempt: NotificationAttempt, escalation: Escalation) -> None:
         failure = "no push subscription answered" if not outcomes else ""
     if any(o.ok for o in outcomes):
         attempt.status = "sent"
+        refused = [o for o in outcomes if not o.ok]
+        if refused:  # another of the person's devices did not take it: said, as it may be the one they carry
+            refusal = f"{len(refused)} of {len(outcomes)} devices refused: {_said(refused)}"
+            attempt.error = _with_note(attempt.error, refusal)
     else:
-        errors = "; ".join(o.error or f"HTTP {o.status}" for o in outcomes)
         attempt.status, attempt.sent_at = "failed", None
-        attempt.error = _with_note(attempt.error, failure or f"push refused: {errors}")
+        attempt.error = _with_note(attempt.error, failure or f"push refused: {_said(outcomes)}")
+
+
+def _said(outcomes: list[push.PushOutcome]) -> str:
+    """What each push service answered, and that a subscription it said is gone was dropped."""
+    return "; ".join(
+        (o.error or f"HTTP {o.status}") + (" (subscription dropped)" if o.status in (404, 410) else "")
+        for o in outcomes
+    )
 
 
 def _with_note(earlier: str, failure: str) -> str:
@@ -825,10 +837,12 @@ def deliver_queued(now: datetime | None = None, limit: int = 200) -> list[Event]
     now = now or utcnow()
     events = reconcile(now)
     db.session.commit()
+    # Texts and emails first: handing them over is a row in an outbox, while a push waits on a push
+    # service (up to its deadline when one hangs), which must not hold up the text behind it.
     ids = db.session.scalars(
         sa.select(NotificationAttempt.id)
         .where(NotificationAttempt.status == "queued")
-        .order_by(NotificationAttempt.id)
+        .order_by(NotificationAttempt.channel == "push", NotificationAttempt.id)
         .limit(limit)
     ).all()
     for attempt_id in ids:
@@ -842,24 +856,46 @@ def deliver_queued(now: datetime | None = None, limit: int = 200) -> list[Event]
 
 
 def follow_text(text: TextMessage) -> list[Event]:
-    """texts.STATUS_LISTENERS: a text of an escalation was delivered or failed; its attempt follows."""
+    """texts.STATUS_LISTENERS: a text of an escalation was sent, delivered or failed; its attempt follows."""
     events = []
     for attempt in db.session.scalars(
         sa.select(NotificationAttempt).where(NotificationAttempt.text_message_id == text.id)
     ):
         if text.status == "delivered":
             attempt.status, attempt.delivered_at = "delivered", text.delivered_at or utcnow()
+        elif text.status == "sent" and attempt.status == "failed":
+            # A provider that was down took it on a later try: the earlier failure stays noted.
+            attempt.status = "sent"
+            attempt.error = _with_note(attempt.error, f"sent on a later try ({text.attempts} tries)")
         elif text.status in ("failed", "undelivered"):
+            again = "; the texts job tries again" if texts.retrying(text) else ""
             attempt.status = "failed"
-            attempt.error = _with_note(attempt.error, f"text {text.status}: {text.last_error or 'no reason given'}")
+            attempt.error = _with_note(
+                attempt.error, f"text {text.status}: {text.last_error or 'no reason given'}{again}"
+            )
         else:
             continue
         events.append(_event(attempt.escalation, "escalation_attempt", changed=[attempt.id]))
     return events
 
 
-if follow_text not in texts.STATUS_LISTENERS:
-    texts.STATUS_LISTENERS.append(follow_text)
+def follow_notice(notice: Notice) -> list[Event]:
+    """notices.STATUS_LISTENERS: an escalation's email was sent, failed or may have gone; its attempt follows."""
+    events = []
+    for attempt in db.session.scalars(sa.select(NotificationAttempt).where(NotificationAttempt.notice_id == notice.id)):
+        if notice.status == "sent" and attempt.status == "failed":
+            attempt.status = "sent"
+            attempt.error = _with_note(attempt.error, f"sent on a later try ({notice.attempts} tries)")
+        elif notice.status in ("failed", "uncertain") and attempt.status == "sent":
+            again = "; the mail sender tries again" if notices.retrying(notice) else ""
+            attempt.status = "failed"
+            attempt.error = _with_note(
+                attempt.error, f"email {notice.status}: {notice.last_error or 'no reason given'}{again}"
+            )
+        else:
+            continue
+        events.append(_event(attempt.escalation, "escalation_attempt", changed=[attempt.id]))
+    return events
 
 
 # --- acknowledging --------------------------------------------------------------------------------

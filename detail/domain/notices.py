@@ -4,17 +4,25 @@ job through the outbox (detail.domain.outbox), so a mail server that is down del
 none, and none goes twice.
 
 queue only adds to the session (the caller commits); deliver, reconcile and send_due are the
-job's, and commit at each step as the outbox does.
+job's, and commit at each step as the outbox does. When a send ends (sent, failed, uncertain), each
+of STATUS_LISTENERS hears of it, as texts' listeners do (an escalation's email attempt follows it).
 """
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 
-from detail.domain.outbox import Outbox, envelope, new_message_id
+from detail.domain import live
+from detail.domain.outbox import NEVER, Outbox, envelope, new_message_id
 from detail.extensions import db
 from detail.models import Notice, User, utcnow
 
+log = logging.getLogger(__name__)
 NOTICES = Outbox(Notice, "notice", file_prefix="notice-")
+# Called with a Notice whose send ended; each returns the events it appended (the job commits and
+# publishes). Registered by create_app (detail.register_listeners); one that fails is undone alone.
+STATUS_LISTENERS: list[Callable[[Notice], list]] = []
 FOOTER = "\n\n--\nOscar Mike: sent by your protection team. Reply to this message to reach them."
 
 
@@ -48,8 +56,35 @@ def build_message(notice: Notice, now: datetime) -> EmailMessage:
 
 
 def deliver(notice_id: int, now: datetime | None = None) -> str | None:
-    """Send one due notice; its new status, or None when it was not ours to send."""
-    return NOTICES.deliver(notice_id, build_message, now or utcnow())
+    """Send one due notice; its new status, or None when it was not ours to send (commits, publishes)."""
+    status = NOTICES.deliver(notice_id, build_message, now or utcnow())
+    if status is not None and STATUS_LISTENERS:
+        events = _tell_listeners(db.session.get(Notice, notice_id))
+        db.session.commit()
+        live.publish(events)
+    return status
+
+
+def retrying(notice: Notice) -> bool:
+    """Whether a failed notice will be tried again by itself, not failed for good."""
+    return notice.status == "failed" and notice.next_attempt_at < NEVER
+
+
+def _tell_listeners(notice: Notice) -> list:
+    events: list = []
+    for listener in STATUS_LISTENERS:
+        pending = db.session.info.setdefault(live.PENDING_EVENTS, [])
+        before = len(pending)
+        try:
+            with db.session.begin_nested():
+                events += listener(notice)
+        except Exception:
+            # Events wait outside savepoints until the commit (live.append_event): drop the failed one's.
+            del db.session.info.get(live.PENDING_EVENTS, [])[before:]
+            log.exception(
+                "notice %s: status listener %s failed", notice.id, getattr(listener, "__qualname__", listener)
+            )
+    return events
 
 
 def reconcile(now: datetime) -> int:

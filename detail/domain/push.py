@@ -8,7 +8,8 @@
   is dropped. Every connection goes through the address guard (netguard): public addresses only,
   over https, unless PUSH_ALLOWED_HOSTS names the host. Call it only from jobs.
 - queue_push records a notification for the "push" job (send_due), so a request never waits on a
-  push service; the job claims each row with a conditional UPDATE and sends it once.
+  push service; the job claims each row with a conditional UPDATE and sends it once. When a push
+  service takes one, each of HANDOVER_LISTENERS hears of it (team messages count it as delivered).
 
 Flushes, never commits; except send_due, the job, whose claim and outcome must each be durable
 before the next step (as in detail.domain.outbox).
@@ -19,6 +20,7 @@ import binascii
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 from pywebpush import WebPushException, webpush
 
-from detail.domain import netguard, sessions
+from detail.domain import live, netguard, sessions
 from detail.domain.guarded_http import guarded_session
 from detail.domain.vapid import vapid_key
 from detail.extensions import db
@@ -53,6 +55,12 @@ BATCH = 100
 MAX_SUBSCRIPTIONS_PER_USER = 10
 MAX_ENDPOINT_LENGTH = 2048
 PHONE_PAGE = "/phone/"
+
+# Called with (user id, tag) of a queued push a push service took, in the transaction that records it;
+# each returns the events it appended (the job commits and publishes them). Registered by create_app
+# for the modules whose rows follow a push (team messages: delivered by push); a listener that fails
+# is logged and undone alone.
+HANDOVER_LISTENERS: list[Callable[[int, str], list]] = []
 
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 
@@ -343,7 +351,7 @@ def send_due(now: datetime | None = None) -> int:
             db.session.rollback()
             log.exception("queued push %s could not be sent", row_id)
             outcomes, error = None, f"could not send: {exc!r}"[:500]
-        row = db.session.get(QueuedPush, row_id)
+        row, events = db.session.get(QueuedPush, row_id), []
         if outcomes is None:
             row.status, row.last_error = "failed", error
         elif not outcomes:
@@ -353,10 +361,31 @@ def send_due(now: datetime | None = None) -> int:
             if any(o.ok for o in outcomes):
                 row.status, row.sent_at, row.last_error = "sent", utcnow(), failures
                 delivered += 1
+                events = _handed_over(row)
             else:
                 row.status, row.last_error = "failed", failures
         db.session.commit()
+        live.publish(events)
     return delivered
+
+
+def _handed_over(row: QueuedPush) -> list:
+    """Tell each of HANDOVER_LISTENERS, each in a savepoint: one that fails is logged and undone alone."""
+    events: list = []
+    if not row.tag:
+        return events
+    for listener in HANDOVER_LISTENERS:
+        pending = db.session.info.setdefault(live.PENDING_EVENTS, [])
+        before = len(pending)
+        try:
+            with db.session.begin_nested():
+                events += listener(row.user_id, row.tag)
+        except Exception:
+            # Events wait outside savepoints until the commit (live.append_event): drop the failed one's.
+            del db.session.info.get(live.PENDING_EVENTS, [])[before:]
+            name = getattr(listener, "__qualname__", listener)
+            log.exception("queued push %s: handover listener %s failed", row.id, name)
+    return events
 
 
 def _claim(row_id: int, now: datetime) -> bool:

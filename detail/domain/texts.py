@@ -45,9 +45,9 @@ from detail.models import TextMessage, utcnow
 log = logging.getLogger(__name__)
 
 # Called with a TextMessage whose status changed; each returns the events it appended (the caller
-# commits and publishes). Registered by the modules whose rows follow a text. The statuses they see:
-# sent (handed over), delivered, undelivered, uncertain, and failed, which retrying(text) tells apart
-# as "tried again by itself" from "failed for good".
+# commits and publishes). Registered by create_app (detail.register_listeners) for the modules whose
+# rows follow a text. The statuses they see: sent (handed over), delivered, undelivered, uncertain,
+# and failed, which retrying(text) tells apart as "tried again by itself" from "failed for good".
 STATUS_LISTENERS: list[Callable[[TextMessage], list]] = []
 
 TEXTS = Spool(TextMessage, "text", stale_after=timedelta(minutes=2))
