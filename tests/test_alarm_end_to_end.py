@@ -270,6 +270,7 @@ def test_with_the_text_provider_down_push_and_mail_still_go_and_the_attempt_says
         policies["duress"],
         [{"delay_seconds": 0, "target": "primary", "person": None, "channels": "push,sms,email"}],
         active=True,
+        by=alarm.world.admin,
     )
     db.session.commit()
     alarm.twilio.replies = [Reply(status=503, code=20500, message="Service Unavailable")]
@@ -304,6 +305,7 @@ def test_an_email_the_mail_server_turns_away_shows_on_its_attempt_until_it_goes(
         policies["duress"],
         [{"delay_seconds": 0, "target": "primary", "person": None, "channels": "email"}],
         active=True,
+        by=alarm.world.admin,
     )
     db.session.commit()
     alarm.mailbox.data_replies = ["451 4.3.0 Mailbox temporarily unavailable"]
