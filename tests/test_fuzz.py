@@ -804,8 +804,6 @@ MESSAGE_BODIES = ["OM at the hotel in 10", "Rear entrance: press at the front", 
 def _valid_message_text(data, body: dict) -> None:
     if not str(body.get("body") or "").strip():
         body["body"] = data.draw(st.sampled_from(MESSAGE_BODIES), label="message body")
-    if not str(body.get("client_id") or "").isprintable():
-        body["client_id"] = data.draw(st.text("abcxyz019-_.", min_size=1, max_size=20), label="client_id")
 
 
 def _valid_message(data, arena: Arena, body: dict, patch: bool) -> None:
