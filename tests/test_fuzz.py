@@ -67,7 +67,7 @@ from werkzeug.security import generate_password_hash
 
 from detail.domain import devices
 from detail.extensions import db
-from detail.models import Alert, OnCallShift, StatusCode, utcnow
+from detail.models import Alert, MessageRecipient, OnCallShift, StatusCode, TeamMessage, utcnow
 from detail.web.api.status_schemas import PositionIn
 from detail.web.auth import issue_token
 from detail.web.ingest.sms import twilio_signature
@@ -231,9 +231,22 @@ def _populate(world) -> dict:
         starts_at=later,
         ends_at=later + timedelta(hours=8),
     )
+    # A coordinator's message to the detail's lead asking for acknowledgment, not yet delivered: the
+    # lead's receipts are recorded, and it is sent again by text to the number bound above.
+    message = TeamMessage(
+        organisation_id=world.org.id,
+        detail=world.detail,
+        sender=world.coordinator,
+        audience="detail",
+        body="Rear entrance at 18:00, please acknowledge",
+        asks_ack=True,
+        client_id="fuzz-message",
+        recipients=[MessageRecipient(user=world.agent_user)],
+    )
     db.session.add_all(
         [feed, rival_feed, rule, *candidates, published, rival_advisory, area, alert, digest, shift, rival_shift]
     )
+    db.session.add(message)
     db.session.flush()
     # What the first visit of /intel/rules and /portal/preferences would store, stored now: a refused
     # form must then change nothing at all.
@@ -279,6 +292,7 @@ def _populate(world) -> dict:
         "alert": [alert.id],
         "digest": [digest.id],
         "shift": [shift.id],
+        "message": [message.id],
     }
     foreign = {
         "client": other.client_id,
@@ -430,6 +444,7 @@ NAMES = {
     "status_code": ("code", "spoken_name", "meaning"),
     "feed": ("name", "url"),
     "watch_area": ("name",),
+    "team_message": ("body",),
 }
 
 
@@ -579,6 +594,10 @@ AGENT_OPERATIONS = {
     "POST /api/v1/positions",
     "GET /api/v1/assignments",
     "GET /api/v1/assignments/{assignment_id}",
+    # A recipient's own receipts.
+    "POST /api/v1/messages/{message_id}/delivered",
+    "POST /api/v1/messages/{message_id}/read",
+    "POST /api/v1/messages/{message_id}/acknowledge",
 }
 # Which kind of id a path, query or body field names.
 ID_KINDS = {
@@ -597,6 +616,7 @@ ID_KINDS = {
     "device_id": "device",
     "advisory_id": "advisory",
     "shift_id": "shift",
+    "message_id": "message",
 }
 CODE_NAMES = ["OM", "os", "Oscar Mike", "HOT", "rtb", "CLR", "DUR", "om eta 0615", "om eta 2561", "OS lobby"]
 # What a phone may send as a status that is accepted: no ETA that is not a time of day.
@@ -656,8 +676,8 @@ def _aim_ids(data, arena: Arena, case, *, valid: bool) -> None:
             case.query[name] = _real_id(data, arena, ID_KINDS[name], case.query[name], foreign=not valid)
     if isinstance(case.body, dict):
         for name in list(case.body):
-            # A status's client_id is the phone's retry key, not a client.
-            if name == "client_id" and case.path.endswith("/status"):
+            # A status's or a message's client_id is the sender's retry key, not a client.
+            if name == "client_id" and case.path in ("/api/v1/status", "/api/v1/messages"):
                 continue
             if name in ID_KINDS and case.body[name] is not None:
                 case.body[name] = _real_id(data, arena, ID_KINDS[name], case.body[name], foreign=not valid)
@@ -778,6 +798,43 @@ def _valid_on_call_shift(data, arena: Arena, body: dict, patch: bool) -> None:
     body["starts_at"], body["ends_at"] = _moment(arena, start), _moment(arena, start + length)
 
 
+MESSAGE_BODIES = ["OM at the hotel in 10", "Rear entrance: press at the front", "Stand down", "Ack? Route two"]
+
+
+def _valid_message_text(data, body: dict) -> None:
+    if not str(body.get("body") or "").strip():
+        body["body"] = data.draw(st.sampled_from(MESSAGE_BODIES), label="message body")
+
+
+def _valid_message(data, arena: Arena, body: dict, patch: bool) -> None:
+    """A coordinator's: to a detail with agents on it, or to active agents by id."""
+    w = arena.world
+    _valid_message_text(data, body)
+    if data.draw(st.booleans(), label="to the detail"):
+        # The detail with an agent assigned (the other has none to tell).
+        body["detail_id"], body["agent_ids"] = w.detail, []
+    else:
+        body["agent_ids"] = data.draw(
+            st.lists(st.sampled_from([w.agent, w.idle_agent]), min_size=1, max_size=3), label="agents"
+        )
+        body["detail_id"] = data.draw(st.sampled_from([None, w.detail, w.other_client_detail]), label="concerning")
+
+
+def _valid_agent_message(data, arena: Arena, body: dict, patch: bool) -> None:
+    """An agent's: to the coordinators, about the agent's own detail or none; no agent_ids."""
+    _valid_message_text(data, body)
+    body.pop("agent_ids", None)
+    body["detail_id"] = data.draw(st.sampled_from([None, arena.world.detail]), label="concerning")
+
+
+def _valid_texts(data, arena: Arena, body: dict, patch: bool) -> None:
+    body["confirmed"] = True  # confirmed in the page
+
+
+def _valid_receipt(data, arena: Arena, body: dict, patch: bool) -> None:
+    """Any receipt the document allows is valid: its time is kept between the sending and now."""
+
+
 VALID_BODIES = {
     "details": _valid_detail,
     "visits": _valid_visit,
@@ -788,13 +845,24 @@ VALID_BODIES = {
     "status": _valid_status,
     "positions": _valid_position,
     "on-call": _valid_on_call_shift,
+    "messages": _valid_message,
+    # An action on one message: by its path (else the resource's, a send's).
+    "messages/{message_id}/texts": _valid_texts,
+    "messages/{message_id}/delivered": _valid_receipt,
+    "messages/{message_id}/read": _valid_receipt,
+    "messages/{message_id}/acknowledge": _valid_receipt,
+}
+# Where an agent's valid request differs from the staff's.
+AGENT_VALID_BODIES = {
+    "messages": _valid_agent_message,
 }
 
 
-def _make_valid(data, arena: Arena, case) -> None:
+def _make_valid(data, arena: Arena, case, role: str) -> None:
     """A schema-valid case made valid across fields and rows too, so that the API must accept it."""
-    resource = case.path.removeprefix("/api/v1/").split("/")[0]
-    fix = VALID_BODIES.get(resource)
+    path = case.path.removeprefix("/api/v1/")
+    fixes = {**VALID_BODIES, **AGENT_VALID_BODIES} if role == "agent" else VALID_BODIES
+    fix = fixes.get(path, fixes.get(path.split("/")[0]))
     if fix is not None and isinstance(case.body, dict):
         fix(data, arena, case.body, case.method.upper() == "PATCH")
 
@@ -856,6 +924,12 @@ def _api_read_back(arena: Arena, resource: str, row: dict) -> list[tuple[str, st
         "positions": lambda: detail_pages(w.detail),
         "feeds": lambda: [("coordinator", "/intel/feeds")],
         "advisories": lambda: [("coordinator", "/intel/advisories?status=published"), ("client", "/portal/advisories")],
+        "messages": lambda: [
+            ("coordinator", "/messages/"),
+            ("agent", "/messages/"),
+            ("coordinator", "/board/"),
+            ("agent", "/phone/"),
+        ],
     }
     try:
         specific = pages.get(resource, list)()
@@ -954,7 +1028,7 @@ def test_api_operation(arena, label, role, examples, must_store):
             valid = True
             _aim_ids(data, arena, case, valid=True)
         if valid:
-            _make_valid(data, arena, case)
+            _make_valid(data, arena, case, role)
         steer_api_case(case)
         request = _short(case)
         arena.restore()

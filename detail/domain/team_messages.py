@@ -129,8 +129,9 @@ def _clean_body(body) -> str:
 
 
 def _clean_client_id(client_id) -> str:
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
-        raise Refused("client_id is 1 to 64 printable characters, the device's own id for this send", 422, "client_id")
+    # As the API's document states it (and as a status's retry key): 1 to 64 characters, not all blank.
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.strip():
+        raise Refused("client_id is 1 to 64 characters, the device's own id for this send", 422, "client_id")
     return client_id
 
 
