@@ -28,15 +28,10 @@
   let clockOffset = 0; // server time minus this browser's, in ms
   const serverNow = () => Date.now() + clockOffset;
 
-  const localTime = (iso, tz, withDay) => {
-    if (!iso) return "";
-    const options = { hour: "2-digit", minute: "2-digit", timeZone: tz || "UTC", hour12: false };
-    if (withDay) Object.assign(options, { weekday: "short", day: "2-digit", month: "short" });
-    return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
-  };
-  // The report time as the venue reads it, with the zone's short name ("07:30 GMT").
-  const venueTime = (iso, tz) => new Intl.DateTimeFormat("en-GB",
-    { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz || "UTC", timeZoneName: "short" }).format(new Date(iso));
+  // Every time in the venue's zone with the server's label for it ("07:30 EST"), whatever this
+  // browser's own zone and its names for zones (venue_time.js; the labels come with each state).
+  const localTime = window.OM.venueClock;
+  const venueTime = (iso, tz) => window.OM.venueClock(iso, tz);
   const ago = (iso) => {
     if (!iso) return "";
     const s = Math.max(0, Math.round((serverNow() - new Date(iso).getTime()) / 1000));
@@ -647,6 +642,7 @@
         setClock(state.server_now, sentAt, Date.now());
         syncedId = Math.max(syncedId, state.last_event_id);
         const list = state.detail ? [state.detail] : state.details;
+        list.forEach((d) => window.OM.learnZoneLabels(d.zone_labels));
         details = new Map(list.map((d) => [d.id, d]));
         alerts = new Map((state.alerts || (state.detail ? state.detail.alerts : [])).map((a) => [a.alert_id, a]));
         requests = new Map((state.requests || []).map((r) => [r.request_id, r]));
