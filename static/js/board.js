@@ -66,25 +66,8 @@
     clockOffset = new Date(serverIso).getTime() - (sentAt + receivedAt) / 2;
   }
 
-  const twoDigits = (n) => String(n).padStart(2, "0");
-
-  function untilText(ms) {
-    const s = Math.ceil(ms / 1000);
-    if (s < 60) return "in " + s + " s";
-    if (s < 3600) return "in " + Math.floor(s / 60) + " min " + twoDigits(s % 60) + " s";
-    return "in " + Math.floor(s / 3600) + " h " + twoDigits(Math.floor((s % 3600) / 60)) + " min";
-  }
-
-  // As board_state.late_text.
-  function lateText(ms) {
-    const s = Math.floor(ms / 1000);
-    if (s < 60) return "Late " + s + " s";
-    const m = Math.floor(s / 60);
-    if (m < 90) return "Late " + m + " min";
-    return "Late " + Math.floor(m / 60) + " h " + twoDigits(m % 60) + " min";
-  }
-
-  const AT_VENUE = ["on_station", "hot"];
+  // The countdown, late flag and punctuality as the detail file says them too (live_rows.js).
+  const { AT_VENUE, untilText, lateText, arrived } = window.OM.liveRows;
 
   function lateAlertOpen(detailId, agentId) {
     for (const a of alerts.values()) {
@@ -93,14 +76,9 @@
     return false;
   }
 
-  // Milliseconds past the report time, or null when not late. As board_state.lateness, from the
-  // page's own clock so the row turns at the report time; a late alert from the server turns it too.
+  // Milliseconds past the report time, or null when not late (live_rows.js).
   function lateness(detail, agent, now) {
-    if (agent.on_station_at || detail.state === "complete") return null;
-    const due = Date.parse(agent.report_at);
-    const onShift = now >= due && now <= Date.parse(agent.shift_ends_at);
-    if (!onShift && !lateAlertOpen(detail.id, agent.agent_id)) return null;
-    return Math.max(0, now - due);
+    return window.OM.liveRows.lateness(detail, agent, now, lateAlertOpen(detail.id, agent.agent_id));
   }
 
   function lateFlag(ms) {
@@ -571,15 +549,6 @@
   function findAgent(detailId, agentId) {
     const detail = details.get(detailId);
     return detail ? detail.agents.find((a) => a.agent_id === agentId) : null;
-  }
-
-  // As board_state.punctuality_from: the first report on station against the report time.
-  function arrived(agent, at) {
-    agent.on_station_at = at;
-    const minutes = Math.round((Date.parse(at) - Date.parse(agent.report_at)) / 60000);
-    const text = minutes < 0 ? "on station " + -minutes + " min before report time"
-      : minutes === 0 ? "on station at report time" : "on station " + minutes + " min late";
-    agent.punctuality = { on_station_at: at, minutes, text };
   }
 
   function apply(ev) {
