@@ -2,7 +2,8 @@
 coordinators' page and the lead's phone page show every section under its heading, reached from the
 table of contents, flag the late agent's row in the row, pass axe-core, and never scroll sideways."""
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -145,4 +146,28 @@ def test_the_coordinators_file_follows_the_details_live_events(browser, live_ser
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS["phone"]["width"]
     assert page.evaluate(test_browser_a11y.SCROLLS_SIDEWAYS) == []
     assert test_browser_a11y._axe_violations(page) == []
+    page.context.close()
+
+
+def test_the_files_countdown_turns_into_the_late_flag_on_the_servers_clock(browser, live_server, world_now):
+    """With the browser's clock ten minutes slow, the file's countdown still ends at the server's report
+    time, and both of the agent's rows then say "Late" in the row itself."""
+    w = world_now
+    now = datetime.now(timezone.utc)
+    w.assignment.report_at = now + timedelta(seconds=15)
+    db.session.commit()
+    page = _signed_in_page(browser, live_server, w.coordinator.email, viewport=WIDTHS["desk"])
+    page.clock.install(time=now - timedelta(minutes=10))
+    assert page.goto(f"/admin/details/{w.detail.id}").status == 200
+    page.wait_for_selector("#live [data-live-state=live]")
+    assert page.evaluate("Date.now()") < (now - timedelta(minutes=9)).timestamp() * 1000
+    team_row = page.locator(f'#assignments tr[data-agent="{w.agent.id}"]')
+    live_row = page.locator(f'#live tr[data-agent="{w.agent.id}"]')
+    assert re.fullmatch(r"in \d{1,2} s", team_row.locator(".countdown").inner_text())
+    assert live_row.locator(".late-flag").count() == 0
+
+    page.wait_for_selector(f'#live tr[data-agent="{w.agent.id}"].late .late-flag', timeout=30000)
+    assert re.fullmatch(r"Late \d{1,2} s", live_row.locator(".late-text").inner_text())
+    assert "late" in team_row.get_attribute("class").split() and team_row.locator(".late-flag").count() == 1
+    assert page.locator("#live .late-count").inner_text() == "1 late"
     page.context.close()
