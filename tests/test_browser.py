@@ -582,6 +582,8 @@ def test_removing_a_visit_says_what_goes_with_it_and_can_be_undone(browser, live
         dialog.get_by_role("button", name="Remove visit").click()
     notice = page.locator(".undo-notice")
     assert "Removed the visit to Grand Hotel" in notice.inner_text()
+    labelled = r"\d\d:\d\d GMT\) and the movement Grand Hotel → ExCeL London \(.*\d\d:\d\d GMT\)"
+    assert re.search(labelled, notice.inner_text())  # each time with its zone's label
     assert "Nothing on the itinerary yet." in page.locator("#itinerary").inner_text()  # nor the movement
     _shot(page, tmp_path, "undo-notice")
     with page.expect_navigation():

@@ -439,3 +439,43 @@ def test_intels_danger_buttons_ask_first_without_javascript_too(client, world, k
     assert response.status_code == 302
     db.session.expire_all()
     assert not kept()
+
+
+def test_a_new_feed_url_asks_before_it_kills_the_old_one(client, world):
+    """Replacing the portal's feed URL ends the one the contact's reader uses: the page's button asks in
+    its dialog, and a POST without confirmed (no JavaScript) gets the server's question and changes
+    nothing. The first URL, which replaces nothing, is made at once."""
+    from intel.models import ContactPreference
+
+    sign_in(client, world.contact)
+
+    def stored():
+        db.session.expire_all()
+        pref = db.session.scalar(sa.select(ContactPreference).where(ContactPreference.user_id == world.contact.id))
+        return pref.feed_token_hash if pref else None
+
+    first = client.post("/portal/preferences/feed")
+    assert first.status_code == 200 and '<p class="token">' in text(first)
+    old = stored()
+    assert old is not None
+
+    page = text(client.get("/portal/preferences"))
+    question = "Replace the feed URL?"
+    buttons = dict(
+        re.findall(r'<form class="inline" method="post" action="([^"]+)" data-once data-confirm-title="([^"]+)"', page)
+    )
+    assert buttons["/portal/preferences/feed"] == question
+    for response in (
+        client.get("/portal/preferences/feed"),
+        client.post("/portal/preferences/feed"),
+        client.post("/portal/preferences/feed", data={"confirmed": ""}),
+    ):
+        assert response.status_code == 200
+        asked = text(response)
+        assert question in asked and "stops working at once" in asked
+        assert 'name="confirmed" value="1"' in asked and ">Cancel</a>" in asked and '<p class="token">' not in asked
+        assert stored() == old
+
+    response = client.post("/portal/preferences/feed", data={"confirmed": "1"})
+    assert response.status_code == 200 and '<p class="token">' in text(response)
+    assert stored() not in (None, old)

@@ -188,7 +188,8 @@ def test_the_coordinators_file_has_every_section_with_its_contents(client, full_
     assert "on station" in team  # Bravo 1's punctuality
 
     live_state = section(page, "live")
-    rows = re.findall(r'<tr class="agent-row( late)?">\s*<td>(Bravo \d)', live_state)
+    row_start = r'<tr class="agent-row( late)?" data-agent="\d+">\s*<td class="live-agent">(Bravo \d)'
+    rows = re.findall(row_start, live_state)
     assert (" late", "Bravo 2") in rows and ("", "Bravo 1") in rows and ("", "Bravo 3") in rows
     assert "Late 20 min" in live_state  # said in the late row itself
     assert ">OS</span>" in live_state and "lobby covered" in live_state
@@ -240,7 +241,7 @@ def test_a_duress_reads_as_the_cover_code_on_the_leads_file(client, full_world):
         coordinator = text(_as(client, w.coordinator).get(f"/admin/details/{w.detail.id}"))
     assert ">DUR</span>" in section(coordinator, "live") and "they have a knife" in coordinator
     assert ">DUR<" not in lead and "Duress" not in lead and "knife" not in lead
-    row = re.search(r"<td>Bravo 2.*?</tr>", section(lead, "live"), re.S).group(0)
+    row = re.search(r'<td class="live-agent">Bravo 2.*?</tr>', section(lead, "live"), re.S).group(0)
     assert ">CLR</span>" in row or "Clear" in row
 
 

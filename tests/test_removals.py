@@ -131,10 +131,25 @@ def test_a_movement_with_another_venue_in_between_is_not_the_visits(world, savoy
 def test_the_question_names_the_visit_and_its_movements(coordinator, world, savoy_day):
     visit = savoy_day["The Savoy"]
     page = text(coordinator.get(f"/admin/details/{world.detail.id}/visits/{visit.id}/delete"))
-    assert "Remove the visit to The Savoy (Tue 10:00–12:00)?" in page
+    assert "Remove the visit to The Savoy (Tue 10:00–12:00 GMT)?" in page
     assert "The movement LCY → The Savoy that arrives there will be removed too." in page
     assert "The movement The Savoy → Grand Hotel that leaves from there will be removed too." in page
     assert "You can undo this for 30 seconds." in page
+
+
+def test_the_names_of_removals_carry_their_zone_labels(world, savoy_day):
+    """The question, the undo notice, the flash after Undo and the timeline all print the summary: each
+    time in it carries its venue's zone label, both ends' when the ends are in different zones."""
+    assert removals.visit_name(savoy_day["The Savoy"]) == "the visit to The Savoy (Tue 10:00–12:00 GMT)"
+    lcy_savoy = next(m for m in world.detail.movements if m.to_site.name == "The Savoy")
+    assert removals.movement_name(lcy_savoy) == "the movement LCY → The Savoy (Tue 09:00–09:40 GMT)"
+    paris = Site(organisation=world.org, name="Gare du Nord", latitude=48.88, longitude=2.355, timezone="Europe/Paris")
+    lcy_savoy.to_site = paris
+    assert removals.movement_name(lcy_savoy) == "the movement LCY → Gare du Nord (Tue 09:00 GMT–10:40 CET)"
+    # A stay past midnight names the day it ends, and still says its zone once.
+    savoy = savoy_day["The Savoy"]
+    savoy.departs_at = savoy.arrives_at + timedelta(hours=16)
+    assert removals.visit_name(savoy) == "the visit to The Savoy (Tue 10:00–Wed 02:00 GMT)"
 
 
 # --- remove, see it gone everywhere, undo -------------------------------------------------------------
@@ -164,7 +179,10 @@ def test_removing_a_visit_removes_its_movements_and_undo_puts_them_all_back(coor
     assert (count(Visit), count(Movement)) == (3, 1)  # the other organisation's visit, and Grand Hotel → ExCeL
     after = _readers(coordinator, world)
     assert "The Savoy" not in after["board venues"] and after["board movements"] == 1
-    assert "Removed the visit to The Savoy (Tue 10:00–12:00) and the movement LCY → The Savoy" in after["page"]
+    removed_text = (
+        "Removed the visit to The Savoy (Tue 10:00–12:00 GMT) and the movement LCY → The Savoy (Tue 09:00–09:40 GMT)"
+    )
+    assert removed_text in after["page"]
     assert ">Undo</button>" in after["page"]
     [removed] = db.session.scalars(sa.select(Event).where(Event.kind == "itinerary_removed")).all()
     assert removed.detail_id == d.id and removed.payload["by"] == world.coordinator.name

@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from detail.domain import alerts, staffing
-from detail.domain.timefmt import assignment_zone, detail_zone, local_time
+from detail.domain.timefmt import assignment_zone, detail_zone, local_time, zone_labels
 from detail.extensions import db
 from detail.models import Alert, Assignment, Detail, PersonOfInterest, Site, Unavailability, Visit
 
@@ -90,6 +90,24 @@ def test_the_agents_report_time_on_the_board_carries_the_label(client, world):
     sign_in(client, world.coordinator)
     board = client.get(f"/board/details/{world.detail.id}/state").json["detail"]
     assert board["agents"][0]["report_at_local"] == "07:30 GMT"
+
+
+def test_a_zones_labels_by_offset_cover_the_year_around(world):
+    # The board formats times in the browser and labels them from these, by the instant's offset.
+    assert zone_labels("America/New_York", T0) == {"-300": "EST", "-240": "EDT"}
+    assert zone_labels("Europe/London", T0) == {"0": "GMT", "60": "BST"}
+    assert zone_labels("Asia/Kolkata", T0) == {"330": "IST"}
+    assert zone_labels(None, T0) == {"0": "UTC"}
+
+
+def test_the_board_state_carries_the_labels_of_every_zone_it_shows(client, world):
+    detail = _new_york_detail(world)
+    db.session.commit()
+    sign_in(client, world.coordinator)
+    board = client.get(f"/board/details/{detail.id}/state").json["detail"]
+    assert board["zone_labels"]["America/New_York"] == {"-300": "EST", "-240": "EDT"}
+    zones = {board["timezone"], *(s["timezone"] for s in board["sites"]), *(a["timezone"] for a in board["agents"])}
+    assert zones <= set(board["zone_labels"])
 
 
 def test_staffing_conflicts_name_each_shift_in_its_own_venue_zone(world):

@@ -13,7 +13,7 @@ from detail import hooks
 from detail.domain import alerts, escalation, geofence, live
 from detail.domain import requests as requests_inbox
 from detail.domain.distance import distance_m
-from detail.domain.timefmt import CLOCK, assignment_zone, detail_zone, local_time
+from detail.domain.timefmt import CLOCK, assignment_zone, detail_zone, local_time, zone_labels
 from detail.extensions import db
 from detail.models import Agent, Assignment, Client, Detail, Position, Site, StatusCode, StatusReport, utcnow
 
@@ -236,6 +236,9 @@ def detail_board(detail: Detail, now: datetime | None = None) -> dict:
         "agents": [agent_row(a, now, known) for a in detail.assignments],
         "alerts": alerts_with_escalations(alerts.open_alerts(detail.client.organisation_id, detail.id)),
     }
+    # The page formats times itself (live events carry instants): it labels them with these.
+    zones = {tz, *(s["timezone"] for s in board["sites"]), *(a["timezone"] for a in board["agents"])}
+    board["zone_labels"] = {zone: zone_labels(zone, now) for zone in sorted(zones)}
     for section in hooks.DETAIL_SECTIONS:
         board.update(section(detail))
     return board

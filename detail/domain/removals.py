@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from detail.domain import live
 from detail.domain.itinerary import check_assignment, check_movement, check_visit
-from detail.domain.timefmt import local_time
+from detail.domain.timefmt import local_time, zone_label
 from detail.extensions import db
 from detail.models import Assignment, Detail, Event, Movement, Removal, User, UTCDateTime, Visit, utcnow
 
@@ -35,21 +35,28 @@ class CannotUndo(ValueError):
 # --- what a removal takes and how it is named ---------------------------------------------------
 
 
-def _span(start: datetime, end: datetime, tz: str) -> str:
-    same_day = local_time(start, tz, "%Y-%m-%d") == local_time(end, tz, "%Y-%m-%d")
-    return f"{local_time(start, tz, '%a %H:%M')}–{local_time(end, tz, '%H:%M' if same_day else '%a %H:%M')}"
+def _span(start: datetime, end: datetime, tz: str, end_tz: str | None = None) -> str:
+    """ "Tue 10:00–12:00 GMT": the day once, the end's day too when it is another, and the zone's label
+    once when both ends carry the same one, else after each ("Tue 09:00 GMT–10:40 CET")."""
+    end_tz = end_tz or tz
+    same_day = local_time(start, tz, "%Y-%m-%d") == local_time(end, end_tz, "%Y-%m-%d")
+    starts = local_time(start, tz, "%a %H:%M")
+    ends = local_time(end, end_tz, "%H:%M" if same_day else "%a %H:%M")
+    start_label, end_label = zone_label(start, tz), zone_label(end, end_tz)
+    if start_label == end_label:
+        return f"{starts}–{ends} {end_label}"
+    return f"{starts} {start_label}–{ends} {end_label}"
 
 
 def visit_name(visit: Visit) -> str:
-    """'the visit to The Savoy (Tue 10:00–12:00)', in the venue's time."""
+    """'the visit to The Savoy (Tue 10:00–12:00 GMT)', in the venue's time."""
     return f"the visit to {visit.site.name} ({_span(visit.arrives_at, visit.departs_at, visit.site.timezone)})"
 
 
 def movement_name(movement: Movement) -> str:
-    """'the movement LCY → The Savoy (Tue 09:00–09:40)', each end in its venue's time."""
-    departs = local_time(movement.departs_at, movement.from_site.timezone, "%a %H:%M")
-    arrives = local_time(movement.arrives_at, movement.to_site.timezone, "%H:%M")
-    return f"the movement {movement.from_site.name} → {movement.to_site.name} ({departs}–{arrives})"
+    """'the movement LCY → The Savoy (Tue 09:00–09:40 GMT)', each end in its venue's time."""
+    span = _span(movement.departs_at, movement.arrives_at, movement.from_site.timezone, movement.to_site.timezone)
+    return f"the movement {movement.from_site.name} → {movement.to_site.name} ({span})"
 
 
 def assignment_name(assignment: Assignment) -> str:

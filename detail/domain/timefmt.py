@@ -6,7 +6,7 @@ or the organisation's where there is no venue. UTC is shown only where that is t
 """
 
 import functools
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # Day, date, time and the zone's abbreviation for that instant (GMT or BST, EST or EDT).
@@ -26,6 +26,27 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = DEFAULT
 def zone_label(value: datetime, tz: str | None = None) -> str:
     """The zone's abbreviation at that instant, as every shown time carries it ("GMT", "BST", "CET", "+03")."""
     return local_time(value, tz, "%Z")
+
+
+def zone_labels(tz: str | None, around: datetime, days: int = 400) -> dict[str, str]:
+    """The zone's labels by UTC offset in minutes ({"-300": "EST", "-240": "EDT"}), for every offset it
+    keeps within `days` either side of `around`: a page formatting times itself (the board) labels
+    them with these, as local_time does, never with the browser's own names ("GMT-5")."""
+    if around.tzinfo is None:
+        around = around.replace(tzinfo=timezone.utc)
+    return dict(_labels_around(tz or "UTC", around.astimezone(timezone.utc).date(), days))
+
+
+@functools.lru_cache(maxsize=256)
+def _labels_around(tz: str, day: date, days: int) -> tuple[tuple[str, str], ...]:
+    zone = ZoneInfo(tz)
+    noon = datetime.combine(day, time(12), tzinfo=timezone.utc)
+    labels: dict[str, str] = {}
+    # Daily samples: a zone keeps each of its offsets for weeks at least.
+    for step in range(-days, days + 1):
+        local = (noon + timedelta(days=step)).astimezone(zone)
+        labels.setdefault(str(int(local.utcoffset().total_seconds() // 60)), local.strftime("%Z"))
+    return tuple(labels.items())
 
 
 def local_end(end: datetime | None, start: datetime | None, tz: str | None = None, start_tz: str | None = None) -> str:

@@ -214,6 +214,7 @@ def _preferences_page(form: PreferencesForm, pref: ContactPreference, feed_url: 
         pref=pref,
         action=FlaskForm(),
         revocation=feed_revocation(),
+        replacement=feed_replacement(),
         feed_url=feed_url,
         zone_names=sorted(zone_names()),
     )
@@ -223,13 +224,19 @@ def _feed_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@bp.route("/preferences/feed", methods=["POST"])
+@bp.route("/preferences/feed", methods=["GET", "POST"])
 @client_required
 def new_feed_url():
-    """A new secret Atom feed URL (the old one stops working); shown once."""
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    """A new secret Atom feed URL, shown once; replacing one that works (the old one stops working)
+    is asked first."""
     pref = preference_for(current_user)
+    if pref.feed_token_hash is not None:
+        if (page := unconfirmed(feed_replacement())) is not None:
+            return page
+    elif request.method != "POST":
+        return redirect(url_for("portal.preferences"))
+    elif not FlaskForm().validate_on_submit():
+        abort(400)
     secret = secrets.token_urlsafe(24)
     pref.feed_token_hash = _feed_hash(secret)
     db.session.commit()
@@ -250,6 +257,17 @@ def new_feed_url():
     response = current_app.make_response(_preferences_page(form, pref, feed_url=url))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def feed_replacement() -> Ask:
+    """What making a new feed URL does while one works, asked before it is done."""
+    return Ask(
+        "Replace the feed URL?",
+        "A new private URL is made and shown once. The URL your feed reader uses now stops working at "
+        "once and never works again: give the reader the new one.",
+        "Make a new feed URL",
+        url_for("portal.preferences"),
+    )
 
 
 def feed_revocation() -> Ask:

@@ -28,15 +28,10 @@
   let clockOffset = 0; // server time minus this browser's, in ms
   const serverNow = () => Date.now() + clockOffset;
 
-  const localTime = (iso, tz, withDay) => {
-    if (!iso) return "";
-    const options = { hour: "2-digit", minute: "2-digit", timeZone: tz || "UTC", hour12: false };
-    if (withDay) Object.assign(options, { weekday: "short", day: "2-digit", month: "short" });
-    return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
-  };
-  // The report time as the venue reads it, with the zone's short name ("07:30 GMT").
-  const venueTime = (iso, tz) => new Intl.DateTimeFormat("en-GB",
-    { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz || "UTC", timeZoneName: "short" }).format(new Date(iso));
+  // Every time in the venue's zone with the server's label for it ("07:30 EST"), whatever this
+  // browser's own zone and its names for zones (venue_time.js; the labels come with each state).
+  const localTime = window.OM.venueClock;
+  const venueTime = (iso, tz) => window.OM.venueClock(iso, tz);
   const ago = (iso) => {
     if (!iso) return "";
     const s = Math.max(0, Math.round((serverNow() - new Date(iso).getTime()) / 1000));
@@ -71,25 +66,8 @@
     clockOffset = new Date(serverIso).getTime() - (sentAt + receivedAt) / 2;
   }
 
-  const twoDigits = (n) => String(n).padStart(2, "0");
-
-  function untilText(ms) {
-    const s = Math.ceil(ms / 1000);
-    if (s < 60) return "in " + s + " s";
-    if (s < 3600) return "in " + Math.floor(s / 60) + " min " + twoDigits(s % 60) + " s";
-    return "in " + Math.floor(s / 3600) + " h " + twoDigits(Math.floor((s % 3600) / 60)) + " min";
-  }
-
-  // As board_state.late_text.
-  function lateText(ms) {
-    const s = Math.floor(ms / 1000);
-    if (s < 60) return "Late " + s + " s";
-    const m = Math.floor(s / 60);
-    if (m < 90) return "Late " + m + " min";
-    return "Late " + Math.floor(m / 60) + " h " + twoDigits(m % 60) + " min";
-  }
-
-  const AT_VENUE = ["on_station", "hot"];
+  // The countdown, late flag and punctuality as the detail file says them too (live_rows.js).
+  const { AT_VENUE, untilText, lateText, arrived } = window.OM.liveRows;
 
   function lateAlertOpen(detailId, agentId) {
     for (const a of alerts.values()) {
@@ -98,14 +76,9 @@
     return false;
   }
 
-  // Milliseconds past the report time, or null when not late. As board_state.lateness, from the
-  // page's own clock so the row turns at the report time; a late alert from the server turns it too.
+  // Milliseconds past the report time, or null when not late (live_rows.js).
   function lateness(detail, agent, now) {
-    if (agent.on_station_at || detail.state === "complete") return null;
-    const due = Date.parse(agent.report_at);
-    const onShift = now >= due && now <= Date.parse(agent.shift_ends_at);
-    if (!onShift && !lateAlertOpen(detail.id, agent.agent_id)) return null;
-    return Math.max(0, now - due);
+    return window.OM.liveRows.lateness(detail, agent, now, lateAlertOpen(detail.id, agent.agent_id));
   }
 
   function lateFlag(ms) {
@@ -578,15 +551,6 @@
     return detail ? detail.agents.find((a) => a.agent_id === agentId) : null;
   }
 
-  // As board_state.punctuality_from: the first report on station against the report time.
-  function arrived(agent, at) {
-    agent.on_station_at = at;
-    const minutes = Math.round((Date.parse(at) - Date.parse(agent.report_at)) / 60000);
-    const text = minutes < 0 ? "on station " + -minutes + " min before report time"
-      : minutes === 0 ? "on station at report time" : "on station " + minutes + " min late";
-    agent.punctuality = { on_station_at: at, minutes, text };
-  }
-
   function apply(ev) {
     if (seen.has(ev.id)) return false;
     seen.add(ev.id);
@@ -647,6 +611,7 @@
         setClock(state.server_now, sentAt, Date.now());
         syncedId = Math.max(syncedId, state.last_event_id);
         const list = state.detail ? [state.detail] : state.details;
+        list.forEach((d) => window.OM.learnZoneLabels(d.zone_labels));
         details = new Map(list.map((d) => [d.id, d]));
         alerts = new Map((state.alerts || (state.detail ? state.detail.alerts : [])).map((a) => [a.alert_id, a]));
         requests = new Map((state.requests || []).map((r) => [r.request_id, r]));
