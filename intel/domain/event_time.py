@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from detail.domain.timefmt import zone_label
 from intel.domain.countries import zone_country
 from intel.domain.time_phrases import DAY_FIRST, EITHER_ORDER, MONTH_FIRST, PARTS, Mention, find_mentions
 
@@ -151,8 +150,9 @@ def _hours(span: timedelta) -> str:
 
 
 def _label(moment: datetime, zone: tzinfo) -> str:
-    """The zone's abbreviation at that moment ("CET", "EST", "UTC"), as every time shown carries it."""
-    return zone_label(moment, getattr(zone, "key", "UTC"))
+    """The zone's abbreviation at that moment ("CET", "EST", "UTC"), as every time shown carries it: what
+    timefmt.zone_label gives for the zone's name, read from the zone already at hand."""
+    return moment.astimezone(zone).tzname() or ""
 
 
 def event_window(
