@@ -196,16 +196,20 @@ def _failed(feed: Feed, error: str, now: datetime) -> None:
 
 def _row(item: FeedItem) -> dict:
     """The item's columns as one row of a bulk insert (its id comes back from the database)."""
+    values = item.__dict__
     row = {}
-    for column in _ITEM_COLUMNS:
-        value = item.__dict__.get(column.key)
-        if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-        row[column.key] = value
+    for key, default in _ITEM_COLUMNS:
+        value = values.get(key)
+        row[key] = default if value is None else value
     return row
 
 
-_ITEM_COLUMNS = [column for column in FeedItem.__table__.columns if column.key != "id"]
+# (column, its scalar default or None) for every column but the id.
+_ITEM_COLUMNS = [
+    (column.key, column.default.arg if column.default is not None and column.default.is_scalar else None)
+    for column in FeedItem.__table__.columns
+    if column.key != "id"
+]
 
 
 def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
