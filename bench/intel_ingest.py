@@ -372,7 +372,7 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, per_po
 
         rules = poller.rules_for(organisation_id)
         db.session.commit()
-        built = stage("build_items", lambda: [poller.build_item(feed, e, rules, now) for e in parsed.items])
+        built = stage("build_items", poller.build_items, feed, parsed.items, rules, now)
         out["within_build"] = {
             "classify_s": bw.timed(
                 lambda: [classify.classify(e, rules, default_category=feed.default_category) for e in parsed.items]

@@ -21,7 +21,7 @@ from detail.domain import live, push
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import Client, utcnow
-from intel.domain import country_matching, matching, travel_advisories
+from intel.domain import collector, country_matching, matching, travel_advisories
 from intel.domain.duplicates import OpenAdvisories
 from intel.domain.nearby import item_distance_m
 from intel.domain.severity import MAX_REASON, REACH, distance_text, rank_of
@@ -139,7 +139,22 @@ def record_candidates(
     Matched against the organisation's active details and all its watch areas, or against those given
     (a rematch of what changed). A (detail, item) or (watch area, item) pair already recorded is never
     recorded again, so calling it twice for the same items adds nothing.
+
+    The cyclic collector is held off meanwhile (intel.domain.collector): the advisories, their sources and
+    events are thousands of objects that all live to the commit.
     """
+    with collector.paused():
+        return _record_candidates(organisation_id, items, now, details=details, watch_areas=watch_areas)
+
+
+def _record_candidates(
+    organisation_id: int,
+    items: list[FeedItem],
+    now: datetime | None = None,
+    *,
+    details: list | None = None,
+    watch_areas: list[WatchArea] | None = None,
+) -> list:
     travel_advisories.close_superseded(items)
     events = record_watch_area_candidates(organisation_id, items, watch_areas)
     details = matching.active_details(organisation_id, now) if details is None else details

@@ -378,6 +378,8 @@ def _needed_words(pattern: str, is_regex: bool) -> frozenset[str] | None:
 # can only match a text holding a word that begins with one of those stems; stems are compared by their
 # first STEM_CHARS characters (STEM_MIN at least, or the expression is searched on every item).
 STEM_MIN, STEM_CHARS = 3, 6
+# Words whose rules a RuleSet keeps (RuleSet._word_rules): a poll's vocabulary is a few thousand.
+MAX_KEPT_WORDS = 100_000
 
 
 def _leading_literal(nodes) -> list[str] | None:
@@ -446,6 +448,7 @@ class RuleSet:
         self.by_word: dict[tuple[str, str], list[_Usable]] = {}
         self.always: dict[str, list[_Usable]] = {name: [] for name in FIELDS}
         self.by_stem: dict[str, list[tuple[frozenset[str], _Usable]]] = {name: [] for name in FIELDS}
+        self._per_word: dict[tuple[str, str], tuple[_Usable, ...]] = {}  # _word_rules' answers
         for order, rule in enumerate(rules):
             if rule.category not in CATEGORIES or rule.field not in FIELDS:
                 continue
@@ -469,15 +472,23 @@ class RuleSet:
         for name, field_words in words.items():
             for usable in self.always.get(name, ()):
                 found[usable.order] = usable
-            if self.by_stem.get(name):
-                beginnings = _word_stems(field_words)
-                for stems, usable in self.by_stem[name]:
-                    if not stems.isdisjoint(beginnings):
-                        found[usable.order] = usable
             for word in field_words:
-                for usable in self.by_word.get((name, word), ()):
+                rules = self._per_word.get((name, word))
+                for usable in self._word_rules(name, word) if rules is None else rules:
                     found[usable.order] = usable
         return [found[order] for order in sorted(found)]
+
+    def _word_rules(self, name: str, word: str) -> tuple[_Usable, ...]:
+        """The rules one word of a field brings in: those that need it, and the expressions one of whose stems
+        it begins with. Kept per word: a feed's items share most of their words."""
+        found = list(self.by_word.get((name, word), ()))
+        if self.by_stem.get(name):
+            beginnings = _word_stems(frozenset((word,)))
+            found += [usable for stems, usable in self.by_stem[name] if not stems.isdisjoint(beginnings)]
+        rules = tuple(found)
+        if len(self._per_word) < MAX_KEPT_WORDS:
+            self._per_word[(name, word)] = rules
+        return rules
 
 
 def compile_rules(rules: Iterable[Rule]) -> RuleSet:

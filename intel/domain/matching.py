@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from detail.extensions import db
-from detail.models import Client, Detail, utcnow
+from detail.models import Assignment, Client, Detail, Movement, Visit, utcnow
 from intel.domain.exposures import DetailIndex, area_extent_m, item_shapes, micros
 from intel.domain.geometry import POINT, Shapes, distances_to_lines_m, edge_distances_m
 from intel.domain.severity import item_basis, reason, severity_ranks, timings
@@ -28,6 +29,13 @@ from intel.models import SEVERITIES, FeedItem
 
 # Items are weighed against the detail's window widened by this much on each side.
 MARGIN = timedelta(hours=24)
+# The relationships exposures.exposures reads, loaded with the details.
+EXPOSURE_LOADS = (
+    so.selectinload(Detail.visits).selectinload(Visit.site),
+    so.selectinload(Detail.movements).selectinload(Movement.from_site),
+    so.selectinload(Detail.movements).selectinload(Movement.to_site),
+    so.selectinload(Detail.assignments).selectinload(Assignment.site),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,5 +196,8 @@ def active_details(organisation_id: int, now: datetime | None = None) -> list[De
             .where(
                 Client.organisation_id == organisation_id, Detail.state != "complete", Detail.ends_at >= now - MARGIN
             )
+            # What exposures() reads, in a few queries for all the details rather than one lazy load per
+            # detail and relationship (300 details: ~1,500 queries, a second of CPU).
+            .options(*EXPOSURE_LOADS)
         )
     )

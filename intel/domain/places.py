@@ -56,20 +56,16 @@ _OWNER_NOUNS = frozenset(
 
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+|\S+@\S+\.\w+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|int)\S*")
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'’.\-]*[^\W_])?\.?")
-_POSSESSIVE = re.compile(r"['’]s$")
-_WHITESPACE = re.compile(r"\s*")
 _QUALIFIER_GAP = re.compile(r"\s*[,(/]\s*|\s+[-–—]\s+")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     text: str
     key: str
     gap: str  # the text between the previous token and this one
-
-    @property
-    def capitalised(self) -> bool:
-        return self.text[:1].isupper()
+    capitalised: bool  # its first character is upper case
+    joined: bool  # only white space (or nothing) between it and the previous token
 
     @property
     def upper(self) -> bool:
@@ -96,28 +92,40 @@ def _tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     previous_end = 0
     for match in _TOKEN.finditer(cleaned):
-        word = _POSSESSIVE.sub("", match.group())  # "London's mayor" names London
-        tokens.append(_Token(word, normalise(word), cleaned[previous_end : match.start()]))
+        word = match.group()
+        if word.endswith(("'s", "’s")):  # "London's mayor" names London
+            word = word[:-2]
+        gap = cleaned[previous_end : match.start()]
+        key = _KEYS.get(word)
+        if key is None:
+            key = normalise(word)
+            if len(_KEYS) < MAX_KEPT_KEYS:
+                _KEYS[word] = key
+        tokens.append(_Token(word, key, gap, word[:1].isupper(), not gap or gap.isspace()))
         previous_end = match.end()
     return tokens
 
 
-def _ngram_key(tokens: list[_Token], first: int, end: int) -> str | None:
-    """The normalised n-gram, or None when it cannot be a name (boundaries, lower-case words)."""
-    if not tokens[first].capitalised or not tokens[end - 1].capitalised:
-        return None
-    for token in tokens[first + 1 : end]:
-        if not _WHITESPACE.fullmatch(token.gap):
-            return None
-        if not token.capitalised and token.key not in _CONNECTORS:
-            return None
-    return " ".join(token.key for token in tokens[first:end] if token.key)
+# Each word's normalised key, kept: feeds repeat their words, and normalise is most of the tokenising.
+_KEYS: dict[str, str] = {}
+MAX_KEPT_KEYS = 200_000
 
 
 def _mention_at(g: Gazetteer, tokens: list[_Token], first: int) -> _Mention | None:
-    for end in range(min(len(tokens), first + g.max_ngram), first, -1):
-        key = _ngram_key(tokens, first, end)
-        if key is None or len(key.replace(" ", "")) < MIN_NAME_LENGTH:
+    """The longest name in the text index that starts at `first` (a capitalised token). A name runs over
+    tokens with only white space between them, each capitalised or a connector ("Rio de Janeiro"), and
+    ends on a capitalised one."""
+    if not tokens[first].capitalised:
+        return None
+    limit = min(len(tokens), first + g.max_ngram)
+    reach = first + 1
+    while reach < limit and tokens[reach].joined and (tokens[reach].capitalised or tokens[reach].key in _CONNECTORS):
+        reach += 1
+    for end in range(reach, first, -1):
+        if not tokens[end - 1].capitalised:
+            continue
+        key = " ".join(token.key for token in tokens[first:end] if token.key)
+        if len(key.replace(" ", "")) < MIN_NAME_LENGTH:
             continue
         entry = g.text.get(key)
         if entry is None:
@@ -135,7 +143,7 @@ def _mention_at(g: Gazetteer, tokens: list[_Token], first: int) -> _Mention | No
 def _is_owner(tokens: list[_Token], mention: _Mention) -> bool:
     """A country named as the sender: "U.S. Embassy", "French citizens", "Embassy of the United States"."""
     after = tokens[mention.end] if mention.end < len(tokens) else None
-    if after is not None and after.key in _OWNER_NOUNS and _WHITESPACE.fullmatch(after.gap):
+    if after is not None and after.key in _OWNER_NOUNS and after.joined:
         return True
     before = [t.key for t in tokens[max(0, mention.first - 3) : mention.first]]
     while before and before[-1] == "the":

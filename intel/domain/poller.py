@@ -26,6 +26,7 @@ from detail.models import utcnow
 from intel.domain import (
     advisories,
     classify,
+    collector,
     event_time,
     fetch,
     gazetteer,
@@ -180,6 +181,12 @@ def build_item(feed: Feed, parsed, rules: classify.RuleSet, now: datetime) -> Fe
     return item
 
 
+def build_items(feed: Feed, entries, rules: classify.RuleSet, now: datetime) -> list[FeedItem]:
+    """build_item for each entry, with the cyclic collector held off meanwhile (intel.domain.collector)."""
+    with collector.paused():
+        return [build_item(feed, entry, rules, now) for entry in entries]
+
+
 def _failed(feed: Feed, error: str, now: datetime) -> None:
     feed.consecutive_failures += 1
     feed.last_error, feed.last_error_at = error[:2000], now
@@ -189,16 +196,20 @@ def _failed(feed: Feed, error: str, now: datetime) -> None:
 
 def _row(item: FeedItem) -> dict:
     """The item's columns as one row of a bulk insert (its id comes back from the database)."""
+    values = item.__dict__
     row = {}
-    for column in _ITEM_COLUMNS:
-        value = item.__dict__.get(column.key)
-        if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-        row[column.key] = value
+    for key, default in _ITEM_COLUMNS:
+        value = values.get(key)
+        row[key] = default if value is None else value
     return row
 
 
-_ITEM_COLUMNS = [column for column in FeedItem.__table__.columns if column.key != "id"]
+# (column, its scalar default or None) for every column but the id.
+_ITEM_COLUMNS = [
+    (column.key, column.default.arg if column.default is not None and column.default.is_scalar else None)
+    for column in FeedItem.__table__.columns
+    if column.key != "id"
+]
 
 
 def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
@@ -273,19 +284,20 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
     rules = rules_for(feed.organisation_id)
     known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed.id)))
     problems = list(parsed.problems)
-    built = []
+    entries = []
     for entry in parsed.items:
         if entry.guid[:500] in known:
             continue
         known.add(entry.guid[:500])
         if entry.geometry_problem:
             problems.append(f"item {entry.title[:60]!r}: {entry.geometry_problem}")
-        item = build_item(feed, entry, rules, now)
+        entries.append(entry)
+    built = build_items(feed, entries, rules, now)
+    for n, item in enumerate(built):
         item.feed_id = feed.id
         # The first MATCH_PER_POLL, in the feed's order (newest first, as feeds list them), are matched
         # now; the rest wait for the matching job (intel.domain.rematch).
-        item.matched_at = now if len(built) < MATCH_PER_POLL else None
-        built.append(item)
+        item.matched_at = now if n < MATCH_PER_POLL else None
     new_items, refused = _insert_new(built)
     problems += refused
     matched = [item for item in new_items if item.matched_at is not None]

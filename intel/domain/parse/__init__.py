@@ -13,6 +13,8 @@ import io
 
 import feedparser
 
+from intel.domain import collector
+
 from . import document, entry_xml
 from .cap import is_cap_namespace
 from .gdacs import is_gdacs_namespace
@@ -42,6 +44,11 @@ def parse(body: bytes, *, default_category: str | None = None, base_url: str | N
             version=None,
             problems=["refused: the document declares XML entities (<!ENTITY>), a sign of an entity-expansion attack"],
         )
+    with collector.paused():
+        return _parse(body, default_category, base_url)
+
+
+def _parse(body: bytes, default_category: str | None, base_url: str | None) -> ParsedFeed:
     try:
         raw = feedparser.parse(
             io.BytesIO(normalise_srs_names(body)),
