@@ -30,11 +30,9 @@
     }));
   }
 
+  // Labelled as the rest of the board is (venue_time.js): "07:10 EST", never the browser's "GMT-5".
   const clock = (iso, tz) => {
-    try {
-      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz || "UTC",
-        timeZoneName: "short" }).format(new Date(iso));
-    } catch (e) { return iso; }
+    try { return window.OM.venueClock(iso, tz); } catch (e) { return iso; }
   };
 
   // ---- the form ------------------------------------------------------------------------------
