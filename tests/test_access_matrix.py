@@ -167,6 +167,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/portal/digests"): CLIENT_PAGE,
     ("GET", "/portal/preferences"): CLIENT_PAGE,
     ("POST", "/portal/preferences"): CLIENT_PAGE,
+    ("GET", "/portal/preferences/feed"): CLIENT_PAGE,  # the question, asked before replacing a working URL
     ("POST", "/portal/preferences/feed"): CLIENT_PAGE,
     ("GET", "/portal/preferences/feed/revoke"): CLIENT_PAGE,  # the question, asked before revoking
     ("POST", "/portal/preferences/feed/revoke"): CLIENT_PAGE,
