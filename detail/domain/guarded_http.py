@@ -5,6 +5,10 @@ address the guard allows, the very address it checked (no second look-up for DNS
 slip through), ignores proxies from the environment, and never follows a redirect. Each request
 has a total deadline and reads at most a few kilobytes of the answer: a server that dribbles a
 byte at a time, or answers without end, would otherwise hold the jobs that share this process.
+
+Its parts serve intel's feed fetcher too (intel/domain/fetch.py), which follows redirects itself:
+GuardedAdapter (connections through the guard, each socket reported to the current Watchdog) and
+Watchdog (shuts the sockets of one request down once its total deadline passes).
 """
 
 import contextlib
@@ -24,9 +28,11 @@ DEADLINE_SECONDS = 15.0
 MAX_ANSWER_BYTES = 64 * 1024
 
 
-class _Watchdog:
+class Watchdog:
     """Shuts down the sockets one request opened once its deadline passes (a read timeout bounds each
-    read, not the whole answer); shutting a socket down wakes the read blocked on it."""
+    read, not the whole answer: a server that sends a byte a second never trips it, and iter_content
+    does not help since each chunk blocks until it is full); shutting a socket down wakes the read
+    blocked on it, wherever it is. Set it as current_watchdog for the connections to report to it."""
 
     def __init__(self):
         self.expired = False
@@ -53,17 +59,21 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-_current_watchdog: contextvars.ContextVar[_Watchdog | None] = contextvars.ContextVar(
+current_watchdog: contextvars.ContextVar[Watchdog | None] = contextvars.ContextVar(
     "oscar_mike_guarded_http_watchdog", default=None
 )
 
 
 class _GuardedConnectionMixin:
+    """Connects only to an address the guard allows, the one it checked (urllib3 would look the name
+    up again itself, and a name answering with another address the second time, DNS rebinding, must
+    not get past the check that way), and reports the socket to the current watchdog."""
+
     allow: netguard.AllowList = netguard.PUBLIC_ONLY
 
     def _new_conn(self) -> socket.socket:
         sock = self._guarded_conn()
-        watchdog = _current_watchdog.get()
+        watchdog = current_watchdog.get()
         if watchdog is not None:
             watchdog.watch(sock)
         return sock
@@ -97,14 +107,21 @@ def _pool_classes(allow: netguard.AllowList) -> dict:
     }
 
 
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, allow: netguard.AllowList):
+class GuardedAdapter(HTTPAdapter):
+    """An adapter whose connections go only where `allow` permits, reported to the current watchdog."""
+
+    def __init__(self, allow: netguard.AllowList = netguard.PUBLIC_ONLY):
         self._pools = _pool_classes(allow)
         super().__init__()
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
 
 
 class _GuardedSession(requests.Session):
@@ -115,8 +132,8 @@ class _GuardedSession(requests.Session):
         kwargs["stream"] = True  # the answer is read here, capped
         # A fresh connection per request, so that the watchdog of this request sees its socket.
         kwargs["headers"] = {**(kwargs.get("headers") or {}), "Connection": "close"}
-        watchdog = _Watchdog()
-        token = _current_watchdog.set(watchdog)
+        watchdog = Watchdog()
+        token = current_watchdog.set(watchdog)
         timer = threading.Timer(self.deadline, watchdog.expire)
         timer.daemon = True
         timer.start()
@@ -133,7 +150,7 @@ class _GuardedSession(requests.Session):
             raise
         finally:
             timer.cancel()
-            _current_watchdog.reset(token)
+            current_watchdog.reset(token)
         if watchdog.expired:  # what was read ended only because the watchdog cut the connection
             raise requests.Timeout(f"no answer within {self.deadline:g} s")
         return response
@@ -153,7 +170,7 @@ def guarded_session(allow: netguard.AllowList = netguard.PUBLIC_ONLY) -> request
     """A session that connects only where `allow` permits (public addresses, else the list's own)."""
     session = _GuardedSession()
     session.trust_env = False  # no proxy from the environment: the guard must see the real peer
-    adapter = _GuardedAdapter(allow)
+    adapter = GuardedAdapter(allow)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -6,9 +6,6 @@ organisation's allow-list names (detail/domain/netguard.py), on the first reques
 redirect, and records a failure in plain words that do not tell what lies behind the address.
 """
 
-import contextlib
-import contextvars
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -16,12 +13,8 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from detail.domain import netguard
+from detail.domain import guarded_http, netguard
 
 DEFAULT_USER_AGENT = "OscarMike/1.0 (+feed poller)"
 ALLOWED_SCHEMES = ("http", "https")
@@ -53,118 +46,6 @@ class FetchResult:
 
 class _FetchError(Exception):
     """A fetch failed for a reason worth saying as it is."""
-
-
-_current_watchdog: contextvars.ContextVar["_Watchdog | None"] = contextvars.ContextVar(
-    "oscar_mike_fetch_watchdog", default=None
-)
-_current_allow: contextvars.ContextVar[netguard.AllowList] = contextvars.ContextVar(
-    "oscar_mike_fetch_allow", default=netguard.PUBLIC_ONLY
-)
-
-
-class _Watchdog:
-    """Shuts down every socket a fetch opened once its total deadline passes.
-
-    Read timeouts bound each recv, not the whole response: a server that sends a byte a
-    second, in the headers or the body, never trips them. iter_content does not help
-    either, since each chunk blocks until it is full. Shutting the socket down wakes the
-    blocked read wherever it is.
-    """
-
-    def __init__(self, seconds: float):
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            if not self.expired:
-                self._sockets.append(sock)
-                return
-        _shutdown(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            _shutdown(sock)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by its owner
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _WatchedConnectionMixin:
-    """Connects only to an address the guard allows, the one it checked, and reports the socket to the watchdog.
-
-    urllib3 would look the name up again itself; a name that answers with another address the
-    second time (DNS rebinding) must not get past the check that way.
-    """
-
-    def _new_conn(self) -> socket.socket:
-        timeout = self.timeout if isinstance(self.timeout, int | float) else None
-        try:
-            sock = netguard.connect(
-                self.host,
-                self.port,
-                _current_allow.get(),
-                timeout,
-                socket_options=self.socket_options,
-                source_address=self.source_address,
-            )
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
-        except TimeoutError as exc:
-            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
-        except OSError as exc:
-            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
-        watchdog = _current_watchdog.get()
-        if watchdog is not None:
-            watchdog.watch(sock)
-        return sock
-
-
-class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """An adapter whose connections report their sockets to the current fetch's watchdog."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
 
 
 def _url_problem(url: Any) -> str | None:
@@ -234,17 +115,19 @@ def fetch(
     if modified:
         headers["If-Modified-Since"] = modified
 
-    watchdog = _Watchdog(timeout)
-    token = _current_watchdog.set(watchdog)
-    allow_token = _current_allow.set(allow)
+    watchdog = guarded_http.Watchdog()
+    token = guarded_http.current_watchdog.set(watchdog)
+    timer = threading.Timer(timeout, watchdog.expire)
+    timer.daemon = True
     session = requests.Session()
     # No proxy from the environment (nor .netrc): the guard must see the address really connected to.
     session.trust_env = False
-    session.mount("http://", _WatchedAdapter())
-    session.mount("https://", _WatchedAdapter())
+    adapter = guarded_http.GuardedAdapter(allow)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     response = None
     try:
-        watchdog.start()
+        timer.start()
         response, final_url = _get_following_redirects(session, url.strip(), headers, deadline)
         result = _result_from(response, final_url, etag, modified, max_bytes, deadline)
         if watchdog.expired:  # whatever was read ended only because the watchdog cut the connection
@@ -259,12 +142,11 @@ def fetch(
         timed_out = watchdog.expired or time.monotonic() >= deadline or isinstance(exc, requests.Timeout)
         result = FetchResult("error", error=TIMED_OUT if timed_out else CONNECTION_FAILED)
     finally:
-        watchdog.cancel()
+        timer.cancel()
         if response is not None:
             response.close()
         session.close()
-        _current_allow.reset(allow_token)
-        _current_watchdog.reset(token)
+        guarded_http.current_watchdog.reset(token)
     result.elapsed_s = round(time.monotonic() - started, 3)
     return result
 
