@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import socketio as socketio_server
 import sqlalchemy as sa
@@ -71,6 +72,25 @@ def append_event(organisation_id: int, detail_id: int | None, kind: str, payload
 
 
 PENDING_EVENTS = "om_pending_events"
+
+
+def call_listeners(listeners: list[Callable[[Any], list]], row: Any, what: str) -> list[Event]:
+    """Call each listener with the row, each in a savepoint, and return the events they appended.
+
+    A listener that fails is logged and undone alone, its events with it (events wait outside
+    savepoints until the commit, so they are dropped by hand); the row's own change stays.
+    `what` names the row in the log ("text 12").
+    """
+    events: list[Event] = []
+    for listener in listeners:
+        before = len(db.session.info.setdefault(PENDING_EVENTS, []))
+        try:
+            with db.session.begin_nested():
+                events += listener(row)
+        except Exception:
+            del db.session.info.get(PENDING_EVENTS, [])[before:]
+            log.exception("%s: listener %s failed", what, getattr(listener, "__qualname__", listener))
+    return events
 
 
 @sa.event.listens_for(db.session, "before_commit")

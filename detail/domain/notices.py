@@ -59,7 +59,7 @@ def deliver(notice_id: int, now: datetime | None = None) -> str | None:
     """Send one due notice; its new status, or None when it was not ours to send (commits, publishes)."""
     status = NOTICES.deliver(notice_id, build_message, now or utcnow())
     if status is not None and STATUS_LISTENERS:
-        events = _tell_listeners(db.session.get(Notice, notice_id))
+        events = live.call_listeners(STATUS_LISTENERS, db.session.get(Notice, notice_id), f"notice {notice_id}")
         db.session.commit()
         live.publish(events)
     return status
@@ -68,23 +68,6 @@ def deliver(notice_id: int, now: datetime | None = None) -> str | None:
 def retrying(notice: Notice) -> bool:
     """Whether a failed notice will be tried again by itself, not failed for good."""
     return notice.status == "failed" and notice.next_attempt_at < NEVER
-
-
-def _tell_listeners(notice: Notice) -> list:
-    events: list = []
-    for listener in STATUS_LISTENERS:
-        pending = db.session.info.setdefault(live.PENDING_EVENTS, [])
-        before = len(pending)
-        try:
-            with db.session.begin_nested():
-                events += listener(notice)
-        except Exception:
-            # Events wait outside savepoints until the commit (live.append_event): drop the failed one's.
-            del db.session.info.get(live.PENDING_EVENTS, [])[before:]
-            log.exception(
-                "notice %s: status listener %s failed", notice.id, getattr(listener, "__qualname__", listener)
-            )
-    return events
 
 
 def reconcile(now: datetime) -> int:

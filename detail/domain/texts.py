@@ -284,16 +284,5 @@ def record_provider_status(
 
 
 def notify_listeners(text: TextMessage) -> list:
-    """Call each listener with the text, each in a savepoint: one that fails is logged and undone alone."""
-    events: list = []
-    for listener in STATUS_LISTENERS:
-        pending = db.session.info.setdefault(live.PENDING_EVENTS, [])
-        before = len(pending)
-        try:
-            with db.session.begin_nested():
-                events += listener(text)
-        except Exception:
-            # Events wait outside savepoints until the commit (live.append_event): drop the failed one's.
-            del db.session.info.get(live.PENDING_EVENTS, [])[before:]
-            log.exception("text %s: status listener %s failed", text.id, getattr(listener, "__qualname__", listener))
-    return events
+    """Call each status listener with the text (live.call_listeners: one that fails is undone alone)."""
+    return live.call_listeners(STATUS_LISTENERS, text, f"text {text.id}")
