@@ -17,13 +17,17 @@ Each figure is given as wall time and as this process's CPU time: on a busy mach
     .venv/bin/python bench/intel_ingest.py
     .venv/bin/python bench/intel_ingest.py --part e2e --match-per-poll 10000   # match everything in the poll
     .venv/bin/python bench/intel_ingest.py --part breakdown --items 2000 --json
+    .venv/bin/python bench/intel_ingest.py --part e2e --profile 25   # cProfile of the first poll, top 25
 """
 
 import argparse
 import contextlib
+import cProfile
 import hashlib
+import io
 import json
 import os
+import pstats
 import random
 import shutil
 import sys
@@ -289,9 +293,26 @@ def _register(organisation_id: int, url: str) -> int:
     return feed.id
 
 
-def _poll(feed_id: int, match_seconds: list[float]) -> dict:
+def profiled(fn, top: int):
+    """fn under cProfile; the top `top` functions by own and by cumulative time go to `fn.profile`."""
+
+    def run(*args, **kwargs):
+        profiler = cProfile.Profile()
+        result = profiler.runcall(fn, *args, **kwargs)
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+        run.profile = out.getvalue()
+        return result
+
+    return run
+
+
+def _poll(feed_id: int, match_seconds: list[float], profile_top: int = 0) -> dict:
     del match_seconds[:]
-    elapsed, cpu, result = timed_cpu(poller.poll_feed, feed_id, now=bw.WEEK_START)
+    poll = profiled(poller.poll_feed, profile_top) if profile_top else poller.poll_feed
+    elapsed, cpu, result = timed_cpu(poll, feed_id, now=bw.WEEK_START)
     db.session.expire_all()
     feed = db.session.get(Feed, feed_id)
     return {
@@ -308,11 +329,14 @@ def _poll(feed_id: int, match_seconds: list[float]) -> dict:
         "feed_consecutive_failures": feed.consecutive_failures,
         "feed_items_seen": feed.items_seen,
         "feed_health": feed.last_problems,
+        "profile": getattr(poll, "profile", None),
         **_counts(feed_id),
     }
 
 
-def end_to_end(world_db: str, folder: str, url: str, organisation_id: int, per_poll: int | None) -> dict:
+def end_to_end(
+    world_db: str, folder: str, url: str, organisation_id: int, per_poll: int | None, profile_top: int = 0
+) -> dict:
     """poll_feed on a fresh copy of the world's database, a second full poll of the same feed, then the
     matching job's rounds until no item waits."""
     path = os.path.join(folder, "end_to_end.db")
@@ -322,7 +346,7 @@ def end_to_end(world_db: str, folder: str, url: str, organisation_id: int, per_p
     out: dict = {}
     with app.app_context(), match_per_poll(per_poll), clocked_match_items(match_seconds):
         feed_id = _register(organisation_id, url)
-        out["poll"] = _poll(feed_id, match_seconds)
+        out["poll"] = _poll(feed_id, match_seconds, profile_top)
         out["poll"]["peak_rss_mb_after"] = bw.peak_rss_mb()
         # Again, without the ETag: the whole document is fetched and parsed, and nothing is new.
         db.session.get(Feed, feed_id).etag = None
@@ -440,7 +464,7 @@ def run(args: argparse.Namespace) -> dict:
         server = FeedServer(body)
         if args.part in ("both", "e2e"):
             results["end_to_end"] = end_to_end(
-                world_db, folder, server.url("/a.xml"), world.organisation_id, args.match_per_poll
+                world_db, folder, server.url("/a.xml"), world.organisation_id, args.match_per_poll, args.profile
             )
         if args.part in ("both", "breakdown"):
             results["breakdown"] = breakdown(
@@ -477,6 +501,8 @@ def report(results: dict) -> str:
                 f"{e['match_items_seconds']:.2f} s" + (f"; error: {e['error']}" if e["error"] else "")
             )
         lines.append(f"feed health after the first poll: {e2e['poll']['feed_health']}")
+        if e2e["poll"]["profile"]:
+            lines.append(e2e["poll"]["profile"])
         j = e2e["matching_job"]
         lines.append(
             f"matching job: {j['rounds']} rounds of up to {j['items_per_round']} waiting items in {j['seconds']:.2f} s "
@@ -510,6 +536,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--match-per-poll", type=int, help="items one poll matches (default: the poller's MATCH_PER_POLL)")
     p.add_argument("--seed", type=int, default=bw.SEED)
     p.add_argument("--workdir", help="keep the SQLite databases here instead of a temporary folder")
+    p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the first poll, print the top N")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return p
 
