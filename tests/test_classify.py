@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intel.domain.classify import (
     CATEGORIES,
@@ -17,6 +19,7 @@ from intel.domain.classify import (
     _compiled,
     _hints,
     _regex_stems,
+    _required,
     classify,
     compile_rules,
     impact_phrase,
@@ -493,3 +496,55 @@ def test_an_expression_without_a_literal_start_is_searched_on_every_item():
     assert _regex_stems(r"\b(?:ab|cde)x") is None  # "ab" is too short a stem to look up
     assert _regex_stems(r"\b(?:crowds?|gather\w*)\b") == {"crowd", "gather"}
     assert _regex_stems(r"\bannul(?:é|ée)\b") == {"annulé"}
+
+
+def test_what_an_expression_requires_is_read_from_its_syntax():
+    assert _required(r"\b\d{1,2}\s+march\b") == (frozenset({"march"}),)
+    assert _required(r"(?<!\d\s)\bmarch\b\s+(?:\d{1,2}\b|\d{4}\b)") == (frozenset({"march"}),)
+    # a choice: one string of each alternative; a repeat taken at least once brings its own
+    assert _required(r"\b(?:rail|train)\s+(?:workers'?\s+)?strikes?\b") == (
+        frozenset({"rail", "train"}),
+        frozenset({"strike"}),
+    )
+    assert _required(r"(?:x|abc)def") == (frozenset({"def"}),)  # "x" is too short to be worth checking
+    assert _required(r"\bK\u212aelvin") == (frozenset({"elvin"}),)  # the Kelvin sign matches "k": not required
+    assert _required(r"(unclosed") == ()
+
+
+# Texts made of the default rules' literal patterns and words (any case, plurals, punctuation around them)
+# and phrases their expressions match, with a few non-ASCII words (where the checks before the search do
+# not apply): the checks must let through every rule that matches.
+_PHRASES = sorted({rule.pattern for rule in DEFAULT_RULES if not rule.is_regex}) + [
+    word for rule in DEFAULT_RULES for word in rule.pattern.split() if word.isalpha()
+]
+_PHRASES += [
+    "12 March",
+    "March 2027",
+    "rail workers' strike",
+    "crowds gathered outside the ministry",
+    "operativo policial",
+    "treinstakingen",
+    "Kelvin",
+    "Straße",
+    "ſtrike",
+    "İstanbul",
+    "the",
+]
+_TOKEN = st.tuples(
+    st.sampled_from(sorted(set(_PHRASES))),
+    st.sampled_from(["", "s", "es", "-in", "'"]),
+    st.sampled_from([" ", ", ", ". ", "\n", "-"]),
+)
+_TEXT = st.lists(_TOKEN, max_size=12).map(lambda tokens: "".join(w + suffix + sep for w, suffix, sep in tokens))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_TEXT, _TEXT, st.lists(st.sampled_from(sorted(set(_PHRASES))), max_size=3), st.booleans())
+def test_the_checks_before_searching_never_change_a_classification(title, summary, categories, upper):
+    entry = item(title.upper() if upper else title, summary, categories)
+    expected_category, expected_matched, _ = _every_rule_searched(entry, DEFAULT_RULES)
+    got = classify(entry, compile_rules(DEFAULT_RULES))
+    if expected_category == "other":
+        assert got.category == "other"
+    else:
+        assert (got.category, got.matched) == (expected_category, expected_matched)

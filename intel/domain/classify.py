@@ -378,6 +378,9 @@ def _needed_words(pattern: str, is_regex: bool) -> frozenset[str] | None:
 # can only match a text holding a word that begins with one of those stems; stems are compared by their
 # first STEM_CHARS characters (STEM_MIN at least, or the expression is searched on every item).
 STEM_MIN, STEM_CHARS = 3, 6
+# The shortest literal run an expression is required to hold (_required_groups): shorter ones are in
+# most texts and would only cost the check.
+REQUIRED_MIN = 3
 # Words whose rules a RuleSet keeps (RuleSet._word_rules): a poll's vocabulary is a few thousand.
 MAX_KEPT_WORDS = 100_000
 
@@ -426,13 +429,81 @@ def _word_stems(words: frozenset[str]) -> set[str]:
     return {word[:length] for word in words for length in range(STEM_MIN, min(len(word), STEM_CHARS) + 1)}
 
 
+def _required_groups(nodes) -> list[frozenset[str]]:
+    """What any match of a parsed expression must contain, as groups of lowercased ASCII strings: a
+    text can only match when, for every group, it holds one of the group's strings.
+
+    Literal runs in sequence are required as they stand; a group or a repeat taken at least once
+    brings its own; of a choice, each alternative's first requirement makes one group (whichever
+    alternative matches, its string is there). Lookarounds, classes and the like require nothing.
+    Non-ASCII literals end a run: under IGNORECASE a few of them match ASCII letters (the Kelvin
+    sign matches "k").
+    """
+    groups: list[frozenset[str]] = []
+    run = ""
+    for op, arg in nodes:
+        if op is sre_parse.LITERAL and arg < 128:
+            run += chr(arg).lower()
+            continue
+        if len(run) >= REQUIRED_MIN:
+            groups.append(frozenset((run,)))
+        run = ""
+        if op is sre_parse.SUBPATTERN:
+            groups += _required_groups(list(arg[-1]))
+        elif op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT) and arg[0] >= 1:
+            groups += _required_groups(list(arg[2]))
+        elif op is sre_parse.BRANCH:
+            firsts = [_required_groups(list(branch)) for branch in arg[1]]
+            if all(firsts):
+                groups.append(frozenset().union(*(alternative[0] for alternative in firsts)))
+    if len(run) >= REQUIRED_MIN:
+        groups.append(frozenset((run,)))
+    return groups
+
+
+@functools.lru_cache(maxsize=4096)
+def _required(pattern: str) -> tuple[frozenset[str], ...]:
+    """_required_groups of an expression; () when it cannot be read (it is then always searched)."""
+    try:
+        return tuple(_required_groups(list(sre_parse.parse(pattern, re.IGNORECASE))))
+    except Exception:  # a syntax this reading does not know
+        return ()
+
+
 @dataclass(frozen=True)
 class _Usable:
-    """A rule ready to run: its compiled expression, and its place in the list (rules count in that order)."""
+    """A rule ready to run: its compiled expression, its place in the list (rules count in that order),
+    and what an ASCII text must hold for it to match, checked before the expression is searched.
+
+    A literal rule's words (lowercased) must all be words of the text, the last one possibly with its
+    plural ending; a one-word literal whose word (or plural) is a word of an ASCII text matches it, so
+    its expression need not run (`exact`). An expression's required strings (_required) must be in the
+    lowercased text. Only for ASCII texts: lowercasing and IGNORECASE agree there, and only there.
+    """
 
     order: int
     rule: Rule
     regex: re.Pattern
+    words: tuple[str, ...] = ()
+    exact: bool = False
+    required: tuple[frozenset[str], ...] = ()
+
+    def may_match(self, words: frozenset[str], lowered: str) -> bool:
+        """False when the ASCII text (its words, its lowercased self) cannot match."""
+        if self.words:
+            *leading, last = self.words
+            if not (last in words or last + "s" in words or last + "es" in words):
+                return False
+            return all(word in words for word in leading)
+        return all(any(string in lowered for string in group) for group in self.required)
+
+
+def _usable(order: int, rule: Rule, regex: re.Pattern) -> _Usable:
+    if rule.is_regex:
+        return _Usable(order, rule, regex, required=_required(rule.pattern))
+    words = tuple(_WORD.findall(rule.pattern.lower()))
+    exact = len(words) == 1 and words[0] == rule.pattern.lower() and rule.pattern.isascii()
+    return _Usable(order, rule, regex, words=words if rule.pattern.isascii() else (), exact=exact)
 
 
 class RuleSet:
@@ -455,7 +526,7 @@ class RuleSet:
             regex = _compiled(rule.pattern, rule.is_regex)
             if regex is None:
                 continue
-            usable = _Usable(order, rule, regex)
+            usable = _usable(order, rule, regex)
             needed = _needed_words(rule.pattern, rule.is_regex)
             stems = _regex_stems(rule.pattern) if rule.is_regex else None
             if needed is not None:
@@ -538,13 +609,22 @@ def classify(
     scaled down while its total is under CONFIDENT_WEIGHT; a fallback has confidence 0.
     """
     texts = _texts(item)
-    words = {name: frozenset(_WORD.findall(text.lower())) for name, text in texts.items()}
+    lowered = {name: text.lower() for name, text in texts.items()}
+    words = {name: frozenset(_WORD.findall(lowered[name])) for name in ("title", "summary", "categories")}
+    words["any"] = words["title"] | words["summary"] | words["categories"]  # "any" joins them with newlines
+    ascii_fields = {name for name, text in texts.items() if text.isascii()}
     rule_set = _DEFAULT_RULE_SET if rules is DEFAULT_RULES else compile_rules(rules)
     totals: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     for usable in rule_set.candidates(words):
         rule = usable.rule
-        if not usable.regex.search(texts[rule.field]):
+        name = rule.field
+        if name in ascii_fields:
+            if not (
+                usable.exact or (usable.may_match(words[name], lowered[name]) and usable.regex.search(texts[name]))
+            ):
+                continue
+        elif not usable.regex.search(texts[name]):
             continue
         totals[rule.category] = totals.get(rule.category, 0.0) + rule.weight
         if rule.weight > 0 and rule.pattern not in matched.setdefault(rule.category, []):
