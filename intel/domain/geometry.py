@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from geographiclib.geodesic import Geodesic
+from pyproj import Geod
 
 from detail.domain.distance import check_point, geodesics_m, haversine_m
 
@@ -417,6 +418,7 @@ def distance_to_line_m(shape: Shape, path: Shape) -> tuple[float, bool]:
 # square of the length and with the tangent of the latitude).
 _SEGMENT_PIECE_M = 5_000.0
 _SEGMENT_MAX_PIECES = 2_000
+_WGS84 = Geod(ellps="WGS84")
 
 
 def _wrap_lon(lon: float) -> float:
@@ -426,11 +428,9 @@ def _wrap_lon(lon: float) -> float:
 @functools.lru_cache(maxsize=65536)
 def route_vertices(start: tuple[float, float], end: tuple[float, float]) -> tuple[tuple[float, float], ...]:
     """The geodesic from start to end, as vertices at most 5 km apart (2,000 pieces at most)."""
-    geodesic = Geodesic.WGS84.InverseLine(start[0], start[1], end[0], end[1])
-    pieces = min(_SEGMENT_MAX_PIECES, max(1, math.ceil(geodesic.s13 / _SEGMENT_PIECE_M)))
-    vertices = [start]
-    for i in range(1, pieces):
-        position = geodesic.Position(geodesic.s13 * i / pieces)
-        vertices.append((position["lat2"], _wrap_lon(position["lon2"])))
-    vertices.append(end)
-    return tuple(vertices)
+    length = Geodesic.WGS84.Inverse(start[0], start[1], end[0], end[1], Geodesic.DISTANCE)["s12"]
+    pieces = min(_SEGMENT_MAX_PIECES, max(1, math.ceil(length / _SEGMENT_PIECE_M)))
+    # PROJ's geodesic (geographiclib's algorithm, in C) spaces the points between the ends evenly: a
+    # poller's first match cuts every route of the active details, a few hundred of them.
+    between = _WGS84.npts(start[1], start[0], end[1], end[0], pieces - 1) if pieces > 1 else []
+    return (start, *((lat, _wrap_lon(lon)) for lon, lat in between), end)
