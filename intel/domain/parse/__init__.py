@@ -15,7 +15,7 @@ import feedparser
 
 from intel.domain import collector
 
-from . import document, entry_xml
+from . import document, entry_xml, plain_rss
 from .cap import is_cap_namespace
 from .gdacs import is_gdacs_namespace
 from .georss import normalise_srs_names
@@ -49,16 +49,14 @@ def parse(body: bytes, *, default_category: str | None = None, base_url: str | N
 
 
 def _parse(body: bytes, default_category: str | None, base_url: str | None) -> ParsedFeed:
-    try:
-        raw = feedparser.parse(
-            io.BytesIO(normalise_srs_names(body)),
-            # html.py sanitises every field with nh3 (and resolves a summary's links against base_url):
-            # feedparser's own pass over the same HTML would cost a third of the parse for nothing.
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
-    except Exception as exc:  # feedparser has crashes of its own on odd input; one feed must not stop the poller
-        return ParsedFeed(title=None, version=None, problems=[f"feed parser failed: {type(exc).__name__}: {exc}"])
+    fast = plain_rss.read(body)  # a plain RSS 2.0 document, read once; None for anything else
+    if fast is not None:
+        raw, georss = fast
+    else:
+        try:
+            raw = _feedparser(body)
+        except Exception as exc:  # feedparser has crashes of its own on odd input; one feed must not stop the poller
+            return ParsedFeed(title=None, version=None, problems=[f"feed parser failed: {type(exc).__name__}: {exc}"])
 
     problems: list[str] = []
     document_problem, malformed, truncated = document.document_problem(raw)
@@ -67,7 +65,8 @@ def _parse(body: bytes, default_category: str | None, base_url: str | None) -> P
     version = raw.get("version") or None
     title = plain_text(raw.get("feed", {}).get("title")) or None
     entries = list(raw.get("entries", []))
-    georss = entry_xml.georss_elements(body, len(entries))  # read before entries are dropped from the end
+    if fast is None:
+        georss = entry_xml.georss_elements(body, len(entries))  # read before entries are dropped from the end
     if truncated and entries and document.last_entry_cut_off(body):
         entries.pop()
         problems.append("the document ends early (truncated?): its last, incomplete entry was dropped")
@@ -93,3 +92,13 @@ def _parse(body: bytes, default_category: str | None, base_url: str | None) -> P
     )
     items = build_items(entries, context)
     return ParsedFeed(title=title, version=version, items=items, problems=problems, usable=True)
+
+
+def _feedparser(body: bytes):
+    return feedparser.parse(
+        io.BytesIO(normalise_srs_names(body)),
+        # html.py sanitises every field with nh3 (and resolves a summary's links against base_url):
+        # feedparser's own pass over the same HTML would cost a third of the parse for nothing.
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
