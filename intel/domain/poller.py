@@ -275,6 +275,14 @@ def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
         feed.consecutive_failures, feed.last_success_at = 0, now
         db.session.commit()
         return PollResult(feed_id, "not_modified")
+    # Everything a poll makes lives to its commit: the collector held off meanwhile (intel.domain.collector).
+    with collector.paused():
+        return _store_and_match(feed, fetched, now)
+
+
+def _store_and_match(feed: Feed, fetched: fetch.FetchResult, now: datetime) -> PollResult:
+    """poll_feed's work once a feed's body is fetched: parse, build, store, match, commit, publish."""
+    feed_id = feed.id
     parsed = parse.parse(fetched.body, default_category=feed.default_category)
     if not parsed.usable:
         _failed(feed, "unusable feed: " + "; ".join(parsed.problems or ["no entries"]), now)
