@@ -396,7 +396,7 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, per_po
 
         rules = poller.rules_for(organisation_id)
         db.session.commit()
-        built = stage("build_items", poller.build_items, feed, parsed.items, rules, now)
+        built = stage("build_items", poller.item_rows, feed, parsed.items, rules, now)
         out["within_build"] = {
             "classify_s": bw.timed(
                 lambda: [classify.classify(e, rules, default_category=feed.default_category) for e in parsed.items]
@@ -406,20 +406,18 @@ def breakdown(world_db: str, folder: str, url: str, organisation_id: int, per_po
             )[0],
             "items_without_geometry": sum(1 for e in parsed.items if not e.geometry),
         }
-        for n, item in enumerate(built):
-            item.feed_id, item.matched_at = feed_id, now if n < per_poll else None
+        for row in built[:per_poll]:
+            row["matched_at"] = now
 
-        def store() -> list[FeedItem]:
+        def store() -> tuple[list[dict], list[FeedItem]]:
             """poll_feed's store: the known guids, a batched INSERT … ON CONFLICT DO NOTHING, and the items
             to match now made the session's."""
             feed.last_polled_at = now
             known = set(db.session.scalars(sa.select(FeedItem.guid).where(FeedItem.feed_id == feed_id)))
-            stored, _ = poller._insert_new([item for item in built if item.guid not in known])
-            poller._attach([item for item in stored if item.matched_at is not None])
-            return stored
+            stored, _ = poller._insert_new([row for row in built if row["guid"] not in known])
+            return stored, poller._attach([row for row in stored if row["matched_at"] is not None])
 
-        new_items = stage("store", store)
-        to_match = [item for item in new_items if item.matched_at is not None]
+        new_items, to_match = stage("store", store)
         match_seconds: list[float] = []
         with clocked_match_items(match_seconds):
             events = stage("match_and_record", advisories.record_candidates, organisation_id, to_match, now)

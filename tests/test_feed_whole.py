@@ -110,7 +110,7 @@ def test_a_big_feed_on_each_backend_stores_every_item_once(backend, serve):
 def test_items_another_poller_stored_a_moment_ago_are_passed_over(pg_world, serve, monkeypatch):
     world = pg_world
     feed_id = _feed(world.org, serve(_body(1_200)))
-    build_item = poller.build_item
+    build_item, item_values = poller.build_item, poller.item_values
 
     def racing(feed, entry, rules, now):
         # Another poller commits entry g7 while this one is building its items.
@@ -119,12 +119,12 @@ def test_items_another_poller_stored_a_moment_ago_are_passed_over(pg_world, serv
                 item = build_item(other.get(Feed, feed.id), next(e for e in entries if e.guid == "g7"), rules, now)
                 other.add(item)
                 other.commit()
-        return build_item(feed, entry, rules, now)
+        return item_values(feed, entry, rules, now)
 
     entries = []
     parse = poller.parse.parse
     monkeypatch.setattr(poller.parse, "parse", lambda *a, **k: _kept(parse(*a, **k), entries))
-    monkeypatch.setattr(poller, "build_item", racing)
+    monkeypatch.setattr(poller, "item_values", racing)
 
     result = poller.poll_feed(feed_id, now=T0)
     assert result.status == "ok" and result.new_items == 1_199
@@ -139,15 +139,15 @@ def _kept(parsed, into: list):
 def test_an_item_the_database_refuses_is_named_and_the_rest_are_stored(backend, serve, monkeypatch):
     world = backend
     feed_id = _feed(world.org, serve(_body(1_200)))
-    build_item = poller.build_item
+    item_values = poller.item_values
 
     def one_bad(feed, entry, rules, now):
-        item = build_item(feed, entry, rules, now)
+        values = item_values(feed, entry, rules, now)
         if entry.guid == "g3":
-            item.ends_at = item.starts_at - timedelta(hours=1)  # against the table's check
-        return item
+            values["ends_at"] = values["starts_at"] - timedelta(hours=1)  # against the table's check
+        return values
 
-    monkeypatch.setattr(poller, "build_item", one_bad)
+    monkeypatch.setattr(poller, "item_values", one_bad)
     result = poller.poll_feed(feed_id, now=T0)
     assert result.status == "ok" and result.new_items == 1_199
     assert _guids(feed_id) == {f"g{n}" for n in range(1_200)} - {"g3"}

@@ -129,8 +129,12 @@ def _jsonable(value):
     return value
 
 
-def build_item(feed: Feed, parsed, rules: classify.RuleSet, now: datetime) -> FeedItem:
-    """A FeedItem from a parsed entry: classified, placed (intel.domain.placement says how), timed."""
+def item_values(feed: Feed, parsed, rules: classify.RuleSet, now: datetime) -> dict:
+    """A FeedItem's columns from a parsed entry: classified, placed (intel.domain.placement says how), timed.
+
+    Plain values, not a FeedItem: a poll stores every new item with one INSERT per batch and makes
+    objects only of those it matches (the ORM's bookkeeping was a tenth of a 10,000-item poll).
+    """
     classification = classify.classify(parsed, rules, default_category=feed.default_category)
     published = parsed.published or parsed.updated or now
     where = placement.place(parsed, country_hint=feed.country_code or None)
@@ -155,36 +159,47 @@ def build_item(feed: Feed, parsed, rules: classify.RuleSet, now: datetime) -> Fe
         gdacs=parsed.gdacs,
         usgs=parsed.usgs,
     )
-    item = FeedItem(
-        feed=feed,
-        guid=parsed.guid[:500],
-        link=parsed.link[:1000] if parsed.link else None,
-        title=(parsed.title or "(untitled)")[:500],
-        summary_html=parsed.summary_html,
-        summary_text=parsed.summary_text,
-        category=classification.category,
-        source_severity=classify.source_severity(parsed),
-        latitude=where.latitude,
-        longitude=where.longitude,
-        geometry=_jsonable(parsed.geometry) if parsed.geometry else None,
-        located_by=where.located_by,
-        place_name=where.place_name,
-        published_at=parsed.published,
-        starts_at=window.starts_at,
-        ends_at=window.ends_at,
-        time_basis=window.basis[:120],
-        details=details,
-        fetched_at=now,
-    )
+    values = {
+        "feed_id": feed.id,
+        "guid": parsed.guid[:500],
+        "link": parsed.link[:1000] if parsed.link else None,
+        "title": (parsed.title or "(untitled)")[:500],
+        "summary_html": parsed.summary_html,
+        "summary_text": parsed.summary_text,
+        "category": classification.category,
+        "source_severity": classify.source_severity(parsed),
+        "latitude": where.latitude,
+        "longitude": where.longitude,
+        "geometry": _jsonable(parsed.geometry) if parsed.geometry else None,
+        "located_by": where.located_by,
+        "place_name": where.place_name,
+        "published_at": parsed.published,
+        "starts_at": window.starts_at,
+        "ends_at": window.ends_at,
+        "time_basis": window.basis[:120],
+        "details": details,
+        "fetched_at": now,
+        "matched_at": None,
+    }
     if where.located_by == "country" and parsed.travel_advisory:
-        travel_advisories.put_in_force(item, parsed.travel_advisory, issued=published)
-    return item
+        values.update(travel_advisories.in_force(parsed.travel_advisory, issued=published))
+    return values
+
+
+def build_item(feed: Feed, parsed, rules: classify.RuleSet, now: datetime) -> FeedItem:
+    """item_values as a FeedItem of `feed` (not yet the session's)."""
+    return FeedItem(feed=feed, **item_values(feed, parsed, rules, now))
+
+
+def item_rows(feed: Feed, entries, rules: classify.RuleSet, now: datetime) -> list[dict]:
+    """item_values for each entry, with the cyclic collector held off meanwhile (intel.domain.collector)."""
+    with collector.paused():
+        return [item_values(feed, entry, rules, now) for entry in entries]
 
 
 def build_items(feed: Feed, entries, rules: classify.RuleSet, now: datetime) -> list[FeedItem]:
-    """build_item for each entry, with the cyclic collector held off meanwhile (intel.domain.collector)."""
-    with collector.paused():
-        return [build_item(feed, entry, rules, now) for entry in entries]
+    """build_item for each entry."""
+    return [FeedItem(feed=feed, **row) for row in item_rows(feed, entries, rules, now)]
 
 
 def _failed(feed: Feed, error: str, now: datetime) -> None:
@@ -194,14 +209,9 @@ def _failed(feed: Feed, error: str, now: datetime) -> None:
     feed.next_poll_at = now + backoff
 
 
-def _row(item: FeedItem) -> dict:
-    """The item's columns as one row of a bulk insert (its id comes back from the database)."""
-    values = item.__dict__
-    row = {}
-    for key, default in _ITEM_COLUMNS:
-        value = values.get(key)
-        row[key] = default if value is None else value
-    return row
+def _row(values: dict) -> dict:
+    """An item's values as one row of a bulk insert: every column but the id, defaults where None."""
+    return {key: default if (value := values.get(key)) is None else value for key, default in _ITEM_COLUMNS}
 
 
 # (column, its scalar default or None) for every column but the id.
@@ -212,13 +222,12 @@ _ITEM_COLUMNS = [
 ]
 
 
-def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
-    """Insert the items, a batch a statement; those another poller stored a moment ago are passed over.
+def _insert_new(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Insert the items' rows, a batch a statement; those another poller stored a moment ago are passed over.
 
     One INSERT … ON CONFLICT (feed, guid) DO NOTHING RETURNING per batch, instead of a savepoint and a
-    flush per item; the stored items get their ids (_attach makes them the session's). A batch the
-    database refuses for another reason (a check) is stored item by item, and the refused items are
-    named as problems.
+    flush per item; the stored rows are returned with their ids. A batch the database refuses for another
+    reason (a check) is stored item by item, and the refused items are named as problems.
     """
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
@@ -226,35 +235,36 @@ def _insert_new(items: list[FeedItem]) -> tuple[list[FeedItem], list[str]]:
         .on_conflict_do_nothing(index_elements=["feed_id", "guid"])
         .returning(FeedItem.__table__.c.id, FeedItem.__table__.c.guid)
     )
-    stored: list[FeedItem] = []
+    stored: list[dict] = []
     problems: list[str] = []
-    for start in range(0, len(items), INSERT_BATCH):
-        batch = items[start : start + INSERT_BATCH]
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = [_row(values) for values in rows[start : start + INSERT_BATCH]]
         try:
             with db.session.begin_nested():
-                ids = dict((guid, item_id) for item_id, guid in db.session.execute(statement, [_row(i) for i in batch]))
+                ids = dict((guid, item_id) for item_id, guid in db.session.execute(statement, batch))
         except sa.exc.IntegrityError:
             ids = {}
-            for item in batch:
+            for row in batch:
                 try:
                     with db.session.begin_nested():
-                        ids.update((guid, item_id) for item_id, guid in db.session.execute(statement, [_row(item)]))
+                        ids.update((guid, item_id) for item_id, guid in db.session.execute(statement, [row]))
                 except sa.exc.IntegrityError as exc:
                     reason = str(exc.orig).splitlines()[0][:200]  # not the row PostgreSQL quotes after it
-                    problems.append(f"item {item.guid[:60]!r}: not stored, the database refused it ({reason})")
-        for item in batch:
-            if item.guid in ids:
-                item.id = ids[item.guid]
-                stored.append(item)
+                    problems.append(f"item {row['guid'][:60]!r}: not stored, the database refused it ({reason})")
+        stored += [{**row, "id": ids[row["guid"]]} for row in batch if row["guid"] in ids]
     return stored, problems
 
 
-def _attach(items: list[FeedItem]) -> None:
-    """Make stored items the session's, as if loaded: advisories refer to them. (Only those matched now:
-    attaching costs as much as inserting.)"""
-    for item in items:
+def _attach(rows: list[dict]) -> list[FeedItem]:
+    """Stored rows as the session's FeedItems, as if loaded: advisories refer to them. (Only those matched
+    now: making objects costs as much as inserting.)"""
+    items = []
+    for row in rows:
+        item = FeedItem(**row)
         so.make_transient_to_detached(item)
         db.session.add(item)
+        items.append(item)
+    return items
 
 
 def poll_feed(feed_id: int, now: datetime | None = None) -> PollResult:
@@ -300,16 +310,14 @@ def _store_and_match(feed: Feed, fetched: fetch.FetchResult, now: datetime) -> P
         if entry.geometry_problem:
             problems.append(f"item {entry.title[:60]!r}: {entry.geometry_problem}")
         entries.append(entry)
-    built = build_items(feed, entries, rules, now)
-    for n, item in enumerate(built):
-        item.feed_id = feed.id
-        # The first MATCH_PER_POLL, in the feed's order (newest first, as feeds list them), are matched
-        # now; the rest wait for the matching job (intel.domain.rematch).
-        item.matched_at = now if n < MATCH_PER_POLL else None
-    new_items, refused = _insert_new(built)
+    rows = item_rows(feed, entries, rules, now)
+    # The first MATCH_PER_POLL, in the feed's order (newest first, as feeds list them), are matched now;
+    # the rest wait for the matching job (intel.domain.rematch).
+    for row in rows[:MATCH_PER_POLL]:
+        row["matched_at"] = now
+    new_items, refused = _insert_new(rows)
     problems += refused
-    matched = [item for item in new_items if item.matched_at is not None]
-    _attach(matched)
+    matched = _attach([row for row in new_items if row["matched_at"] is not None])
     waiting = len(new_items) - len(matched)
     if waiting:
         problems.append(

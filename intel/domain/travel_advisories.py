@@ -32,11 +32,14 @@ SEVERITY_BY_LEVEL = {1: "info", 2: "low", 3: "high", 4: "critical"}
 OPEN_ENDED = timedelta(days=3653)
 
 
-def put_in_force(item: FeedItem, advisory: dict, issued: datetime) -> None:
-    """Give an advisory's item the level's severity and a window from its issue, open until replaced."""
-    item.source_severity = SEVERITY_BY_LEVEL[advisory["level"]]
-    item.starts_at, item.ends_at = issued, issued + OPEN_ENDED
-    item.time_basis = "in force from its issue until the advisory changes"
+def in_force(advisory: dict, issued: datetime) -> dict:
+    """An advisory item's severity (its level's) and window (from its issue, open until replaced)."""
+    return {
+        "source_severity": SEVERITY_BY_LEVEL[advisory["level"]],
+        "starts_at": issued,
+        "ends_at": issued + OPEN_ENDED,
+        "time_basis": "in force from its issue until the advisory changes",
+    }
 
 
 def countries_of(item: FeedItem) -> list[str]:
