@@ -77,6 +77,41 @@ def test_ordinals_and_clock_times_resolve_to_the_next_such_day_on_or_after_recei
     assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == [day]
 
 
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("Any marches 3–5 December?", [date(2026, 12, 3), date(2026, 12, 5)]),
+        ("Anything from 12 to 14 December?", [date(2026, 12, 12), date(2026, 12, 14)]),
+        ("Road closures Dec 3 to 5th?", [date(2026, 12, 3), date(2026, 12, 5)]),
+        ("Summit on December 3-5, 2027", [date(2027, 12, 3), date(2027, 12, 5)]),
+        ("Still on 22-24 November?", [date(2026, 11, 22), date(2026, 11, 24)]),  # its last day is to come
+        ("What about 20-22 November?", [date(2027, 11, 20), date(2027, 11, 22)]),  # passed: next year's
+    ],
+)
+def test_a_run_of_days_in_one_month_states_its_first_and_last_day(text, days):
+    assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == days
+
+
+def test_a_run_of_stated_days_makes_a_window_over_all_of_them(world):
+    req = _request(world, "Protests 3-5 December?", body="Our delegation is at the venue then.")
+    window = request_window(req)
+    assert window.starts_at == datetime(2026, 12, 3, tzinfo=timezone.utc)  # London: UTC in December
+    assert window.ends_at == datetime(2026, 12, 6, tzinfo=timezone.utc)
+    assert "Thu 03 Dec to Sat 05 Dec" in window.basis
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("Our meeting is on the 3rd floor: any protests?", []),
+        ("Use the 2nd gate on the 5th", [date(2026, 12, 5)]),
+        ("Is the 30th quiet?", [date(2026, 11, 30)]),
+    ],
+)
+def test_an_ordinal_that_counts_something_else_states_no_day(text, days):
+    assert [found for _, found in stated_days(text, MONDAY, "Europe/London")] == days
+
+
 def test_a_stated_day_is_read_in_the_venues_zone():
     # 23:30 on Monday in London is already Tuesday in Tokyo: Tokyo's tomorrow is Wednesday.
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)

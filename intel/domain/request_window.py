@@ -19,8 +19,10 @@ when it says a day (today, tomorrow, a weekday, a day and month, an ISO date, "i
 "now" or "at 10" state none. Times of day ("at 10", "10:30", "6pm") are masked first, since dateparser
 reads their hour into a month or a year. A day number with no year ("the 3rd", "on 12th", "12 December")
 is the next such day on or after the request, in the reference zone: "the 3rd" asked on 23 November is
-3 December, "2 November" asked then is next year's. Numeric dates such as 3/4 are left out: day or
-month first is a guess.
+3 December, "2 November" asked then is next year's. A run of days in one month ("3-5 December", "from 12
+to 14 December", "Dec 3 to 5th") is every day of it, this year's while its last day is to come. An ordinal
+before a noun it counts ("the 3rd floor", "2nd gate") states no day. Numeric dates such as 3/4 are left
+out: day or month first is a guess.
 Reads only.
 """
 
@@ -61,7 +63,34 @@ _CLOCK = re.compile(
 )
 # A day number alone ("the 3rd", "on 12th"): read here, not by dateparser, which reads it into a month ("the
 # 3rd" as 3 March) or finds none where this month lacks it ("the 31st" in November).
-_ORDINAL_ALONE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)", re.IGNORECASE)
+# Not before a noun it counts instead: "the 3rd floor", "2nd gate", "the 5th anniversary".
+_COUNTED = (
+    r"(?:floors?|levels?|stor(?:e?y|ies)|gates?|entrances?|exits?|doors?|rows?|lanes?|streets?|st|avenues?|ave"
+    r"|roads?|terminals?|halls?|wings?|towers?|blocks?|buildings?|rooms?|suites?|sections?|piers?|platforms?"
+    r"|districts?|arrondissements?|precincts?|wards?|centur(?:y|ies)|anniversar(?:y|ies)|times?|rounds?|quarters?"
+    r"|halves|half|places?|waves?|stages?|legs?|laps?|editions?|generations?|amendments?|divisions?|battalions?"
+    r"|regiments?|units?|teams?|persons?|people|man|men|groups?|parties|party)"
+)
+_COUNTING_ORDINAL = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+{_COUNTED}\b", re.IGNORECASE)
+_ORDINAL_ALONE = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)(?!\s+{_COUNTED}\b)", re.IGNORECASE
+)
+# A run of days in one month: "3-5 December", "from 12 to 14 December", "Dec 3 to 5th", with a year or not.
+# Read before anything else: "from 12" alone would be masked as a time of day.
+_TO = r"\s*(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?"
+_ORD = r"(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s*((?:19|20)\d\d)\b)?"
+_DAY_RANGE = re.compile(
+    rf"\b(?:the\s+)?(\d{{1,2}}){_ORD}{_TO}(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH})\b\.?{_YEAR}"
+    rf"|\b({_MONTH})\.?\s+(\d{{1,2}}){_ORD}{_TO}(\d{{1,2}}){_ORD}\b{_YEAR}",
+    re.IGNORECASE,
+)
+_MONTH_NUMBER = {
+    name: number
+    for number, name in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
 _MONTH_BEFORE = re.compile(rf"\b{_MONTH}\.?\s+$", re.IGNORECASE)
 _NO_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # What a phrase must hold to state a day.
@@ -92,6 +121,7 @@ def _masked(text: str) -> str:
 
     blank = lambda m: " " * len(m.group(0))  # noqa: E731
     text = _CLOCK.sub(blank, text)
+    text = _COUNTING_ORDINAL.sub(blank, text)
     text = _LONE_MONTH.sub(lone_month, text)
     return _WEEKDAY_ABBREVIATION.sub(blank, text)
 
@@ -119,6 +149,29 @@ def _own_reading(phrase: str, when: date, today: date) -> date | None:
     return when
 
 
+def _day_ranges(text: str, today: date) -> list[tuple[int, str, date, date]]:
+    """(where, phrase, first, last) of each run of days in one month the text states. With no year, the run
+    is this year's while its last day is still to come, else next year's."""
+    found = []
+    for match in _DAY_RANGE.finditer(text):
+        if match.group(3):
+            first, last, month, year = match.group(1), match.group(2), match.group(3), match.group(4)
+        else:
+            month, first, last, year = match.group(5), match.group(6), match.group(7), match.group(8)
+        month_number = _MONTH_NUMBER[month[:3].lower()]
+        try:
+            if year:
+                start, end = date(int(year), month_number, int(first)), date(int(year), month_number, int(last))
+            else:
+                end = _next_day_numbered(int(last), month_number, today)
+                start = date(end.year, month_number, int(first)) if end else None
+        except ValueError:  # "30-31 February"
+            continue
+        if start is not None and start <= end:
+            found.append((match.start(), match.group(0).strip(), start, end))
+    return found
+
+
 def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, date]]:
     """The days the text states, as (phrase, day), read relative to receipt in the zone; in order."""
     settings = {
@@ -127,8 +180,11 @@ def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, 
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
     today = settings["RELATIVE_BASE"].date()
-    masked = _masked(text)
     found: list[tuple[int, str, date]] = []
+    for where, phrase, first, last in _day_ranges(text, today):
+        found += [(where, phrase, first), (where, phrase, last)]
+        text = text[:where] + " " * len(phrase) + text[where + len(phrase) :]
+    masked = _masked(text)
     alone = [m for m in _ORDINAL_ALONE.finditer(masked) if not _MONTH_BEFORE.search(masked, 0, m.start())]
     for match in alone:
         day = _next_day_numbered(int(match.group(1)), None, today)
