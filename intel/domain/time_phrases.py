@@ -166,6 +166,16 @@ _NOT_COUNTED = (
     r"police|km|miles|hours|days|times|of\b))"
 )
 _MINUTE = r"[0-5]\d"
+# How far back "the 9th" may be from the publication day (_ordinal).
+ORDINAL_LOOKBACK = timedelta(days=3)
+# Nouns an ordinal counts instead of naming a day: "the 3rd floor", "the 2nd gate", "the 5th anniversary".
+_COUNTED = (
+    r"floors?|levels?|stor(?:e?y|ies)|gates?|entrances?|exits?|doors?|rows?|lanes?|streets?|st|avenues?|ave"
+    r"|roads?|terminals?|halls?|wings?|towers?|blocks?|buildings?|rooms?|suites?|sections?|piers?|platforms?"
+    r"|districts?|arrondissements?|precincts?|wards?|centur(?:y|ies)|anniversar(?:y|ies)|times?|rounds?|quarters?"
+    r"|halves|half|places?|waves?|stages?|legs?|laps?|editions?|generations?|amendments?|divisions?|battalions?"
+    r"|regiments?|units?|teams?|persons?|people|man|men|groups?|parties|party|days?|weeks?|months?|years?"
+)
 _PATTERNS = [
     # 2026-12-09, 2026-12-09T18:00:00+01:00
     _group(
@@ -200,6 +210,12 @@ _PATTERNS = [
     _group(
         "monthday",
         rf"\b(?P<md_m>{_MONTH})\s+(?P<md_d>{_DAY})(?:st|nd|rd|th)?\b(?![.:,]?\d){_NOT_COUNTED}(?:,?\s+(?P<md_y>{_YEAR}))?",
+    ),
+    # on the 9th, the 9th: a day of the month, in English, after "the" or "on" and before no noun it counts
+    # ("the 3rd floor", "the 5th anniversary")
+    _group(
+        "ordinal",
+        rf"(?:(?<=\bthe )|(?<=\bon ))(?P<o_d>{_DAY})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:{_COUNTED})\b)",
     ),
     _group("weekend", _alternation(WEEKENDS)),
     _group(
@@ -486,6 +502,21 @@ def _day(prefix: str):
     return read
 
 
+def _ordinal(m: re.Match, c: _Context) -> list[Mention]:
+    """The 9th: the first such day from ORDINAL_LOOKBACK before the publication day on. A feed reports the
+    last few days ("clashes on the 29th", published on the 1st) and announces what is ahead ("march on the
+    5th"); an event further back would be in the past tense of an older item."""
+    number = int(m["o_d"])
+    earliest = c.today - ORDINAL_LOOKBACK
+    start = earliest.replace(day=1)
+    for _ in range(3):  # a 31st comes round within three months
+        day = _calendar_day(start.year, start.month, number)
+        if day is not None and day >= earliest:
+            return [Mention(m.start(), m.end(), "day", day=day)]
+        start = (start + timedelta(days=32)).replace(day=1)
+    return []
+
+
 def _weekend(m: re.Match, c: _Context) -> list[Mention]:
     """The coming Saturday and Sunday; on a weekend day, the rest of that weekend."""
     saturday = c.today + timedelta(days=(5 - c.today.weekday()) % 7)
@@ -571,6 +602,7 @@ _READERS = {
     "monthrange": _days("mr"),
     "daymonth": _day("dm"),
     "monthday": _day("md"),
+    "ordinal": _ordinal,
     "weekend": _weekend,
     "relative": _relative,
     "weekday": _weekday_reader,
