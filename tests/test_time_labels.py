@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from detail.domain import alerts, staffing
 from detail.domain.timefmt import assignment_zone, detail_zone, local_time, zone_labels
 from detail.extensions import db
-from detail.models import Alert, Assignment, Detail, PersonOfInterest, Site, Unavailability, Visit
+from detail.models import Alert, Assignment, Detail, Movement, PersonOfInterest, Site, Unavailability, Visit
 
 from .conftest import T0, sign_in
 
@@ -155,6 +155,28 @@ def test_a_page_that_names_no_zone_reads_in_the_organisations(app, world):
     with app.test_request_context():
         login_user(world.coordinator)
         assert render_template_string("{{ at | local }}", at=RAISED) == "Tue 24 Nov 09:10 GMT"
+
+
+def test_a_details_clock_is_its_earliest_venue_else_where_it_first_moves_from(world):
+    def site(name, zone):
+        return Site(organisation=world.org, name=name, latitude=40.0, longitude=-70.0, timezone=zone)
+
+    tokyo, london, paris = site("Tokyo", "Asia/Tokyo"), site("London", "Europe/London"), site("Paris", "Europe/Paris")
+    later_first = Detail(client=world.client, name="Two visits", starts_at=T0, ends_at=T0 + timedelta(days=2))
+    later_first.visits.append(Visit(site=paris, arrives_at=T0 + timedelta(days=1), departs_at=T0 + timedelta(days=2)))
+    later_first.visits.append(Visit(site=tokyo, arrives_at=T0, departs_at=T0 + timedelta(hours=5)))
+    moving = Detail(client=world.client, name="Only a movement", starts_at=T0, ends_at=T0 + timedelta(hours=3))
+    moving.movements.append(
+        Movement(from_site=paris, to_site=london, departs_at=T0, arrives_at=T0 + timedelta(hours=3))
+    )
+    unknown = Detail(client=world.client, name="Stale zone", starts_at=T0, ends_at=T0 + timedelta(hours=1))
+    unknown.visits.append(
+        Visit(site=site("Nowhere", "Mars/Olympus"), arrives_at=T0, departs_at=T0 + timedelta(hours=1))
+    )
+
+    assert detail_zone(later_first) == "Asia/Tokyo"  # the earliest visit, whatever order they were added in
+    assert detail_zone(moving) == "Europe/Paris"
+    assert detail_zone(unknown) == "UTC"
 
 
 def test_zones_of_a_detail_and_an_assignment(world):

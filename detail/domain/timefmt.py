@@ -78,9 +78,15 @@ def known_zone(name: str | None) -> str:
 
 
 def detail_zone(detail) -> str:
-    """A detail's clock: its first venue's zone, else its organisation's."""
-    sites = detail.sites
-    return sites[0].timezone if sites else detail.client.organisation.timezone
+    """A detail's clock: the zone of its first venue (its earliest visit's, else where its first movement
+    starts), else its organisation's. Every page, mail and report of a detail reads its times in this one."""
+    first_visit = min(detail.visits, key=lambda visit: visit.arrives_at, default=None)
+    if first_visit is not None:
+        site = first_visit.site
+    else:
+        first_move = min(detail.movements, key=lambda movement: movement.departs_at, default=None)
+        site = first_move.from_site if first_move is not None else None
+    return known_zone(site.timezone if site is not None else detail.client.organisation.timezone)
 
 
 def assignment_zone(assignment, site=None, detail=None) -> str:

@@ -14,13 +14,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from detail.domain.timefmt import known_zone, local_time
+from detail.domain.timefmt import detail_zone, known_zone, local_time
 from detail.extensions import db
 from detail.models import Detail, Site, User
 from intel.domain.advisories import advisory_payload
 from intel.domain.classify import CATEGORY_LABELS, SEVERITY_LABELS, SEVERITY_RANK
 from intel.domain.preferences import unsubscribe_url
-from intel.domain.readiness import detail_zone, readiness_line
+from intel.domain.readiness import readiness_line
 from intel.domain.travel_advisories import when_text
 from intel.models import Advisory, WatchArea
 

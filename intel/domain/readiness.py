@@ -18,17 +18,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from detail.domain.geofence import AT_VENUE
-from detail.domain.timefmt import known_zone, local_time
+from detail.domain.timefmt import detail_zone, known_zone, local_time
 from detail.extensions import db
 from detail.models import Assignment, Detail, Event, StatusCode, StatusReport
 
 TEAM_POSTS = "the team's posts"
-
-
-def detail_zone(detail: Detail) -> str:
-    """The zone of the detail's first venue, else its organisation's."""
-    first = min(detail.visits, key=lambda v: v.arrives_at, default=None)
-    return known_zone(first.site.timezone if first else detail.client.organisation.timezone)
 
 
 def _duration(minutes: int) -> str:
