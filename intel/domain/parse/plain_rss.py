@@ -140,7 +140,7 @@ _DC_DATE = f"{{{DC}}}date"
 _DC_SUBJECT = f"{{{DC}}}subject"
 _CONTENT_ENCODED = f"{{{CONTENT}}}encoded"
 _ATOM_LINK = f"{{{ATOM}}}link"
-_ONCE_PER_ITEM = ("title", "link", "description", "guid", "pubDate", _DC_DATE)
+_ONCE_PER_ITEM = frozenset({"title", "link", "description", "guid", "pubDate", _DC_DATE})
 # No attribute that feedparser reads as xml:base or xml:lang ("base", "lang") is ever allowed: its
 # base stack does not restore an empty base after the element, so it would change later links.
 _ATOM_LINK_ATTRIBUTES = frozenset({"href", "rel", "type", "title", "hreflang", "length"})
