@@ -39,6 +39,7 @@ from detail.domain.requests import request_zone
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import ClientRequest, Detail
+from intel.domain.time_phrases import COUNTED_NOUNS
 
 # With no detail named and no day stated, a request is about the client's next days.
 UPCOMING = timedelta(days=7)
@@ -63,17 +64,9 @@ _CLOCK = re.compile(
 )
 # A day number alone ("the 3rd", "on 12th"): read here, not by dateparser, which reads it into a month ("the
 # 3rd" as 3 March) or finds none where this month lacks it ("the 31st" in November).
-# Not before a noun it counts instead: "the 3rd floor", "2nd gate", "the 5th anniversary".
-_COUNTED = (
-    r"(?:floors?|levels?|stor(?:e?y|ies)|gates?|entrances?|exits?|doors?|rows?|lanes?|streets?|st|avenues?|ave"
-    r"|roads?|terminals?|halls?|wings?|towers?|blocks?|buildings?|rooms?|suites?|sections?|piers?|platforms?"
-    r"|districts?|arrondissements?|precincts?|wards?|centur(?:y|ies)|anniversar(?:y|ies)|times?|rounds?|quarters?"
-    r"|halves|half|places?|waves?|stages?|legs?|laps?|editions?|generations?|amendments?|divisions?|battalions?"
-    r"|regiments?|units?|teams?|persons?|people|man|men|groups?|parties|party)"
-)
-_COUNTING_ORDINAL = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+{_COUNTED}\b", re.IGNORECASE)
+_COUNTING_ORDINAL = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+(?:{COUNTED_NOUNS})\b", re.IGNORECASE)
 _ORDINAL_ALONE = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)(?!\s+{_COUNTED}\b)", re.IGNORECASE
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)(?!\s+(?:{COUNTED_NOUNS})\b)", re.IGNORECASE
 )
 # A run of days in one month: "3-5 December", "from 12 to 14 December", "Dec 3 to 5th", with a year or not.
 # Read before anything else: "from 12" alone would be masked as a time of day.

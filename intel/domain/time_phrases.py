@@ -168,8 +168,9 @@ _NOT_COUNTED = (
 _MINUTE = r"[0-5]\d"
 # How far back "the 9th" may be from the publication day (_ordinal).
 ORDINAL_LOOKBACK = timedelta(days=3)
-# Nouns an ordinal counts instead of naming a day: "the 3rd floor", "the 2nd gate", "the 5th anniversary".
-_COUNTED = (
+# Nouns an ordinal counts instead of naming a day: "the 3rd floor", "the 2nd gate", "the 5th anniversary"
+# (request_window.py reads clients' questions with them too).
+COUNTED_NOUNS = (
     r"floors?|levels?|stor(?:e?y|ies)|gates?|entrances?|exits?|doors?|rows?|lanes?|streets?|st|avenues?|ave"
     r"|roads?|terminals?|halls?|wings?|towers?|blocks?|buildings?|rooms?|suites?|sections?|piers?|platforms?"
     r"|districts?|arrondissements?|precincts?|wards?|centur(?:y|ies)|anniversar(?:y|ies)|times?|rounds?|quarters?"
@@ -215,7 +216,7 @@ _PATTERNS = [
     # ("the 3rd floor", "the 5th anniversary")
     _group(
         "ordinal",
-        rf"(?:(?<=\bthe )|(?<=\bon ))(?P<o_d>{_DAY})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:{_COUNTED})\b)",
+        rf"(?:(?<=\bthe )|(?<=\bon ))(?P<o_d>{_DAY})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:{COUNTED_NOUNS})\b)",
     ),
     _group("weekend", _alternation(WEEKENDS)),
     _group(
