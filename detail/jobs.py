@@ -107,7 +107,8 @@ JOBS: list[Job] = [
     Job("position-retention", 3600, prune_positions),
     Job("session-retention", 3600, prune_sessions),
     Job("requests", 30, evaluate_requests),
-    Job("notices", 30, notices.send_due),
+    # An alarm's email must leave with its text and push: every 3 s (an indexed query when idle).
+    Job("notices", 3, notices.send_due),
     # A duress text must leave within seconds: the job looks every 2 s (an indexed query when idle).
     Job("texts", 2, texts.send_due),
     Job("push", 5, push.send_due),

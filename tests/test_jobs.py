@@ -37,3 +37,9 @@ def test_jobs_command_runs_once(runner, world):
         result = runner.invoke(args=["jobs"])
     assert result.exit_code == 0, result.output
     assert "alerts: 1 events" in result.output
+
+
+def test_every_channel_an_alarm_goes_by_is_sent_within_seconds():
+    """An alarm's step hands over a text, an email and a push at once: none of them waits half a minute."""
+    every = {job.name: job.every_seconds for job in jobs.JOBS}
+    assert all(every[name] <= 5 for name in ("escalation", "texts", "notices", "push")), every
