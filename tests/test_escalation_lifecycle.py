@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from detail.domain import escalation
+from detail.domain import after_action, escalation
 from detail.domain import requests as requests_inbox
 from detail.extensions import db
 from detail.models import Alert, Escalation, Event
@@ -95,6 +95,14 @@ def test_a_muted_alert_pauses_its_escalation_and_it_resumes_when_the_mute_runs_o
     assert attempts()[1:] == [(1, "admin@aegis.example", "push", "sent")]
     kinds = [e.kind for e in db.session.scalars(sa.select(Event).where(Event.kind.like("escalation_%")))]
     assert "escalation_paused" in kinds and "escalation_resumed" in kinds
+    # The after-action report tells the pause and the resumption in their place.
+    report = after_action.build(db.session.get(type(world.detail), world.detail.id), now=T0 + timedelta(hours=1))
+    lines = [e.text for e in report.entries if e.kind.startswith("escalation_")]
+    paused = next(
+        n for n, line in enumerate(lines) if line.startswith("Escalation paused (alert muted until 08:15 GMT)")
+    )
+    resumed = next(n for n, line in enumerate(lines) if line.startswith("Escalation resumed: "))
+    assert paused < resumed < next(n for n, line in enumerate(lines) if line.startswith("Step 2:"))
 
 
 def test_a_paused_escalation_still_ends_when_its_alert_is_acknowledged(rota, pushes, clock, client):

@@ -43,6 +43,8 @@ TIMELINE_KINDS = (
     "request_acknowledged",
     "request_answered",
     "request_overdue",
+    "escalation_paused",
+    "escalation_resumed",
 )
 SIGNAL_COLOURS = {
     "moving": "#1565c0",
@@ -200,6 +202,12 @@ def _entry(event: Event) -> Entry | None:
         "request_acknowledged": lambda: f"Request acknowledged: {p.get('subject')}",
         "request_answered": lambda: f"Request answered: {p.get('subject')}",
         "request_overdue": lambda: f"Urgent request waiting too long: {p.get('subject')}",
+        "escalation_paused": lambda: (
+            "Escalation paused"
+            + (f" (alert muted until {p['paused_until_local']})" if p.get("paused_until_local") else "")
+            + f": {p.get('title')}"
+        ),
+        "escalation_resumed": lambda: f"Escalation resumed: {p.get('title')}",
     }
     colour = "#b71c1c" if kind in ("alert", "request_overdue") else "#455a64"
     return Entry(at, kind, texts[kind](), p.get("agent_id") if kind.startswith("alert") else None, colour)
