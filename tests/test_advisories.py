@@ -138,6 +138,43 @@ def test_candidates_are_recorded_once_and_near_duplicates_merge(world, feed):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AdvisorySource)) == 3
 
 
+def _statements_of(fn):
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        return fn(), statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_batch_is_recorded_with_the_same_queries_whatever_its_size(world, feed):
+    """A batch's new advisories are inserted without the unit of work, their sources in one statement, and
+    their events read nothing more (a poll records thousands). (SQLite inserts the advisories one by one to
+    return their ids in order; PostgreSQL in one statement.)"""
+
+    def batch(n, hours):
+        items = [_item(feed, *_away(world.hotel, 300, 10 * k), T0 + timedelta(hours=hours)) for k in range(n)]
+        return _statements_of(lambda: advisories.record_candidates(world.org.id, items, T0))
+
+    batch(1, 0)  # the first batch also finds no advisory open yet: the two compared below both do
+    (small, small_sql), (large, large_sql) = batch(3, 4), batch(30, 8)
+    assert (len(small), len(large)) == (3, 30)  # one feed's items are each a happening of their own
+
+    def selects(statements):
+        return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+    assert len(selects(large_sql)) == len(selects(small_sql)), "\n".join(s[:90] for s in selects(large_sql))
+    assert sum(s.startswith("INSERT INTO advisory_source") for s in large_sql) == 1
+    stored = db.session.get(Advisory, large[-1].payload["advisory_id"])
+    assert large[-1].payload["sources"] == [{"title": "March on the square", "link": None, "feed": "Protest monitor"}]
+    assert [s.item.title for s in stored.sources] == ["March on the square"]
+    assert (stored.status, stored.summary, stored.created_at is not None) == ("candidate", "", True)
+
+
 @pytest.fixture
 def other_feed(world):
     other = Feed(organisation=world.org, url="http://127.0.0.1:1/b.xml", name="Embassy alerts")

@@ -16,6 +16,7 @@ caller to publish after its commit.
 from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from detail.domain import live, push
 from detail.domain.timefmt import local_time
@@ -167,6 +168,8 @@ def _record_candidates(
     known = _known(AdvisorySource.detail_id, {m.detail_id for m in matches}, sorted({m.item_id for m in matches}))
     open_advisories = OpenAdvisories({m.detail_id for m in matches}, {by_id[m.item_id].category for m in matches})
     recorded: list[tuple[Advisory, int, str]] = []
+    created = utcnow()
+    new: dict[Advisory, list[FeedItem]] = {}  # this batch's advisories, stored below, with their items
     for match in matches:
         if (match.detail_id, match.item_id) in known:
             continue
@@ -174,7 +177,10 @@ def _record_candidates(
         item = by_id[match.item_id]
         advisory = _duplicate_of(item, match.detail_id, open_advisories)
         if advisory is not None:
-            advisory.sources.append(AdvisorySource(detail_id=match.detail_id, item=item))
+            if advisory in new:
+                new[advisory].append(item)
+            else:
+                advisory.sources.append(AdvisorySource(detail_id=match.detail_id, item=item))
             if match.rank > rank_of(advisory.severity) and advisory.status == "candidate":
                 advisory.severity, advisory.reason, advisory.distance_m = match.severity, match.reason, match.distance_m
             kind = "advisory_source_added"
@@ -190,21 +196,63 @@ def _record_candidates(
                 distance_m=match.distance_m,
                 starts_at=item.starts_at,
                 ends_at=item.ends_at,
-                status="candidate",  # now, not at the flush: a later item of the batch may merge into it
+                status="candidate",
+                summary="",
+                recommendation="",
+                dismiss_reason="",
+                created_at=created,
+                # Every column given: _store_new makes it the session's as loaded, and a column left out
+                # would read as expired, a SELECT each.
+                watch_area_id=None,
+                merged_into_id=None,
+                reviewed_by_id=None,
+                reviewed_at=None,
+                published_at=None,
             )
-            advisory.sources.append(AdvisorySource(detail_id=match.detail_id, item=item))
-            db.session.add(advisory)
+            new[advisory] = [item]
             kind = "advisory_candidate"
         open_advisories.add(advisory, item)
         recorded.append((advisory, match.detail_id, kind))
-    db.session.flush()  # once for the batch: the events need the ids
+    db.session.flush()  # the sources added to advisories stored before
+    _store_new(new)
     for advisory, detail_id, kind in recorded:
-        events.append(live.append_event(organisation_id, detail_id, kind, advisory_payload(advisory)))
+        payload = advisory_payload(advisory, sources=new.get(advisory))
+        events.append(live.append_event(organisation_id, detail_id, kind, payload))
     return events
 
 
-def advisory_payload(advisory: Advisory, for_client: bool = False) -> dict:
-    """An advisory as boards (or, with for_client, clients) see it."""
+# Every column of an advisory but its id, as the batch's INSERT writes them.
+_ADVISORY_COLUMNS = [column.key for column in Advisory.__table__.columns if column.key != "id"]
+
+
+def _store_new(new: dict[Advisory, list[FeedItem]]) -> None:
+    """Insert a batch's new advisories and their sources with one statement each, then make the advisories
+    the session's as if loaded. Through the unit of work, the bookkeeping of thousands of objects cost more
+    than the matching (a poll records a few thousand)."""
+    if not new:
+        return
+    advisories = list(new)
+    ids = db.session.scalars(
+        sa.insert(Advisory.__table__).returning(Advisory.__table__.c.id, sort_by_parameter_order=True),
+        [{key: getattr(advisory, key) for key in _ADVISORY_COLUMNS} for advisory in advisories],
+    ).all()
+    db.session.execute(
+        sa.insert(AdvisorySource.__table__),
+        [
+            {"advisory_id": advisory_id, "detail_id": advisory.detail_id, "item_id": item.id}
+            for advisory, advisory_id in zip(advisories, ids, strict=True)
+            for item in new[advisory]
+        ],
+    )
+    for advisory, advisory_id in zip(advisories, ids, strict=True):
+        advisory.id = advisory_id
+        so.make_transient_to_detached(advisory)
+        db.session.add(advisory)
+
+
+def advisory_payload(advisory: Advisory, for_client: bool = False, sources: list[FeedItem] | None = None) -> dict:
+    """An advisory as boards (or, with for_client, clients) see it; `sources`, its items when the caller
+    has them at hand (a batch just stored), else they are read from the advisory."""
     payload = {
         "advisory_id": advisory.id,
         "detail_id": advisory.detail_id,
@@ -223,9 +271,8 @@ def advisory_payload(advisory: Advisory, for_client: bool = False) -> dict:
     }
     if not for_client:  # the feeds behind it and the venue's name are the team's own
         payload["site"] = advisory.site.name if advisory.site else None
-        payload["sources"] = [
-            {"title": s.item.title, "link": s.item.link, "feed": s.item.feed.name} for s in advisory.sources
-        ]
+        items = sources if sources is not None else [source.item for source in advisory.sources]
+        payload["sources"] = [{"title": item.title, "link": item.link, "feed": item.feed.name} for item in items]
     return payload
 
 
