@@ -226,9 +226,12 @@ _ADVISORY_COLUMNS = [column.key for column in Advisory.__table__.columns if colu
 
 
 def _store_new(new: dict[Advisory, list[FeedItem]]) -> None:
-    """Insert a batch's new advisories and their sources with one statement each, then make the advisories
-    the session's as if loaded. Through the unit of work, the bookkeeping of thousands of objects cost more
-    than the matching (a poll records a few thousand)."""
+    """Insert a batch's new advisories and their sources, then make the advisories the session's as if loaded.
+
+    Core inserts, not the unit of work, whose bookkeeping of thousands of objects cost more than the
+    matching (a poll records a few thousand). The advisories go in one statement on PostgreSQL; SQLite
+    returns the new ids in order only a row a statement. Their sources go in one statement.
+    """
     if not new:
         return
     advisories = list(new)
