@@ -180,6 +180,87 @@ def test_a_failing_channel_does_not_stop_the_others(rota, pushes, clock, mailbox
     assert mail_attempt.notice_id == db.session.scalar(sa.select(Notice.id))
 
 
+def _primary_push():
+    db.session.expire_all()
+    return db.session.scalar(
+        sa.select(NotificationAttempt)
+        .where(NotificationAttempt.channel == "push", NotificationAttempt.step == 0)
+        .order_by(NotificationAttempt.id)
+    )
+
+
+def test_a_push_every_service_refused_for_the_moment_is_tried_again_until_it_goes(rota, pushes, clock):
+    pushes.failing = True  # the push service answers 503
+    clock(T0)
+    raise_duress(rota)
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    attempt = _primary_push()
+    assert attempt.status == "failed" and attempt.push_tries == 1
+    assert attempt.error == "push refused: HTTP 503 Service Unavailable; tried again at 08:00:11 GMT"
+    assert pushes.sent == []
+
+    pushes.failing = False
+    clock(T0 + timedelta(seconds=10))
+    run_job()
+    assert _primary_push().status == "failed", "not before its time"
+    clock(T0 + timedelta(seconds=11))
+    run_job()
+    attempt = _primary_push()
+    assert (attempt.status, attempt.push_tries, attempt.retry_at) == ("sent", 2, None)
+    assert attempt.error.endswith("sent on a later try (2 tries)")
+    assert [user_id for user_id, _ in pushes.sent] == [rota.coordinator.id]  # shown once
+    clock(T0 + timedelta(seconds=50))
+    run_job()
+    assert [user_id for user_id, _ in pushes.sent] == [rota.coordinator.id]
+
+
+def test_a_push_still_refused_after_its_retries_stays_failed(rota, pushes, clock):
+    pushes.failing = True
+    clock(T0)
+    raise_duress(rota)
+    for seconds in (1, 11, 41, 131, 400):
+        clock(T0 + timedelta(seconds=seconds))
+        run_job()
+    attempt = _primary_push()
+    assert (attempt.status, attempt.push_tries, attempt.retry_at) == ("failed", 4, None)
+    assert attempt.error.count("HTTP 503") == 4 and "tried again at 08:02:11 GMT" in attempt.error
+    assert not attempt.error.endswith("GMT")  # the last refusal says no next try
+
+
+@pytest.mark.parametrize("status", [400, 403, 413])
+def test_a_push_refused_for_good_is_not_tried_again(rota, pushes, clock, status):
+    clock(T0)
+    raise_duress(rota)
+    for token in pushes.owners:
+        pushes.service.answer_with(pushes.service.subscriptions[token], status)
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    clock(T0 + timedelta(seconds=30))
+    run_job()
+    attempt = _primary_push()
+    assert (attempt.status, attempt.push_tries, attempt.retry_at) == ("failed", 1, None)
+    assert "tried again" not in attempt.error
+
+
+def test_a_push_waiting_for_its_retry_is_not_sent_once_the_alarm_is_acknowledged(rota, pushes, clock, client):
+    pushes.failing = True
+    clock(T0)
+    alert = raise_duress(rota)
+    clock(T0 + timedelta(seconds=1))
+    run_job()
+    pushes.failing = False
+    sign_in(client, rota.admin)
+    clock(T0 + timedelta(seconds=5))
+    assert client.post(f"/board/alerts/{alert.id}/acknowledge", json={"note": "called him"}).status_code == 200
+    clock(T0 + timedelta(seconds=11))
+    run_job()
+    attempt = _primary_push()
+    assert attempt.status == "skipped" and attempt.error.startswith("push refused: HTTP 503")
+    assert "before it went" in attempt.error
+    assert all(user_id != rota.coordinator.id or "acknowledged" in m["body"] for user_id, m in pushes.sent)
+
+
 def test_a_text_delivered_or_failed_updates_its_attempt(rota, pushes, clock):
     clock(T0)
     raise_duress(rota)

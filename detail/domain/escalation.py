@@ -86,6 +86,14 @@ OPEN_WINDOW = timedelta(hours=24)
 LINK_LIFETIME = timedelta(hours=24)
 # A push claimed this long ago and never settled: its sender stopped mid-send.
 SENDING_STALE_AFTER = timedelta(minutes=5)
+# A push that no service took, for a passing reason (PASSING_PUSH_STATUSES, a timeout, a refused
+# connection), is tried again after each of these in turn while the escalation is open. A push one
+# of the person's devices took is never tried again: the others would show it twice.
+PUSH_RETRY_AFTER = (timedelta(seconds=10), timedelta(seconds=30), timedelta(seconds=90))
+PASSING_PUSH_STATUSES = frozenset({429, 500, 502, 503, 504})
+PASSING_PUSH_ERRORS = frozenset({"timed out", "connection failed"})
+# Retries are seconds apart: their time is said to the second.
+RETRY_CLOCK = "%H:%M:%S %Z"
 # An app's own alarm button (status_from in detail/web/ingest/base.py), not the team's duress code.
 APP_ALARM_SOURCES = ("owntracks", "osmand", "gpslogger")
 ALERT_KINDS = {"duress": "duress", "late_om": "late", "late_station": "late", "silent": "silent"}
@@ -689,12 +697,24 @@ def evaluate(organisation: Organisation, now: datetime | None = None) -> list[Ev
 # --- delivery -------------------------------------------------------------------------------------
 
 
+def _retry_due(now: datetime):
+    """A failed push whose next try is due (PUSH_RETRY_AFTER)."""
+    return sa.and_(
+        NotificationAttempt.status == "failed",
+        NotificationAttempt.retry_at.is_not(None),
+        NotificationAttempt.retry_at <= sa.literal(now, UTCDateTime()),
+    )
+
+
 def _claim(attempt_id: int, now: datetime) -> bool:
     return bool(
         db.session.execute(
             sa.update(NotificationAttempt)
-            .where(NotificationAttempt.id == attempt_id, NotificationAttempt.status == "queued")
-            .values(status="sending", sent_at=sa.literal(now, UTCDateTime()))
+            .where(
+                NotificationAttempt.id == attempt_id,
+                sa.or_(NotificationAttempt.status == "queued", _retry_due(now)),
+            )
+            .values(status="sending", sent_at=sa.literal(now, UTCDateTime()), retry_at=None)
             .execution_options(synchronize_session=False)
         ).rowcount
     )
@@ -748,7 +768,9 @@ def _deliver_one(attempt_id: int, now: datetime) -> list[Event]:
     escalation = attempt.escalation
     if escalation.ended_at is not None:
         attempt.status, attempt.sent_at = "skipped", None
-        attempt.error = f"not sent: {escalation.end_reason or 'the escalation ended'} before it went"[:500]
+        attempt.error = _with_note(
+            attempt.error, f"not sent: {escalation.end_reason or 'the escalation ended'} before it went"
+        )
         return [_event(escalation, "escalation_attempt", changed=[attempt.id])]
     if attempt.channel == "email":
         link = _new_link(attempt, now)
@@ -776,17 +798,26 @@ def _deliver_one(attempt_id: int, now: datetime) -> list[Event]:
         db.session.commit()
         attempt = db.session.get(NotificationAttempt, attempt_id)
         escalation = attempt.escalation
-        _push(attempt, escalation)
+        _push(attempt, escalation, now)
     return [_event(escalation, "escalation_attempt", changed=[attempt.id])]
 
 
-def _push(attempt: NotificationAttempt, escalation: Escalation) -> None:
+def _passing(outcomes: list[push.PushOutcome]) -> bool:
+    """Whether every push service that refused did so for the moment (busy, down, unreachable)."""
+    return bool(outcomes) and all(
+        o.status in PASSING_PUSH_STATUSES or (o.status is None and o.error in PASSING_PUSH_ERRORS) for o in outcomes
+    )
+
+
+def _push(attempt: NotificationAttempt, escalation: Escalation, now: datetime) -> None:
     message = push.PushMessage(
         title="Alarm: acknowledge",
         body=escalation.title[:200],
         url=escalation.link,
         tag=f"escalation-{escalation.id}",
     )
+    attempt.push_tries += 1
+    passing = True
     try:
         outcomes = push.send_to_user(attempt.user_id, message)
     except Exception as exc:  # a push service down fails this attempt, never the others
@@ -794,15 +825,22 @@ def _push(attempt: NotificationAttempt, escalation: Escalation) -> None:
         outcomes, failure = [], f"push failed: {exc}" if str(exc) else f"push failed: {type(exc).__name__}"
     else:
         failure = "no push subscription answered" if not outcomes else ""
+        passing = _passing(outcomes)
     if any(o.ok for o in outcomes):
         attempt.status = "sent"
+        if attempt.push_tries > 1:
+            attempt.error = _with_note(attempt.error, f"sent on a later try ({attempt.push_tries} tries)")
         refused = [o for o in outcomes if not o.ok]
         if refused:  # another of the person's devices did not take it: said, as it may be the one they carry
             refusal = f"{len(refused)} of {len(outcomes)} devices refused: {_said(refused)}"
             attempt.error = _with_note(attempt.error, refusal)
-    else:
-        attempt.status, attempt.sent_at = "failed", None
-        attempt.error = _with_note(attempt.error, failure or f"push refused: {_said(outcomes)}")
+        return
+    attempt.status, attempt.sent_at = "failed", None
+    failure = failure or f"push refused: {_said(outcomes)}"
+    if passing and attempt.push_tries <= len(PUSH_RETRY_AFTER):
+        attempt.retry_at = now + PUSH_RETRY_AFTER[attempt.push_tries - 1]
+        failure += f"; tried again at {local_time(attempt.retry_at, _zone(escalation), RETRY_CLOCK)}"
+    attempt.error = _with_note(attempt.error, failure)
 
 
 def _said(outcomes: list[push.PushOutcome]) -> str:
@@ -841,7 +879,7 @@ def deliver_queued(now: datetime | None = None, limit: int = 200) -> list[Event]
     # service (up to its deadline when one hangs), which must not hold up the text behind it.
     ids = db.session.scalars(
         sa.select(NotificationAttempt.id)
-        .where(NotificationAttempt.status == "queued")
+        .where(sa.or_(NotificationAttempt.status == "queued", _retry_due(now)))
         .order_by(NotificationAttempt.channel == "push", NotificationAttempt.id)
         .limit(limit)
     ).all()

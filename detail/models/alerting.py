@@ -255,6 +255,10 @@ class NotificationAttempt(db.Model):
     link_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
     link_expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     link_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # A push every service refused for the moment (5xx, 429, a timeout) is tried again at retry_at;
+    # push_tries counts the tries made.
+    push_tries: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    retry_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     escalation: so.Mapped[Escalation] = so.relationship(back_populates="attempts")
     user: so.Mapped[User] = so.relationship()
