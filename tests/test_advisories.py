@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from geopy.distance import distance as geodesic_distance
 
+from bench.statements import counted
 from detail.domain.distance import distance_m
 from detail.extensions import db
 from intel.domain import advisories, matching
@@ -138,19 +139,6 @@ def test_candidates_are_recorded_once_and_near_duplicates_merge(world, feed):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AdvisorySource)) == 3
 
 
-def _statements_of(fn):
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        return fn(), statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-
-
 def test_a_batch_is_recorded_with_the_same_queries_whatever_its_size(world, feed):
     """A batch's new advisories are inserted without the unit of work, their sources in one statement, and
     their events read nothing more (a poll records thousands). (SQLite inserts the advisories one by one to
@@ -158,7 +146,9 @@ def test_a_batch_is_recorded_with_the_same_queries_whatever_its_size(world, feed
 
     def batch(n, hours):
         items = [_item(feed, *_away(world.hotel, 300, 10 * k), T0 + timedelta(hours=hours)) for k in range(n)]
-        return _statements_of(lambda: advisories.record_candidates(world.org.id, items, T0))
+        with counted(db.engine) as statements:
+            events = advisories.record_candidates(world.org.id, items, T0)
+        return events, statements
 
     batch(1, 0)  # the first batch also finds no advisory open yet: the two compared below both do
     (small, small_sql), (large, large_sql) = batch(3, 4), batch(30, 8)

@@ -12,9 +12,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench.intel_ingest import make_feed
+from bench.statements import counted
 from detail.extensions import db
 from intel.domain import classify, event_time, matching, parse, places, poller
 from intel.domain.exposures import exposures
@@ -81,17 +80,9 @@ def test_a_second_build_of_the_same_entries_gives_the_same_items(app):
 
 
 def test_active_details_come_with_what_their_exposures_read(world):
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
     details = matching.active_details(world.org.id, T0)
     assert details
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted(db.engine) as statements:
         found = [exposure for detail in details for exposure in exposures(detail)]
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     assert found
     assert statements == []  # no lazy load per detail, visit, movement or post
