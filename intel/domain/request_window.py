@@ -39,6 +39,7 @@ from detail.domain.requests import request_zone
 from detail.domain.timefmt import local_time
 from detail.extensions import db
 from detail.models import ClientRequest, Detail
+from intel.domain import time_phrases
 from intel.domain.time_phrases import COUNTED_NOUNS
 
 # With no detail named and no day stated, a request is about the client's next days.
@@ -68,22 +69,6 @@ _COUNTING_ORDINAL = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+(?:{COUNTED_NOUNS
 _ORDINAL_ALONE = re.compile(
     rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)(?!\s+(?:{COUNTED_NOUNS})\b)", re.IGNORECASE
 )
-# A run of days in one month: "3-5 December", "from 12 to 14 December", "Dec 3 to 5th", with a year or not.
-# Read before anything else: "from 12" alone would be masked as a time of day.
-_TO = r"\s*(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?"
-_ORD = r"(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s*((?:19|20)\d\d)\b)?"
-_DAY_RANGE = re.compile(
-    rf"\b(?:the\s+)?(\d{{1,2}}){_ORD}{_TO}(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH})\b\.?{_YEAR}"
-    rf"|\b({_MONTH})\.?\s+(\d{{1,2}}){_ORD}{_TO}(\d{{1,2}}){_ORD}\b{_YEAR}",
-    re.IGNORECASE,
-)
-_MONTH_NUMBER = {
-    name: number
-    for number, name in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
-    )
-}
 _MONTH_BEFORE = re.compile(rf"\b{_MONTH}\.?\s+$", re.IGNORECASE)
 _NO_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # What a phrase must hold to state a day.
@@ -143,26 +128,28 @@ def _own_reading(phrase: str, when: date, today: date) -> date | None:
 
 
 def _day_ranges(text: str, today: date) -> list[tuple[int, str, date, date]]:
-    """(where, phrase, first, last) of each run of days in one month the text states. With no year, the run
-    is this year's while its last day is still to come, else next year's."""
+    """(where, phrase, first, last) of each run of days in one month the text states ("3-5 December", "from
+    12 to 14 December", "Dec 3 to 5th"), as feed items' stated times read them (time_phrases). With no
+    year, the run is this year's while its last day is still to come, else next year's. Read before
+    anything else: "from 12" alone would be masked as a time of day."""
     found = []
-    for match in _DAY_RANGE.finditer(text):
-        if match.group(3):
-            first, last, month, year = match.group(1), match.group(2), match.group(3), match.group(4)
-        else:
-            month, first, last, year = match.group(5), match.group(6), match.group(7), match.group(8)
-        month_number = _MONTH_NUMBER[month[:3].lower()]
-        try:
-            if year:
-                start, end = date(int(year), month_number, int(first)), date(int(year), month_number, int(last))
-            else:
-                end = _next_day_numbered(int(last), month_number, today)
-                start = date(end.year, month_number, int(first)) if end else None
-        except ValueError:  # "30-31 February"
-            continue
-        if start is not None and start <= end:
-            found.append((match.start(), match.group(0).strip(), start, end))
+    for mention in time_phrases.find_mentions(text, today):
+        phrase = text[mention.start : mention.end]
+        if mention.kind != "day" or mention.last_day is None or not any(ch.isdigit() for ch in phrase):
+            continue  # a weekend is two days too, but no stated run
+        first, last = mention.day, mention.last_day
+        if last < today and _NO_YEAR.search(phrase) is None:
+            first, last = _next_year(first), _next_year(last)
+        if first is not None and last is not None:
+            found.append((mention.start, phrase, first, last))
     return found
+
+
+def _next_year(day: date) -> date | None:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return None
 
 
 def stated_days(text: str, received_at: datetime, zone: str) -> list[tuple[str, date]]:
